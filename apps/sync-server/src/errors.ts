@@ -1,0 +1,54 @@
+/**
+ * The one error class of the API. Thrown anywhere below the HTTP layer; the error middleware
+ * maps it to the contract's shape `{ success: false, error: { code, message, details } }`.
+ */
+export type ErrorCode =
+  | 'VALIDATION_FAILED'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMITED'
+  | 'STORE_UNAVAILABLE'
+  | 'INTERNAL';
+
+const statusOf: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  STORE_UNAVAILABLE: 503,
+  INTERNAL: 500,
+};
+
+export interface ErrorDetail {
+  readonly path?: string;
+  readonly message: string;
+}
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: readonly ErrorDetail[] = [],
+    /** Seconds, sent as `Retry-After` (429, 503). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.status = statusOf[code];
+  }
+}
+
+/** Raised by storage adapters when the backing store cannot be reached; maps to 503. */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

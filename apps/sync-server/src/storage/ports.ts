@@ -1,0 +1,206 @@
+/**
+ * The storage port: what the domain needs from a database, and nothing more. Every adapter
+ * (sqlite/, mongo/, the in-memory fake) passes the one conformance suite in
+ * `test/storage/conformance.ts`. Adapters throw `StoreUnavailableError` when the database
+ * cannot be reached, so callers can retry or answer 503.
+ */
+
+/** One Yjs update as it enters the durable log. */
+export interface UpdateRecord {
+  readonly docName: string;
+  readonly update: Uint8Array;
+  /** userId of the connection (or `service:<name>`) that produced it. */
+  readonly author: string;
+  readonly createdAt: Date;
+}
+
+/** A log entry read back; `id` comes from the store's unique key, never from "max + 1". */
+export interface StoredUpdate extends UpdateRecord {
+  readonly id: string;
+}
+
+export interface StoredSnapshot {
+  /** A full Yjs state (`Y.encodeStateAsUpdate`). */
+  readonly state: Uint8Array;
+  readonly createdAt: Date;
+}
+
+export interface LoadedDocument {
+  readonly snapshot: StoredSnapshot | null;
+  /** Entries not yet compacted into the snapshot, in append order. */
+  readonly updates: readonly StoredUpdate[];
+}
+
+export interface DocumentStore {
+  /** Appends every record in one write (group commit): all are durable when it resolves. */
+  appendUpdates(records: readonly UpdateRecord[]): Promise<void>;
+  /** The newest complete snapshot and the log entries after it. */
+  loadDocument(docName: string): Promise<LoadedDocument>;
+  /**
+   * Writes `state` as the document's snapshot (split into parts when large: MongoDB's 16 MB
+   * document limit), and only then deletes exactly the log entries `coveredIds`. A crash in
+   * between leaves entries that are already in the snapshot, which Yjs applies idempotently.
+   */
+  compact(docName: string, state: Uint8Array, coveredIds: readonly string[]): Promise<void>;
+  /** Names of documents that have log entries (candidates for compaction), up to `limit`. */
+  listDocumentsWithLog(limit: number): Promise<string[]>;
+  /** Names of documents equal to `userId` or starting with `userId/`. */
+  listUserDocuments(userId: string): Promise<string[]>;
+  /** Log entries of one document with author and time, oldest first (history, audit). */
+  listUpdates(docName: string, limit: number): Promise<StoredUpdate[]>;
+  /** Removes the snapshot and every log entry of the document. */
+  deleteDocument(docName: string): Promise<void>;
+}
+
+/** A named, expiring lock shared by every instance that uses the same store. */
+export interface LeaseStore {
+  /** True when `owner` now holds `key` for `ttlMs` (acquired, or renewed if already its own). */
+  tryAcquire(key: string, owner: string, ttlMs: number): Promise<boolean>;
+  release(key: string, owner: string): Promise<void>;
+}
+
+export interface TelemetryMetadata {
+  readonly eventId: string;
+  readonly clientTimestamp: Date | null;
+  readonly serverTimestamp: Date;
+  /** When the client says it sent the request; used for clock-skew correction. */
+  readonly sentAt?: Date | null;
+  /** `receivedAt − (sentAt − clientTimestamp)`, when `sentAt` was given. */
+  readonly correctedTimestamp?: Date | null;
+  readonly userAgent?: string | null;
+  /** Anonymised: last IPv4 octet / last 80 IPv6 bits zeroed. */
+  readonly ipAddress?: string | null;
+  /** Other client metadata fields, kept as sent (after validation). */
+  readonly extra?: Record<string, unknown>;
+  /** e.g. `future_timestamp`, `clock_skew`. */
+  readonly flags?: readonly string[];
+}
+
+export interface TelemetryEventRecord {
+  readonly userId: string;
+  readonly eventType: string;
+  readonly eventData: Record<string, unknown>;
+  readonly metadata: TelemetryMetadata;
+  readonly status: 'completed' | 'failed' | 'retrying';
+  readonly retryCount: number;
+  readonly batchId: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface InsertEventsResult {
+  /** eventIds newly stored by this call. */
+  readonly inserted: readonly string[];
+  /** eventIds that were already stored for that user (the unique index said so). */
+  readonly duplicates: readonly string[];
+}
+
+export interface EventQuery {
+  readonly since?: Date;
+  readonly eventType?: string;
+  /** 1–1000. */
+  readonly limit: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface EventPage {
+  /** Newest first. */
+  readonly events: readonly TelemetryEventRecord[];
+  readonly nextCursor: string | null;
+}
+
+export interface TelemetryStore {
+  /**
+   * Stores each event once per `(userId, metadata.eventId)`. Concurrent calls with the same
+   * ids store each exactly once; the losers report those ids as duplicates.
+   */
+  insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult>;
+  listEvents(userId: string, query: EventQuery): Promise<EventPage>;
+  countEvents(userId: string): Promise<number>;
+  deleteUserEvents(userId: string): Promise<number>;
+  deleteEventsOlderThan(cutoff: Date): Promise<number>;
+}
+
+export type SyncQueueStatus = 'pending' | 'syncing' | 'synced' | 'error';
+
+export interface SyncQueueError {
+  readonly at: Date;
+  readonly message: string;
+}
+
+export interface SyncQueueItem {
+  readonly id: string;
+  readonly userId: string;
+  /** Idempotency key, unique per user (e.g. `assessment:<assessmentId>` or `<batchId>:<index>`). */
+  readonly itemKey: string;
+  readonly itemType: 'event' | 'progress' | 'assessment';
+  readonly itemData: Record<string, unknown>;
+  readonly status: SyncQueueStatus;
+  readonly priority: number;
+  readonly attempts: number;
+  readonly conflictResolution: Record<string, unknown> | null;
+  readonly createdAt: Date;
+  readonly syncedAt: Date | null;
+  /** Earliest time a failed item may be retried. */
+  readonly nextAttemptAt: Date | null;
+  readonly errors: readonly SyncQueueError[];
+}
+
+export type NewSyncQueueItem = Pick<SyncQueueItem, 'userId' | 'itemKey' | 'itemType' | 'itemData' | 'priority'>;
+
+export interface SyncQueueStore {
+  /** Inserts items unless `(userId, itemKey)` exists; returns the stored items and the keys that already existed. */
+  enqueue(items: readonly NewSyncQueueItem[]): Promise<{ inserted: readonly SyncQueueItem[]; duplicates: readonly string[] }>;
+  /**
+   * Atomically moves up to `limit` items that are `pending`, or `error` with `attempts < maxAttempts`
+   * and `nextAttemptAt <= now`, or `syncing` for longer than `staleAfterMs` (a crashed worker),
+   * to `syncing`, and returns them.
+   */
+  claim(limit: number, now: Date, maxAttempts: number, staleAfterMs: number): Promise<SyncQueueItem[]>;
+  markSynced(ids: readonly string[], at: Date, conflictResolution?: Record<string, unknown> | null): Promise<void>;
+  /** Records the error, increments attempts, sets status `error` and the next attempt time. */
+  markFailed(id: string, error: SyncQueueError, nextAttemptAt: Date | null): Promise<void>;
+  countByStatus(userId: string): Promise<Record<SyncQueueStatus, number>>;
+  lastSyncedAt(userId: string): Promise<Date | null>;
+  listForUser(userId: string, limit: number): Promise<SyncQueueItem[]>;
+  deleteUser(userId: string): Promise<number>;
+}
+
+export interface BatchLog {
+  readonly batchId: string;
+  readonly userId: string;
+  readonly itemCount: number;
+  readonly successCount: number;
+  readonly failureCount: number;
+  readonly conflictCount: number;
+  readonly duplicateCount: number;
+  readonly startTime: Date;
+  readonly endTime: Date;
+  /** Milliseconds. */
+  readonly duration: number;
+  readonly status: 'completed' | 'partial' | 'failed';
+  /** `telemetry` for ingestion batches, `snapshot` for scheduled compaction runs. */
+  readonly kind: 'telemetry' | 'snapshot' | 'queue';
+}
+
+export interface BatchLogStore {
+  insert(log: BatchLog): Promise<void>;
+  /** Newest first. */
+  listForUser(userId: string, limit: number): Promise<BatchLog[]>;
+  listSince(since: Date, limit: number): Promise<BatchLog[]>;
+  deleteUser(userId: string): Promise<number>;
+}
+
+/** Everything one database provides. */
+export interface Store {
+  readonly kind: 'sqlite' | 'mongodb' | 'memory';
+  readonly documents: DocumentStore;
+  readonly telemetry: TelemetryStore;
+  readonly syncQueue: SyncQueueStore;
+  readonly batchLogs: BatchLogStore;
+  readonly leases: LeaseStore;
+  /** Resolves when the database answers; throws `StoreUnavailableError` otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
