@@ -1,0 +1,134 @@
+/**
+ * Pieces every adapter shares, so the three agree byte for byte on what they accept and return:
+ * snapshot splitting, the event cursor, metadata (de)serialisation and small limits.
+ */
+import { ApiError } from '../errors.js';
+import type { SyncQueueError, TelemetryMetadata } from './ports.js';
+
+/**
+ * Largest snapshot part, bytes. MongoDB rejects documents above 16 MB; 12 MiB leaves room for
+ * the BSON envelope (and FerretDB's JSON encoding of binary data) with margin.
+ */
+export const SNAPSHOT_PART_BYTES = 12 * 1024 * 1024;
+
+/** A failed queue item keeps only its most recent errors, so a poison item cannot grow without bound. */
+export const MAX_QUEUE_ERRORS = 20;
+
+export function splitSnapshot(state: Uint8Array, partBytes = SNAPSHOT_PART_BYTES): Uint8Array[] {
+  if (state.byteLength <= partBytes) return [state];
+  const parts: Uint8Array[] = [];
+  for (let offset = 0; offset < state.byteLength; offset += partBytes) {
+    parts.push(state.subarray(offset, Math.min(offset + partBytes, state.byteLength)));
+  }
+  return parts;
+}
+
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.byteLength;
+  }
+  return out;
+}
+
+export interface SnapshotPartMeta {
+  readonly version: number;
+  /**
+   * Random per write. Two writers that raced for the same version may each have written some
+   * of its parts (the unique index stops only the duplicates); grouping by token means such a
+   * mix is never taken for a complete snapshot.
+   */
+  readonly token?: string;
+  readonly part: number;
+  readonly partCount: number;
+}
+
+/**
+ * The newest version whose parts are all present. A crash while writing a new version leaves
+ * it incomplete; readers then keep using the previous one, which is deleted only afterwards.
+ */
+export function newestCompleteVersion(parts: readonly SnapshotPartMeta[]): { version: number; token: string } | null {
+  const seen = new Map<string, { version: number; token: string; parts: Set<number>; expected: number }>();
+  for (const p of parts) {
+    const token = p.token ?? '';
+    const key = `${p.version}:${token}`;
+    const entry = seen.get(key) ?? { version: p.version, token, parts: new Set<number>(), expected: p.partCount };
+    entry.parts.add(p.part);
+    seen.set(key, entry);
+  }
+  let best: { version: number; token: string } | null = null;
+  for (const e of seen.values()) {
+    if (e.parts.size === e.expected && (best === null || e.version > best.version)) best = { version: e.version, token: e.token };
+  }
+  return best;
+}
+
+/** Position in the newest-first event order: `createdAt` then the store's own id as tie-break. */
+export interface EventCursor {
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+export function encodeCursor(cursor: EventCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id]), 'utf8').toString('base64url');
+}
+
+/** Returns null for anything that is not a cursor we made; callers treat that as bad input. */
+export function decodeCursor(raw: string): EventCursor | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && Number.isFinite(value[0]) && typeof value[1] === 'string') {
+      return { createdAt: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // fall through: not base64url JSON
+  }
+  return null;
+}
+
+export function requireCursor(raw: string | undefined): EventCursor | null {
+  if (raw === undefined || raw === '') return null;
+  const cursor = decodeCursor(raw);
+  // An ApiError so the HTTP layer answers 400 without knowing about storage.
+  if (cursor === null) throw new ApiError('VALIDATION_FAILED', 'cursor is not one this server returned', [{ path: 'cursor', message: 'invalid cursor' }]);
+  return cursor;
+}
+
+const metadataDateKeys = ['clientTimestamp', 'serverTimestamp', 'sentAt', 'correctedTimestamp'] as const;
+
+/** JSON text for a metadata column: dates as ISO strings, revived by {@link metadataFromJson}. */
+export function metadataToJson(metadata: TelemetryMetadata): string {
+  return JSON.stringify(metadata);
+}
+
+export function metadataFromJson(text: string): TelemetryMetadata {
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  for (const key of metadataDateKeys) {
+    const v = raw[key];
+    if (typeof v === 'string') raw[key] = new Date(v);
+  }
+  return raw as unknown as TelemetryMetadata;
+}
+
+export function errorsFromJson(text: string): SyncQueueError[] {
+  const raw = JSON.parse(text) as { at: string; message: string }[];
+  return raw.map((e) => ({ at: new Date(e.at), message: e.message }));
+}
+
+export function emptyStatusCounts(): Record<'pending' | 'syncing' | 'synced' | 'error', number> {
+  return { pending: 0, syncing: 0, synced: 0, error: 0 };
+}
+
+/** Range bounds matching names that start with `userId/` ('0' is the code point after '/'). */
+export function userDocumentRange(userId: string): { gte: string; lt: string } {
+  return { gte: `${userId}/`, lt: `${userId}0` };
+}
+
+export function clampLimit(limit: number, max = 1000): number {
+  if (!Number.isFinite(limit)) return max;
+  return Math.max(1, Math.min(max, Math.floor(limit)));
+}
