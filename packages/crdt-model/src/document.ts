@@ -1,0 +1,332 @@
+/**
+ * The learner document over a `Y.Doc` (CONTRACT §6, schema version 1):
+ *
+ * - `getMap('assessments')`: assessmentId → plain JSON object, a grow-only map of immutable facts;
+ * - `getMap('topics')`: topicId → `Y.Map` of per-field registers (`status`, `goal`, `notes`,
+ *   `updatedAt`), created deterministically (see deterministic.ts);
+ * - `getMap('insights')`: derived values, one key per insight, written only when they change;
+ * - `getMap('meta')`: `schemaVersion`.
+ */
+import { toBase64 } from 'lib0/buffer';
+import * as Y from 'yjs';
+import { deriveInsights, type Insights } from './derive.js';
+import { applyDeterministic, genesisUpdate, topicCreationUpdate } from './deterministic.js';
+import { canonicalJson, type JsonObject } from './json.js';
+import { CURRENT_SCHEMA_VERSION, MigrationRegistry, type SchemaStatus } from './migrations.js';
+import {
+  TOPIC_FIELDS,
+  buildLearnerJSON,
+  compactAssessment,
+  readStoredAssessment,
+  readTopicState,
+  type LearnerChange,
+  type LearnerDocumentJSON,
+  type LearnerFacts,
+  type LearnerModelEngine,
+  type LearnerReplica,
+  type ReplicaOptions,
+  type TopicState,
+} from './model.js';
+import { LOCAL_ORIGIN, REMOTE_ORIGIN, isOrigin, type Origin } from './origin.js';
+import { assessmentSchema, idSchema, topicPatchSchema, type Assessment, type AssessmentInput, type Progress, type TopicPatch } from './schemas.js';
+
+/** Options of a {@link LearnerDocument}. */
+export interface LearnerDocumentOptions {
+  /** Migration steps `ensureSchema` may run (default: none; version 1 is current). */
+  readonly migrations?: MigrationRegistry<LearnerDocument>;
+}
+
+/** The typed learner document over Yjs; the engine the server and the SDK use. */
+export class LearnerDocument implements LearnerReplica {
+  readonly engine = 'yjs';
+  /** The underlying document, for providers and persistence. */
+  readonly doc: Y.Doc;
+  readonly assessmentsMap: Y.Map<unknown>;
+  readonly topicsMap: Y.Map<unknown>;
+  readonly insightsMap: Y.Map<unknown>;
+  readonly metaMap: Y.Map<unknown>;
+  readonly #migrations: MigrationRegistry<LearnerDocument>;
+  readonly #cleanups = new Set<() => void>();
+
+  constructor(doc: Y.Doc = new Y.Doc(), options: LearnerDocumentOptions = {}) {
+    this.doc = doc;
+    this.assessmentsMap = doc.getMap('assessments');
+    this.topicsMap = doc.getMap('topics');
+    this.insightsMap = doc.getMap('insights');
+    this.metaMap = doc.getMap('meta');
+    this.#migrations = options.migrations ?? new MigrationRegistry<LearnerDocument>();
+  }
+
+  /** `meta.schemaVersion`, or `null` before {@link ensureSchema} (or before the first sync). */
+  schemaVersion(): number | null {
+    const v = this.metaMap.get('schemaVersion');
+    return typeof v === 'number' && Number.isInteger(v) ? v : null;
+  }
+
+  /**
+   * Initialises `meta.schemaVersion` (deterministically, so replicas that do it concurrently
+   * agree) and runs the registered migrations up to the latest registered version. Call it after
+   * the first sync where possible, so that a replica does not migrate what the server already did.
+   */
+  ensureSchema(): SchemaStatus {
+    if (this.metaMap.get('schemaVersion') === undefined) {
+      this.doc.transact((tr) => {
+        applyDeterministic(tr, genesisUpdate());
+        // The genesis struct exists but its value was overwritten or removed by a foreign writer.
+        if (this.metaMap.get('schemaVersion') === undefined) this.metaMap.set('schemaVersion', CURRENT_SCHEMA_VERSION);
+      }, migrationOrigin(0, CURRENT_SCHEMA_VERSION));
+    }
+    let version = this.schemaVersion();
+    if (version === null) return { version: 0, migrated: [], supported: false };
+    const target = this.#migrations.latestVersion();
+    const migrated: number[] = [];
+    while (version < target) {
+      const from: number = version;
+      const to = from + 1;
+      const step = this.#migrations.step(to);
+      if (!step) break;
+      this.doc.transact(() => {
+        step(this, { from, to });
+        this.metaMap.set('schemaVersion', to);
+      }, migrationOrigin(from, to));
+      migrated.push(to);
+      version = to;
+    }
+    return { version, migrated, supported: version <= target };
+  }
+
+  /**
+   * Records an assessment. Idempotent by `assessmentId`: if the id is known, nothing is written
+   * and the stored fact is kept even if the new one differs (facts are immutable).
+   * @throws ZodError when the assessment is invalid.
+   */
+  recordAssessment(assessment: AssessmentInput, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fact = compactAssessment(assessmentSchema.parse(assessment));
+    if (this.assessmentsMap.has(fact.assessmentId)) return false;
+    this.doc.transact(() => this.assessmentsMap.set(fact.assessmentId, fact), origin);
+    return true;
+  }
+
+  /**
+   * Sets the given fields of a topic, creating its `Y.Map` deterministically on first use so
+   * that concurrent first edits of different fields on two replicas both survive. Fields whose
+   * value is unchanged are not rewritten (no tombstones).
+   * @throws ZodError when the topicId or the patch is invalid.
+   */
+  updateTopic(topicId: string, patch: TopicPatch, origin: Origin = LOCAL_ORIGIN): boolean {
+    const id = idSchema.parse(topicId);
+    const fields = topicPatchSchema.parse(patch);
+    let changed = false;
+    this.doc.transact((tr) => {
+      let map = this.#topicMap(id);
+      if (!map) {
+        map = this.#createTopicMap(tr, id);
+        changed = true;
+      }
+      for (const field of TOPIC_FIELDS) {
+        const value = fields[field];
+        if (value !== undefined && map.get(field) !== value) {
+          map.set(field, value);
+          changed = true;
+        }
+      }
+    }, origin);
+    return changed;
+  }
+
+  /** Merges a `progress` batch item (see {@link updateTopic}). */
+  applyProgress(progress: Progress, origin: Origin = LOCAL_ORIGIN): boolean {
+    const { topicId, ...patch } = progress;
+    return this.updateTopic(topicId, patch, origin);
+  }
+
+  /**
+   * Stores insights key by key, rewriting only keys whose canonical JSON changed, so that an
+   * unchanged derivation produces no update at all. Keys this version does not know are kept.
+   */
+  writeInsights(insights: Insights = this.derive(), origin: Origin = LOCAL_ORIGIN): boolean {
+    let changed = false;
+    const entries = Object.entries(insights) as [string, unknown][];
+    const stale = entries.filter(([key, value]) => canonicalJson(this.insightsMap.get(key)) !== canonicalJson(value));
+    if (stale.length === 0) return false;
+    this.doc.transact(() => {
+      for (const [key, value] of stale) {
+        // Stored as plain JSON: a fresh deep copy so the caller's object is never shared.
+        this.insightsMap.set(key, JSON.parse(JSON.stringify(value)) as unknown);
+        changed = true;
+      }
+    }, origin);
+    return changed;
+  }
+
+  getAssessment(assessmentId: string): Assessment | undefined {
+    return readStoredAssessment(assessmentId, this.assessmentsMap.get(assessmentId));
+  }
+
+  /** All valid assessments (invalid values written by foreign clients are skipped). */
+  assessments(): Assessment[] {
+    const out: Assessment[] = [];
+    this.assessmentsMap.forEach((raw, key) => {
+      const a = readStoredAssessment(key, raw);
+      if (a) out.push(a);
+    });
+    return out;
+  }
+
+  getTopic(topicId: string): TopicState | undefined {
+    const map = this.#topicMap(topicId);
+    return map ? readTopicState((f) => map.get(f)) : undefined;
+  }
+
+  facts(): LearnerFacts {
+    const assessments: Record<string, Assessment> = {};
+    for (const a of this.assessments()) assessments[a.assessmentId] = a;
+    const topics: Record<string, TopicState> = {};
+    this.topicsMap.forEach((value, key) => {
+      if (value instanceof Y.Map) topics[key] = readTopicState((f) => value.get(f));
+    });
+    return { assessments, topics };
+  }
+
+  derive(): Insights {
+    return deriveInsights(this.assessments());
+  }
+
+  /** What is stored in `insights`. */
+  storedInsights(): JsonObject {
+    return this.insightsMap.toJSON() as JsonObject;
+  }
+
+  toJSON(): LearnerDocumentJSON {
+    return buildLearnerJSON(this.facts(), this.storedInsights(), this.schemaVersion());
+  }
+
+  /**
+   * Calls `listener` once per transaction that touched the learner maps (deeply: the same
+   * changes `observeDeep` reports), with the ids that changed.
+   */
+  observe(listener: (change: LearnerChange) => void): () => void {
+    const handler = (tr: Y.Transaction): void => {
+      let aEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
+      let tEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
+      let insights = false;
+      let meta = false;
+      for (const [changed, events] of tr.changedParentTypes) {
+        // Compared as plain objects: Yjs types the map's keys with an incompatible event type.
+        const type: object = changed;
+        if (type === this.assessmentsMap) aEvents = events;
+        else if (type === this.topicsMap) tEvents = events;
+        else if (type === this.insightsMap) insights = true;
+        else if (type === this.metaMap) meta = true;
+      }
+      if (!aEvents && !tEvents && !insights && !meta) return;
+      const assessments = new Set<string>();
+      for (const ev of aEvents ?? []) if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) assessments.add(k);
+      const topics = new Set<string>();
+      for (const ev of tEvents ?? []) {
+        if (ev.target === this.topicsMap && ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) topics.add(k);
+        else {
+          const key = ev.target._item?.parentSub;
+          if (key) topics.add(key);
+        }
+      }
+      listener({
+        origin: isOrigin(tr.origin) ? tr.origin : undefined,
+        local: tr.local,
+        assessments: [...assessments].sort(),
+        topics: [...topics].sort(),
+        insights,
+        meta,
+      });
+    };
+    this.doc.on('afterTransaction', handler);
+    const off = (): void => {
+      this.doc.off('afterTransaction', handler);
+      this.#cleanups.delete(off);
+    };
+    this.#cleanups.add(off);
+    return off;
+  }
+
+  onUpdate(listener: (update: Uint8Array) => void): () => void {
+    const handler = (update: Uint8Array, _origin: unknown, _doc: Y.Doc, tr: Y.Transaction): void => {
+      if (tr.local) listener(update);
+    };
+    this.doc.on('update', handler);
+    const off = (): void => {
+      this.doc.off('update', handler);
+      this.#cleanups.delete(off);
+    };
+    this.#cleanups.add(off);
+    return off;
+  }
+
+  applyUpdate(update: Uint8Array, origin: Origin = REMOTE_ORIGIN): void {
+    Y.applyUpdate(this.doc, update, origin);
+  }
+
+  syncState(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  encodeDiff(remoteSyncState?: Uint8Array): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc, remoteSyncState);
+  }
+
+  save(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc);
+  }
+
+  /**
+   * The encoded state after a merge round-trip. `encodeStateAsUpdate` can split equal content
+   * into differently merged structs depending on arrival order; `mergeUpdates` normalises that.
+   */
+  fingerprint(): string {
+    return toBase64(Y.mergeUpdates([Y.encodeStateAsUpdate(this.doc)]));
+  }
+
+  destroy(): void {
+    for (const off of [...this.#cleanups]) off();
+  }
+
+  #topicMap(topicId: string): Y.Map<unknown> | undefined {
+    const value = this.topicsMap.get(topicId);
+    return value instanceof Y.Map ? (value as Y.Map<unknown>) : undefined;
+  }
+
+  #createTopicMap(tr: Y.Transaction, topicId: string): Y.Map<unknown> {
+    applyDeterministic(tr, topicCreationUpdate(topicId));
+    const created = this.#topicMap(topicId);
+    if (created) return created;
+    // The deterministic struct already existed and was overwritten or deleted by a foreign
+    // writer (this API never does either); fall back to an ordinary nested map.
+    const map = new Y.Map<unknown>();
+    this.topicsMap.set(topicId, map);
+    return map;
+  }
+}
+
+function migrationOrigin(from: number, to: number): Origin {
+  return { kind: 'migration', from, to };
+}
+
+/** The Yjs engine (the default; what the server and the SDK use). */
+export const yjsEngine: LearnerModelEngine<LearnerDocument> = Object.freeze({
+  name: 'yjs',
+  create(options: ReplicaOptions = {}): LearnerDocument {
+    const ld = new LearnerDocument(newDoc(options));
+    ld.ensureSchema();
+    return ld;
+  },
+  load(bytes: Uint8Array, options: ReplicaOptions = {}): LearnerDocument {
+    const doc = newDoc(options);
+    Y.applyUpdate(doc, bytes, { kind: 'persistence' } satisfies Origin);
+    return new LearnerDocument(doc);
+  },
+});
+
+function newDoc(options: ReplicaOptions): Y.Doc {
+  const doc = new Y.Doc();
+  if (options.replicaId !== undefined) doc.clientID = options.replicaId;
+  return doc;
+}

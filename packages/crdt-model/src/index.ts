@@ -1,0 +1,14 @@
+/**
+ * `@prepmate/crdt-model`: the learner document (Yjs), its derived values and the zod schemas
+ * shared by the sync server and the client SDK. The Automerge implementation of the same model
+ * lives in `@prepmate/crdt-model/automerge` so that Yjs-only consumers never load its WASM.
+ */
+export * from './limits.js';
+export * from './json.js';
+export * from './schemas.js';
+export * from './origin.js';
+export * from './derive.js';
+export * from './migrations.js';
+export * from './model.js';
+export { LearnerDocument, yjsEngine, type LearnerDocumentOptions } from './document.js';
+export { topicClientId, RESERVED_CLIENT_BASE, GENESIS_CLIENT_ID } from './deterministic.js';

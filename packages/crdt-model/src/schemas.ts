@@ -1,0 +1,226 @@
+/**
+ * zod schemas shared by the server (validation of REST bodies) and the SDK (validation before
+ * anything enters the outbox). Every limit comes from {@link LIMITS}; every error is a zod issue
+ * with a field path, which the server turns into the `details` of a 400 response.
+ */
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+import { FORBIDDEN_KEYS, inspectJson, jsonByteLength, type JsonObject } from './json.js';
+
+const ID_CHARS = /^[A-Za-z0-9_-]+$/;
+const GENERIC_ID_CHARS = /^[A-Za-z0-9_.:-]+$/;
+const EVENT_TYPE_CHARS = /^[a-z0-9_.:-]+$/;
+/** Ids become object keys (documents, derived records); these would reach a prototype. */
+const notForbidden = (s: string): boolean => !FORBIDDEN_KEYS.has(s);
+const RESERVED = 'reserved name';
+
+/** A learner's id (JWT `sub`): 1–128 characters of `[A-Za-z0-9_-]`. Branded: parse once at the boundary. */
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.maxIdLength)
+  .regex(ID_CHARS, 'only letters, digits, "_" and "-"')
+  .refine(notForbidden, RESERVED)
+  .brand<'UserId'>();
+/** A parsed {@link userIdSchema}. */
+export type UserId = z.output<typeof userIdSchema>;
+
+/**
+ * A document name: `<userId>` or `<userId>/<name>`, `<name>` with the userId charset and at most
+ * 128 characters. Branded so that only parsed names reach the document manager.
+ */
+export const docNameSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.maxIdLength + 1 + LIMITS.maxDocNameLength)
+  .refine((s) => ownerOfDocName(s) !== null, 'must be "<userId>" or "<userId>/<name>" of [A-Za-z0-9_-]')
+  .brand<'DocName'>();
+/** A parsed {@link docNameSchema}. */
+export type DocName = z.output<typeof docNameSchema>;
+
+/**
+ * The userId that owns a document name, or `null` if the name is malformed. Authorization is
+ * `ownerOfDocName(name) === token.sub`.
+ */
+export function ownerOfDocName(docName: string): string | null {
+  const slash = docName.indexOf('/');
+  const owner = slash === -1 ? docName : docName.slice(0, slash);
+  if (owner.length === 0 || owner.length > LIMITS.maxIdLength || !ID_CHARS.test(owner) || FORBIDDEN_KEYS.has(owner)) return null;
+  if (slash !== -1) {
+    const name = docName.slice(slash + 1);
+    if (name.length === 0 || name.length > LIMITS.maxDocNameLength || !ID_CHARS.test(name)) return null;
+  }
+  return owner;
+}
+
+/** Ids of facts and requests (assessmentId, topicId, eventId, batchId): 1–128 of `[A-Za-z0-9_.:-]`. */
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.maxIdLength)
+  .regex(GENERIC_ID_CHARS, 'only letters, digits, "_", ".", ":" and "-"')
+  .refine(notForbidden, RESERVED);
+
+/** An ISO-8601 date-time with `Z` or a numeric offset, e.g. `2025-01-31T10:00:00.000Z`. */
+export const isoDateTimeSchema = z.iso.datetime({ offset: true });
+
+/** An event type: 1–64 characters of `[a-z0-9_.:-]`. */
+export const eventTypeSchema = z
+  .string()
+  .min(1)
+  .max(LIMITS.maxEventTypeLength)
+  .regex(EVENT_TYPE_CHARS, 'only lowercase letters, digits, "_", ".", ":" and "-"');
+
+/** Adds one zod issue per JSON problem, so the client sees the exact path of each. */
+function checkJsonObject(
+  value: unknown,
+  ctx: z.RefinementCtx,
+  maxBytes: number,
+  what: string,
+): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: `${what} must be a JSON object` });
+    return;
+  }
+  const problems = inspectJson(value, LIMITS.maxJsonDepth);
+  for (const p of problems) ctx.addIssue({ code: 'custom', message: p.message, path: p.path });
+  if (problems.length > 0) return;
+  const bytes = jsonByteLength(value);
+  if (bytes > maxBytes) {
+    ctx.addIssue({ code: 'too_big', maximum: maxBytes, origin: 'string', inclusive: true, message: `${what} is ${bytes} bytes serialized; at most ${maxBytes}` });
+  }
+}
+
+/**
+ * `eventData`: a plain JSON object of at most 32 KiB serialized, without `__proto__`,
+ * `constructor` or `prototype` keys at any depth.
+ */
+export const eventDataSchema = z
+  .custom<JsonObject>(() => true)
+  .superRefine((value, ctx) => checkJsonObject(value, ctx, LIMITS.maxEventDataBytes, 'eventData'));
+
+/**
+ * Event metadata. Known fields are checked; a few extra small fields pass through (total
+ * metadata at most 4 KiB), because SDK versions add diagnostics the server only stores.
+ */
+export const eventMetadataSchema = z
+  .looseObject({
+    clientTimestamp: isoDateTimeSchema,
+    sentAt: isoDateTimeSchema.optional(),
+    userAgent: z.string().max(LIMITS.maxUserAgentLength).optional(),
+    eventId: idSchema.optional(),
+  })
+  .superRefine((value, ctx) => checkJsonObject(value, ctx, LIMITS.maxMetadataBytes, 'metadata'));
+/** Parsed event metadata. */
+export type EventMetadata = z.output<typeof eventMetadataSchema>;
+
+/** Body of `POST /api/telemetry/track`. */
+export const trackRequestSchema = z.object({
+  eventType: eventTypeSchema,
+  eventData: eventDataSchema,
+  metadata: eventMetadataSchema,
+});
+/** A parsed track request. */
+export type TrackRequest = z.output<typeof trackRequestSchema>;
+
+/** An `event` batch item: a track request with a required, client-made `eventId`. */
+export const eventItemSchema = z.object({
+  eventId: idSchema,
+  eventType: eventTypeSchema,
+  eventData: eventDataSchema,
+  metadata: eventMetadataSchema,
+});
+/** A parsed event item. */
+export type EventItem = z.output<typeof eventItemSchema>;
+
+/** An assessment: an immutable fact, identified by `assessmentId`; `kind` is free text (e.g. `mock_interview`). */
+export const assessmentSchema = z
+  .object({
+    assessmentId: idSchema,
+    topicId: idSchema,
+    kind: z.string().min(1).max(LIMITS.maxKindLength).optional(),
+    score: z.number().min(0).max(100),
+    durationSec: z.number().min(0).max(LIMITS.maxDurationSec).optional(),
+    questionsAttempted: z.number().int().min(0).max(LIMITS.maxQuestions).optional(),
+    correctAnswers: z.number().int().min(0).max(LIMITS.maxQuestions).optional(),
+    weakAreas: z
+      .array(z.string().trim().min(1).max(LIMITS.maxWeakAreaLength))
+      .max(LIMITS.maxWeakAreas)
+      .optional(),
+    completedAt: isoDateTimeSchema,
+  })
+  .superRefine((a, ctx) => {
+    if (a.correctAnswers !== undefined && a.questionsAttempted !== undefined && a.correctAnswers > a.questionsAttempted) {
+      ctx.addIssue({ code: 'custom', message: 'correctAnswers cannot exceed questionsAttempted', path: ['correctAnswers'] });
+    }
+  });
+/** An assessment as stored: an immutable fact. */
+export type Assessment = z.output<typeof assessmentSchema>;
+/** What callers pass to record an assessment. */
+export type AssessmentInput = z.input<typeof assessmentSchema>;
+
+/** The statuses a topic can have. */
+export const topicStatusSchema = z.enum(['not_started', 'in_progress', 'completed']);
+/** A topic status. */
+export type TopicStatus = z.output<typeof topicStatusSchema>;
+
+/** The editable fields of a topic; each is an independent last-writer-wins register. */
+export const topicPatchSchema = z.object({
+  status: topicStatusSchema.optional(),
+  goal: z.string().max(LIMITS.maxGoalLength).optional(),
+  notes: z.string().max(LIMITS.maxNotesLength).optional(),
+  updatedAt: isoDateTimeSchema.optional(),
+});
+/** A change to some fields of a topic. */
+export type TopicPatch = z.output<typeof topicPatchSchema>;
+
+/** A `progress` batch item: a topic patch naming its topic. */
+export const progressSchema = topicPatchSchema.extend({ topicId: idSchema });
+/** A parsed progress item. */
+export type Progress = z.output<typeof progressSchema>;
+
+/** One item of a batch, discriminated by `itemType`. */
+export const batchItemSchema = z.discriminatedUnion('itemType', [
+  z.object({ itemType: z.literal('event'), itemData: eventItemSchema }),
+  z.object({ itemType: z.literal('progress'), itemData: progressSchema }),
+  z.object({ itemType: z.literal('assessment'), itemData: assessmentSchema }),
+]);
+/** A parsed batch item. */
+export type BatchItem = z.output<typeof batchItemSchema>;
+/** The item types of a batch. */
+export type BatchItemType = BatchItem['itemType'];
+
+/**
+ * The body of `POST /api/telemetry/batch` with at most `maxItems` items (the server passes
+ * `MAX_BATCH_ITEMS`). Items are validated as a whole here; a server that wants per-item
+ * results can validate `items` as `z.array(z.unknown())` and each item with {@link batchItemSchema}.
+ */
+export function makeBatchRequestSchema(maxItems: number = LIMITS.maxBatchItems) {
+  if (!Number.isInteger(maxItems) || maxItems < 1) throw new RangeError(`maxItems must be a positive integer, got ${maxItems}`);
+  return z.object({
+    batchId: idSchema,
+    items: z.array(batchItemSchema).min(1).max(maxItems),
+  });
+}
+
+/** {@link makeBatchRequestSchema} at the default of 500 items. */
+export const batchRequestSchema = makeBatchRequestSchema();
+/** A parsed batch request. */
+export type BatchRequest = z.output<typeof batchRequestSchema>;
+
+/** One validation problem as the REST error `details` carry it. */
+export interface ValidationDetail {
+  /** Dotted path to the field, e.g. `items.3.itemData.score`; empty for the whole body. */
+  readonly path: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Turns a zod error into REST error details with dotted field paths. */
+export function validationDetails(error: z.ZodError): ValidationDetail[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.map((p) => String(p)).join('.'),
+    code: issue.code,
+    message: issue.message,
+  }));
+}
