@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { BatchItem } from '@prepmate/crdt-model';
+import { ApiError } from '../errors.js';
+import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
+import { mergeQueueItems } from './merge.js';
+import { toEventRecord } from './records.js';
+import { settleOutcomes } from './settle.js';
+import {
+  statusCacheKey,
+  type BatchResult,
+  type ItemResult,
+  type ItemStatus,
+  type RequestContext,
+  type TelemetryDeps,
+  type TrackResult,
+} from './types.js';
+import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId, validateItem } from './validate.js';
+
+/** Assessments first: they are facts other devices wait for; progress patches can lag. */
+const PRIORITY = { assessment: 10, progress: 5 } as const;
+
+export interface Ingestion {
+  /** `POST /telemetry/track`: one event, stored once per `(userId, eventId)`. */
+  track(ctx: RequestContext, body: unknown): Promise<TrackResult>;
+  /** `POST /telemetry/batch`: every item validated on its own, one result per item. */
+  ingestBatch(ctx: RequestContext, body: unknown): Promise<BatchResult>;
+}
+
+interface Entry {
+  readonly index: number;
+  readonly item: BatchItem;
+}
+
+/** The ingestion use-cases. No HTTP here: the routers pass a parsed body and a context. */
+export function createIngestion(deps: TelemetryDeps): Ingestion {
+  const { store, documents, cache, config, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  const envelopeSchema = makeBatchEnvelopeSchema(config.MAX_BATCH_ITEMS);
+
+  async function track(ctx: RequestContext, body: unknown): Promise<TrackResult> {
+    const request = parseTrackBody(body);
+    const receivedAt = now();
+    // Without a client-made id the event cannot be deduplicated; the server's id at least
+    // lets the client refer to it.
+    const eventId = request.metadata.eventId ?? `evt_${randomUUID().replaceAll('-', '')}`;
+    const record = toEventRecord(
+      { eventId, eventType: request.eventType, eventData: request.eventData, metadata: request.metadata },
+      { userId: ctx.userId, receivedAt, ip: ctx.ip, userAgent: ctx.userAgent, batchId: null, sentAt: null },
+    );
+    const result = await store.telemetry.insertEvents([record]);
+    const duplicate = !result.inserted.includes(eventId);
+    deps.metrics?.itemsIngested('event', duplicate ? 'duplicate' : 'stored', 1);
+    if (!duplicate) await cache.delete(statusCacheKey(ctx.userId));
+    return { eventId, serverTimestamp: receivedAt.toISOString(), duplicate, flags: record.metadata.flags ?? [] };
+  }
+
+  async function ingestBatch(ctx: RequestContext, body: unknown): Promise<BatchResult> {
+    const startTime = now();
+    const started = process.hrtime.bigint();
+    const envelope = parseBatchEnvelope(envelopeSchema, body);
+    const batchSentAt = envelope.sentAt ? new Date(envelope.sentAt) : null;
+    const results: ItemResult[] = new Array<ItemResult>(envelope.items.length);
+
+    // Group valid items by the learner they belong to: a learner's items all belong to them; a
+    // service may send items of several learners in one batch.
+    const groups = new Map<string, Entry[]>();
+    envelope.items.forEach((raw, index) => {
+      let userId: string;
+      try {
+        userId = ctx.actFor(requestedUserId(raw) ?? ctx.userId);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        const code = error.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'VALIDATION_FAILED';
+        results[index] = { index, status: 'rejected', error: { code, message: error.message, details: error.details.map((d) => ({ path: d.path ?? 'userId', message: d.message })) } };
+        return;
+      }
+      const validation = validateItem(raw);
+      if (!validation.ok) {
+        results[index] = { index, status: 'rejected', error: validation.error };
+        return;
+      }
+      const list = groups.get(userId);
+      if (list) list.push({ index, item: validation.item });
+      else groups.set(userId, [{ index, item: validation.item }]);
+    });
+
+    const rejected: number[] = [];
+    results.forEach((r, i) => {
+      if (r?.status === 'rejected') rejected.push(i);
+    });
+    let conflicts = 0;
+    for (const [userId, entries] of groups) {
+      const groupConflicts = await ingestGroup(ctx, userId, envelope.batchId, batchSentAt, entries, results);
+      conflicts += groupConflicts;
+      // The caller's log also counts the items rejected before they could be attributed.
+      const indexes = entries.map((e) => e.index).concat(userId === ctx.userId ? rejected : []);
+      await writeBatchLog(userId, envelope.batchId, results, indexes, groupConflicts, startTime);
+      await cache.delete(statusCacheKey(userId));
+    }
+    if (!groups.has(ctx.userId) && rejected.length > 0) {
+      await writeBatchLog(ctx.userId, envelope.batchId, results, rejected, 0, startTime);
+    }
+
+    let processed = 0;
+    let failed = 0;
+    let duplicates = 0;
+    for (const r of results) {
+      if (r.status === 'stored' || r.status === 'merged') processed += 1;
+      else if (r.status === 'rejected') failed += 1;
+      else duplicates += 1;
+    }
+    deps.metrics?.batchDuration(Number(process.hrtime.bigint() - started) / 1e9);
+    return { batchId: envelope.batchId, processed, failed, conflicts, duplicates, results };
+  }
+
+  async function ingestGroup(
+    ctx: RequestContext,
+    userId: string,
+    batchId: string,
+    batchSentAt: Date | null,
+    entries: readonly Entry[],
+    results: ItemResult[],
+  ): Promise<number> {
+    const conflicts = { count: 0 };
+    const receivedAt = now();
+    const set = (index: number, status: ItemStatus): void => {
+      results[index] = { index, status };
+    };
+
+    // Events: one insert for the whole group; the store's unique (userId, eventId) index
+    // decides, so concurrent copies of the batch store each event once.
+    const events: TelemetryEventRecord[] = [];
+    const eventIndexes = new Map<string, number>();
+    const queued: { index: number; item: NewSyncQueueItem }[] = [];
+    const queuedKeys = new Set<string>();
+    for (const { index, item } of entries) {
+      if (item.itemType === 'event') {
+        const data = item.itemData;
+        if (eventIndexes.has(data.eventId)) {
+          set(index, 'duplicate');
+          continue;
+        }
+        eventIndexes.set(data.eventId, index);
+        events.push(toEventRecord(data, { userId, receivedAt, ip: ctx.ip, userAgent: ctx.userAgent, batchId, sentAt: batchSentAt }));
+        continue;
+      }
+      const itemKey = item.itemType === 'assessment' ? `assessment:${item.itemData.assessmentId}` : `progress:${batchId}:${index}`;
+      if (queuedKeys.has(itemKey)) {
+        set(index, 'duplicate');
+        continue;
+      }
+      queuedKeys.add(itemKey);
+      queued.push({
+        index,
+        item: { userId, itemKey, itemType: item.itemType, itemData: { ...item.itemData }, priority: PRIORITY[item.itemType] },
+      });
+    }
+
+    if (events.length > 0) {
+      const inserted = new Set((await store.telemetry.insertEvents(events)).inserted);
+      for (const [eventId, index] of eventIndexes) set(index, inserted.has(eventId) ? 'stored' : 'duplicate');
+      deps.metrics?.itemsIngested('event', 'stored', inserted.size);
+      deps.metrics?.itemsIngested('event', 'duplicate', eventIndexes.size - inserted.size);
+    }
+
+    if (queued.length > 0) {
+      const { inserted } = await store.syncQueue.enqueue(queued.map((q) => q.item));
+      const indexByKey = new Map(queued.map((q) => [q.item.itemKey, q.index]));
+      // Keys the store already had: a replay, or a concurrent copy of this batch that won.
+      for (const q of queued) set(q.index, 'duplicate');
+      if (inserted.length > 0) await mergeNow(userId, inserted, indexByKey, set, conflicts);
+      for (const q of queued) deps.metrics?.itemsIngested(q.item.itemType as 'progress' | 'assessment', results[q.index]!.status, 1);
+    }
+
+    return conflicts.count;
+  }
+
+  /**
+   * Merges freshly queued items at once, so connected devices see them within the request.
+   * A failed merge leaves the item durably queued (`stored`) for the queue job to retry.
+   */
+  async function mergeNow(
+    userId: string,
+    inserted: readonly SyncQueueItem[],
+    indexByKey: ReadonlyMap<string, number>,
+    set: (index: number, status: ItemStatus) => void,
+    conflicts: { count: number },
+  ): Promise<void> {
+    const outcomes = await mergeQueueItems(documents, userId, userId, inserted);
+    const at = now();
+    const byId = new Map(inserted.map((i) => [i.id, i]));
+    for (const o of outcomes) {
+      const index = indexByKey.get(byId.get(o.id)?.itemKey ?? '');
+      if (index === undefined) continue;
+      set(index, o.ok ? 'merged' : 'stored');
+      if (o.ok && o.conflict) conflicts.count += 1;
+      if (!o.ok) logger.warn({ userId, itemId: o.id, error: o.error?.message }, 'merge into learner document failed; queued for retry');
+    }
+    await settleOutcomes(store.syncQueue, inserted, outcomes, at, config);
+  }
+
+  async function writeBatchLog(
+    userId: string,
+    batchId: string,
+    results: readonly ItemResult[],
+    indexes: readonly number[],
+    conflictCount: number,
+    startTime: Date,
+  ): Promise<void> {
+    let success = 0;
+    let failure = 0;
+    let duplicate = 0;
+    for (const i of indexes) {
+      const status = results[i]?.status;
+      if (status === 'stored' || status === 'merged') success += 1;
+      else if (status === 'rejected') failure += 1;
+      else if (status === 'duplicate') duplicate += 1;
+    }
+    const endTime = now();
+    const log: BatchLog = {
+      batchId,
+      userId,
+      itemCount: indexes.length,
+      successCount: success,
+      failureCount: failure,
+      conflictCount,
+      duplicateCount: duplicate,
+      startTime,
+      endTime,
+      duration: Math.max(0, endTime.getTime() - startTime.getTime()),
+      status: failure === 0 ? 'completed' : failure === indexes.length ? 'failed' : 'partial',
+      kind: 'telemetry',
+    };
+    await store.batchLogs.insert(log);
+  }
+
+  return { track, ingestBatch };
+}

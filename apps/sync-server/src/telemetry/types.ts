@@ -1,0 +1,83 @@
+import type { Cache } from '../cache/ports.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../storage/ports.js';
+import type { LearnerDocuments } from './ports.js';
+
+/** The configuration the telemetry use-cases read. */
+export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'>;
+
+/** Counters the use-cases report; optional so unit tests need no registry. */
+export interface TelemetryMetrics {
+  itemsIngested(itemType: 'event' | 'progress' | 'assessment', status: ItemStatus, count: number): void;
+  batchDuration(seconds: number): void;
+}
+
+export interface TelemetryDeps {
+  readonly store: Store;
+  readonly documents: LearnerDocuments;
+  readonly cache: Cache;
+  readonly config: TelemetryConfig;
+  readonly logger: Logger;
+  /** Injectable clock: tests pin it to check timestamp flags and retry times. */
+  readonly now?: () => Date;
+  readonly metrics?: TelemetryMetrics;
+}
+
+/** What the HTTP layer knows about one request. */
+export interface RequestContext {
+  /** The learner the request acts for (token subject, or `userId` for a service). */
+  readonly userId: string;
+  /**
+   * Resolves a `userId` named inside the body (batch item field) against the caller's token:
+   * the caller's own id for a learner, any id for a service; throws `ApiError` (403/400).
+   */
+  readonly actFor: (requested: unknown) => string;
+  /** Raw client address; stored only anonymised. */
+  readonly ip: string | null;
+  /** The `User-Agent` header, used when the event's metadata has none. */
+  readonly userAgent: string | null;
+}
+
+export type ItemStatus = 'stored' | 'duplicate' | 'merged' | 'rejected';
+
+export interface ItemError {
+  readonly code: 'VALIDATION_FAILED' | 'FORBIDDEN';
+  readonly message: string;
+  readonly details?: readonly { readonly path: string; readonly message: string }[];
+}
+
+export interface ItemResult {
+  readonly index: number;
+  readonly status: ItemStatus;
+  readonly error?: ItemError;
+}
+
+export interface BatchResult {
+  readonly batchId: string;
+  /** Items stored or merged by this request. */
+  readonly processed: number;
+  /** Items rejected. */
+  readonly failed: number;
+  /** Merged items whose values lost to newer ones already in the document. */
+  readonly conflicts: number;
+  readonly duplicates: number;
+  readonly results: readonly ItemResult[];
+}
+
+export interface TrackResult {
+  readonly eventId: string;
+  readonly serverTimestamp: string;
+  readonly duplicate: boolean;
+  readonly flags: readonly string[];
+}
+
+export interface SyncStatus {
+  readonly lastSyncTime: string | null;
+  readonly pendingItems: number;
+  readonly totalItems: number;
+  readonly syncHealth: 'good' | 'degraded' | 'failing';
+}
+
+/** Cache key of a learner's status; one place so ingestion and the queue job invalidate the same key. */
+export const statusCacheKey = (userId: string): string => `status:v1:${userId}`;
