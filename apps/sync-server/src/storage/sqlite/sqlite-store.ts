@@ -323,11 +323,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         // Range instead of LIKE: `_` in a userId is a LIKE wildcard, and ranges use the index.
         const rows = c
           .prep(
-            `SELECT doc_name FROM doc_updates WHERE doc_name = ?1 OR (doc_name >= ?2 AND doc_name < ?3)
-             UNION SELECT doc_name FROM doc_snapshots WHERE doc_name = ?1 OR (doc_name >= ?2 AND doc_name < ?3)
+            `SELECT doc_name FROM doc_updates WHERE doc_name = @userId OR (doc_name >= @gte AND doc_name < @lt)
+             UNION SELECT doc_name FROM doc_snapshots WHERE doc_name = @userId OR (doc_name >= @gte AND doc_name < @lt)
              ORDER BY doc_name`,
           )
-          .all(userId, gte, lt) as { doc_name: string }[];
+          .all({ userId, gte, lt }) as { doc_name: string }[];
         return rows.map((r) => r.doc_name);
       }),
 
@@ -508,11 +508,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         // One statement: insert, or take over only when the row is ours or expired.
         const { changes } = c
           .prep(
-            `INSERT INTO leases (key, owner, expires_at) VALUES (?1, ?2, ?3)
+            `INSERT INTO leases (key, owner, expires_at) VALUES (@key, @owner, @expiresAt)
              ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-             WHERE leases.owner = excluded.owner OR leases.expires_at <= ?4`,
+             WHERE leases.owner = excluded.owner OR leases.expires_at <= @now`,
           )
-          .run(key, owner, now + ttlMs, now);
+          .run({ key, owner, expiresAt: now + ttlMs, now });
         return changes === 1;
       }),
     release: (key: string, owner: string) =>

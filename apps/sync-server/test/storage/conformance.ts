@@ -1,0 +1,380 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/errors.js';
+import type { Store, TelemetryEventRecord, UpdateRecord } from '../../src/storage/ports.js';
+import { eventually } from '../helpers/stores.js';
+
+export interface StoreUnderTest {
+  readonly store: Store;
+  cleanup(): Promise<void>;
+}
+
+const base = new Date('2026-03-01T12:00:00.000Z').getTime();
+const at = (offsetMs: number): Date => new Date(base + offsetMs);
+const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+function update(docName: string, n: number, author = 'alice'): UpdateRecord {
+  return { docName, update: bytes(n % 256, (n >> 8) % 256, 7), author, createdAt: at(n) };
+}
+
+function event(userId: string, eventId: string, overrides: Partial<TelemetryEventRecord> = {}): TelemetryEventRecord {
+  return {
+    userId,
+    eventType: 'interview_completed',
+    eventData: { score: 80, tags: ['a', 'b'], nested: { ok: true } },
+    metadata: {
+      eventId,
+      clientTimestamp: at(-1000),
+      serverTimestamp: at(0),
+      userAgent: 'vitest',
+      ipAddress: '10.0.0.0',
+      extra: { locale: 'en' },
+      flags: [],
+    },
+    status: 'completed',
+    retryCount: 0,
+    batchId: null,
+    createdAt: at(0),
+    updatedAt: at(0),
+    ...overrides,
+  };
+}
+
+/**
+ * The one suite every Store adapter passes. `setup` runs before each test and must return an
+ * empty store; `cleanup` closes it and removes its data.
+ */
+export function runStoreConformance(name: string, setup: () => Promise<StoreUnderTest>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let subject: StoreUnderTest;
+    let store: Store;
+    beforeEach(async () => {
+      subject = await setup();
+      store = subject.store;
+    });
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    describe('documents', () => {
+      it('when updates are appended in groups, then loadDocument returns them in append order with author and time', async () => {
+        await store.documents.appendUpdates([update('alice', 1), update('alice', 2), update('bob', 3, 'bob')]);
+        await store.documents.appendUpdates([update('alice', 4, 'service:insights')]);
+        await store.documents.appendUpdates([]);
+        const loaded = await store.documents.loadDocument('alice');
+        expect(loaded.snapshot).toBeNull();
+        expect(loaded.updates.map((u) => u.createdAt.getTime() - base)).toEqual([1, 2, 4]);
+        expect(loaded.updates.map((u) => u.author)).toEqual(['alice', 'alice', 'service:insights']);
+        expect(loaded.updates.every((u) => u.docName === 'alice')).toBe(true);
+        expect(same(loaded.updates[2]!.update, update('alice', 4).update)).toBe(true);
+        expect(new Set(loaded.updates.map((u) => u.id)).size).toBe(3);
+        expect((await store.documents.loadDocument('nobody')).updates).toEqual([]);
+      });
+
+      it('when a document is compacted, then exactly the covered ids are deleted and entries appended after are kept', async () => {
+        await store.documents.appendUpdates([1, 2, 3, 4].map((n) => update('alice', n)));
+        await store.documents.appendUpdates([update('bob', 9, 'bob')]);
+        const before = await store.documents.loadDocument('alice');
+        const covered = before.updates.slice(0, 3).map((u) => u.id);
+        await store.documents.appendUpdates([update('alice', 5)]); // arrives while the snapshot is built
+        await store.documents.compact('alice', bytes(42, 43), covered);
+
+        const after = await store.documents.loadDocument('alice');
+        expect(after.snapshot).not.toBeNull();
+        expect(same(after.snapshot!.state, bytes(42, 43))).toBe(true);
+        expect(after.snapshot!.createdAt).toBeInstanceOf(Date);
+        expect(after.updates.map((u) => u.createdAt.getTime() - base)).toEqual([4, 5]);
+        expect(after.updates.map((u) => u.id)).toEqual([before.updates[3]!.id, expect.any(String)]);
+        expect((await store.documents.loadDocument('bob')).updates).toHaveLength(1);
+        // Ids of another document are never deleted through this one.
+        await store.documents.compact('alice', bytes(44), (await store.documents.loadDocument('bob')).updates.map((u) => u.id));
+        expect((await store.documents.loadDocument('bob')).updates).toHaveLength(1);
+      });
+
+      it('when a document is compacted twice, then the newest snapshot is loaded', async () => {
+        await store.documents.compact('alice', bytes(1), []);
+        await store.documents.compact('alice', bytes(2, 2), []);
+        const loaded = await store.documents.loadDocument('alice');
+        expect(same(loaded.snapshot!.state, bytes(2, 2))).toBe(true);
+      });
+
+      it('when a 30 MiB snapshot is written, then it loads back byte for byte and a later small one replaces it', async () => {
+        const big = new Uint8Array(randomBytes(30 * 1024 * 1024));
+        await store.documents.appendUpdates([update('alice', 1)]);
+        const { updates } = await store.documents.loadDocument('alice');
+        await store.documents.compact('alice', big, updates.map((u) => u.id));
+        const loaded = await store.documents.loadDocument('alice');
+        expect(loaded.snapshot!.state.byteLength).toBe(big.byteLength);
+        expect(same(loaded.snapshot!.state, big)).toBe(true);
+        expect(loaded.updates).toEqual([]);
+
+        await store.documents.compact('alice', bytes(5), []);
+        expect(same((await store.documents.loadDocument('alice')).snapshot!.state, bytes(5))).toBe(true);
+      }, 120_000);
+
+      it('when listing documents of alice, then alice and alice/… match but alice2 and alic do not', async () => {
+        await store.documents.appendUpdates(['alice', 'alice/notes', 'alice2', 'alice2/x', 'alic', 'alice_x'].map((d, i) => update(d, i)));
+        await store.documents.compact('alice/plan', bytes(1), []);
+        expect(await store.documents.listUserDocuments('alice')).toEqual(['alice', 'alice/notes', 'alice/plan']);
+        expect(await store.documents.listUserDocuments('alice2')).toEqual(['alice2', 'alice2/x']);
+        expect(await store.documents.listUserDocuments('carol')).toEqual([]);
+      });
+
+      it('when logs exist, then listDocumentsWithLog names each such document once, up to the limit', async () => {
+        await store.documents.appendUpdates([update('a', 1), update('b', 2), update('a', 3), update('c', 4)]);
+        await store.documents.compact('snap-only', bytes(1), []);
+        expect((await store.documents.listDocumentsWithLog(10)).sort()).toEqual(['a', 'b', 'c']);
+        expect(await store.documents.listDocumentsWithLog(2)).toHaveLength(2);
+        const b = await store.documents.loadDocument('b');
+        await store.documents.compact('b', bytes(1), b.updates.map((u) => u.id));
+        expect((await store.documents.listDocumentsWithLog(10)).sort()).toEqual(['a', 'c']);
+      });
+
+      it('when listing updates, then they come oldest first up to the limit', async () => {
+        await store.documents.appendUpdates([1, 2, 3].map((n) => update('alice', n)));
+        const listed = await store.documents.listUpdates('alice', 2);
+        expect(listed.map((u) => u.createdAt.getTime() - base)).toEqual([1, 2]);
+      });
+
+      it('when a document is deleted, then its snapshot and log are gone and other documents stay', async () => {
+        await store.documents.appendUpdates([update('alice', 1), update('alice/notes', 2)]);
+        await store.documents.compact('alice', bytes(1), []);
+        await store.documents.deleteDocument('alice');
+        expect(await store.documents.loadDocument('alice')).toEqual({ snapshot: null, updates: [] });
+        expect((await store.documents.loadDocument('alice/notes')).updates).toHaveLength(1);
+      });
+    });
+
+    describe('telemetry', () => {
+      it('when an event is stored, then it reads back with every field', async () => {
+        const e = event('alice', 'evt_1', { batchId: 'batch_1', metadata: { ...event('alice', 'evt_1').metadata, sentAt: at(-500), correctedTimestamp: at(-400), flags: ['clock_skew'] } });
+        await store.telemetry.insertEvents([e]);
+        const page = await store.telemetry.listEvents('alice', { limit: 10 });
+        expect(page.events).toEqual([e]);
+        expect(page.nextCursor).toBeNull();
+      });
+
+      it('when the same events are inserted twice, then each is stored once and the repeat reports duplicates', async () => {
+        const first = await store.telemetry.insertEvents([event('alice', 'e1'), event('alice', 'e2'), event('bob', 'e1')]);
+        expect([...first.inserted].sort()).toEqual(['e1', 'e1', 'e2']);
+        expect(first.duplicates).toEqual([]);
+        const second = await store.telemetry.insertEvents([event('alice', 'e2'), event('alice', 'e3'), event('alice', 'e3')]);
+        expect(second.inserted).toEqual(['e3']);
+        expect([...second.duplicates].sort()).toEqual(['e2', 'e3']);
+        expect(await store.telemetry.countEvents('alice')).toBe(3);
+        expect(await store.telemetry.countEvents('bob')).toBe(1);
+      });
+
+      it('when 10 callers insert the same 500 events concurrently, then each event is stored exactly once', async () => {
+        const events = Array.from({ length: 500 }, (_, i) => event('alice', `evt_${i}`, { createdAt: at(i), updatedAt: at(i) }));
+        const results = await Promise.all(Array.from({ length: 10 }, () => store.telemetry.insertEvents(events)));
+        const inserted = results.flatMap((r) => r.inserted);
+        expect(inserted).toHaveLength(500);
+        expect(new Set(inserted).size).toBe(500);
+        for (const r of results) expect(r.inserted.length + r.duplicates.length).toBe(500);
+        expect(await store.telemetry.countEvents('alice')).toBe(500);
+      }, 120_000);
+
+      it('when paging with the cursor, then every event comes once, newest first, with no gaps', async () => {
+        // Pairs share a createdAt, so the cursor must break ties.
+        const events = Array.from({ length: 25 }, (_, i) => event('alice', `e${i}`, { createdAt: at(Math.floor(i / 2) * 1000) }));
+        await store.telemetry.insertEvents(events);
+        await store.telemetry.insertEvents([event('bob', 'b1')]);
+        const seen: TelemetryEventRecord[] = [];
+        let cursor: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.telemetry.listEvents('alice', { limit: 7, ...(cursor ? { cursor } : {}) });
+          seen.push(...page.events);
+          if (page.nextCursor === null) break;
+          cursor = page.nextCursor;
+        }
+        expect(seen).toHaveLength(25);
+        expect(new Set(seen.map((e) => e.metadata.eventId)).size).toBe(25);
+        const times = seen.map((e) => e.createdAt.getTime());
+        expect(times).toEqual([...times].sort((a, b) => b - a));
+      });
+
+      it('when filtering by since and eventType, then only matching events are listed', async () => {
+        await store.telemetry.insertEvents([
+          event('alice', 'old', { createdAt: at(-10_000) }),
+          event('alice', 'new', { createdAt: at(10_000) }),
+          event('alice', 'newer', { createdAt: at(20_000), eventType: 'topic_viewed' }),
+        ]);
+        const since = await store.telemetry.listEvents('alice', { limit: 10, since: at(0) });
+        expect(since.events.map((e) => e.metadata.eventId)).toEqual(['newer', 'new']);
+        const typed = await store.telemetry.listEvents('alice', { limit: 10, eventType: 'topic_viewed' });
+        expect(typed.events.map((e) => e.metadata.eventId)).toEqual(['newer']);
+        const both = await store.telemetry.listEvents('alice', { limit: 10, eventType: 'interview_completed', since: at(0) });
+        expect(both.events.map((e) => e.metadata.eventId)).toEqual(['new']);
+      });
+
+      it('when the cursor is not one the store made, then listing rejects', async () => {
+        await expect(store.telemetry.listEvents('alice', { limit: 10, cursor: 'not-a-cursor' })).rejects.toThrow(/cursor/);
+      });
+
+      it('when retention runs, then only events older than the cutoff are deleted', async () => {
+        await store.telemetry.insertEvents([event('alice', 'a', { createdAt: at(-2) }), event('bob', 'b', { createdAt: at(-1) }), event('alice', 'c', { createdAt: at(0) })]);
+        expect(await store.telemetry.deleteEventsOlderThan(at(0))).toBe(2);
+        expect((await store.telemetry.listEvents('alice', { limit: 10 })).events.map((e) => e.metadata.eventId)).toEqual(['c']);
+        expect(await store.telemetry.countEvents('bob')).toBe(0);
+      });
+    });
+
+    describe('sync queue', () => {
+      const item = (userId: string, itemKey: string, priority = 0) => ({ userId, itemKey, itemType: 'progress' as const, itemData: { topicId: itemKey }, priority });
+
+      it('when the same key is enqueued twice for a user, then it is stored once; another user may use the key', async () => {
+        const first = await store.syncQueue.enqueue([item('alice', 'k1'), item('alice', 'k2')]);
+        expect(first.inserted.map((i) => i.itemKey)).toEqual(['k1', 'k2']);
+        expect(first.inserted[0]).toMatchObject({ status: 'pending', attempts: 0, syncedAt: null, nextAttemptAt: null, errors: [], conflictResolution: null, itemData: { topicId: 'k1' } });
+        const second = await store.syncQueue.enqueue([item('alice', 'k1'), item('bob', 'k1')]);
+        expect(second.duplicates).toEqual(['k1']);
+        expect(second.inserted.map((i) => i.userId)).toEqual(['bob']);
+        expect((await store.syncQueue.countByStatus('alice')).pending).toBe(2);
+      });
+
+      it('when two workers claim concurrently, then no item is given to both', async () => {
+        await store.syncQueue.enqueue(Array.from({ length: 20 }, (_, i) => item(`u${i % 3}`, `k${i}`)));
+        const now = new Date();
+        const [a, b] = await Promise.all([store.syncQueue.claim(15, now, 3, 60_000), store.syncQueue.claim(15, now, 3, 60_000)]);
+        const ids = [...a, ...b].map((i) => i.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        const rest = await store.syncQueue.claim(20, now, 3, 60_000);
+        expect(new Set([...ids, ...rest.map((i) => i.id)]).size).toBe(20);
+        expect(ids.length + rest.length).toBe(20);
+        expect([...a, ...b, ...rest].every((i) => i.status === 'syncing')).toBe(true);
+      });
+
+      it('when items have priorities, then claim takes the highest first', async () => {
+        await store.syncQueue.enqueue([item('alice', 'low', 0), item('alice', 'high', 5), item('alice', 'mid', 1)]);
+        const claimed = await store.syncQueue.claim(2, new Date(), 3, 60_000);
+        expect(claimed.map((i) => i.itemKey)).toEqual(['high', 'mid']);
+      });
+
+      it('when a worker crashed mid-sync, then its item is claimable again only after the stale limit', async () => {
+        await store.syncQueue.enqueue([item('alice', 'k1')]);
+        const t0 = Date.now();
+        expect(await store.syncQueue.claim(10, new Date(t0), 3, 60_000)).toHaveLength(1);
+        expect(await store.syncQueue.claim(10, new Date(t0 + 1_000), 3, 60_000)).toHaveLength(0);
+        const again = await store.syncQueue.claim(10, new Date(t0 + 61_000), 3, 60_000);
+        expect(again.map((i) => i.itemKey)).toEqual(['k1']);
+      });
+
+      it('when an item fails, then it is retried after its backoff and not after maxAttempts', async () => {
+        const [queued] = (await store.syncQueue.enqueue([item('alice', 'k1')])).inserted;
+        const t0 = Date.now();
+        await store.syncQueue.claim(10, new Date(t0), 2, 60_000);
+        await store.syncQueue.markFailed(queued!.id, { at: new Date(t0), message: 'boom 1' }, new Date(t0 + 5_000));
+        expect(await store.syncQueue.claim(10, new Date(t0 + 4_999), 2, 60_000)).toHaveLength(0);
+        const retried = await store.syncQueue.claim(10, new Date(t0 + 5_000), 2, 60_000);
+        expect(retried).toHaveLength(1);
+        expect(retried[0]).toMatchObject({ attempts: 1, errors: [{ at: new Date(t0), message: 'boom 1' }] });
+        await store.syncQueue.markFailed(queued!.id, { at: new Date(t0 + 5_000), message: 'boom 2' }, new Date(t0 + 6_000));
+        expect(await store.syncQueue.claim(10, new Date(t0 + 100_000), 2, 60_000)).toHaveLength(0);
+        const [listed] = await store.syncQueue.listForUser('alice', 10);
+        expect(listed).toMatchObject({ status: 'error', attempts: 2 });
+        expect(listed!.errors.map((e) => e.message)).toEqual(['boom 1', 'boom 2']);
+        expect((await store.syncQueue.countByStatus('alice')).error).toBe(1);
+      });
+
+      it('when items are marked synced, then they are counted, timed and never claimed again', async () => {
+        const { inserted } = await store.syncQueue.enqueue([item('alice', 'k1'), item('alice', 'k2'), item('alice', 'k3')]);
+        await store.syncQueue.claim(10, new Date(), 3, 60_000);
+        expect(await store.syncQueue.lastSyncedAt('alice')).toBeNull();
+        await store.syncQueue.markSynced([inserted[0]!.id], at(1_000));
+        await store.syncQueue.markSynced([inserted[1]!.id], at(2_000), { strategy: 'crdt-merge' });
+        expect(await store.syncQueue.countByStatus('alice')).toEqual({ pending: 0, syncing: 1, synced: 2, error: 0 });
+        expect(await store.syncQueue.lastSyncedAt('alice')).toEqual(at(2_000));
+        const listed = await store.syncQueue.listForUser('alice', 10);
+        expect(listed.find((i) => i.itemKey === 'k2')).toMatchObject({ status: 'synced', syncedAt: at(2_000), conflictResolution: { strategy: 'crdt-merge' } });
+        expect(await store.syncQueue.claim(10, new Date(Date.now() + 3_600_000), 3, 60_000)).toHaveLength(1); // only the stale k3
+      });
+    });
+
+    describe('batch logs', () => {
+      const log = (userId: string, batchId: string, start: number) => ({
+        batchId,
+        userId,
+        itemCount: 3,
+        successCount: 2,
+        failureCount: 1,
+        conflictCount: 0,
+        duplicateCount: 1,
+        startTime: at(start),
+        endTime: at(start + 12),
+        duration: 12,
+        status: 'partial' as const,
+        kind: 'telemetry' as const,
+      });
+
+      it('when batch logs are written, then they list newest first per user and since a time', async () => {
+        await store.batchLogs.insert(log('alice', 'b1', 0));
+        await store.batchLogs.insert(log('alice', 'b2', 1_000));
+        await store.batchLogs.insert(log('bob', 'b3', 2_000));
+        expect(await store.batchLogs.listForUser('alice', 10)).toEqual([log('alice', 'b2', 1_000), log('alice', 'b1', 0)]);
+        expect((await store.batchLogs.listForUser('alice', 1)).map((l) => l.batchId)).toEqual(['b2']);
+        expect((await store.batchLogs.listSince(at(1_000), 10)).map((l) => l.batchId)).toEqual(['b3', 'b2']);
+      });
+    });
+
+    describe('leases', () => {
+      it('when one owner holds a lease, then another cannot take it and the holder can renew it', async () => {
+        expect(await store.leases.tryAcquire('compact:alice', 'a', 60_000)).toBe(true);
+        expect(await store.leases.tryAcquire('compact:alice', 'b', 60_000)).toBe(false);
+        expect(await store.leases.tryAcquire('compact:alice', 'a', 60_000)).toBe(true);
+        expect(await store.leases.tryAcquire('compact:bob', 'b', 60_000)).toBe(true);
+      });
+
+      it('when a lease expires, then another owner can take it', async () => {
+        expect(await store.leases.tryAcquire('k', 'a', 50)).toBe(true);
+        await eventually(() => store.leases.tryAcquire('k', 'b', 60_000), { timeoutMs: 5_000 });
+        expect(await store.leases.tryAcquire('k', 'a', 60_000)).toBe(false);
+      });
+
+      it('when a non-owner releases, then nothing changes; when the owner releases, then it is free', async () => {
+        await store.leases.tryAcquire('k', 'a', 60_000);
+        await store.leases.release('k', 'b');
+        expect(await store.leases.tryAcquire('k', 'b', 60_000)).toBe(false);
+        await store.leases.release('k', 'a');
+        expect(await store.leases.tryAcquire('k', 'b', 60_000)).toBe(true);
+      });
+
+      it('when many owners race for a free lease, then exactly one gets it', async () => {
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.leases.tryAcquire('race', `o${i}`, 60_000)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('per-user deletion and health', () => {
+      it("when a user's data is deleted, then another user's data is untouched", async () => {
+        for (const u of ['alice', 'alice2']) {
+          await store.telemetry.insertEvents([event(u, 'e1'), event(u, 'e2')]);
+          await store.syncQueue.enqueue([{ userId: u, itemKey: 'k', itemType: 'event', itemData: {}, priority: 0 }]);
+          await store.batchLogs.insert({ batchId: 'b', userId: u, itemCount: 1, successCount: 1, failureCount: 0, conflictCount: 0, duplicateCount: 0, startTime: at(0), endTime: at(1), duration: 1, status: 'completed', kind: 'telemetry' });
+          await store.documents.appendUpdates([update(u, 1), update(`${u}/notes`, 2)]);
+        }
+        expect(await store.telemetry.deleteUserEvents('alice')).toBe(2);
+        expect(await store.syncQueue.deleteUser('alice')).toBe(1);
+        expect(await store.batchLogs.deleteUser('alice')).toBe(1);
+        for (const d of await store.documents.listUserDocuments('alice')) await store.documents.deleteDocument(d);
+
+        expect(await store.telemetry.countEvents('alice')).toBe(0);
+        expect(await store.documents.listUserDocuments('alice')).toEqual([]);
+        expect(await store.syncQueue.listForUser('alice', 10)).toEqual([]);
+        expect(await store.batchLogs.listForUser('alice', 10)).toEqual([]);
+        expect(await store.telemetry.countEvents('alice2')).toBe(2);
+        expect(await store.syncQueue.listForUser('alice2', 10)).toHaveLength(1);
+        expect(await store.batchLogs.listForUser('alice2', 10)).toHaveLength(1);
+        expect(await store.documents.listUserDocuments('alice2')).toEqual(['alice2', 'alice2/notes']);
+      });
+
+      it('when the store is open, then ping resolves; when it is closed, then calls reject with StoreUnavailableError', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+        await store.close();
+        await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(store.telemetry.countEvents('alice')).rejects.toBeInstanceOf(StoreUnavailableError);
+      });
+    });
+  });
+}

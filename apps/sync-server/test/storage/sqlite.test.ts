@@ -1,0 +1,71 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { createStore } from '../../src/storage/index.js';
+import { createSqliteStore } from '../../src/storage/sqlite/index.js';
+import { tempSqliteDir } from '../helpers/stores.js';
+import { runStoreConformance } from './conformance.js';
+
+runStoreConformance('sqlite', async () => {
+  const tmp = await tempSqliteDir();
+  const store = await createSqliteStore({ dir: tmp.dir });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await tmp.remove();
+    },
+  };
+});
+
+describe('sqlite store', () => {
+  it('when the database cannot be created, then opening rejects with StoreUnavailableError', async () => {
+    const tmp = await tempSqliteDir();
+    const notADir = join(tmp.dir, 'file');
+    await writeFile(notADir, 'x');
+    await expect(createSqliteStore({ dir: join(notADir, 'data') })).rejects.toBeInstanceOf(StoreUnavailableError);
+    // A directory where the file should be.
+    await expect(createSqliteStore({ file: tmp.dir })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await tmp.remove();
+  });
+
+  it('when the process restarts, then the log, snapshot and events are still there', async () => {
+    const tmp = await tempSqliteDir();
+    const first = await createSqliteStore({ dir: tmp.dir });
+    await first.documents.appendUpdates([{ docName: 'alice', update: new Uint8Array([1]), author: 'alice', createdAt: new Date() }]);
+    await first.documents.compact('alice', new Uint8Array([9]), []);
+    await first.close();
+    const second = await createStore({ DATA_DIR: tmp.dir });
+    expect(second.kind).toBe('sqlite');
+    const loaded = await second.documents.loadDocument('alice');
+    expect(loaded.updates).toHaveLength(1);
+    expect([...loaded.snapshot!.state]).toEqual([9]);
+    await second.close();
+    await tmp.remove();
+  });
+
+  it('when opened, then the file is in WAL mode (synchronous is per connection and set at open)', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir });
+    const db = new Database(join(tmp.dir, 'prepmate.sqlite'), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+    await store.close();
+    await tmp.remove();
+  });
+
+  it('when another process holds the write lock past the busy timeout, then writes reject with StoreUnavailableError and succeed after', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 50 });
+    const other = new Database(join(tmp.dir, 'prepmate.sqlite'));
+    other.exec('BEGIN IMMEDIATE');
+    await expect(store.batchLogs.insert({ batchId: 'b', userId: 'u', itemCount: 0, successCount: 0, failureCount: 0, conflictCount: 0, duplicateCount: 0, startTime: new Date(), endTime: new Date(), duration: 0, status: 'completed', kind: 'queue' })).rejects.toBeInstanceOf(StoreUnavailableError);
+    other.exec('ROLLBACK');
+    other.close();
+    await expect(store.leases.tryAcquire('k', 'a', 1000)).resolves.toBe(true);
+    await store.close();
+    await tmp.remove();
+  });
+});
