@@ -1,0 +1,34 @@
+/**
+ * @prepmate/sync-client — the offline-first SDK: a telemetry outbox with exactly-once delivery
+ * and the learner document synced over y-websocket. Browser entry; Node services use
+ * `@prepmate/sync-client/node`.
+ */
+export { createIdGenerator, parseEventId, eventIdTime, type EventId, type RandomSource } from './ids.js';
+export * from './ports.js';
+export { Emitter, type EventMap } from './emitter.js';
+export type { OutboxItem, OutboxLimits, OutboxStats, AppendResult, ItemType, JsonObject, JsonValue } from './outbox/types.js';
+export { QuotaError, type OutboxStorage } from './outbox/storage.js';
+export { createMemoryOutboxStorage } from './outbox/memory-storage.js';
+export { createIndexedDbOutboxStorage, type IndexedDbOutboxOptions } from './outbox/indexeddb-storage.js';
+export { backoffDelay, type BackoffOptions } from './outbox/backoff.js';
+export {
+  createHttpTransport,
+  parseRetryAfter,
+  type BatchTransport,
+  type FetchLike,
+  type GetToken,
+  type HttpTransportOptions,
+  type ItemResult,
+  type SendOptions,
+  type SendOutcome,
+  type WireItem,
+} from './outbox/transport.js';
+export {
+  createTelemetry,
+  type FlushReason,
+  type FlushResult,
+  type Telemetry,
+  type TelemetryEvents,
+  type TelemetryOptions,
+  type TelemetryStatus,
+} from './outbox/telemetry.js';
