@@ -1,0 +1,27 @@
+import * as Y from 'yjs';
+import type { DocumentStore } from '../storage/ports.js';
+
+/**
+ * Folds a document's log into its snapshot: load snapshot + log, merge (plus the in-memory state
+ * when the document is loaded, which may hold updates another instance has not logged yet), write
+ * the snapshot, then delete exactly the log entries that were read. Entries appended meanwhile are
+ * not in `coveredIds`, so they survive. Returns how many entries were folded.
+ */
+export async function compactDocument(store: DocumentStore, docName: string, inMemory?: Y.Doc): Promise<number> {
+  const loaded = await store.loadDocument(docName);
+  if (loaded.updates.length === 0 && !inMemory) return 0;
+  // Applying to a Y.Doc (rather than Y.mergeUpdates) garbage-collects deleted content, so
+  // snapshots stay small.
+  const doc = new Y.Doc({ gc: true });
+  try {
+    const parts: Uint8Array[] = [];
+    if (loaded.snapshot) parts.push(loaded.snapshot.state);
+    for (const entry of loaded.updates) parts.push(entry.update);
+    if (parts.length > 0) Y.applyUpdate(doc, parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts));
+    if (inMemory) Y.applyUpdate(doc, Y.encodeStateAsUpdate(inMemory));
+    await store.compact(docName, Y.encodeStateAsUpdate(doc), loaded.updates.map((u) => u.id));
+    return loaded.updates.length;
+  } finally {
+    doc.destroy();
+  }
+}

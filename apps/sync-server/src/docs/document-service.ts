@@ -1,0 +1,73 @@
+import type * as Y from 'yjs';
+import { LearnerDocument, type LearnerDocumentJSON } from '@prepmate/crdt-model';
+import { StoreUnavailableError } from '../errors.js';
+import type { DocumentStore } from '../storage/ports.js';
+import type { DocumentManager } from './manager.js';
+import type { UpdateLog } from './update-log.js';
+
+/**
+ * Documents for the REST side: the same loaded Y.Doc the WebSocket peers edit, so a server-side
+ * change reaches connected clients at once and goes through the same update log.
+ */
+export interface DocumentService {
+  /** Runs `fn` on the loaded document (loading it first). `fn` must not keep the doc. */
+  read<T>(docName: string, fn: (doc: Y.Doc) => T): Promise<T>;
+  /** The learner document (named by the userId) as JSON, via crdt-model's `LearnerDocument`. */
+  readLearner(userId: string): Promise<LearnerDocumentJSON>;
+  /**
+   * Applies `fn` in one transaction authored by `author` (e.g. `service:telemetry`), broadcasts
+   * it, and resolves once it is in the durable log. Throws `StoreUnavailableError` if the log does
+   * not confirm within `durableTimeoutMs` (the change stays applied and is written when the store
+   * is back; a retry is harmless because Yjs merges are idempotent for the same facts).
+   */
+  change(docName: string, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
+  /** Log entries of a document (author, time), oldest first. */
+  history: DocumentStore['listUpdates'];
+  /** Erases every document of a learner: closes their sockets, forgets queued updates, deletes from the store. */
+  eraseUser(userId: string): Promise<void>;
+}
+
+export function createDocumentService(deps: { manager: DocumentManager; log: UpdateLog; store: DocumentStore }): DocumentService {
+  const { manager, log, store } = deps;
+
+  async function read<T>(docName: string, fn: (doc: Y.Doc) => T): Promise<T> {
+    const live = await manager.acquire(docName);
+    try {
+      return fn(live.doc);
+    } finally {
+      manager.release(live);
+    }
+  }
+
+  return {
+    read,
+    readLearner: (userId) => read(userId, (doc) => new LearnerDocument(doc).toJSON()),
+    async change(docName, author, fn, options = {}) {
+      if (log.overloaded) throw new StoreUnavailableError('the update log backlog is full; retry later');
+      const live = await manager.acquire(docName);
+      let seq: number;
+      try {
+        seq = manager.applyServiceChange(live, author, fn);
+      } finally {
+        manager.release(live);
+      }
+      if (seq === 0) return;
+      const timeoutMs = options.durableTimeoutMs ?? 5_000;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StoreUnavailableError('the change is applied but not yet durable; the store is unavailable')), timeoutMs);
+      });
+      try {
+        await Promise.race([log.whenDurable(seq), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    history: (docName, limit) => store.listUpdates(docName, limit),
+    async eraseUser(userId) {
+      const names = new Set(await store.listUserDocuments(userId));
+      names.add(userId);
+      for (const name of names) await manager.erase(name);
+    },
+  };
+}

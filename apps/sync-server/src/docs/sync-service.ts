@@ -1,0 +1,153 @@
+/**
+ * The sync service: the one object `main.ts` wires. It owns the update log, the document
+ * manager, the WebSocket endpoint and the fan-out, and offers the REST side a document service.
+ *
+ * Wiring (main.ts):
+ *   const sync = createSyncService({ config, logger, store, tokens, registry, redis: config.REDIS_URL ? { url: config.REDIS_URL } : null, instanceId });
+ *   await sync.start();
+ *   server.on('upgrade', sync.handleUpgrade);
+ *   const snapshots = config.ENABLE_SCHEDULED_SYNC ? sync.scheduleSnapshots() : null;
+ *   // SIGTERM: server.close(); await snapshots?.stop(); await sync.stop();
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { TokenService } from '../auth/tokens.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Store } from '../storage/ports.js';
+import { createLocalFanout, type Fanout } from '../fanout/ports.js';
+import { createRedisFanout } from '../fanout/redis-streams.js';
+import { runSnapshots, scheduleSnapshots, type SnapshotJobDeps, type SnapshotRunResult, type SnapshotSchedule } from '../jobs/snapshots.js';
+import { CloseCode } from '../ws/close-codes.js';
+import { createSyncEndpoint, defaultSyncLimits, type SyncLimits } from '../ws/endpoint.js';
+import { createDocumentService, type DocumentService } from './document-service.js';
+import { createDocumentManager } from './manager.js';
+import { createSyncMetrics } from './metrics.js';
+import { createUpdateLog } from './update-log.js';
+
+export type SyncConfig = Pick<
+  Config,
+  'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'MAX_BODY_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
+>;
+
+export interface SyncServiceDeps {
+  readonly config: SyncConfig;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly tokens: TokenService;
+  /** Metrics are registered here (the app's registry, never prom-client's global one). */
+  readonly registry: Registry;
+  /** Set: instances share updates and awareness through Redis Streams. Null: one instance. */
+  readonly redis?: { readonly url: string; readonly streamKey?: string } | null;
+  /** Unique per process (fan-out self-filtering, snapshot lease owner). */
+  readonly instanceId: string;
+  /** Tuning that is not in the environment contract (tests, benchmarks). */
+  readonly options?: {
+    /** Idle time before a document without peers is unloaded, ms. Default 2 000. */
+    readonly unloadGraceMs?: number;
+    readonly limits?: Partial<SyncLimits>;
+    /** Budget of {@link SyncService.stop}, ms. Default 5 000. */
+    readonly stopTimeoutMs?: number;
+  };
+}
+
+export interface SyncStatus {
+  readonly loadedDocuments: number;
+  readonly connections: number;
+  /** Update-log records not yet durable. */
+  readonly logBacklog: number;
+  /** False while log writes fail (health: degraded). */
+  readonly storeHealthy: boolean;
+  readonly lastStoreError: string | null;
+}
+
+export interface SyncService {
+  readonly documents: DocumentService;
+  /** `server.on('upgrade', sync.handleUpgrade)`: `/sync/<docName>`, everything else 404. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  status(): SyncStatus;
+  /** One compaction run now (also what the schedule runs). */
+  runSnapshotsNow(): Promise<SnapshotRunResult>;
+  /** node-schedule every `SYNC_INTERVAL_MINUTES`; stop the handle before {@link stop}. */
+  scheduleSnapshots(): SnapshotSchedule;
+  start(): Promise<void>;
+  /** Closes sockets (1001), drains the log, snapshots dirty documents, within `stopTimeoutMs`. */
+  stop(): Promise<void>;
+}
+
+export function createSyncService(deps: SyncServiceDeps): SyncService {
+  const { config, logger: parentLogger, store, tokens, registry, instanceId } = deps;
+  const logger = parentLogger.child({ component: 'sync' });
+  const metrics = createSyncMetrics(registry);
+  const log = createUpdateLog({
+    store: store.documents,
+    logger,
+    flushMs: config.UPDATE_FLUSH_MS,
+    maxRetries: config.MAX_RETRIES,
+    retryDelayMs: config.RETRY_DELAY_MS,
+    // MAX_QUEUE_SIZE counts batches of 100 updates (config.ts): the record bound is ×100.
+    maxPendingRecords: config.MAX_QUEUE_SIZE * 100,
+    metrics: metrics.log,
+  });
+  const fanout: Fanout = deps.redis
+    ? createRedisFanout({ url: deps.redis.url, instanceId, logger, ...(deps.redis.streamKey ? { streamKey: deps.redis.streamKey } : {}) })
+    : createLocalFanout();
+  const manager = createDocumentManager({
+    store: store.documents,
+    log,
+    fanout,
+    logger,
+    metrics,
+    unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
+  });
+  const limits: SyncLimits = { ...defaultSyncLimits(config.MAX_BODY_BYTES), ...deps.options?.limits };
+  const endpoint = createSyncEndpoint({ tokens, documents: manager, logger, metrics, limits });
+  const documents = createDocumentService({ manager, log, store: store.documents });
+  const jobDeps: SnapshotJobDeps = {
+    store,
+    logger,
+    config,
+    instanceId,
+    metrics,
+    loadedDocument: (name) => manager.get(name)?.doc,
+  };
+  let stopping: Promise<void> | null = null;
+
+  return {
+    documents,
+    handleUpgrade: (req, socket, head) => endpoint.handleUpgrade(req, socket, head),
+    status() {
+      const s = log.status();
+      return {
+        loadedDocuments: manager.loadedCount,
+        connections: endpoint.connections,
+        logBacklog: s.backlog,
+        storeHealthy: s.healthy,
+        lastStoreError: s.lastError,
+      };
+    },
+    runSnapshotsNow: () => runSnapshots(jobDeps),
+    scheduleSnapshots: () => scheduleSnapshots(jobDeps),
+    async start() {
+      await fanout.start({
+        onMessage: (message) => manager.onRemote(message),
+        onGap: () => void manager.resyncFromStore(),
+      });
+    },
+    stop() {
+      stopping ??= (async () => {
+        const deadline = Date.now() + (deps.options?.stopTimeoutMs ?? 5_000);
+        const left = (): number => Math.max(0, deadline - Date.now());
+        await endpoint.close(CloseCode.GOING_AWAY, 'server shutting down', Math.min(1_000, left()));
+        const drained = await log.drain(Math.min(left(), Math.max(500, left() - 1_000)));
+        if (!drained) logger.error({ backlog: log.status().backlog }, 'sync: stopping with updates not in the store; clients still hold them and re-sync on reconnect');
+        else await manager.snapshotDirty(deadline);
+        await fanout.stop().catch((error: unknown) => logger.warn({ err: error }, 'sync: stopping the fan-out failed'));
+        manager.stop();
+        log.close();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * WebSocket close codes the sync endpoint uses, one name each (listed in `docs/PROTOCOL.md`).
+ *
+ * The stock y-websocket client treats 4400–4499 as permanent (it stops reconnecting and emits
+ * `closed`) and every other code as transient, so the ranges are chosen on purpose: a client that
+ * sent garbage will send it again, a busy or stopping server is worth retrying.
+ */
+export const CloseCode = {
+  /** Server shutting down or restarting (RFC 6455). Clients reconnect. */
+  GOING_AWAY: 1001,
+  /** A text frame where the protocol is binary (RFC 6455 "unsupported data"). */
+  UNSUPPORTED_DATA: 1003,
+  /** A message above `MAX_BODY_BYTES` (RFC 6455 "message too big"; sent by `ws` itself). */
+  MESSAGE_TOO_BIG: 1009,
+  /** A frame that does not decode as a y-websocket message, or trailing bytes. Permanent. */
+  MALFORMED_MESSAGE: 4400,
+  /** The document was erased (e.g. `DELETE /api/users/me`). Permanent. */
+  DOCUMENT_DELETED: 4410,
+} as const;
+
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

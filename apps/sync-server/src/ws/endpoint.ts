@@ -1,0 +1,269 @@
+/**
+ * The `/sync/<docName>` WebSocket endpoint (y-websocket protocol, `ws` in `noServer` mode).
+ *
+ * Refusals happen before anything is allocated: the token and the document's owner are checked,
+ * and the document is loaded, while the socket is still plain HTTP, so a refused client gets a
+ * real status line (401, 403, 503) and no WebSocket or document ever exists for it.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { docNameSchema, ownerOfDocName } from '@prepmate/crdt-model';
+import type { Principal, TokenService } from '../auth/tokens.js';
+import type { Logger } from '../logger.js';
+import type { AckState, LiveDocument, Peer } from '../docs/live-document.js';
+import type { DocumentManager } from '../docs/manager.js';
+import type { SyncMetrics } from '../docs/metrics.js';
+import { CloseCode } from './close-codes.js';
+import { MalformedMessageError, readClientMessage, writeAwareness } from './protocol.js';
+import { encodeAwarenessUpdate } from 'y-protocols/awareness';
+
+/** Per-connection limits. Defaults suit people typing; benchmarks raise them. */
+export interface SyncLimits {
+  /** Largest accepted message, bytes (`MAX_BODY_BYTES`); larger closes with 1009. */
+  readonly maxMessageBytes: number;
+  /** Sustained messages per second per connection; above it the socket is paused (TCP backpressure). Default 200. */
+  readonly messagesPerSecond: number;
+  /** Messages a connection may send at once before the rate applies. Default 1000. */
+  readonly burst: number;
+  /** A socket that has not answered a ping within this interval is terminated, ms. Default 30 000. */
+  readonly pingIntervalMs: number;
+}
+
+export const defaultSyncLimits = (maxMessageBytes: number): SyncLimits => ({
+  maxMessageBytes,
+  messagesPerSecond: 200,
+  burst: 1000,
+  pingIntervalMs: 30_000,
+});
+
+export interface SyncEndpointDeps {
+  readonly tokens: TokenService;
+  readonly documents: DocumentManager;
+  readonly logger: Logger;
+  readonly metrics: SyncMetrics;
+  readonly limits: SyncLimits;
+}
+
+export interface SyncEndpoint {
+  /** For `server.on('upgrade', ...)`: answers every upgrade, `/sync/*` or 404. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  readonly connections: number;
+  /** Refuses new upgrades and closes every socket with `code`; resolves when they are closed. */
+  close(code: number, reason: string, timeoutMs: number): Promise<void>;
+}
+
+const SYNC_PREFIX = '/sync/';
+
+/** A refused upgrade: a plain HTTP response in the API's error shape, then the socket is closed. */
+function refuse(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ success: false, error: { code, message, details: [] } });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...(retryAfterSeconds ? [`Retry-After: ${retryAfterSeconds}`] : []),
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  // end() half-closes; make sure a client that never closes its side does not hold the socket.
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
+class Connection implements Peer {
+  readonly kind = 'peer' as const;
+  readonly awarenessIds = new Set<number>();
+  readonly ack: AckState | null;
+  alive = true;
+  tokens: number;
+  lastRefill = performance.now();
+  resumeTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly live: LiveDocument,
+    readonly author: string,
+    wantsAck: boolean,
+    burst: number,
+    private readonly onServerClose: (code: number) => void,
+  ) {
+    this.ack = wantsAck ? { received: 0, waiting: [] } : null;
+    this.tokens = burst;
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.onServerClose(code);
+      this.ws.close(code, reason);
+    }
+  }
+}
+
+export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
+  const { tokens, documents, logger, metrics, limits } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+  const connections = new Set<Connection>();
+  let closing = false;
+
+  const countClose = (code: number): void => void metrics.closedSockets.inc({ code: String(code) });
+
+  // One timer for every socket instead of one per socket: memory per connection matters.
+  const pingTimer = setInterval(() => {
+    for (const conn of connections) {
+      if (!conn.alive) {
+        logger.debug({ docName: conn.live.name }, 'sync: terminating a socket that missed its pong');
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }, limits.pingIntervalMs);
+  pingTimer.unref();
+
+  /** Token bucket; when empty the socket is paused rather than closed, so nothing is lost. */
+  function throttle(conn: Connection): void {
+    const now = performance.now();
+    conn.tokens = Math.min(limits.burst, conn.tokens + ((now - conn.lastRefill) / 1000) * limits.messagesPerSecond);
+    conn.lastRefill = now;
+    conn.tokens -= 1;
+    if (conn.tokens >= 0 || conn.resumeTimer) return;
+    conn.ws.pause();
+    conn.resumeTimer = setTimeout(() => {
+      conn.resumeTimer = null;
+      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.resume();
+    }, Math.ceil((-conn.tokens / limits.messagesPerSecond) * 1000));
+  }
+
+  function onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.alive = true;
+    throttle(conn);
+    if (!isBinary || !Buffer.isBuffer(data)) {
+      conn.close(CloseCode.UNSUPPORTED_DATA, 'binary y-websocket messages only');
+      return;
+    }
+    const live = conn.live;
+    try {
+      const message = readClientMessage(data);
+      switch (message.type) {
+        case 'sync-step1':
+          conn.send(live.syncStep2(message.stateVector));
+          break;
+        case 'sync-step2':
+        case 'sync-update':
+          documents.applyPeerUpdate(live, conn, message.update);
+          break;
+        case 'awareness':
+          documents.applyPeerAwareness(live, conn, message.update);
+          break;
+        case 'query-awareness': {
+          const ids = [...live.awareness.getStates().keys()];
+          if (ids.length > 0) conn.send(writeAwareness(encodeAwarenessUpdate(live.awareness, ids)));
+          break;
+        }
+      }
+    } catch (error) {
+      // Only this socket is closed; Yjs rejects a bad update while decoding, before integrating.
+      logger.info({ docName: live.name, author: conn.author, err: error instanceof MalformedMessageError ? error.message : String(error) }, 'sync: closing a socket that sent a malformed message');
+      conn.close(CloseCode.MALFORMED_MESSAGE, 'malformed message');
+    }
+  }
+
+  function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean): void {
+    const author = principal.role === 'service' ? `service:${principal.userId}` : principal.userId;
+    const conn = new Connection(ws, live, author, wantsAck, limits.burst, countClose);
+    connections.add(conn);
+    metrics.connections.set(connections.size);
+    ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('error', (error: Error & { code?: string }) => {
+      // ws closes the socket itself (1009 for oversize, 1002 for protocol errors).
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') countClose(CloseCode.MESSAGE_TOO_BIG);
+      logger.info({ docName: live.name, err: error.message, code: error.code }, 'sync: socket error');
+    });
+    ws.on('close', () => {
+      if (conn.resumeTimer) clearTimeout(conn.resumeTimer);
+      connections.delete(conn);
+      metrics.connections.set(connections.size);
+      documents.detach(live, conn);
+    });
+    documents.attach(live, conn);
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!url.pathname.startsWith(SYNC_PREFIX)) return refuse(socket, 404, 'NOT_FOUND', 'WebSocket endpoint is /sync/<docName>');
+    let principal: Principal;
+    try {
+      principal = await tokens.verify(url.searchParams.get('token'));
+    } catch {
+      return refuse(socket, 401, 'UNAUTHORIZED', 'a valid token is required (?token=...)');
+    }
+    let docName: string;
+    try {
+      docName = decodeURIComponent(url.pathname.slice(SYNC_PREFIX.length));
+    } catch {
+      return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
+    }
+    if (!docNameSchema.safeParse(docName).success) return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
+    if (principal.role !== 'service' && ownerOfDocName(docName) !== principal.userId) {
+      return refuse(socket, 403, 'FORBIDDEN', 'this document belongs to another learner');
+    }
+    if (closing) return refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
+    let live: LiveDocument;
+    try {
+      live = await documents.acquire(docName);
+    } catch (error) {
+      logger.warn({ docName, err: error instanceof Error ? error.message : String(error) }, 'sync: refusing a connection: the document could not be loaded');
+      return refuse(socket, 503, 'STORE_UNAVAILABLE', 'the document cannot be loaded right now', 1);
+    }
+    if (socket.destroyed || closing) {
+      documents.release(live);
+      if (!socket.destroyed) refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, url.searchParams.get('ack') === '1'));
+  }
+
+  return {
+    handleUpgrade(req, socket, head) {
+      // Until ws takes the socket over, an ECONNRESET must not become an uncaught error.
+      socket.on('error', () => socket.destroy());
+      upgrade(req, socket, head).catch((error: unknown) => {
+        logger.error({ err: error }, 'sync: upgrade failed');
+        refuse(socket, 500, 'INTERNAL', 'internal error');
+      });
+    },
+    get connections() {
+      return connections.size;
+    },
+    async close(code, reason, timeoutMs) {
+      closing = true;
+      clearInterval(pingTimer);
+      const open = [...connections];
+      await new Promise<void>((resolve) => {
+        if (open.length === 0) return resolve();
+        const timer = setTimeout(() => {
+          for (const conn of connections) conn.ws.terminate();
+          resolve();
+        }, timeoutMs);
+        let left = open.length;
+        for (const conn of open) {
+          conn.ws.once('close', () => {
+            if (--left === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
+          conn.close(code, reason);
+        }
+      });
+      wss.close();
+    },
+  };
+}
