@@ -18,3 +18,4 @@ export { createTelemetryMetrics } from './metrics.js';
 export { anonymiseIp, enrichTimes } from './enrich.js';
 export { mergeQueueItems, type MergeOutcome } from './merge.js';
 export { settleOutcomes, nextAttemptAt, maxAttempts } from './settle.js';
+export { scheduleTelemetryJobs, type TelemetrySchedule, type TelemetryScheduleDeps } from './schedule.js';

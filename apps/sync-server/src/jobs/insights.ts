@@ -1,0 +1,91 @@
+import type * as Y from 'yjs';
+import { LearnerDocument, computeTrend, computeWeakAreas, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
+import type { TelemetryEventRecord } from '../storage/ports.js';
+import { withLease, type TelemetryJobDeps } from './queue.js';
+
+/** Most recent events read per learner: enough for a trend, bounded per run. */
+const EVENTS_PER_LEARNER = 200;
+/** Learners handled per run; the rest are picked up by the next run's wider window. */
+const MAX_LEARNERS = 10_000;
+
+/** What the event stream adds to the document-derived insights (key `events` of the map). */
+export interface EventInsights {
+  /** Scored events (`eventData.score` 0–100) the values are computed from. */
+  readonly samples: number;
+  readonly trend: Trend;
+  readonly weakAreas: readonly WeakArea[];
+}
+
+export interface InsightsJobOptions {
+  /** Learners to refresh instead of those active in the look-back window (manual runs, tests). */
+  readonly userIds?: readonly string[];
+  /** How far back learner activity (batch logs) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
+  readonly lookbackMs?: number;
+}
+
+/**
+ * Scored events as assessment-shaped samples, so the crdt-model's trend and weak-area formulas
+ * apply unchanged (and stay deterministic: ordered by time, then eventId).
+ */
+export function eventSamples(events: readonly TelemetryEventRecord[]): Assessment[] {
+  const out: Assessment[] = [];
+  for (const e of events) {
+    const score = e.eventData['score'];
+    if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 100) continue;
+    const at = e.metadata.correctedTimestamp ?? e.metadata.clientTimestamp ?? e.metadata.serverTimestamp;
+    const rawAreas = e.eventData['weakAreas'];
+    const weakAreas = Array.isArray(rawAreas) ? rawAreas.filter((a): a is string => typeof a === 'string' && a.trim().length > 0).slice(0, 32) : [];
+    out.push({ assessmentId: e.metadata.eventId, topicId: e.eventType, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
+  }
+  return out;
+}
+
+export function eventInsights(events: readonly TelemetryEventRecord[]): EventInsights {
+  const samples = eventSamples(events);
+  return { samples: samples.length, trend: computeTrend(samples), weakAreas: computeWeakAreas(samples) };
+}
+
+/**
+ * The insights job: for each learner with recent activity, derives weak areas and score trends
+ * from the document's assessments (crdt-model `deriveInsights`) and from scored events, and
+ * writes them into the document's `insights` map through the document service, so connected
+ * devices receive them like any other update. Unchanged insights write nothing.
+ */
+export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJobOptions = {}): Promise<void> {
+  const { store, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  await withLease(store.leases, 'job:insights', deps.instanceId, 10 * 60 * 1000, async () => {
+    let userIds = options.userIds;
+    if (!userIds) {
+      const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
+      const logs = await store.batchLogs.listSince(new Date(now().getTime() - lookback), MAX_LEARNERS);
+      userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId))];
+    }
+    let written = 0;
+    for (const userId of userIds) {
+      try {
+        if (await refreshLearner(deps, userId)) written += 1;
+      } catch (error) {
+        // One learner's failure (document unavailable) must not stop the others; the next run retries.
+        logger.warn({ job: 'insights', userId, err: error }, 'insights not written');
+      }
+    }
+    if (userIds.length > 0) logger.info({ job: 'insights', learners: userIds.length, written }, 'insights refreshed');
+  });
+}
+
+async function refreshLearner(deps: TelemetryJobDeps, userId: string): Promise<boolean> {
+  const page = await deps.store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER });
+  const events = eventInsights(page.events);
+  let changed = false;
+  // Derived inside the write from the live document, so the insights match the facts the
+  // document holds at that moment, whatever arrived since this run started.
+  await deps.documents.apply(userId, 'service:insights', (doc: Y.Doc) => {
+    const learner = new LearnerDocument(doc);
+    const derived = learner.derive();
+    if (derived.assessmentCount === 0 && events.samples === 0) return;
+    const insights: Insights & { events: EventInsights } = { ...derived, events };
+    changed = learner.writeInsights(insights);
+  });
+  return changed;
+}

@@ -1,0 +1,76 @@
+import type { Cache } from '../cache/ports.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { LeaseStore, Store, SyncQueueItem } from '../storage/ports.js';
+import type { LearnerDocuments } from '../telemetry/ports.js';
+import { mergeQueueItems } from '../telemetry/merge.js';
+import { maxAttempts, settleOutcomes } from '../telemetry/settle.js';
+import { statusCacheKey } from '../telemetry/types.js';
+
+/** What the telemetry jobs need; `instanceId` names this instance as a lease owner. */
+export interface TelemetryJobDeps {
+  readonly store: Store;
+  readonly documents: LearnerDocuments;
+  readonly cache: Cache;
+  readonly config: Pick<Config, 'SYNC_BATCH_SIZE' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'RETENTION_DAYS' | 'SYNC_INTERVAL_MINUTES'>;
+  readonly logger: Logger;
+  readonly instanceId: string;
+  /** Injectable clock (tests move time forward instead of sleeping). */
+  readonly now?: () => Date;
+}
+
+/**
+ * Runs `fn` only while this instance holds the lease `key`, so that with several instances on
+ * one store each run happens once. Returns whether it ran. The lease is released afterwards;
+ * if the process dies, it expires after `ttlMs` and another instance takes over.
+ */
+export async function withLease(leases: LeaseStore, key: string, owner: string, ttlMs: number, fn: () => Promise<void>): Promise<boolean> {
+  if (!(await leases.tryAcquire(key, owner, ttlMs))) return false;
+  try {
+    await fn();
+  } finally {
+    await leases.release(key, owner).catch(() => {
+      // Expiry frees it anyway; a failed release must not hide the job's own error.
+    });
+  }
+  return true;
+}
+
+/** A `syncing` item older than this belongs to a worker that died; it is claimed again. */
+const STALE_SYNCING_MS = 5 * 60 * 1000;
+/** Claim rounds per run: bounds one run's length while a large backlog drains over several runs. */
+const MAX_ROUNDS = 20;
+const LEASE_MS = 2 * 60 * 1000;
+
+/**
+ * The sync-queue job: merges queue items that are pending (their request died before the
+ * merge), failed with a retry due (backoff `RETRY_DELAY_MS × 2^(attempts−1)`), or stuck in
+ * `syncing`, into the learner documents. `pending → syncing → synced | error`, errors kept.
+ */
+export async function runSyncQueueJob(deps: TelemetryJobDeps): Promise<void> {
+  const { store, config, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  await withLease(store.leases, 'job:sync-queue', deps.instanceId, LEASE_MS, async () => {
+    let synced = 0;
+    let failed = 0;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const items = await store.syncQueue.claim(config.SYNC_BATCH_SIZE, now(), maxAttempts(config), STALE_SYNCING_MS);
+      if (items.length === 0) break;
+      const byUser = new Map<string, SyncQueueItem[]>();
+      for (const item of items) {
+        const list = byUser.get(item.userId);
+        if (list) list.push(item);
+        else byUser.set(item.userId, [item]);
+      }
+      for (const [userId, list] of byUser) {
+        const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list);
+        await settleOutcomes(store.syncQueue, list, outcomes, now(), config);
+        await deps.cache.delete(statusCacheKey(userId));
+        for (const o of outcomes) if (o.ok) synced += 1;
+        else failed += 1;
+      }
+      if (items.length < config.SYNC_BATCH_SIZE) break;
+    }
+    if (synced + failed > 0) logger.info({ job: 'sync-queue', synced, failed }, 'sync queue processed');
+  });
+}
