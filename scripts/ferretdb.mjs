@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Starts and stops the FerretDB used by the MongoDB side of the test suites.
 //
-//   node scripts/ferretdb.mjs start [--port 27217]   prints MONGODB_URI=...
+//   node scripts/ferretdb.mjs start [--port 27217] [--keep-data]   prints MONGODB_URI=...
 //   node scripts/ferretdb.mjs stop
 //
 // FerretDB runs on the local PostgreSQL (database `prepmate_test`, recreated on every start so
-// runs never see each other's data). No dependencies: only node's own modules.
+// runs never see each other's data). `--keep-data` keeps the database: outage tests stop FerretDB
+// and start it again and expect their data back. No dependencies: only node's own modules.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -81,7 +82,7 @@ async function waitFor(predicate, what, deadlineMs) {
   fail(`${what} within ${deadlineMs} ms (log: ${logFile})`);
 }
 
-async function start(port) {
+async function start(port, keepData) {
   mkdirSync(tmpDir, { recursive: true });
   const existing = readPid();
   if (existing !== null && isAlive(existing)) {
@@ -100,8 +101,12 @@ async function start(port) {
   }
 
   const psql = ['-h', '127.0.0.1', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-q', '-d', 'postgres', '-c'];
-  run('psql', [...psql, `DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`]);
-  run('psql', [...psql, `CREATE DATABASE ${pgDatabase}`]);
+  const exists = run('psql', [...psql.slice(0, -1), '-tA', '-c', `SELECT 1 FROM pg_database WHERE datname = '${pgDatabase}'`]).trim() === '1';
+  if (!keepData || !exists) {
+    // FORCE: a FerretDB killed with -9 may leave backend connections that would block the drop.
+    run('psql', [...psql, `DROP DATABASE IF EXISTS ${pgDatabase} WITH (FORCE)`]);
+    run('psql', [...psql, `CREATE DATABASE ${pgDatabase}`]);
+  }
 
   const out = openSync(logFile, 'a');
   const child = spawn(
@@ -140,6 +145,6 @@ async function stop() {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-if (command === 'start') await start(parsePort(rest));
+if (command === 'start') await start(parsePort(rest), rest.includes('--keep-data'));
 else if (command === 'stop') await stop();
-else fail('usage: node scripts/ferretdb.mjs start [--port N] | stop');
+else fail('usage: node scripts/ferretdb.mjs start [--port N] [--keep-data] | stop');

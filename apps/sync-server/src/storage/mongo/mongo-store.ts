@@ -63,10 +63,19 @@ const connectionErrorNames = new Set([
   'MongoOperationTimeoutError',
 ]);
 
+/**
+ * Socket errors the driver can surface unwrapped: when the server dies while a pooled
+ * connection is being written to, Node's "This socket has been ended by the other party"
+ * (EPIPE) reaches the caller as is (seen with FerretDB killed mid-session).
+ */
+const socketErrorCodes = new Set(['EPIPE', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 function isConnectionError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err instanceof mongoose.mongo.MongoNetworkError || err instanceof mongoose.mongo.MongoServerSelectionError) return true;
-  return connectionErrorNames.has(err.name);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && socketErrorCodes.has(code)) return true;
+  return connectionErrorNames.has(err.name) || (err.cause !== undefined && err.cause !== err && isConnectionError(err.cause));
 }
 
 interface WriteErrorLike {
