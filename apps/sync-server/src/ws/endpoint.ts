@@ -79,6 +79,8 @@ class Connection implements Peer {
   tokens: number;
   lastRefill = performance.now();
   resumeTimer: NodeJS.Timeout | null = null;
+  /** Frames read while over the rate limit, processed as tokens refill. */
+  readonly queue: Array<[RawData, boolean]> = [];
 
   constructor(
     readonly ws: WebSocket,
@@ -126,23 +128,51 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   }, limits.pingIntervalMs);
   pingTimer.unref();
 
-  /** Token bucket; when empty the socket is paused rather than closed, so nothing is lost. */
-  function throttle(conn: Connection): void {
+  function refill(conn: Connection): void {
     const now = performance.now();
     conn.tokens = Math.min(limits.burst, conn.tokens + ((now - conn.lastRefill) / 1000) * limits.messagesPerSecond);
     conn.lastRefill = now;
-    conn.tokens -= 1;
-    if (conn.tokens >= 0 || conn.resumeTimer) return;
-    conn.ws.pause();
+  }
+
+  /**
+   * Token bucket per connection. Over the limit, frames wait in a queue and the socket is paused
+   * (TCP backpressure) instead of being closed: a fast client is slowed down and loses nothing.
+   * The queue holds at most what was already read from the socket before the pause.
+   */
+  function onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    conn.alive = true;
+    if (conn.queue.length === 0) {
+      refill(conn);
+      if (conn.tokens >= 1) {
+        conn.tokens -= 1;
+        onMessage(conn, data, isBinary);
+        return;
+      }
+    }
+    conn.queue.push([data, isBinary]);
+    if (!conn.resumeTimer) {
+      conn.ws.pause();
+      scheduleDrain(conn);
+    }
+  }
+
+  function scheduleDrain(conn: Connection): void {
+    const waitMs = Math.max(1, Math.ceil(((1 - conn.tokens) / limits.messagesPerSecond) * 1000));
     conn.resumeTimer = setTimeout(() => {
       conn.resumeTimer = null;
-      if (conn.ws.readyState === WebSocket.OPEN) conn.ws.resume();
-    }, Math.ceil((-conn.tokens / limits.messagesPerSecond) * 1000));
+      refill(conn);
+      while (conn.queue.length > 0 && conn.tokens >= 1 && conn.ws.readyState === WebSocket.OPEN) {
+        conn.tokens -= 1;
+        const [data, isBinary] = conn.queue.shift()!;
+        onMessage(conn, data, isBinary);
+      }
+      if (conn.ws.readyState !== WebSocket.OPEN) conn.queue.length = 0;
+      else if (conn.queue.length > 0) scheduleDrain(conn);
+      else conn.ws.resume();
+    }, waitMs);
   }
 
   function onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
-    conn.alive = true;
-    throttle(conn);
     if (!isBinary || !Buffer.isBuffer(data)) {
       conn.close(CloseCode.UNSUPPORTED_DATA, 'binary y-websocket messages only');
       return;
@@ -179,7 +209,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     const conn = new Connection(ws, live, author, wantsAck, limits.burst, countClose);
     connections.add(conn);
     metrics.connections.set(connections.size);
-    ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
     ws.on('pong', () => (conn.alive = true));
     ws.on('error', (error: Error & { code?: string }) => {
       // ws closes the socket itself (1009 for oversize, 1002 for protocol errors).

@@ -1,0 +1,216 @@
+/**
+ * Test helpers of the sync suites: a real HTTP server on port 0 with `createSyncService` and the
+ * real TokenService, real stores (SQLite always, MongoDB/FerretDB when `MONGODB_URI` is set),
+ * stock y-websocket clients in Node, and a store wrapper that injects outages.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { createTokenService, type TokenService } from '../../src/auth/tokens.js';
+import { createSyncService, type SyncConfig, type SyncService, type SyncServiceDeps } from '../../src/docs/sync-service.js';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { createMongoStore, createSqliteStore } from '../../src/storage/index.js';
+import type { DocumentStore, Store } from '../../src/storage/ports.js';
+import { mongoUriForTests, tempSqliteDir } from './stores.js';
+
+export const TEST_SECRET = 'test-secret-of-at-least-thirty-two-characters';
+
+export const testSyncConfig: SyncConfig = {
+  UPDATE_FLUSH_MS: 20,
+  MAX_RETRIES: 2,
+  RETRY_DELAY_MS: 50,
+  MAX_QUEUE_SIZE: 1000,
+  MAX_BODY_BYTES: 64 * 1024,
+  SYNC_BATCH_SIZE: 100,
+  SYNC_INTERVAL_MINUTES: 5,
+};
+
+export const silentLogger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+
+/** A store backend the suites run on, opened fresh (and reopenable on the same data). */
+export interface StoreBackend {
+  readonly name: 'sqlite' | 'mongodb';
+  /** Opens a store on this backend's data (same data every call). */
+  open(): Promise<Store>;
+  /** Env for a child server process using the same data. */
+  readonly env: Record<string, string>;
+  remove(): Promise<void>;
+}
+
+export async function sqliteBackend(): Promise<StoreBackend> {
+  const tmp = await tempSqliteDir();
+  return { name: 'sqlite', open: () => createSqliteStore({ dir: tmp.dir }), env: { DATA_DIR: tmp.dir }, remove: tmp.remove };
+}
+
+export function mongoBackend(uri: string): StoreBackend {
+  return { name: 'mongodb', open: () => createMongoStore({ uri }), env: { MONGODB_URI: uri }, remove: async () => undefined };
+}
+
+/** SQLite always; MongoDB too when `MONGODB_URI` is set (each call gets a fresh database). */
+export function backendFactories(): Array<{ name: 'sqlite' | 'mongodb'; create(): Promise<StoreBackend> }> {
+  const list: Array<{ name: 'sqlite' | 'mongodb'; create(): Promise<StoreBackend> }> = [{ name: 'sqlite', create: sqliteBackend }];
+  if (mongoUriForTests() !== null) list.push({ name: 'mongodb', create: async () => mongoBackend(mongoUriForTests() as string) });
+  else if (process.env['CI'] === 'true') throw new Error('MONGODB_URI is required with CI=true (node scripts/test-services.mjs up)');
+  return list;
+}
+
+/**
+ * Wraps a real store; while `failing` is true every document write (append, compact) and load
+ * throws StoreUnavailableError, as an adapter does when its database is down.
+ */
+export function faultyStore(inner: Store): Store & { failing: boolean; appendCalls: number } {
+  const state = { failing: false, appendCalls: 0 };
+  const guard = (): void => {
+    if (state.failing) throw new StoreUnavailableError('injected outage');
+  };
+  const documents: DocumentStore = {
+    ...inner.documents,
+    appendUpdates: async (records) => {
+      state.appendCalls += 1;
+      guard();
+      return inner.documents.appendUpdates(records);
+    },
+    loadDocument: async (name) => (guard(), inner.documents.loadDocument(name)),
+    compact: async (name, s, ids) => (guard(), inner.documents.compact(name, s, ids)),
+    listDocumentsWithLog: (limit) => inner.documents.listDocumentsWithLog(limit),
+    listUserDocuments: (userId) => inner.documents.listUserDocuments(userId),
+    listUpdates: (name, limit) => inner.documents.listUpdates(name, limit),
+    deleteDocument: (name) => inner.documents.deleteDocument(name),
+  };
+  return Object.assign(Object.create(null) as object, inner, { documents }, {
+    get failing() {
+      return state.failing;
+    },
+    set failing(value: boolean) {
+      state.failing = value;
+    },
+    get appendCalls() {
+      return state.appendCalls;
+    },
+  }) as Store & { failing: boolean; appendCalls: number };
+}
+
+export interface SyncTestServer {
+  /** `ws://127.0.0.1:<port>/sync` (the y-websocket `serverUrl`). */
+  readonly syncUrl: string;
+  readonly port: number;
+  readonly service: SyncService;
+  readonly tokens: TokenService;
+  readonly registry: Registry;
+  readonly http: Server;
+  /** Stops the service and the HTTP server (not the store). */
+  stop(): Promise<void>;
+}
+
+export async function startSyncServer(
+  store: Store,
+  overrides: { config?: Partial<SyncConfig>; redis?: SyncServiceDeps['redis']; options?: SyncServiceDeps['options']; port?: number } = {},
+): Promise<SyncTestServer> {
+  const tokens = createTokenService(TEST_SECRET);
+  const registry = new Registry();
+  const service = createSyncService({
+    config: { ...testSyncConfig, ...overrides.config },
+    logger: silentLogger,
+    store,
+    tokens,
+    registry,
+    redis: overrides.redis ?? null,
+    instanceId: randomUUID(),
+    options: { unloadGraceMs: 50, ...overrides.options },
+  });
+  await service.start();
+  const http = createServer((_req, res) => res.writeHead(404).end());
+  http.on('upgrade', service.handleUpgrade);
+  await new Promise<void>((resolve) => http.listen(overrides.port ?? 0, '127.0.0.1', resolve));
+  const port = (http.address() as AddressInfo).port;
+  return {
+    syncUrl: `ws://127.0.0.1:${port}/sync`,
+    port,
+    service,
+    tokens,
+    registry,
+    http,
+    async stop() {
+      await service.stop();
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+export interface TestClient {
+  readonly doc: Y.Doc;
+  readonly provider: WebsocketProvider;
+  /** The client's map `m`, where the tests write. */
+  readonly map: Y.Map<unknown>;
+  whenSynced(timeoutMs?: number): Promise<void>;
+  destroy(): void;
+}
+
+/** A stock y-websocket client in Node (ws polyfill, no BroadcastChannel). */
+export function connectClient(syncUrl: string, docName: string, token: string, params: Record<string, string> = {}, doc: Y.Doc = new Y.Doc()): TestClient {
+  const provider = new WebsocketProvider(syncUrl, docName, doc, {
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+    params: { token, ...params },
+    maxBackoffTime: 200,
+  });
+  return {
+    doc,
+    provider,
+    map: doc.getMap('m'),
+    whenSynced: (timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (provider.synced) return resolve();
+        const timer = setTimeout(() => reject(new Error(`${docName}: not synced within ${timeoutMs} ms`)), timeoutMs);
+        provider.once('sync', (synced: boolean) => {
+          if (synced) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      }),
+    destroy() {
+      provider.destroy();
+      doc.destroy();
+    },
+  };
+}
+
+/** Reads a document straight from the store (snapshot + log) into a fresh Y.Doc. */
+export async function readStored(store: Store, docName: string): Promise<Y.Doc> {
+  const loaded = await store.documents.loadDocument(docName);
+  const doc = new Y.Doc();
+  if (loaded.snapshot) Y.applyUpdate(doc, loaded.snapshot.state);
+  for (const u of loaded.updates) Y.applyUpdate(doc, u.update);
+  return doc;
+}
+
+/** Opens a raw WebSocket (no y-websocket) and resolves when open, or with the HTTP status it was refused with. */
+export function rawSocket(url: string): Promise<{ ws: WebSocket } | { status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('open', () => resolve({ ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('error', (error) => reject(error));
+  });
+}
+
+/** Polls until `check` is truthy or the deadline passes (no fixed sleeps). */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
