@@ -8,7 +8,10 @@ const conditions = ['@prepmate/source', 'module', 'node', 'import', 'default'];
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['@prepmate/source'] } },
+  // Vitest passes ssr.resolve.conditions to the worker as `node --conditions`, which also steers
+  // require(): with `import` there, a CommonJS require of a dual package (e.g. express's
+  // `is-promise`) gets the ESM namespace instead of the function. Only Node-safe conditions here.
+  ssr: { resolve: { conditions: ['@prepmate/source', 'node', 'development|production'], externalConditions: ['@prepmate/source'] } },
   test: {
     projects: [
       {

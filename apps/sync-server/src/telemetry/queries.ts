@@ -23,20 +23,12 @@ export async function listEvents(deps: Pick<TelemetryDeps, 'store'>, userId: str
     throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', validationDetails(parsed.error).map((d) => ({ path: d.path, message: d.message })));
   }
   const q = parsed.data;
-  let page;
-  try {
-    page = await deps.store.telemetry.listEvents(userId, {
-      limit: q.limit,
-      ...(q.since ? { since: new Date(q.since) } : {}),
-      ...(q.eventType ? { eventType: q.eventType } : {}),
-      ...(q.cursor ? { cursor: q.cursor } : {}),
-    });
-  } catch (error) {
-    // A cursor is opaque to the client; one it tampered with is its error, not ours.
-    if (q.cursor && error instanceof Error && /cursor/i.test(error.message)) {
-      throw new ApiError('VALIDATION_FAILED', 'Invalid cursor', [{ path: 'cursor', message: 'not a cursor from a previous page' }]);
-    }
-    throw error;
-  }
+  // A tampered cursor is rejected by the store with a 400 ApiError.
+  const page = await deps.store.telemetry.listEvents(userId, {
+    limit: q.limit,
+    ...(q.since ? { since: new Date(q.since) } : {}),
+    ...(q.eventType ? { eventType: q.eventType } : {}),
+    ...(q.cursor ? { cursor: q.cursor } : {}),
+  });
   return { events: page.events.map(eventToJson), nextCursor: page.nextCursor };
 }
