@@ -537,11 +537,23 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       return flushing;
     }
     flushing = (async () => {
-      let result: FlushResult;
-      do {
+      // A flush requested while one runs joins it and gets one more round: its caller sees the
+      // counts of every round, so "flush() resolved" means "what was queued before it was sent".
+      let result = await flushOnce(reason);
+      while (again && !destroyed && !result.error && !result.skipped) {
         again = false;
-        result = await flushOnce(reason);
-      } while (again && !destroyed && !result.error && !result.skipped);
+        const next = await flushOnce(reason);
+        result = {
+          ...next,
+          sent: result.sent + next.sent,
+          stored: result.stored + next.stored,
+          duplicates: result.duplicates + next.duplicates,
+          merged: result.merged + next.merged,
+          rejected: result.rejected + next.rejected,
+          retried: result.retried + next.retried,
+        };
+      }
+      again = false;
       return result;
     })().finally(() => {
       flushing = null;
@@ -668,6 +680,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       )
       .catch(() => undefined);
   })();
+
+  ready.catch((err: unknown) => {
+    // Storage could not be opened: captures still work (held in memory, see drain) and the
+    // status says why. Callers awaiting `ready` see the error themselves.
+    lastError = `outbox storage failed: ${err instanceof Error ? err.message : String(err)}`;
+    statusChanged();
+  });
 
   return {
     captureEvent(eventType: string, eventData: JsonObject = {}): Promise<EventId> {
