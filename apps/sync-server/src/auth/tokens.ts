@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { userIdSchema } from '@prepmate/crdt-model';
+import { ApiError } from '../errors.js';
+
+/** Who is calling: a learner acts for itself; a service may act for any learner. */
+export interface Principal {
+  readonly userId: string;
+  readonly role: 'learner' | 'service';
+}
+
+export interface TokenService {
+  sign(userId: string, options?: { role?: 'learner' | 'service'; expiresInSeconds?: number }): Promise<string>;
+  /** Throws `ApiError('UNAUTHORIZED')` for a missing, malformed, forged, expired or `alg: none` token. */
+  verify(token: string | undefined | null): Promise<Principal>;
+}
+
+/** HS256 only: pinning the algorithm refuses `alg: none` and key-confusion tokens. */
+export function createTokenService(secret: string): TokenService {
+  const key = new TextEncoder().encode(secret);
+  return {
+    async sign(userId, options = {}) {
+      const jwt = new SignJWT(options.role === 'service' ? { role: 'service' } : {})
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(userId)
+        .setIssuedAt();
+      jwt.setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresInSeconds ?? 7 * 24 * 3600));
+      return jwt.sign(key);
+    },
+    async verify(token) {
+      if (!token) throw new ApiError('UNAUTHORIZED', 'A bearer token is required');
+      try {
+        const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+        const sub = userIdSchema.safeParse(payload.sub);
+        if (!sub.success) throw new ApiError('UNAUTHORIZED', 'The token subject is not a valid userId');
+        return { userId: sub.data, role: payload['role'] === 'service' ? 'service' : 'learner' };
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        const reason = error instanceof joseErrors.JWTExpired ? 'The token has expired' : 'The token is invalid';
+        throw new ApiError('UNAUTHORIZED', reason);
+      }
+    },
+  };
+}
+
+/**
+ * The dev-mode secret: generated once and kept in DATA_DIR so that tokens survive restarts
+ * without any configuration. Never used when JWT_SECRET is set.
+ */
+export function loadOrCreateDevSecret(dataDir: string): string {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'jwt-secret');
+  try {
+    const existing = readFileSync(file, 'utf8').trim();
+    if (existing.length >= 32) return existing;
+  } catch {
+    // First start: fall through and create it.
+  }
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+/** The learner whose data a request addresses: self, or any learner for a service. */
+export function actingUserId(principal: Principal, requested: unknown): string {
+  if (requested === undefined || requested === null || requested === '') return principal.userId;
+  const parsed = userIdSchema.safeParse(requested);
+  if (!parsed.success) throw new ApiError('VALIDATION_FAILED', 'userId is not valid', [{ path: 'userId', message: 'expected 1–128 characters of [A-Za-z0-9_-]' }]);
+  if (parsed.data !== principal.userId && principal.role !== 'service') {
+    throw new ApiError('FORBIDDEN', 'Only a service token may act for another learner');
+  }
+  return parsed.data;
+}

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type Express, type RequestHandler, type Router } from 'express';
+import type { Config } from '../config.js';
+import { ApiError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { apiNotFound, errorMiddleware } from './errors.js';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Routers mounted under `/api`, in order (each applies its own auth). */
+  readonly apiRouters: readonly Router[];
+  /** Directory of the built Vue client, served at `/` when it exists. */
+  readonly clientDir?: string;
+}
+
+/** Gives each request an id, a child logger, and one log line when it ends. */
+function requestLogging(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ requestId });
+    res.locals['requestId'] = requestId;
+    res.locals['log'] = log;
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  };
+}
+
+function cors(config: Config): RequestHandler {
+  const allowed = new Set((config.CLIENT_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  return (req, res, next) => {
+    const origin = req.headers.origin;
+    if (origin && (allowed.has(origin) || (allowed.size === 0 && config.AUTH_MODE === 'dev'))) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding, X-Batch-Signature, X-Batch-Timestamp, X-Request-Id');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
+      res.setHeader('Access-Control-Max-Age', '600');
+    }
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
+}
+
+/** A body on a write must be JSON: anything else is 415 before it is read. */
+const requireJson: RequestHandler = (req, _res, next) => {
+  const hasBody = req.headers['content-length'] !== '0' && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined);
+  if ((req.method === 'POST' || req.method === 'PUT' || req.method === 'PATCH') && hasBody && !req.is('application/json')) {
+    next(new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json'));
+    return;
+  }
+  next();
+};
+
+/** The Express application: middleware, `/api` routers, the built client, errors. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use(requestLogging(logger));
+  app.use(cors(config));
+
+  const api = express.Router();
+  api.use(requireJson);
+  // body-parser inflates gzip itself and applies `limit` to the inflated size, which caps zip bombs.
+  api.use(express.json({ limit: config.MAX_BODY_BYTES, inflate: true, strict: true, type: 'application/json' }));
+  for (const router of deps.apiRouters) api.use(router);
+  api.use(apiNotFound);
+  app.use('/api', api);
+
+  if (deps.clientDir && existsSync(join(deps.clientDir, 'index.html'))) {
+    const clientDir = deps.clientDir;
+    app.use(express.static(clientDir, { index: 'index.html', maxAge: '1h', setHeaders: (res, path) => {
+      // The service worker and the shell must be revalidated so a new deploy is picked up.
+      if (path.endsWith('sw.js') || path.endsWith('index.html')) res.setHeader('Cache-Control', 'no-cache');
+    } }));
+    // Client-side routes fall back to the app shell.
+    app.get(/^\/(?!api\/|sync\/).*/, (_req, res) => {
+      res.setHeader('Cache-Control', 'no-cache');
+      res.sendFile(join(clientDir, 'index.html'));
+    });
+  }
+
+  app.use(errorMiddleware(logger, Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000))));
+  return app;
+}

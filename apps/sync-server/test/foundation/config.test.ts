@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('when the environment is empty, then the embedded defaults apply', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      PORT: 5000,
+      DATA_DIR: './data',
+      AUTH_MODE: 'dev',
+      UPDATE_FLUSH_MS: 50,
+      MAX_BODY_BYTES: 1024 * 1024,
+      MAX_BATCH_ITEMS: 500,
+      ENABLE_SCHEDULED_SYNC: true,
+    });
+    expect(config.MONGODB_URI).toBeUndefined();
+    expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('when a value is empty, then it counts as unset', () => {
+    expect(loadConfig({ REDIS_URL: '', PORT: ' ' }).PORT).toBe(5000);
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT="abc": accepts an integer port/],
+    ['PORT', '70000', /PORT/],
+    ['SYNC_INTERVAL_MINUTES', '0', /SYNC_INTERVAL_MINUTES="0": accepts an integer number of minutes from 1/],
+    ['ENABLE_SCHEDULED_SYNC', 'maybe', /ENABLE_SCHEDULED_SYNC="maybe": accepts true or false/],
+    ['MONGODB_URI', 'postgres://x', /MONGODB_URI/],
+    ['AUTH_MODE', 'none', /AUTH_MODE="none": accepts dev or jwt/],
+    ['JWT_SECRET', 'short', /JWT_SECRET.*at least 32/],
+  ])('when %s=%s, then start fails naming it', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('when AUTH_MODE=jwt without JWT_SECRET, then start fails naming JWT_SECRET', () => {
+    expect(() => loadConfig({ AUTH_MODE: 'jwt' })).toThrow(/JWT_SECRET: required when AUTH_MODE=jwt/);
+  });
+
+  it('when several values are bad, then every one is named', () => {
+    expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'loud' })).toThrow(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
+  });
+});
