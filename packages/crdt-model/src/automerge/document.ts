@@ -8,8 +8,8 @@
  *
  * - the root maps come from one *genesis change* made with a fixed actor and timestamp, byte-
  *   identical on every replica (each replica loads it instead of creating its own root maps);
- * - `assessments`: assessmentId → canonical JSON of the fact as an `ImmutableString` (an opaque
- *   value, like Yjs' `ContentAny`; Automerge strings would otherwise be collaborative text);
+ * - `assessments`: assessmentId → canonical JSON of the fact as a scalar string (an opaque
+ *   value, like Yjs' `ContentAny`, rather than one op per field or per character);
  * - `topicFields`: `"<topicId>/<field>"` → value, flat per-field registers (`/` is not an id
  *   character), plus `"<topicId>/"` marking that the topic exists;
  * - `insights`: key → canonical JSON; `meta.schemaVersion`.
@@ -36,12 +36,21 @@ import {
 import { LOCAL_ORIGIN, REMOTE_ORIGIN, type Origin } from '../origin.js';
 import { assessmentSchema, idSchema, topicPatchSchema, type Assessment, type AssessmentInput, type Progress, type TopicPatch } from '../schemas.js';
 
-/** The Automerge document's shape. */
+/** The Automerge document's shape (what `A.load(...)` of a saved learner document shows). */
 export interface AutomergeLearnerShape {
-  assessments: Record<string, A.ImmutableString>;
-  topicFields: Record<string, A.ImmutableString>;
-  insights: Record<string, A.ImmutableString>;
+  assessments: Record<string, string>;
+  topicFields: Record<string, string>;
+  insights: Record<string, string>;
   meta: { schemaVersion: number };
+}
+
+/** The low-level (WASM) document handle. */
+type Handle = ReturnType<typeof A.getBackend>;
+
+/** What a migration step gets: the low-level handle and the ids of the root maps. */
+export interface AutomergeMigrationTarget {
+  readonly handle: Handle;
+  readonly objects: Readonly<Record<keyof AutomergeLearnerShape, string>>;
 }
 
 /** Automerge actor of the genesis change; never used by a live replica. */
@@ -60,31 +69,46 @@ export function automergeGenesis(): Uint8Array {
 
 /** Options of an {@link AutomergeLearnerDocument}. */
 export interface AutomergeLearnerDocumentOptions {
-  readonly migrations?: MigrationRegistry<AutomergeLearnerShape>;
+  readonly migrations?: MigrationRegistry<AutomergeMigrationTarget>;
 }
 
 const topicKey = (topicId: string, field: TopicField | ''): string => `${topicId}/${field}`;
+const ROOTS = ['assessments', 'topicFields', 'insights', 'meta'] as const;
 
-/** The learner document on Automerge. */
+/**
+ * The learner document on Automerge. It works on the low-level document handle rather than the
+ * immutable JS proxy API: the proxy API copies a changed map's materialised object on every
+ * change, which makes recording one fact into a 20 000-entry map O(n) and the benchmark O(n²);
+ * the handle is what Yjs effectively is, a mutable CRDT with point reads.
+ */
 export class AutomergeLearnerDocument implements LearnerReplica {
   readonly engine = 'automerge';
-  #doc: A.Doc<AutomergeLearnerShape>;
-  readonly #migrations: MigrationRegistry<AutomergeLearnerShape>;
+  readonly #h: Handle;
+  readonly #objects: Record<(typeof ROOTS)[number], string>;
+  readonly #migrations: MigrationRegistry<AutomergeMigrationTarget>;
   readonly #updateListeners = new Set<(update: Uint8Array) => void>();
   readonly #changeListeners = new Set<(change: LearnerChange) => void>();
 
-  constructor(doc: A.Doc<AutomergeLearnerShape>, options: AutomergeLearnerDocumentOptions = {}) {
-    this.#doc = doc;
-    this.#migrations = options.migrations ?? new MigrationRegistry<AutomergeLearnerShape>();
+  /** Takes a handle that already holds the genesis (see {@link createAutomergeEngine}). */
+  constructor(handle: Handle, options: AutomergeLearnerDocumentOptions = {}) {
+    this.#h = handle;
+    const objects = {} as Record<(typeof ROOTS)[number], string>;
+    for (const root of ROOTS) {
+      const value = handle.getWithType('_root', root);
+      if (!value || value[0] !== 'map') throw new Error(`not a learner document: root "${root}" is missing`);
+      objects[root] = value[1] as string;
+    }
+    this.#objects = objects;
+    this.#migrations = options.migrations ?? new MigrationRegistry<AutomergeMigrationTarget>();
   }
 
-  /** The current (immutable) Automerge document. */
-  get doc(): A.Doc<AutomergeLearnerShape> {
-    return this.#doc;
+  /** The low-level document handle. */
+  get handle(): Handle {
+    return this.#h;
   }
 
   schemaVersion(): number | null {
-    const v = this.#doc.meta?.schemaVersion;
+    const v = this.#h.get(this.#objects.meta, 'schemaVersion');
     return typeof v === 'number' ? v : null;
   }
 
@@ -97,9 +121,9 @@ export class AutomergeLearnerDocument implements LearnerReplica {
       const to = from + 1;
       const step = this.#migrations.step(to);
       if (!step) break;
-      this.#change({ kind: 'migration', from, to }, (d) => {
-        step(d, { from, to });
-        d.meta.schemaVersion = to;
+      this.#commit({ kind: 'migration', from, to }, () => {
+        step({ handle: this.#h, objects: this.#objects }, { from, to });
+        this.#h.put(this.#objects.meta, 'schemaVersion', to, 'uint');
       });
       migrated.push(to);
       version = to;
@@ -109,27 +133,24 @@ export class AutomergeLearnerDocument implements LearnerReplica {
 
   recordAssessment(assessment: AssessmentInput, origin: Origin = LOCAL_ORIGIN): boolean {
     const fact = compactAssessment(assessmentSchema.parse(assessment));
-    if (this.#doc.assessments[fact.assessmentId] !== undefined) return false;
-    const value = new A.ImmutableString(canonicalJson(fact));
-    this.#change(origin, (d) => {
-      d.assessments[fact.assessmentId] = value;
-    });
+    if (this.#h.get(this.#objects.assessments, fact.assessmentId) !== undefined) return false;
+    this.#commit(origin, () => this.#h.put(this.#objects.assessments, fact.assessmentId, canonicalJson(fact)));
     return true;
   }
 
   updateTopic(topicId: string, patch: TopicPatch, origin: Origin = LOCAL_ORIGIN): boolean {
     const id = idSchema.parse(topicId);
     const fields = topicPatchSchema.parse(patch);
-    const current = this.#doc.topicFields;
+    const obj = this.#objects.topicFields;
     const writes: [string, string][] = [];
-    if (current[topicKey(id, '')] === undefined) writes.push([topicKey(id, ''), '']);
+    if (this.#h.get(obj, topicKey(id, '')) === undefined) writes.push([topicKey(id, ''), '']);
     for (const field of TOPIC_FIELDS) {
       const value = fields[field];
-      if (value !== undefined && current[topicKey(id, field)]?.val !== value) writes.push([topicKey(id, field), value]);
+      if (value !== undefined && this.#h.get(obj, topicKey(id, field)) !== value) writes.push([topicKey(id, field), value]);
     }
     if (writes.length === 0) return false;
-    this.#change(origin, (d) => {
-      for (const [key, value] of writes) d.topicFields[key] = new A.ImmutableString(value);
+    this.#commit(origin, () => {
+      for (const [key, value] of writes) this.#h.put(obj, key, value);
     });
     return true;
   }
@@ -140,45 +161,48 @@ export class AutomergeLearnerDocument implements LearnerReplica {
   }
 
   writeInsights(insights: Insights = this.derive(), origin: Origin = LOCAL_ORIGIN): boolean {
+    const obj = this.#objects.insights;
     const stale = Object.entries(insights)
       .map(([key, value]) => [key, canonicalJson(value)] as const)
-      .filter(([key, json]) => this.#doc.insights[key]?.val !== json);
+      .filter(([key, json]) => this.#h.get(obj, key) !== json);
     if (stale.length === 0) return false;
-    this.#change(origin, (d) => {
-      for (const [key, json] of stale) d.insights[key] = new A.ImmutableString(json);
+    this.#commit(origin, () => {
+      for (const [key, json] of stale) this.#h.put(obj, key, json);
     });
     return true;
   }
 
   getAssessment(assessmentId: string): Assessment | undefined {
-    return readStoredAssessment(assessmentId, parseStored(this.#doc.assessments[assessmentId]));
+    return readStoredAssessment(assessmentId, parseStored(this.#h.get(this.#objects.assessments, assessmentId)));
   }
 
   assessments(): Assessment[] {
+    const obj = this.#objects.assessments;
     const out: Assessment[] = [];
-    for (const [key, value] of Object.entries(this.#doc.assessments)) {
-      const a = readStoredAssessment(key, parseStored(value));
+    for (const key of this.#h.keys(obj)) {
+      const a = readStoredAssessment(key, parseStored(this.#h.get(obj, key)));
       if (a) out.push(a);
     }
     return out;
   }
 
   getTopic(topicId: string): TopicState | undefined {
-    const fields = this.#doc.topicFields;
-    if (fields[topicKey(topicId, '')] === undefined) return undefined;
-    return readTopicState((f) => fields[topicKey(topicId, f)]?.val);
+    const obj = this.#objects.topicFields;
+    if (this.#h.get(obj, topicKey(topicId, '')) === undefined) return undefined;
+    return readTopicState((f) => this.#h.get(obj, topicKey(topicId, f)));
   }
 
   facts(): LearnerFacts {
     const assessments: Record<string, Assessment> = {};
     for (const a of this.assessments()) assessments[a.assessmentId] = a;
-    const raw = new Map<string, Map<string, string>>();
-    for (const [key, value] of Object.entries(this.#doc.topicFields)) {
+    const obj = this.#objects.topicFields;
+    const raw = new Map<string, Map<string, unknown>>();
+    for (const key of this.#h.keys(obj)) {
       const slash = key.indexOf('/');
       if (slash <= 0) continue;
       const topicId = key.slice(0, slash);
-      const fields = raw.get(topicId) ?? new Map<string, string>();
-      fields.set(key.slice(slash + 1), value.val);
+      const fields = raw.get(topicId) ?? new Map<string, unknown>();
+      fields.set(key.slice(slash + 1), this.#h.get(obj, key));
       raw.set(topicId, fields);
     }
     const topics: Record<string, TopicState> = {};
@@ -191,9 +215,10 @@ export class AutomergeLearnerDocument implements LearnerReplica {
   }
 
   storedInsights(): JsonObject {
+    const obj = this.#objects.insights;
     const out: JsonObject = {};
-    for (const [key, value] of Object.entries(this.#doc.insights)) {
-      const parsed = parseStored(value);
+    for (const key of this.#h.keys(obj)) {
+      const parsed = parseStored(this.#h.get(obj, key));
       if (parsed !== undefined) out[key] = parsed;
     }
     return out;
@@ -215,29 +240,44 @@ export class AutomergeLearnerDocument implements LearnerReplica {
 
   /** Takes changes or saved documents in any order; Automerge queues changes whose deps are missing. */
   applyUpdate(update: Uint8Array, origin: Origin = REMOTE_ORIGIN): void {
-    const collector = this.#changeListeners.size > 0 ? new PatchCollector() : undefined;
-    this.#doc = A.loadIncremental(this.#doc, update, collector ? { patchCallback: collector.callback } : undefined);
-    if (collector) this.#emitChange(collector, origin, false);
+    const before = this.#changeListeners.size > 0 ? this.#h.getHeads() : undefined;
+    this.#h.loadIncremental(update);
+    if (before) this.#emitChange(before, origin, false);
   }
 
-  /** The heads, as JSON text. */
+  /**
+   * A version vector (actor → highest sequence number), as JSON. Heads alone cannot drive a
+   * one-shot diff: after both replicas diverged, neither knows the other's heads.
+   */
   syncState(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify(A.getHeads(this.#doc)));
+    const clock: Record<string, number> = {};
+    for (const meta of this.#h.getChangesMeta([])) clock[meta.actor] = Math.max(clock[meta.actor] ?? 0, meta.seq);
+    return new TextEncoder().encode(JSON.stringify(clock));
   }
 
+  /** The changes the holder of `remoteSyncState` lacks, concatenated (what `saveIncremental` emits). */
   encodeDiff(remoteSyncState?: Uint8Array): Uint8Array {
-    if (!remoteSyncState) return A.save(this.#doc);
-    const heads = decodeHeads(remoteSyncState).filter((h) => A.hasHeads(this.#doc, [h]));
-    return A.saveSince(this.#doc, heads);
+    if (!remoteSyncState) return this.#h.save();
+    const clock = decodeClock(remoteSyncState);
+    const chunks: Uint8Array[] = [];
+    for (const meta of this.#h.getChangesMeta([])) {
+      if (meta.seq <= (clock.get(meta.actor) ?? 0)) continue;
+      const change = this.#h.getChangeByHash(meta.hash);
+      if (change) chunks.push(change);
+    }
+    return concat(chunks);
   }
 
   save(): Uint8Array {
-    return A.save(this.#doc);
+    return this.#h.save();
   }
 
-  /** Sorted heads: they are hashes over the whole change history, equal iff the histories are. */
+  /**
+   * Sorted heads: hashes over the whole change history, equal iff the histories are. (`save()`
+   * bytes are not compared: they list changes in arrival order, which differs between replicas.)
+   */
   fingerprint(): string {
-    return [...A.getHeads(this.#doc)].sort().join(',');
+    return [...this.#h.getHeads()].sort().join(',');
   }
 
   destroy(): void {
@@ -245,17 +285,18 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     this.#changeListeners.clear();
   }
 
-  #change(origin: Origin, fn: (d: AutomergeLearnerShape) => void): void {
-    const before = A.getHeads(this.#doc);
-    const collector = this.#changeListeners.size > 0 ? new PatchCollector() : undefined;
-    this.#doc = A.change(this.#doc, collector ? { patchCallback: collector.callback } : {}, fn);
-    if (sameHeads(before, A.getHeads(this.#doc))) return;
-    const change = A.getLastLocalChange(this.#doc);
+  #commit(origin: Origin, write: () => void): void {
+    const before = this.#changeListeners.size > 0 ? this.#h.getHeads() : undefined;
+    write();
+    if (this.#h.commit() === null) return;
+    const change = this.#h.getLastLocalChange();
     if (change) for (const listener of this.#updateListeners) listener(change);
-    if (collector) this.#emitChange(collector, origin, true);
+    if (before) this.#emitChange(before, origin, true);
   }
 
-  #emitChange(collector: PatchCollector, origin: Origin, local: boolean): void {
+  #emitChange(before: A.Heads, origin: Origin, local: boolean): void {
+    const collector = new PatchCollector();
+    collector.callback(this.#h.diff(before, this.#h.getHeads()));
     const change = collector.result(origin, local);
     if (!change) return;
     for (const listener of this.#changeListeners) listener(change);
@@ -292,27 +333,37 @@ class PatchCollector {
   }
 }
 
-function parseStored(value: A.ImmutableString | undefined): JsonValue | undefined {
-  if (value === undefined || typeof value.val !== 'string') return undefined;
+function parseStored(value: unknown): JsonValue | undefined {
+  if (typeof value !== 'string') return undefined;
   try {
-    return JSON.parse(value.val) as JsonValue;
+    return JSON.parse(value) as JsonValue;
   } catch {
     // Written by a foreign writer; a value that is not JSON is treated as absent.
     return undefined;
   }
 }
 
-function decodeHeads(bytes: Uint8Array): string[] {
+function decodeClock(bytes: Uint8Array): Map<string, number> {
+  const clock = new Map<string, number>();
   try {
     const parsed: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    return Array.isArray(parsed) ? parsed.filter((h): h is string => typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) : [];
+    if (typeof parsed === 'object' && parsed !== null) {
+      for (const [actor, seq] of Object.entries(parsed)) if (typeof seq === 'number') clock.set(actor, seq);
+    }
   } catch {
-    return [];
+    // An unreadable state is treated as empty: the diff is then everything, which is safe.
   }
+  return clock;
 }
 
-function sameHeads(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((h, i) => h === b[i]);
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
 }
 
 function actorOf(replicaId: number | undefined): string | undefined {
@@ -325,7 +376,8 @@ export function createAutomergeEngine(): LearnerModelEngine<AutomergeLearnerDocu
   const genesis = automergeGenesis();
   const init = (bytes: Uint8Array, options: ReplicaOptions): AutomergeLearnerDocument => {
     const actor = actorOf(options.replicaId);
-    return new AutomergeLearnerDocument(A.load<AutomergeLearnerShape>(bytes, actor ? { actor } : undefined));
+    // The JS proxy document is only used to load; from then on the replica owns the handle.
+    return new AutomergeLearnerDocument(A.getBackend(A.load<AutomergeLearnerShape>(bytes, actor ? { actor } : undefined)));
   };
   return Object.freeze({
     name: 'automerge',

@@ -9,6 +9,7 @@ export {
   automergeGenesis,
   createAutomergeEngine,
   type AutomergeLearnerDocumentOptions,
+  type AutomergeMigrationTarget,
   type AutomergeLearnerShape,
 } from './document.js';
 
