@@ -82,7 +82,15 @@ export function faultyStore(inner: Store): Store & { failing: boolean; appendCal
     listUpdates: (name, limit) => inner.documents.listUpdates(name, limit),
     deleteDocument: (name) => inner.documents.deleteDocument(name),
   };
-  return Object.assign(Object.create(null) as object, inner, { documents }, {
+  return {
+    kind: inner.kind,
+    documents,
+    telemetry: inner.telemetry,
+    syncQueue: inner.syncQueue,
+    batchLogs: inner.batchLogs,
+    leases: inner.leases,
+    ping: () => inner.ping(),
+    close: () => inner.close(),
     get failing() {
       return state.failing;
     },
@@ -92,7 +100,7 @@ export function faultyStore(inner: Store): Store & { failing: boolean; appendCal
     get appendCalls() {
       return state.appendCalls;
     },
-  }) as Store & { failing: boolean; appendCalls: number };
+  };
 }
 
 export interface SyncTestServer {
@@ -213,4 +221,48 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+export interface ChildServer {
+  readonly port: number;
+  readonly syncUrl: string;
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `server-child.ts` in its own process and resolves once it listens. */
+export async function spawnSyncServer(env: Record<string, string>): Promise<ChildServer> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=@prepmate/source', '--import', 'tsx', 'test/helpers/server-child.ts'], {
+    cwd: root,
+    env: { PATH: process.env['PATH'] ?? '', JWT_SECRET: TEST_SECRET, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child server did not start:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      const match = /SYNC_PORT=(\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    void exited.then(() => reject(new Error(`child server exited:\n${out}`)));
+  });
+  return {
+    port,
+    syncUrl: `ws://127.0.0.1:${port}/sync`,
+    pid: child.pid ?? 0,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
 }
