@@ -26,7 +26,8 @@ export function errorMiddleware(logger: Logger, storeRetryAfterSeconds: number):
       apiError = err;
     } else if (err instanceof StoreUnavailableError) {
       apiError = new ApiError('STORE_UNAVAILABLE', 'The store is unavailable; retry later', [], storeRetryAfterSeconds);
-    } else if (typeof err === 'object' && err !== null && 'type' in err) {
+    } else if (typeof err === 'object' && err !== null && ('type' in err || 'status' in err)) {
+      // body-parser errors: most carry a `type`; a corrupt gzip stream only a 400 `status`.
       const parserError = err as BodyParserError;
       switch (parserError.type) {
         case 'entity.too.large':
