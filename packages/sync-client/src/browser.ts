@@ -1,0 +1,31 @@
+import type { WebSocketConstructor } from './doc/connection.js';
+import { indexedDbDocPersistence } from './doc/persistence.js';
+import { createSyncClientOn, type Platform, type SyncClient, type SyncClientOptions } from './client.js';
+import { createIndexedDbOutboxStorage } from './outbox/indexeddb-storage.js';
+import { createMemoryOutboxStorage } from './outbox/memory-storage.js';
+import { browserChannel, browserConnectivity, browserLifecycle, browserLocks } from './ports.js';
+
+/** The browser platform: IndexedDB, Web Locks, BroadcastChannel, `online`/`pagehide` events. */
+export function browserPlatform(): Platform {
+  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  return {
+    connectivity: browserConnectivity(),
+    lifecycle: browserLifecycle(),
+    locks: browserLocks(),
+    channel: browserChannel(),
+    WebSocket: (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? null,
+    // Private browsing modes may refuse IndexedDB: fall back to memory rather than fail to start.
+    outboxStorage: (userId) =>
+      idb ? createIndexedDbOutboxStorage({ indexedDB: idb, dbName: `prepmate-outbox:${userId}` }).catch(() => createMemoryOutboxStorage()) : createMemoryOutboxStorage(),
+    docPersistence: idb ? indexedDbDocPersistence : null,
+    crossTab: true,
+  };
+}
+
+/**
+ * Creates the SDK for a browser tab: the learner document persisted in IndexedDB and synced over
+ * WebSocket, and the telemetry outbox in IndexedDB with one sending tab per origin.
+ */
+export function createSyncClient(options: SyncClientOptions): SyncClient {
+  return createSyncClientOn(browserPlatform(), options);
+}

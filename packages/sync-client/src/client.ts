@@ -1,0 +1,256 @@
+import { LearnerDocument, isOrigin } from '@prepmate/crdt-model';
+import * as Y from 'yjs';
+import { AckTracker } from './doc/ack.js';
+import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
+import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js';
+import { Emitter } from './emitter.js';
+import { createIdGenerator, type EventId } from './ids.js';
+import type { OutboxStorage } from './outbox/storage.js';
+import { createTelemetry, type FlushResult, type Telemetry, type TelemetryEvents, type TelemetryOptions, type TelemetryStatus } from './outbox/telemetry.js';
+import { createHttpTransport, type FetchLike, type GetToken } from './outbox/transport.js';
+import { systemClock, type ChannelPort, type Clock, type ConnectivityPort, type LifecyclePort, type LockPort } from './ports.js';
+
+/** Options shared by the browser and Node entries of `createSyncClient`. */
+export interface SyncClientOptions {
+  /** Server origin for REST, e.g. `https://prepmate.example` (`/api/...` is appended). */
+  readonly apiBaseUrl: string;
+  /** WebSocket base, e.g. `wss://prepmate.example/sync` (the document name is appended). */
+  readonly wsUrl: string;
+  /** The learner; 1–128 of `[A-Za-z0-9_-]`. */
+  readonly userId: string;
+  /**
+   * Returns a bearer token. Called before each request that needs one and on every reconnect;
+   * `forceRefresh: true` after the server refused the current one. Cache inside it.
+   */
+  readonly getToken: GetToken;
+  /** Document name; default the userId (CONTRACT §3: `<userId>` or `<userId>/<name>`). */
+  readonly docName?: string;
+  /** Tuning of the outbox (batch size, caps, intervals…); see {@link TelemetryOptions}. */
+  readonly telemetry?: Omit<TelemetryOptions, 'storage' | 'transport' | 'clock' | 'connectivity' | 'lifecycle' | 'locks' | 'channel' | 'scope'>;
+  /** Do not connect the document (telemetry only, e.g. a REST-only service). Default false. */
+  readonly documentSync?: boolean;
+  readonly fetch?: FetchLike;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  /** Override a platform port (tests). */
+  readonly connectivity?: ConnectivityPort;
+  readonly lifecycle?: LifecyclePort;
+  readonly locks?: LockPort | null;
+  readonly channel?: ((name: string) => ChannelPort) | null;
+  readonly WebSocket?: WebSocketConstructor;
+  readonly outboxStorage?: OutboxStorage | Promise<OutboxStorage>;
+  /** `null`: keep the document in memory only. */
+  readonly docPersistence?: DocPersistenceFactory | null;
+}
+
+/** What the platform entry supplies (browser or Node); each can be overridden in the options. */
+export interface Platform {
+  readonly connectivity: ConnectivityPort;
+  readonly lifecycle: LifecyclePort;
+  readonly locks: LockPort | null;
+  readonly channel: ((name: string) => ChannelPort) | null;
+  readonly WebSocket: WebSocketConstructor | null;
+  readonly outboxStorage: (userId: string) => OutboxStorage | Promise<OutboxStorage>;
+  readonly docPersistence: DocPersistenceFactory | null;
+  /** y-websocket's BroadcastChannel sync between tabs. */
+  readonly crossTab: boolean;
+}
+
+/** The combined status of the document and the outbox. */
+export interface SyncStatus {
+  readonly online: boolean;
+  /** The document's WebSocket is open. */
+  readonly connected: boolean;
+  /** The document has exchanged state with the server since the last connect. */
+  readonly synced: boolean;
+  /** Local document changes the server has not yet acknowledged as durable. */
+  readonly unsavedChanges: number;
+  readonly queuedEvents: number;
+  /** Last time the server confirmed anything (an ack or a batch), ms since epoch. */
+  readonly lastSyncTime: number | null;
+  readonly lastError: string | null;
+  readonly telemetry: TelemetryStatus;
+}
+
+/** The events of a {@link SyncClient}. */
+export interface SyncClientEvents {
+  'sync:start': TelemetryEvents['sync:start'];
+  'sync:complete': TelemetryEvents['sync:complete'];
+  'sync:error': TelemetryEvents['sync:error'] | { readonly error: string; readonly source: 'document' };
+  status: SyncStatus;
+  [event: string]: unknown;
+}
+
+/** The SDK: one learner's document and telemetry. */
+export interface SyncClient {
+  /** The learner document (crdt-model API). Edit it freely, online or not. */
+  readonly document: LearnerDocument;
+  readonly doc: Y.Doc;
+  readonly telemetry: Telemetry;
+  /** Resolves once the document is loaded from local persistence and the outbox is open. */
+  readonly ready: Promise<void>;
+  status(): SyncStatus;
+  on<K extends keyof SyncClientEvents>(event: K, listener: (payload: SyncClientEvents[K]) => void): () => void;
+  /** Shorthand for `telemetry.captureEvent`. */
+  captureEvent(eventType: string, eventData?: Parameters<Telemetry['captureEvent']>[1]): Promise<EventId>;
+  /** Sends queued events now. */
+  flush(): Promise<FlushResult>;
+  /** Resolves when `unsavedChanges` is 0 (every local edit is durable on the server). */
+  whenSaved(): Promise<void>;
+  /** Disconnects, stops timers, closes storage. Queued events and unsaved edits stay in local storage. */
+  destroy(): Promise<void>;
+}
+
+/** Builds a client on a platform; the entries (`index.ts`, `node/index.ts`) call it. */
+export function createSyncClientOn(platform: Platform, options: SyncClientOptions): SyncClient {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(options.userId)) throw new TypeError('userId must be 1–128 characters of [A-Za-z0-9_-]');
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const connectivity = options.connectivity ?? platform.connectivity;
+  const docName = options.docName ?? options.userId;
+  const emitter = new Emitter<SyncClientEvents>();
+  let lastDocError: string | null = null;
+  let destroyed = false;
+
+  const ids = createIdGenerator(() => clock.now());
+  const transport = createHttpTransport({
+    apiBaseUrl: options.apiBaseUrl,
+    getToken: options.getToken,
+    batchId: () => `batch_${ids()}`,
+    nowIso: () => new Date(clock.now()).toISOString(),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
+  const telemetry = createTelemetry({
+    ...options.telemetry,
+    storage: options.outboxStorage ?? platform.outboxStorage(options.userId),
+    transport,
+    clock,
+    random,
+    connectivity,
+    lifecycle: options.lifecycle ?? platform.lifecycle,
+    locks: options.locks !== undefined ? options.locks : platform.locks,
+    channel: options.channel !== undefined ? options.channel : platform.channel,
+    scope: options.userId,
+  });
+
+  const doc = new Y.Doc();
+  const document = new LearnerDocument(doc);
+  const tracker = new AckTracker();
+  const persistenceFactory = options.docPersistence !== undefined ? options.docPersistence : platform.docPersistence;
+  let persistence: DocPersistence | null = null;
+  let connection: DocConnection | null = null;
+
+  let statusQueued = false;
+  const status = (): SyncStatus => {
+    const t = telemetry.status();
+    const docSync = connection?.lastAckTime ?? null;
+    return {
+      online: connectivity.isOnline(),
+      connected: connection?.connected ?? false,
+      synced: connection?.synced ?? false,
+      unsavedChanges: tracker.unsaved,
+      queuedEvents: t.queuedEvents,
+      lastSyncTime: docSync === null ? t.lastSyncTime : t.lastSyncTime === null ? docSync : Math.max(docSync, t.lastSyncTime),
+      lastError: lastDocError ?? t.lastError,
+      telemetry: t,
+    };
+  };
+  const saveWaiters = new Set<() => void>();
+  const changed = (): void => {
+    if (tracker.unsaved === 0) for (const w of [...saveWaiters]) w();
+    if (statusQueued || destroyed) return;
+    statusQueued = true;
+    queueMicrotask(() => {
+      statusQueued = false;
+      if (!destroyed) emitter.emit('status', status());
+    });
+  };
+
+  telemetry.on('status', changed);
+  telemetry.on('sync:start', (e) => emitter.emit('sync:start', e));
+  telemetry.on('sync:complete', (e) => emitter.emit('sync:complete', e));
+  telemetry.on('sync:error', (e) => emitter.emit('sync:error', e));
+
+  // Registered before the provider exists, so it runs before the provider broadcasts the update:
+  // the frame that carries a change is then numbered with that change's sequence number.
+  doc.on('update', (_update: Uint8Array, origin: unknown) => {
+    if (persistence && origin === persistence.origin) return;
+    if (connection && origin === connection.provider) return;
+    if (isOrigin(origin) && (origin.kind === 'remote' || origin.kind === 'persistence' || origin.kind === 'server')) return;
+    tracker.localChange();
+    changed();
+  });
+
+  const ready = (async () => {
+    if (persistenceFactory) {
+      persistence = persistenceFactory(docName, doc);
+      await persistence.whenLoaded;
+      tracker.restored(Y.encodeStateVector(doc));
+    }
+    if (destroyed || options.documentSync === false) return;
+    const WS = options.WebSocket ?? platform.WebSocket;
+    if (!WS) throw new Error('no WebSocket implementation: pass options.WebSocket');
+    connection = connectDocument({
+      wsUrl: options.wsUrl,
+      docName,
+      doc,
+      getToken: options.getToken,
+      WebSocket: WS,
+      connectivity,
+      tracker,
+      clock,
+      random,
+      crossTab: platform.crossTab,
+      onChange: changed,
+      onError: (message) => {
+        lastDocError = message;
+        emitter.emit('sync:error', { error: message, source: 'document' });
+        changed();
+      },
+    });
+    let schemaChecked = false;
+    connection.provider.on('sync', (isSynced: boolean) => {
+      if (isSynced) lastDocError = null;
+      // After the first sync, so that the schema the server already has is seen, not re-made.
+      if (isSynced && !schemaChecked) {
+        schemaChecked = true;
+        document.ensureSchema();
+      }
+    });
+    connection.connect();
+    changed();
+  })();
+  const allReady = Promise.all([ready, telemetry.ready]).then(() => undefined);
+  allReady.catch(() => undefined);
+
+  return {
+    document,
+    doc,
+    telemetry,
+    ready: allReady,
+    status,
+    on: (event, listener) => emitter.on(event, listener),
+    captureEvent: (eventType, eventData) => telemetry.captureEvent(eventType, eventData),
+    flush: () => telemetry.flush(),
+    whenSaved() {
+      if (tracker.unsaved === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          saveWaiters.delete(done);
+          resolve();
+        };
+        saveWaiters.add(done);
+      });
+    },
+    async destroy() {
+      if (destroyed) return;
+      destroyed = true;
+      await ready.catch(() => undefined);
+      connection?.destroy();
+      await persistence?.destroy();
+      await telemetry.destroy();
+      emitter.clear();
+      doc.destroy();
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import * as decoding from 'lib0/decoding';
+import * as Y from 'yjs';
+
+/**
+ * The server's durable acknowledgement (docs/PROTOCOL.md, outer message type 100), sent only to
+ * connections opened with `?ack=1`: `[100, messages: varUint, stateVector: varUint8Array]`.
+ */
+export const MESSAGE_DURABLE_ACK = 100;
+const MESSAGE_SYNC = 0;
+const SYNC_STEP2 = 1;
+const SYNC_UPDATE = 2;
+
+/** A decoded durable acknowledgement. */
+export interface DurableAck {
+  /** How many update-carrying messages (sync step 2 and update) of this connection are durable. */
+  readonly messages: number;
+  /** Every insertion this state vector covers is durable (deletions do not move it). */
+  readonly stateVector: Uint8Array;
+}
+
+/** Reads the body of an ack whose type byte was already consumed (y-websocket's handler contract). */
+export function readDurableAckBody(decoder: decoding.Decoder): DurableAck {
+  const messages = decoding.readVarUint(decoder);
+  const stateVector = decoding.readVarUint8Array(decoder);
+  return { messages, stateVector };
+}
+
+/** Whether an outgoing y-websocket frame carries document content the server will acknowledge. */
+export function isUpdateCarrying(frame: Uint8Array): boolean {
+  try {
+    const decoder = decoding.createDecoder(frame);
+    if (decoding.readVarUint(decoder) !== MESSAGE_SYNC) return false;
+    const t = decoding.readVarUint(decoder);
+    return t === SYNC_STEP2 || t === SYNC_UPDATE;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `covering` has every insertion of `covered` (both v1-encoded state vectors). */
+export function stateVectorCovers(covering: Uint8Array, covered: Map<number, number>): boolean {
+  const have = Y.decodeStateVector(covering);
+  for (const [client, clock] of covered) if ((have.get(client) ?? 0) < clock) return false;
+  return true;
+}
+
+/**
+ * Counts local changes until the server says they are durable.
+ *
+ * Every local transaction gets a sequence number. Every update-carrying frame sent on a socket
+ * records the newest sequence number it contains (a step 2 answers the server's step 1 with
+ * everything it lacks, so it covers all local changes so far; a live update covers the change
+ * being broadcast). An ack of `messages = n` on that socket makes the n-th mark durable. A new
+ * socket starts counting from zero, as the server does; whatever the old socket sent without an
+ * ack is covered again by the new socket's step 2.
+ *
+ * State restored from local persistence at start-up has no sequence number (its session is
+ * gone); it counts as one unsaved change until an ack's state vector covers it.
+ */
+export class AckTracker {
+  #localSeq = 0;
+  #durableSeq = 0;
+  #restored: Map<number, number> | null = null;
+  readonly #marks = new WeakMap<object, number[]>();
+
+  /** A local transaction happened. */
+  localChange(): void {
+    this.#localSeq++;
+  }
+
+  /** Local persistence restored this state; unsaved until an ack covers it. */
+  restored(stateVector: Uint8Array): void {
+    const sv = Y.decodeStateVector(stateVector);
+    this.#restored = sv.size > 0 ? sv : null;
+  }
+
+  /** A frame goes out on `socket`. */
+  sent(socket: object, frame: Uint8Array): void {
+    if (!isUpdateCarrying(frame)) return;
+    let marks = this.#marks.get(socket);
+    if (!marks) this.#marks.set(socket, (marks = []));
+    marks.push(this.#localSeq);
+  }
+
+  /** An ack arrived on `socket`; returns whether anything became durable. */
+  acked(socket: object, ack: DurableAck): boolean {
+    let changed = false;
+    const marks = this.#marks.get(socket);
+    if (marks && ack.messages > 0) {
+      const mark = marks[Math.min(ack.messages, marks.length) - 1] ?? 0;
+      if (mark > this.#durableSeq) {
+        this.#durableSeq = mark;
+        changed = true;
+      }
+    }
+    if (this.#restored && stateVectorCovers(ack.stateVector, this.#restored)) {
+      this.#restored = null;
+      changed = true;
+    }
+    return changed;
+  }
+
+  /** Local changes not yet acknowledged as durable by the server. */
+  get unsaved(): number {
+    return this.#localSeq - this.#durableSeq + (this.#restored ? 1 : 0);
+  }
+}

@@ -1,0 +1,164 @@
+import { WebsocketProvider } from 'y-websocket';
+import type * as Y from 'yjs';
+import { backoffDelay } from '../outbox/backoff.js';
+import type { GetToken } from '../outbox/transport.js';
+import type { Clock, ConnectivityPort } from '../ports.js';
+import { MESSAGE_DURABLE_ACK, readDurableAckBody, type AckTracker } from './ack.js';
+
+/** A WebSocket constructor: the browser's, or the `ws` package's in Node. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
+
+export interface DocConnectionOptions {
+  /** `ws(s)://host:port/sync`; the document name is appended. */
+  readonly wsUrl: string;
+  readonly docName: string;
+  readonly doc: Y.Doc;
+  readonly getToken: GetToken;
+  readonly WebSocket: WebSocketConstructor;
+  readonly connectivity: ConnectivityPort;
+  readonly tracker: AckTracker;
+  readonly clock: Clock;
+  readonly random: () => number;
+  /** Cross-tab sync over BroadcastChannel (y-websocket's). Browsers only. */
+  readonly crossTab: boolean;
+  /** Upper bound of the reconnect backoff, ms. Default 30 000. */
+  readonly maxBackoffMs?: number;
+  readonly onChange: () => void;
+  readonly onError: (message: string) => void;
+}
+
+export interface DocConnection {
+  readonly provider: WebsocketProvider;
+  readonly connected: boolean;
+  readonly synced: boolean;
+  /** Last durable ack that covered new changes, ms since epoch. */
+  readonly lastAckTime: number | null;
+  /** Starts (or resumes) connecting. */
+  connect(): void;
+  destroy(): void;
+}
+
+/**
+ * The stock `WebsocketProvider`, plus three things it lacks: the durable ack (`?ack=1`), a fresh
+ * token on every reconnect (`?token=` is read when the URL is built, so reconnection is taken over
+ * from y-websocket: it would retry with the token it had), and no reconnect storm while offline.
+ */
+export function connectDocument(options: DocConnectionOptions): DocConnection {
+  const { tracker, clock, connectivity } = options;
+  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  let destroyed = false;
+  let lastAckTime: number | null = null;
+  let failures = 0;
+  let forceRefresh = false;
+  let reconnectTimer: unknown = null;
+  let connecting = false;
+  const opened = new WeakSet<object>();
+
+  const Base = options.WebSocket;
+  // Every outgoing frame passes here: update-carrying ones are numbered for the ack.
+  class TrackedSocket extends Base {
+    override send(data: string | BufferSource | Blob): void {
+      if (data instanceof Uint8Array) tracker.sent(this, data);
+      else if (data instanceof ArrayBuffer) tracker.sent(this, new Uint8Array(data));
+      super.send(data);
+    }
+  }
+
+  const provider = new WebsocketProvider(options.wsUrl, options.docName, options.doc, {
+    connect: false,
+    params: { ack: '1' },
+    WebSocketPolyfill: TrackedSocket as unknown as typeof WebSocket,
+    disableBc: !options.crossTab,
+    maxBackoffTime: maxBackoffMs,
+  });
+
+  provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder, p) => {
+    let ack;
+    try {
+      ack = readDurableAckBody(decoder);
+    } catch {
+      options.onError('malformed durable ack from the server');
+      return;
+    }
+    if (p.ws && tracker.acked(p.ws, ack)) {
+      lastAckTime = clock.now();
+      options.onChange();
+    }
+  };
+
+  provider.on('status', ({ status }) => {
+    if (status === 'connected' && provider.ws) {
+      opened.add(provider.ws);
+      failures = 0;
+      forceRefresh = false;
+    }
+    options.onChange();
+  });
+  provider.on('sync', () => options.onChange());
+  provider.on('connection-error', () => options.onError('WebSocket error'));
+  provider.on('connection-close', (event, p) => {
+    const ws = p.ws;
+    // A socket that closed before opening was most likely refused at the upgrade (a 401 for an
+    // expired token is invisible to browser code): ask for a fresh token next time.
+    if (ws && !opened.has(ws)) forceRefresh = true;
+    if (event && event.code >= 4400 && event.code < 4500) options.onError(`server closed the document connection: ${event.code} ${event.reason}`);
+    // Take reconnection over from y-websocket: its own timer finds shouldConnect false and does nothing.
+    p.shouldConnect = false;
+    if (!destroyed && !(event && event.code >= 4400 && event.code < 4500)) schedule();
+    options.onChange();
+  });
+
+  function schedule(): void {
+    if (destroyed || reconnectTimer !== null) return;
+    const delay = failures === 0 ? 0 : backoffDelay(failures, options.random, { baseMs: 250, maxMs: maxBackoffMs });
+    failures++;
+    reconnectTimer = clock.setTimeout(() => {
+      reconnectTimer = null;
+      void open();
+    }, delay);
+  }
+
+  async function open(): Promise<void> {
+    if (destroyed || connecting || provider.ws !== null) return;
+    if (!connectivity.isOnline()) return; // the `online` listener reconnects
+    connecting = true;
+    try {
+      const token = await options.getToken({ forceRefresh });
+      if (destroyed) return;
+      provider.params = { ...provider.params, token, ack: '1' };
+      provider.connect();
+    } catch (err) {
+      options.onError(`getToken failed: ${err instanceof Error ? err.message : String(err)}`);
+      schedule();
+    } finally {
+      connecting = false;
+    }
+  }
+
+  const unsubscribe = connectivity.subscribe((online) => {
+    if (online) {
+      failures = 0;
+      void open();
+    }
+  });
+
+  return {
+    provider,
+    get connected() {
+      return provider.wsconnected;
+    },
+    get synced() {
+      return provider.synced;
+    },
+    get lastAckTime() {
+      return lastAckTime;
+    },
+    connect: () => void open(),
+    destroy() {
+      destroyed = true;
+      unsubscribe();
+      if (reconnectTimer !== null) clock.clearTimeout(reconnectTimer);
+      provider.destroy();
+    },
+  };
+}
