@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import type { Router } from 'express';
 import mongoose from 'mongoose';
 import { describe } from 'vitest';
 import { createTokenService, type TokenService } from '../../src/auth/tokens.js';
@@ -100,6 +101,8 @@ export interface ApiHarness {
   readonly documents: LearnerDocuments;
   readonly tokens: TokenService;
   readonly cache: CacheService;
+  /** The routers mounted under `/api`, in order (the OpenAPI test walks their routes). */
+  readonly apiRouters: readonly Router[];
   token(userId: string, options?: { role?: 'learner' | 'service'; expiresInSeconds?: number }): Promise<string>;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   close(): Promise<void>;
@@ -172,6 +175,7 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
     documents,
     tokens,
     cache,
+    apiRouters,
     token: (userId, o = {}) => tokens.sign(userId, o),
     async request(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };

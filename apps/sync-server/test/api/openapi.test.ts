@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Router } from 'express';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
+import { assessmentItem, eventItem, progressItem, trackBody, uid } from './fixtures.js';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Schema = { [key: string]: Json };
+
+const specPath = fileURLToPath(new URL('../../../../docs/openapi.yaml', import.meta.url));
+const spec = parse(readFileSync(specPath, 'utf8')) as { openapi: string; paths: Record<string, Record<string, Schema>>; components: Schema };
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
+
+function resolveRef(ref: string): Schema {
+  expect(ref.startsWith('#/'), ref).toBe(true);
+  let node: Json = spec as unknown as Json;
+  for (const part of ref.slice(2).split('/')) {
+    node = (node as Record<string, Json>)[part] ?? null;
+    expect(node, `unresolved ${ref}`).not.toBeNull();
+  }
+  return node as Schema;
+}
+
+/**
+ * A checker for the JSON Schema subset the document uses (type, const, enum, required,
+ * properties, additionalProperties, items, oneOf, $ref, minimum/maximum): enough to hold the
+ * real answers to what the document promises, without a validator dependency.
+ */
+function violations(schema: Schema, value: unknown, at = '$'): string[] {
+  if (typeof schema['$ref'] === 'string') return violations(resolveRef(schema['$ref']), value, at);
+  const out: string[] = [];
+  if (Array.isArray(schema['oneOf'])) {
+    const matching = (schema['oneOf'] as Schema[]).filter((s) => violations(s, value, at).length === 0);
+    if (matching.length === 0) out.push(`${at}: matches no oneOf branch`);
+  }
+  if ('const' in schema && value !== schema['const']) out.push(`${at}: expected ${JSON.stringify(schema['const'])}`);
+  if (Array.isArray(schema['enum']) && !(schema['enum'] as Json[]).includes(value as Json)) out.push(`${at}: ${JSON.stringify(value)} not in enum`);
+  const types = schema['type'] === undefined ? [] : Array.isArray(schema['type']) ? (schema['type'] as string[]) : [schema['type'] as string];
+  if (types.length > 0) {
+    const actual = value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value;
+    if (!types.some((t) => t === actual || (t === 'number' && actual === 'integer'))) return [...out, `${at}: expected ${types.join('|')}, got ${actual}`];
+  }
+  if (typeof value === 'number') {
+    if (typeof schema['minimum'] === 'number' && value < schema['minimum']) out.push(`${at}: below minimum`);
+    if (typeof schema['maximum'] === 'number' && value > schema['maximum']) out.push(`${at}: above maximum`);
+  }
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const obj = value as Record<string, unknown>;
+    for (const key of (schema['required'] as string[] | undefined) ?? []) if (!(key in obj)) out.push(`${at}.${key}: required`);
+    const props = (schema['properties'] as Record<string, Schema> | undefined) ?? {};
+    for (const [key, v] of Object.entries(obj)) {
+      if (props[key]) out.push(...violations(props[key], v, `${at}.${key}`));
+      else if (schema['additionalProperties'] === false) out.push(`${at}.${key}: not allowed`);
+      else if (typeof schema['additionalProperties'] === 'object' && schema['additionalProperties'] !== null) {
+        out.push(...violations(schema['additionalProperties'] as Schema, v, `${at}.${key}`));
+      }
+    }
+  }
+  if (Array.isArray(value) && schema['items']) value.forEach((v, i) => out.push(...violations(schema['items'] as Schema, v, `${at}[${i}]`)));
+  return out;
+}
+
+/** `METHOD /path` of every route of the routers, as Express sees them. */
+function mountedRoutes(routers: readonly Router[]): string[] {
+  const out: string[] = [];
+  const walk = (stack: unknown[]): void => {
+    for (const layer of stack as { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: unknown[] } }[]) {
+      if (layer.route) {
+        for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push(`${method.toUpperCase()} ${layer.route.path}`);
+      } else if (layer.handle?.stack) {
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  for (const router of routers) walk((router as unknown as { stack: unknown[] }).stack);
+  return out.sort();
+}
+
+function documentedRoutes(): string[] {
+  const out: string[] = [];
+  for (const [path, item] of Object.entries(spec.paths)) for (const method of Object.keys(item)) if (METHODS.includes(method)) out.push(`${method.toUpperCase()} ${path}`);
+  return out.sort();
+}
+
+describe('docs/openapi.yaml', () => {
+  let opened: OpenedStore;
+  let api: ApiHarness;
+
+  beforeAll(async () => {
+    opened = await openStore('sqlite');
+    api = await startApi({ store: opened.store });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await opened?.dispose();
+  });
+
+  it('when parsed, then it is OpenAPI 3.1 and every $ref resolves', () => {
+    expect(spec.openapi).toMatch(/^3\.1\./);
+    const refs: string[] = [];
+    const collect = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(collect);
+      else if (node && typeof node === 'object') {
+        for (const [k, v] of Object.entries(node)) {
+          if (k === '$ref' && typeof v === 'string') refs.push(v);
+          else collect(v);
+        }
+      }
+    };
+    collect(spec);
+    expect(refs.length).toBeGreaterThan(20);
+    for (const ref of refs) resolveRef(ref);
+    // The checker itself is not vacuous.
+    expect(violations({ $ref: '#/components/schemas/BatchResult' }, { batchId: 1, results: [{ index: 0, status: 'lost' }] })).toEqual(
+      expect.arrayContaining(['$.batchId: expected string, got integer', '$.processed: required', '$.results[0].status: "lost" not in enum']),
+    );
+  });
+
+  it('when compared with the mounted routers, then every route is documented and every documented route is mounted', () => {
+    expect(mountedRoutes(api.apiRouters)).toEqual(documentedRoutes());
+  });
+
+  it('when every documented operation is called, then the route exists and its answer matches the documented schema', async () => {
+    const user = uid('u');
+    const token = await api.token(user);
+    const service = await api.token('docs_check', { role: 'service' });
+    // Seed data so lists and documents are not empty.
+    await api.request('POST', '/api/telemetry/batch', {
+      token,
+      body: { batchId: uid('b'), items: [eventItem(uid('e')), assessmentItem(uid('a')), progressItem('arrays')] },
+    });
+    const bodies: Record<string, unknown> = {
+      'POST /telemetry/track': trackBody(uid('e')),
+      'POST /telemetry/batch': { batchId: uid('b'), items: [eventItem(uid('e')), { itemType: 'event', itemData: {} }] },
+      'POST /auth/dev-token': { userId: user },
+    };
+    // Erasure last: it empties what the other answers show.
+    const operations = documentedRoutes().sort((a, b) => Number(a.startsWith('DELETE')) - Number(b.startsWith('DELETE')));
+    for (const operation of operations) {
+      const [method, path] = operation.split(' ') as [string, string];
+      const op = spec.paths[path]![method.toLowerCase()]!;
+      const needsService = path === '/metrics';
+      const res = await api.request(method, `/api${path}`, {
+        token: needsService ? service : token,
+        ...(bodies[operation] !== undefined ? { body: bodies[operation] } : {}),
+      });
+      expect(res.json?.error?.code, `${operation} is not a route miss`).not.toBe('NOT_FOUND');
+      expect(res.status, operation).toBe(200);
+      const responses = op['responses'] as Record<string, Schema>;
+      const documented = responses['200']!;
+      const content = documented['content'] as Record<string, { schema: Schema }>;
+      if (content['application/json']) {
+        expect(violations(content['application/json'].schema, res.json), operation).toEqual([]);
+      } else {
+        expect(res.headers.get('content-type'), operation).toMatch(/^text\/plain/);
+      }
+    }
+  });
+
+  it('when routes answer errors, then the bodies match ErrorResponse and the statuses are documented', async () => {
+    const token = await api.token(uid('u'));
+    const errorSchema: Schema = { $ref: '#/components/schemas/ErrorResponse' };
+    const cases: [string, string, { token?: string; body?: unknown; headers?: Record<string, string> }, string][] = [
+      ['POST', '/telemetry/track', { token, body: { eventType: 1 } }, '400'],
+      ['POST', '/telemetry/batch', {}, '401'],
+      ['GET', '/telemetry/events', { token, headers: {} }, '200'],
+      ['GET', `/progress?userId=${uid('x')}`, { token }, '403'],
+      ['POST', '/telemetry/track', { token, body: 'x=1', headers: { 'content-type': 'text/plain' } }, '415'],
+    ];
+    for (const [method, path, options, status] of cases) {
+      const res = await api.request(method, `/api${path}`, options);
+      expect(String(res.status), `${method} ${path}`).toBe(status);
+      const op = spec.paths[path.split('?')[0]!]![method.toLowerCase()]!;
+      expect(Object.keys(op['responses'] as Schema), `${method} ${path} documents ${status}`).toContain(status);
+      if (res.status >= 400) expect(violations(errorSchema, res.json)).toEqual([]);
+    }
+  });
+});
