@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Store } from '../../src/storage/ports.js';
+import { createTokenService } from '../../src/auth/tokens.js';
+import { describeWithService } from '../helpers/stores.js';
+import {
+  connectClient,
+  readStored,
+  spawnSyncServer,
+  sqliteBackend,
+  startSyncServer,
+  TEST_SECRET,
+  until,
+  type ChildServer,
+  type StoreBackend,
+  type SyncTestServer,
+  type TestClient,
+} from '../helpers/sync.js';
+
+const redisUrl = process.env['REDIS_URL'] ?? null;
+
+describeWithService('two instances on one Redis and one store', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => {
+  let backend: StoreBackend;
+  let store: Store;
+  const clients: TestClient[] = [];
+  const servers: SyncTestServer[] = [];
+  const children: ChildServer[] = [];
+  const tokens = createTokenService(TEST_SECRET);
+  /** A stream of its own per test, so tests and runs never see each other's entries. */
+  const streams: string[] = [];
+  const freshStream = (): string => {
+    const key = `prepmate:test:${randomUUID()}`;
+    streams.push(key);
+    return key;
+  };
+
+  beforeAll(async () => {
+    backend = await sqliteBackend();
+    store = await backend.open();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.destroy();
+    for (const s of servers.splice(0)) await s.stop();
+    for (const child of children.splice(0)) await child.kill('SIGKILL');
+  });
+  afterAll(async () => {
+    const redis = new Redis(url);
+    if (streams.length > 0) await redis.del(...streams);
+    redis.disconnect();
+    await store?.close();
+    await backend?.remove();
+  });
+
+  it('when clients of one document are on different instances, then updates and awareness converge', async () => {
+    const streamKey = freshStream();
+    const one = await startSyncServer(store, { redis: { url, streamKey } });
+    const two = await startSyncServer(store, { redis: { url, streamKey } });
+    servers.push(one, two);
+    const token = await tokens.sign('multi');
+    const a = connectClient(one.syncUrl, 'multi', token);
+    const b = connectClient(two.syncUrl, 'multi', token);
+    clients.push(a, b);
+    await Promise.all([a.whenSynced(), b.whenSynced()]);
+    for (let i = 0; i < 50; i++) {
+      a.map.set(`a${i}`, i);
+      b.map.set(`b${i}`, i);
+    }
+    a.doc.getText('t').insert(0, 'from one ');
+    b.doc.getText('t').insert(0, 'from two ');
+    await until(() => a.map.size === 100 && b.map.size === 100 && a.doc.getText('t').toString() === b.doc.getText('t').toString(), 'converged');
+    a.provider.awareness.setLocalStateField('name', 'on-one');
+    await until(() => (b.provider.awareness.getStates().get(a.doc.clientID) as { name?: string } | undefined)?.name === 'on-one', 'awareness across instances');
+    a.provider.destroy();
+    await until(() => !b.provider.awareness.getStates().has(a.doc.clientID), 'awareness removal across instances');
+  });
+
+  it('when an instance loads a document another one holds unflushed updates of, then it asks for them over the stream', async () => {
+    const streamKey = freshStream();
+    // A long flush window: the first instance's updates are only in its memory.
+    const one = await startSyncServer(store, { redis: { url, streamKey }, config: { UPDATE_FLUSH_MS: 10_000 } });
+    const two = await startSyncServer(store, { redis: { url, streamKey } });
+    servers.push(one, two);
+    const token = await tokens.sign('late');
+    const a = connectClient(one.syncUrl, 'late', token);
+    clients.push(a);
+    await a.whenSynced();
+    for (let i = 0; i < 20; i++) a.map.set(`k${i}`, i);
+    await until(() => one.service.status().logBacklog > 0, 'queued on one');
+    const b = connectClient(two.syncUrl, 'late', token);
+    clients.push(b);
+    await until(() => b.map.size === 20, 'the second instance fetched what the first had in memory');
+  });
+
+  it('when one of two instances is killed, then nothing its clients wrote is lost', async () => {
+    const streamKey = freshStream();
+    const env = { ...backend.env, REDIS_URL: url, REDIS_STREAM: streamKey, UPDATE_FLUSH_MS: '2000' };
+    const one = await spawnSyncServer(env);
+    const two = await spawnSyncServer({ ...env, UPDATE_FLUSH_MS: '50' });
+    children.push(one, two);
+    const token = await tokens.sign('survivor');
+    const writer = connectClient(one.syncUrl, 'survivor', token);
+    const reader = connectClient(two.syncUrl, 'survivor', token);
+    clients.push(writer, reader);
+    await Promise.all([writer.whenSynced(), reader.whenSynced()]);
+    for (let i = 0; i < 100; i++) writer.map.set(`k${i}`, i);
+    await until(() => reader.map.size === 100, 'reader on the other instance has everything');
+    // The writer's instance dies before its own (2 s) flush: the survivor logged what it received.
+    await one.kill('SIGKILL');
+    await until(async () => (await readStored(store, 'survivor')).getMap('m').size === 100, 'everything durable via the surviving instance', 10_000);
+    const fresh = connectClient(two.syncUrl, 'survivor', token);
+    clients.push(fresh);
+    await fresh.whenSynced();
+    expect(fresh.map.size).toBe(100);
+  });
+});

@@ -1,0 +1,74 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import type { Store } from '../../src/storage/ports.js';
+import { writeSyncUpdate } from '../../src/ws/protocol.js';
+import { readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
+
+const DOCS = 10_000;
+const CONCURRENCY = 50;
+
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+describe('many documents', () => {
+  let backend: StoreBackend;
+  let store: Store;
+  let server: SyncTestServer;
+
+  beforeAll(async () => {
+    backend = await sqliteBackend();
+    store = await backend.open();
+    server = await startSyncServer(store, { options: { unloadGraceMs: 20 } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await store?.close();
+    await backend?.remove();
+  });
+
+  it('when 10 000 documents are touched once each, then all are stored and unloaded and memory stays bounded', { timeout: 180_000 }, async () => {
+    const token = await server.tokens.sign('loadtest', { role: 'service' });
+    const source = new Y.Doc();
+    source.getMap('m').set('touched', true);
+    const frame = writeSyncUpdate(Y.encodeStateAsUpdate(source));
+    collectGarbage();
+    const heapBefore = process.memoryUsage().heapUsed;
+    let maxLoaded = 0;
+    const touch = (i: number): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const ws = new WebSocket(`${server.syncUrl}/doc${i}?token=${token}`);
+        ws.once('open', () => {
+          ws.send(frame);
+          // The server answers our step 1 only after it processed the frame before it (in order).
+          ws.send(Buffer.from([0, 0, 1, 0]));
+        });
+        ws.on('message', (data: Buffer) => {
+          if (data[0] === 0 && data[1] === 1) ws.close();
+        });
+        ws.once('close', () => resolve());
+        ws.once('error', reject);
+      });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < DOCS) {
+          await touch(next++);
+          maxLoaded = Math.max(maxLoaded, server.service.status().loadedDocuments);
+        }
+      }),
+    );
+    await until(() => server.service.status().loadedDocuments === 0 && server.service.status().logBacklog === 0, 'all unloaded', 60_000);
+    collectGarbage();
+    const grownMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
+    // Documents do not pile up: at most the in-flight ones plus those in their grace period.
+    expect(maxLoaded).toBeLessThan(2_000);
+    expect(grownMb).toBeLessThan(50);
+    for (const i of [0, 4_999, DOCS - 1]) expect((await readStored(store, `doc${i}`)).getMap('m').get('touched')).toBe(true);
+    expect((await store.documents.listDocumentsWithLog(DOCS + 1)).length).toBe(DOCS);
+  });
+});
