@@ -1,5 +1,17 @@
 import { createPinia } from 'pinia';
 import { createApp } from 'vue';
 import App from './App.vue';
+import { createHashRouter } from './router';
+import { createBrowserSession } from './sdk/browser-session';
+import { sessionFactoryKey } from './sdk/port';
+import { registerServiceWorker } from './sw-register';
+import './styles.css';
 
-createApp(App).use(createPinia()).mount('#app');
+// The composition root: the real SDK and the real router; tests mount with fakes instead.
+createApp(App)
+  .provide(sessionFactoryKey, createBrowserSession)
+  .use(createPinia())
+  .use(createHashRouter())
+  .mount('#app');
+
+registerServiceWorker();

@@ -1,0 +1,91 @@
+/**
+ * A small hash router. Hash URLs keep every screen on `/`, so the service worker serves one
+ * cached shell for all of them and a reload offline works on any screen; the app has five flat
+ * routes, which does not justify a router dependency.
+ */
+import { inject, shallowRef, type App, type InjectionKey, type ShallowRef } from 'vue';
+
+export type RouteName = 'dashboard' | 'log' | 'topic' | 'sync' | 'notFound';
+
+export interface Route {
+  readonly name: RouteName;
+  /** `topicId` for `topic`. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The path after `#`, e.g. `/topics/sql`. */
+  readonly path: string;
+}
+
+/** Screen titles, used for `document.title`, headings and screen-view telemetry. */
+export const ROUTE_TITLES: Readonly<Record<RouteName, string>> = {
+  dashboard: 'Dashboard',
+  log: 'Log practice',
+  topic: 'Topic',
+  sync: 'Sync',
+  notFound: 'Not found',
+};
+
+/** Parses `location.hash` (`#/topics/sql`) into a route. */
+export function parseHash(hash: string): Route {
+  const path = hash.replace(/^#/, '') || '/';
+  const segments = path.split('/').filter(Boolean).map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  });
+  const [first, second] = segments;
+  if (segments.length === 0) return { name: 'dashboard', params: {}, path: '/' };
+  if (first === 'log' && segments.length === 1) return { name: 'log', params: {}, path };
+  if (first === 'sync' && segments.length === 1) return { name: 'sync', params: {}, path };
+  if (first === 'topics' && second !== undefined && segments.length === 2) return { name: 'topic', params: { topicId: second }, path };
+  return { name: 'notFound', params: {}, path };
+}
+
+/** The href of a topic's screen. */
+export function topicHref(topicId: string): string {
+  return `#/topics/${encodeURIComponent(topicId)}`;
+}
+
+export interface Router {
+  readonly route: ShallowRef<Route>;
+  /** Navigates to `path` (with or without the leading `#`). */
+  push(path: string): void;
+  install(app: App): void;
+  /** Stops listening to `hashchange`. */
+  destroy(): void;
+}
+
+export const routerKey: InjectionKey<Router> = Symbol('prepmate.router');
+
+/** Creates the router over `win.location` (a happy-dom window in tests). */
+export function createHashRouter(win: Window = window): Router {
+  const route = shallowRef(parseHash(win.location.hash));
+  const onChange = (): void => {
+    route.value = parseHash(win.location.hash);
+  };
+  win.addEventListener('hashchange', onChange);
+  const router: Router = {
+    route,
+    push(path) {
+      const hash = path.startsWith('#') ? path : `#${path}`;
+      if (win.location.hash === hash) return;
+      win.location.hash = hash;
+      // hashchange is asynchronous; update now so the next render already shows the target.
+      onChange();
+    },
+    install(app) {
+      app.provide(routerKey, router);
+    },
+    destroy() {
+      win.removeEventListener('hashchange', onChange);
+    },
+  };
+  return router;
+}
+
+export function useRouter(): Router {
+  const router = inject(routerKey, null);
+  if (!router) throw new Error('No router: install createHashRouter() on the app (see main.ts).');
+  return router;
+}

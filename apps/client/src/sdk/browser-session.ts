@@ -1,0 +1,172 @@
+/**
+ * The real {@link LearnerSession}: `createSyncClient` of `@prepmate/sync-client`, plus the two
+ * things the app adds on top of it: presence of this device through Yjs awareness, and the
+ * flush history of the sync panel.
+ */
+import { browserConnectivity, createSyncClient, type FlushResult, type SyncClient, type SyncStatus } from '@prepmate/sync-client';
+import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus } from './port';
+
+/** What this app publishes in the awareness state of its document. */
+interface DevicePresence {
+  readonly label: string;
+  readonly screen: string;
+}
+
+const DEVICE_KEY = 'prepmate.device.v1';
+
+/** "Chrome on Linux" from the user agent; enough to tell one's own devices apart. */
+export function describeUserAgent(ua: string): string {
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : 'Browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Mac OS X/.test(ua) ? 'macOS' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : 'an unknown system';
+  return `${browser} on ${os}`;
+}
+
+/** A stable per-browser label with a short random tag, so two identical browsers differ. */
+function deviceLabel(): string {
+  let tag: string | null = null;
+  try {
+    tag = localStorage.getItem(DEVICE_KEY);
+    if (!tag) {
+      tag = Math.random().toString(36).slice(2, 6).toUpperCase();
+      localStorage.setItem(DEVICE_KEY, tag);
+    }
+  } catch {
+    tag = null;
+  }
+  const base = describeUserAgent(navigator.userAgent);
+  return tag ? `${base} · ${tag}` : base;
+}
+
+function toSessionStatus(s: SyncStatus): SessionStatus {
+  return {
+    online: s.online,
+    connected: s.connected,
+    synced: s.synced,
+    unsavedChanges: s.unsavedChanges,
+    queuedEvents: s.queuedEvents,
+    lastSyncTime: s.lastSyncTime,
+    lastError: s.lastError,
+  };
+}
+
+function toRecord(r: FlushResult, at: number, reason?: string): FlushRecord {
+  return {
+    at,
+    ok: r.error === undefined,
+    sent: r.sent,
+    stored: r.stored + r.merged,
+    duplicates: r.duplicates,
+    rejected: r.rejected,
+    remaining: r.remaining,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    ...(r.skipped !== undefined ? { skipped: r.skipped } : {}),
+  };
+}
+
+function isPresence(value: unknown): value is DevicePresence {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.label === 'string' && typeof v.screen === 'string';
+}
+
+/** Creates the session of a signed-in learner on this page's server. */
+export function createBrowserSession(config: SessionConfig): LearnerSession {
+  const origin = window.location.origin;
+  const client: SyncClient = createSyncClient({
+    apiBaseUrl: origin,
+    wsUrl: `${origin.replace(/^http/, 'ws')}/sync`,
+    userId: config.userId,
+    getToken: config.getToken,
+  });
+  const label = deviceLabel();
+  let screen = 'dashboard';
+  const peerListeners = new Set<(peers: readonly PeerDevice[]) => void>();
+  const flushListeners = new Set<(record: FlushRecord) => void>();
+  const cleanups: (() => void)[] = [];
+  let destroyed = false;
+
+  const peers = (): PeerDevice[] => {
+    const awareness = client.provider?.awareness;
+    if (!awareness) return [];
+    const out: PeerDevice[] = [];
+    awareness.getStates().forEach((state, clientId) => {
+      const device: unknown = state['device'];
+      if (clientId !== awareness.clientID && isPresence(device)) out.push({ clientId, label: device.label, screen: device.screen });
+    });
+    return out.sort((a, b) => a.clientId - b.clientId);
+  };
+  const publishPeers = (): void => {
+    const list = peers();
+    for (const l of peerListeners) l(list);
+  };
+
+  cleanups.push(
+    client.on('sync:complete', (e) => {
+      const record = toRecord(e, Date.now(), e.reason);
+      for (const l of flushListeners) l(record);
+    }),
+  );
+
+  // Chromium keeps an open WebSocket alive when the network is reported down (and a dead one can
+  // take a long time to time out), so the document would look connected while it is not. When the
+  // browser says offline, close the socket ourselves; the SDK reconnects on `online`.
+  // Candidate for the SDK itself (see the client README / report).
+  cleanups.push(
+    browserConnectivity().subscribe((online) => {
+      if (!online) client.provider?.disconnect();
+    }),
+  );
+
+  const whenLoaded = client.ready.then(() => {
+    const awareness = client.provider?.awareness;
+    // Signed out before the document finished loading: nothing to announce.
+    if (!awareness || destroyed) return;
+    awareness.setLocalStateField('device', { label, screen } satisfies DevicePresence);
+    awareness.on('change', publishPeers);
+    cleanups.push(() => awareness.off('change', publishPeers));
+    // Awareness of other devices is dropped when the socket closes; refresh the list then too.
+    cleanups.push(client.on('status', publishPeers));
+    publishPeers();
+  });
+
+  return {
+    userId: config.userId,
+    document: client.document,
+    whenLoaded,
+    status: () => toSessionStatus(client.status()),
+    onStatus: (listener) => client.on('status', (s) => listener(toSessionStatus(s))),
+    onFlush(listener) {
+      flushListeners.add(listener);
+      return () => flushListeners.delete(listener);
+    },
+    peers,
+    onPeers(listener) {
+      peerListeners.add(listener);
+      return () => peerListeners.delete(listener);
+    },
+    setPresence(next) {
+      screen = next;
+      client.provider?.awareness.setLocalStateField('device', { label, screen } satisfies DevicePresence);
+    },
+    async captureEvent(eventType, eventData) {
+      await client.captureEvent(eventType, eventData);
+    },
+    async flush() {
+      const result = await client.flush();
+      const record = toRecord(result, Date.now(), 'manual');
+      // A flush that sent something was already reported by `sync:complete`; one that had nothing
+      // to send (or was skipped) emits no event, but the learner who pressed the button should see it.
+      if (result.sent === 0) for (const l of flushListeners) l(record);
+      return record;
+    },
+    async destroy() {
+      destroyed = true;
+      for (const off of cleanups.splice(0)) off();
+      peerListeners.clear();
+      flushListeners.clear();
+      client.provider?.awareness.setLocalState(null);
+      await client.destroy();
+    },
+  };
+}

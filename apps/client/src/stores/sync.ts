@@ -1,0 +1,105 @@
+/**
+ * The SDK session of the signed-in learner and what the sync panel shows about it. This store is
+ * the one composition point: it opens a session (through the injected factory) when a learner
+ * signs in and destroys it on sign-out; everything else reaches the SDK through it.
+ */
+import { defineStore } from 'pinia';
+import { inject, ref, shallowRef, watch } from 'vue';
+import { sessionFactoryKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionStatus } from '../sdk/port';
+import { useAuthStore } from './auth';
+
+/** How many flush results the sync panel keeps. */
+export const FLUSH_HISTORY = 8;
+
+/** The status before any session exists: nothing connected, nothing pending. */
+export const IDLE_STATUS: SessionStatus = Object.freeze({
+  online: globalThis.navigator?.onLine ?? true,
+  connected: false,
+  synced: false,
+  unsavedChanges: 0,
+  queuedEvents: 0,
+  lastSyncTime: null,
+  lastError: null,
+});
+
+export const useSyncStore = defineStore('sync', () => {
+  const factory = inject(sessionFactoryKey, null);
+  const auth = useAuthStore();
+
+  /** Not deep-reactive: the session is a live SDK object, only its snapshots are state. */
+  const session = shallowRef<LearnerSession | null>(null);
+  const loaded = ref(false);
+  const status = shallowRef<SessionStatus>(IDLE_STATUS);
+  const flushes = shallowRef<readonly FlushRecord[]>([]);
+  const peers = shallowRef<readonly PeerDevice[]>([]);
+  /** Last telemetry capture failure (shown in the panel, never thrown at a screen). */
+  const telemetryError = ref<string | null>(null);
+  let unsubscribers: (() => void)[] = [];
+
+  function open(userId: string): void {
+    if (!factory) throw new Error('No session factory: provide sessionFactoryKey on the app (see main.ts).');
+    const s = factory({ userId, getToken: (o) => auth.getToken(o) });
+    session.value = s;
+    loaded.value = false;
+    status.value = s.status();
+    peers.value = s.peers();
+    flushes.value = [];
+    unsubscribers = [
+      s.onStatus((next) => (status.value = next)),
+      s.onPeers((next) => (peers.value = next)),
+      s.onFlush((record) => (flushes.value = [record, ...flushes.value].slice(0, FLUSH_HISTORY))),
+    ];
+    s.whenLoaded.then(
+      () => {
+        if (session.value === s) loaded.value = true;
+      },
+      // A local store that cannot be read still leaves a working (server-synced) document.
+      () => {
+        if (session.value === s) loaded.value = true;
+      },
+    );
+  }
+
+  async function close(): Promise<void> {
+    const s = session.value;
+    for (const off of unsubscribers) off();
+    unsubscribers = [];
+    session.value = null;
+    loaded.value = false;
+    status.value = IDLE_STATUS;
+    peers.value = [];
+    flushes.value = [];
+    await s?.destroy();
+  }
+
+  // Sign-in opens the learner's session, sign-out (or another learner) closes it.
+  watch(
+    () => auth.userId,
+    async (userId, previous) => {
+      if (userId === previous && session.value) return;
+      if (session.value) await close();
+      if (userId) open(userId);
+    },
+    { immediate: true },
+  );
+
+  /** Records real use; a failure is shown in the sync panel instead of breaking the screen. */
+  function track(eventType: string, eventData: JsonObject = {}): void {
+    const s = session.value;
+    if (!s) return;
+    s.captureEvent(eventType, eventData).then(
+      () => (telemetryError.value = null),
+      (err: unknown) => (telemetryError.value = err instanceof Error ? err.message : String(err)),
+    );
+  }
+
+  async function flushNow(): Promise<void> {
+    await session.value?.flush();
+  }
+
+  function setPresence(screen: string): void {
+    session.value?.setPresence(screen);
+  }
+
+  return { session, loaded, status, flushes, peers, telemetryError, track, flushNow, setPresence, close };
+});
