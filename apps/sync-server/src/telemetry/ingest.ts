@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BatchItem } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
 import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
+import { anonymiseIp, trimUserAgent } from './enrich.js';
 import { mergeQueueItems } from './merge.js';
 import { toEventRecord } from './records.js';
 import { settleOutcomes } from './settle.js';
@@ -45,7 +46,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     const eventId = request.metadata.eventId ?? `evt_${randomUUID().replaceAll('-', '')}`;
     const record = toEventRecord(
       { eventId, eventType: request.eventType, eventData: request.eventData, metadata: request.metadata },
-      { userId: ctx.userId, receivedAt, ip: ctx.ip, userAgent: ctx.userAgent, batchId: null, sentAt: null },
+      { userId: ctx.userId, receivedAt, ipAddress: anonymiseIp(ctx.ip), userAgent: trimUserAgent(ctx.userAgent), batchId: null, sentAt: null },
     );
     const result = await store.telemetry.insertEvents([record]);
     const duplicate = !result.inserted.includes(eventId);
@@ -129,6 +130,8 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
 
     // Events: one insert for the whole group; the store's unique (userId, eventId) index
     // decides, so concurrent copies of the batch store each event once.
+    const ipAddress = anonymiseIp(ctx.ip);
+    const userAgent = trimUserAgent(ctx.userAgent);
     const events: TelemetryEventRecord[] = [];
     const eventIndexes = new Map<string, number>();
     const queued: { index: number; item: NewSyncQueueItem }[] = [];
@@ -141,7 +144,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
           continue;
         }
         eventIndexes.set(data.eventId, index);
-        events.push(toEventRecord(data, { userId, receivedAt, ip: ctx.ip, userAgent: ctx.userAgent, batchId, sentAt: batchSentAt }));
+        events.push(toEventRecord(data, { userId, receivedAt, ipAddress, userAgent, batchId, sentAt: batchSentAt }));
         continue;
       }
       const itemKey = item.itemType === 'assessment' ? `assessment:${item.itemData.assessmentId}` : `progress:${batchId}:${index}`;

@@ -1,6 +1,6 @@
 import type { EventMetadata } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
-import { anonymiseIp, enrichTimes, trimUserAgent } from './enrich.js';
+import { enrichTimes, trimUserAgent } from './enrich.js';
 
 export interface EventInput {
   readonly eventId: string;
@@ -12,7 +12,9 @@ export interface EventInput {
 export interface RecordContext {
   readonly userId: string;
   readonly receivedAt: Date;
-  readonly ip: string | null;
+  /** Already anonymised (once per request, not per event). */
+  readonly ipAddress: string | null;
+  /** Already trimmed; used when the event's metadata has none. */
   readonly userAgent: string | null;
   readonly batchId: string | null;
   /** Batch-level `sentAt`, used when the event's metadata has none. */
@@ -46,8 +48,8 @@ export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryE
       serverTimestamp: times.serverTimestamp,
       sentAt: times.sentAt,
       correctedTimestamp: times.correctedTimestamp,
-      userAgent: trimUserAgent(meta.userAgent) ?? trimUserAgent(ctx.userAgent),
-      ipAddress: anonymiseIp(ctx.ip),
+      userAgent: trimUserAgent(meta.userAgent) ?? ctx.userAgent,
+      ipAddress: ctx.ipAddress,
       ...(hasExtra ? { extra } : {}),
       flags: times.flags,
     },

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import {
   LIMITS,
-  batchItemSchema,
+  assessmentSchema,
+  eventItemSchema,
   idSchema,
+  progressSchema,
   inspectJson,
   isoDateTimeSchema,
   trackRequestSchema,
@@ -21,7 +23,30 @@ import type { ItemError } from './types.js';
  */
 const RAW_DEPTH = LIMITS.maxJsonDepth + 3;
 
+const FORBIDDEN: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * True when `value` has a forbidden key or nests deeper than `maxDepth`. Allocation-free on the
+ * common clean path (this runs for every item of every batch); the detailed walk with paths
+ * runs only for the rare bad item.
+ */
+function needsInspection(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (depth >= RAW_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (needsInspection(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (FORBIDDEN.has(key)) return true;
+    if (needsInspection((value as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
 function rawProblems(value: unknown): { path: string; message: string }[] {
+  if (!needsInspection(value, 0)) return [];
   return inspectJson(value, RAW_DEPTH).map((p) => ({ path: p.path.map(String).join('.'), message: p.message }));
 }
 
@@ -62,13 +87,31 @@ export function parseBatchEnvelope(schema: ReturnType<typeof makeBatchEnvelopeSc
 
 export type ItemValidation = { readonly ok: true; readonly item: BatchItem } | { readonly ok: false; readonly error: ItemError };
 
-/** One batch item, with the crdt-model's schema of its `itemType`. */
+const itemDataSchemas = { event: eventItemSchema, progress: progressSchema, assessment: assessmentSchema } as const;
+const ITEM_TYPES = Object.keys(itemDataSchemas) as (keyof typeof itemDataSchemas)[];
+
+/**
+ * One batch item, with the crdt-model's schema of its `itemType` (what `batchItemSchema` does,
+ * dispatched here directly: this runs for every item of every batch, and the union's own
+ * dispatch is measurable at 200 000 items).
+ */
 export function validateItem(raw: unknown): ItemValidation {
   const problems = rawProblems(raw);
   if (problems.length > 0) return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: problems } };
-  const parsed = batchItemSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: details(parsed.error) } };
-  return { ok: true, item: parsed.data };
+  const itemType = typeof raw === 'object' && raw !== null ? (raw as { itemType?: unknown }).itemType : undefined;
+  if (typeof itemType !== 'string' || !Object.hasOwn(itemDataSchemas, itemType)) {
+    return {
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: [{ path: 'itemType', message: `expected one of ${ITEM_TYPES.join(', ')}` }] },
+    };
+  }
+  const type = itemType as keyof typeof itemDataSchemas;
+  const parsed = itemDataSchemas[type].safeParse((raw as { itemData?: unknown }).itemData);
+  if (!parsed.success) {
+    const itemDetails = details(parsed.error).map((d) => ({ path: d.path ? `itemData.${d.path}` : 'itemData', message: d.message }));
+    return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: itemDetails } };
+  }
+  return { ok: true, item: { itemType: type, itemData: parsed.data } as BatchItem };
 }
 
 /** The `userId` field of a raw item, if any (service tokens act for learners per item). */

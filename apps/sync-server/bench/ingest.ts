@@ -1,0 +1,292 @@
+/**
+ * Ingestion benchmark (issue 5): 200 000 events in 500-event batches through
+ * `POST /api/telemetry/batch` over 4 concurrent keep-alive connections, beside the same store's
+ * raw `insertEvents` rate for the same rows with the same concurrency, in the same run. SQLite
+ * always; MongoDB (FerretDB) too when MONGODB_URI is set. One JSON line per measurement.
+ *
+ *   node --conditions=@prepmate/source --import tsx apps/sync-server/bench/ingest.ts
+ *
+ * Environment: BENCH_EVENTS (default 200000), BENCH_BATCH (500), BENCH_CONNECTIONS (4),
+ * BENCH_SEED (42), BENCH_STORES (`sqlite,mongodb`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mongoose from 'mongoose';
+import { createTokenService } from '../src/auth/tokens.js';
+import { createMemoryCacheService } from '../src/cache/index.js';
+import { loadConfig } from '../src/config.js';
+import { createApp } from '../src/http/app.js';
+import { createTelemetryRouter } from '../src/http/routes/telemetry.js';
+import { createLogger } from '../src/logger.js';
+import { createMongoStore, createSqliteStore, type Store, type TelemetryEventRecord } from '../src/storage/index.js';
+import { createMemoryLearnerDocuments, createTelemetryService } from '../src/telemetry/index.js';
+
+const intEnv = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const n = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} accepts a positive integer`);
+  return n;
+};
+const TOTAL = intEnv('BENCH_EVENTS', 200_000);
+const BATCH = intEnv('BENCH_BATCH', 500);
+const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 4);
+const SEED = intEnv('BENCH_SEED', 42);
+const STORES = (process.env['BENCH_STORES'] ?? 'sqlite,mongodb').split(',').map((s) => s.trim());
+/** Learners the events are spread over: realistic index fan-out, several batches per learner. */
+const LEARNERS = 50;
+const SECRET = 'bench-secret-that-is-long-enough-0123456789';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Row {
+  readonly userId: string;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly eventData: Record<string, unknown>;
+  readonly clientTimestamp: string;
+}
+
+interface Batch {
+  readonly userId: string;
+  readonly batchId: string;
+  readonly rows: readonly Row[];
+}
+
+/** The workload, fixed by the seed: every batch belongs to one learner, as a client sends it. */
+function workload(): Batch[] {
+  const random = mulberry32(SEED);
+  const types = ['question_answered', 'interview_completed', 'hint_requested', 'topic_viewed', 'session_started'];
+  const base = Date.UTC(2026, 0, 1);
+  const batches: Batch[] = [];
+  for (let b = 0; b * BATCH < TOTAL; b++) {
+    const userId = `learner_${b % LEARNERS}`;
+    const rows: Row[] = [];
+    for (let i = 0; i < BATCH && b * BATCH + i < TOTAL; i++) {
+      const n = b * BATCH + i;
+      rows.push({
+        userId,
+        eventId: `evt_${SEED}_${n}`,
+        eventType: types[Math.floor(random() * types.length)]!,
+        eventData: { questionId: `q_${Math.floor(random() * 10_000)}`, score: Math.floor(random() * 101), durationMs: Math.floor(random() * 120_000), correct: random() < 0.6 },
+        clientTimestamp: new Date(base + n * 1000).toISOString(),
+      });
+    }
+    batches.push({ userId, batchId: `batch_${SEED}_${b}`, rows });
+  }
+  return batches;
+}
+
+/** The rows as the ingestion path stores them (same enrichment fields), for the raw baseline. */
+function rawRecords(batch: Batch): TelemetryEventRecord[] {
+  const now = new Date();
+  return batch.rows.map((r) => ({
+    userId: r.userId,
+    eventType: r.eventType,
+    eventData: r.eventData,
+    metadata: { eventId: r.eventId, clientTimestamp: new Date(r.clientTimestamp), serverTimestamp: now, sentAt: null, correctedTimestamp: null, userAgent: 'bench', ipAddress: '127.0.0.0', flags: [] },
+    status: 'completed',
+    retryCount: 0,
+    batchId: batch.batchId,
+    createdAt: now,
+    updatedAt: now,
+  }));
+}
+
+interface OpenStore {
+  readonly store: Store;
+  dispose(): Promise<void>;
+}
+
+async function openStore(kind: string): Promise<OpenStore> {
+  if (kind === 'sqlite') {
+    const dir = await mkdtemp(join(tmpdir(), 'prepmate-bench-'));
+    const store = await createSqliteStore({ dir });
+    return { store, dispose: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
+  }
+  const base = process.env['MONGODB_URI']!;
+  const match = /^(mongodb(?:\+srv)?:\/\/[^/?]+)(?:\/[^?]*)?(\?.*)?$/.exec(base.trim());
+  if (!match) throw new Error('MONGODB_URI is not a mongodb:// URI');
+  const uri = `${match[1]}/bench_${randomBytes(4).toString('hex')}${match[2] ?? ''}`;
+  const store = await createMongoStore({ uri });
+  return {
+    store,
+    dispose: async () => {
+      await store.close();
+      const conn = await mongoose.createConnection(uri).asPromise();
+      await conn.dropDatabase();
+      await conn.close();
+    },
+  };
+}
+
+/** Runs `work` for every item with `concurrency` workers; returns each item's latency in ms. */
+async function runConcurrently<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const item = items[next++]!;
+        const started = performance.now();
+        await work(item);
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  return latencies;
+}
+
+const percentile = (values: readonly number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+};
+const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+async function rawRun(kind: string, batches: readonly Batch[]): Promise<number> {
+  const opened = await openStore(kind);
+  try {
+    const records = batches.map(rawRecords);
+    const started = performance.now();
+    const latencies = await runConcurrently(records, CONNECTIONS, async (rows) => {
+      await opened.store.telemetry.insertEvents(rows);
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const stored = await countAll(opened.store);
+    if (stored !== TOTAL) throw new Error(`raw ${kind}: ${stored} events stored, expected ${TOTAL}`);
+    const eventsPerSec = TOTAL / seconds;
+    emit({ bench: 'ingest', store: kind, mode: 'raw-insert', events: TOTAL, batch: BATCH, concurrency: CONNECTIONS, seconds: round(seconds, 2), eventsPerSec: Math.round(eventsPerSec), p99BatchMs: round(percentile(latencies, 99)) });
+    return eventsPerSec;
+  } finally {
+    await opened.dispose();
+  }
+}
+
+async function countAll(store: Store): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < LEARNERS; i++) total += await store.telemetry.countEvents(`learner_${i}`);
+  return total;
+}
+
+interface Harness {
+  readonly url: URL;
+  close(): Promise<void>;
+}
+
+async function startServer(store: Store): Promise<Harness> {
+  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', MAX_BATCH_ITEMS: String(Math.max(500, BATCH)), DATA_DIR: tmpdir() });
+  const logger = createLogger('silent');
+  const tokens = createTokenService(SECRET);
+  const cache = createMemoryCacheService();
+  const service = createTelemetryService({ store, documents: createMemoryLearnerDocuments(), cache: cache.cache, config, logger });
+  const app = createApp({ config, logger, apiRouters: [createTelemetryRouter({ tokens, service, limiter: cache.rateLimiter, config })] });
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: new URL(`http://127.0.0.1:${port}/api/telemetry/batch`),
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+function post(agent: Agent, url: URL, token: string, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.byteLength, authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`));
+          return;
+        }
+        const data = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { processed: number; failed: number } }).data;
+        if (data.failed !== 0) reject(new Error(`${data.failed} items rejected`));
+        else resolve();
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function apiRun(kind: string, batches: readonly Batch[], rawRate: number): Promise<void> {
+  const opened = await openStore(kind);
+  const server = await startServer(opened.store);
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  try {
+    const tokens = createTokenService(SECRET);
+    const tokenOf = new Map<string, string>();
+    for (let i = 0; i < LEARNERS; i++) tokenOf.set(`learner_${i}`, await tokens.sign(`learner_${i}`));
+    // Bodies are serialised before the clock starts: the client's cost is not the server's.
+    const sentAt = new Date().toISOString();
+    const requests = batches.map((b) => ({
+      token: tokenOf.get(b.userId)!,
+      body: Buffer.from(
+        JSON.stringify({
+          batchId: b.batchId,
+          sentAt,
+          items: b.rows.map((r) => ({ itemType: 'event', itemData: { eventId: r.eventId, eventType: r.eventType, eventData: r.eventData, metadata: { clientTimestamp: r.clientTimestamp, userAgent: 'bench' } } })),
+        }),
+      ),
+    }));
+    const started = performance.now();
+    const latencies = await runConcurrently(requests, CONNECTIONS, (r) => post(agent, server.url, r.token, r.body));
+    const seconds = (performance.now() - started) / 1000;
+    const stored = await countAll(opened.store);
+    if (stored !== TOTAL) throw new Error(`api ${kind}: ${stored} events stored, expected ${TOTAL}`);
+    const eventsPerSec = TOTAL / seconds;
+    emit({
+      bench: 'ingest',
+      store: kind,
+      mode: 'http-batch',
+      events: TOTAL,
+      batch: BATCH,
+      concurrency: CONNECTIONS,
+      seconds: round(seconds, 2),
+      eventsPerSec: Math.round(eventsPerSec),
+      ratioToRaw: round(eventsPerSec / rawRate, 3),
+      target: 0.5,
+      p50BatchMs: round(percentile(latencies, 50)),
+      p99BatchMs: round(percentile(latencies, 99)),
+    });
+  } finally {
+    agent.destroy();
+    await server.close();
+    await opened.dispose();
+  }
+}
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(line) + '\n');
+}
+
+async function main(): Promise<void> {
+  const batches = workload();
+  for (const kind of STORES) {
+    if (kind === 'mongodb' && !process.env['MONGODB_URI']) {
+      emit({ bench: 'ingest', store: 'mongodb', skipped: 'MONGODB_URI is not set' });
+      continue;
+    }
+    if (kind !== 'sqlite' && kind !== 'mongodb') throw new Error(`BENCH_STORES: unknown store ${kind}`);
+    const rawRate = await rawRun(kind, batches);
+    await apiRun(kind, batches, rawRate);
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`ingest bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
