@@ -1,4 +1,5 @@
 import { LearnerDocument, isOrigin } from '@prepmate/crdt-model';
+import type { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { AckTracker } from './doc/ack.js';
 import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
@@ -30,6 +31,8 @@ export interface SyncClientOptions {
   /** Do not connect the document (telemetry only, e.g. a REST-only service). Default false. */
   readonly documentSync?: boolean;
   readonly fetch?: FetchLike;
+  /** Per-request timeout of telemetry sends, ms. Default 30 000. */
+  readonly requestTimeoutMs?: number;
   readonly clock?: Clock;
   readonly random?: () => number;
   /** Override a platform port (tests). */
@@ -87,6 +90,8 @@ export interface SyncClient {
   readonly document: LearnerDocument;
   readonly doc: Y.Doc;
   readonly telemetry: Telemetry;
+  /** The y-websocket provider once connected (awareness, presence); `null` before `ready` or without document sync. */
+  readonly provider: WebsocketProvider | null;
   /** Resolves once the document is loaded from local persistence and the outbox is open. */
   readonly ready: Promise<void>;
   status(): SyncStatus;
@@ -119,6 +124,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     batchId: () => `batch_${ids()}`,
     nowIso: () => new Date(clock.now()).toISOString(),
     ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
   });
   const telemetry = createTelemetry({
     ...options.telemetry,
@@ -227,6 +233,9 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     document,
     doc,
     telemetry,
+    get provider() {
+      return connection?.provider ?? null;
+    },
     ready: allReady,
     status,
     on: (event, listener) => emitter.on(event, listener),
