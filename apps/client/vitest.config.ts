@@ -6,7 +6,7 @@ export default defineProject({
   resolve: { conditions: ['@prepmate/source', 'module', 'browser', 'development|production'] },
   test: {
     name: '@prepmate/client',
-    root: __dirname,
+    root: import.meta.dirname,
     environment: 'happy-dom',
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,

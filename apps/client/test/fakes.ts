@@ -1,0 +1,147 @@
+/**
+ * A fake SDK session over a real `LearnerDocument`: the stores and screens are tested against the
+ * real model (so validation and merging are real) while status, peers and telemetry are driven
+ * by the test.
+ */
+import { yjsEngine, type LearnerDocument } from '@prepmate/crdt-model';
+import { mount, type VueWrapper } from '@vue/test-utils';
+import { createPinia, type Pinia } from 'pinia';
+import { createApp, defineComponent, h, type Component, type DefineComponent } from 'vue';
+import { createHashRouter, type Router } from '../src/router';
+import { sessionFactoryKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionConfig, type SessionStatus } from '../src/sdk/port';
+import { SESSION_STORAGE_KEY } from '../src/stores/auth';
+
+export interface FakeSession extends LearnerSession {
+  readonly config: SessionConfig;
+  readonly events: { eventType: string; eventData: JsonObject }[];
+  destroyed: boolean;
+  presence: string | null;
+  setStatus(patch: Partial<SessionStatus>): void;
+  setPeers(peers: PeerDevice[]): void;
+  emitFlush(record: FlushRecord): void;
+}
+
+export const ONLINE: SessionStatus = {
+  online: true,
+  connected: true,
+  synced: true,
+  unsavedChanges: 0,
+  queuedEvents: 0,
+  lastSyncTime: null,
+  lastError: null,
+};
+
+export function createFakeSession(config: SessionConfig, document: LearnerDocument = yjsEngine.create()): FakeSession {
+  let status = ONLINE;
+  let peers: PeerDevice[] = [];
+  const statusListeners = new Set<(s: SessionStatus) => void>();
+  const peerListeners = new Set<(p: readonly PeerDevice[]) => void>();
+  const flushListeners = new Set<(r: FlushRecord) => void>();
+  const fake: FakeSession = {
+    config,
+    userId: config.userId,
+    document,
+    whenLoaded: Promise.resolve(),
+    events: [],
+    destroyed: false,
+    presence: null,
+    status: () => status,
+    onStatus(l) {
+      statusListeners.add(l);
+      return () => statusListeners.delete(l);
+    },
+    onFlush(l) {
+      flushListeners.add(l);
+      return () => flushListeners.delete(l);
+    },
+    peers: () => peers,
+    onPeers(l) {
+      peerListeners.add(l);
+      return () => peerListeners.delete(l);
+    },
+    setPresence(screen) {
+      fake.presence = screen;
+    },
+    async captureEvent(eventType, eventData = {}) {
+      fake.events.push({ eventType, eventData });
+    },
+    async flush() {
+      const record: FlushRecord = { at: Date.now(), ok: true, reason: 'manual', sent: fake.events.length, stored: fake.events.length, duplicates: 0, rejected: 0, remaining: 0 };
+      fake.emitFlush(record);
+      return record;
+    },
+    async destroy() {
+      fake.destroyed = true;
+    },
+    setStatus(patch) {
+      status = { ...status, ...patch };
+      for (const l of statusListeners) l(status);
+    },
+    setPeers(next) {
+      peers = next;
+      for (const l of peerListeners) l(next);
+    },
+    emitFlush(record) {
+      for (const l of flushListeners) l(record);
+    },
+  };
+  return fake;
+}
+
+/** A factory that remembers every session it made. */
+export function fakeFactory(): { factory: (c: SessionConfig) => FakeSession; sessions: FakeSession[] } {
+  const sessions: FakeSession[] = [];
+  return {
+    sessions,
+    factory: (c) => {
+      const s = createFakeSession(c);
+      sessions.push(s);
+      return s;
+    },
+  };
+}
+
+/** A syntactically valid, unsigned JWT for `sub` (the client never verifies signatures). */
+export function fakeJwt(sub: string, exp = Math.floor(Date.now() / 1000) + 3600): string {
+  const b64 = (o: object): string => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp })}.c2lnbmF0dXJl`;
+}
+
+/** Signs `userId` in before the stores are created (as a reload with a stored session would). */
+export function storeSignedIn(userId: string): void {
+  localStorage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ userId, token: fakeJwt(userId), mode: 'dev' }));
+}
+
+export interface Harness {
+  readonly pinia: Pinia;
+  readonly router: Router;
+  readonly sessions: FakeSession[];
+  /** Mounts `component` with the app's plugins and the fake factory. */
+  mount(component: Component, props?: Record<string, unknown>): VueWrapper;
+  /** Runs `fn` inside the app context (stores that inject the factory need one). */
+  run<T>(fn: () => T): T;
+}
+
+/** Pinia + router + fake SDK, as main.ts wires the real ones. */
+export function createHarness(): Harness {
+  const { factory, sessions } = fakeFactory();
+  const pinia = createPinia();
+  const router = createHashRouter(window);
+  // A host app gives the stores an injection context even when no component is mounted.
+  const host = createApp(defineComponent({ render: () => h('div') }));
+  host.provide(sessionFactoryKey, factory).use(pinia).use(router);
+  return {
+    pinia,
+    router,
+    sessions,
+    mount(component, props) {
+      // Screens take different props; the harness is deliberately untyped about which.
+      return mount(component as DefineComponent, {
+        props: props as never,
+        attachTo: document.body,
+        global: { plugins: [pinia, router], provide: { [sessionFactoryKey as symbol]: factory } },
+      });
+    },
+    run: (fn) => host.runWithContext(fn),
+  };
+}

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { relativeTime, topicLabel } from '../src/format';
+import { parseHash, topicHref } from '../src/router';
+import { describeUserAgent } from '../src/sdk/browser-session';
+import { summarizeSync } from '../src/sync-summary';
+import { ONLINE } from './fakes';
+
+describe('router', () => {
+  it('when a hash is parsed, then it names the screen and its parameters', () => {
+    expect(parseHash('')).toMatchObject({ name: 'dashboard' });
+    expect(parseHash('#/')).toMatchObject({ name: 'dashboard' });
+    expect(parseHash('#/log')).toMatchObject({ name: 'log' });
+    expect(parseHash('#/sync')).toMatchObject({ name: 'sync' });
+    expect(parseHash(topicHref('a b/c'))).toMatchObject({ name: 'topic', params: { topicId: 'a b/c' } });
+    expect(parseHash('#/topics/%E0%A4%A')).toMatchObject({ name: 'topic', params: { topicId: '%E0%A4%A' } });
+    expect(parseHash('#main')).toMatchObject({ name: 'notFound' });
+  });
+});
+
+describe('sync summary', () => {
+  it('when changes are not acknowledged by the server, then it never says saved', () => {
+    expect(summarizeSync(ONLINE).label).toBe('All changes saved');
+    expect(summarizeSync({ ...ONLINE, unsavedChanges: 1 }).label).toBe('Saving…');
+    expect(summarizeSync({ ...ONLINE, connected: false }).label).toBe('Connecting…');
+    expect(summarizeSync({ ...ONLINE, online: false, connected: false, unsavedChanges: 1 }).label).toBe('Offline · 1 change on this device');
+    expect(summarizeSync({ ...ONLINE, synced: false }).label).toBe('Syncing…');
+  });
+});
+
+describe('format', () => {
+  it('when ids and times are shown, then they read naturally', () => {
+    expect(topicLabel('system-design')).toBe('System design');
+    expect(relativeTime(null)).toBe('never');
+    expect(relativeTime(1_000_000, 1_000_000 + 5_000)).toBe('just now');
+    expect(relativeTime(0, 3 * 3600_000)).toBe('3 h ago');
+    expect(describeUserAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/140.0.0.0 Safari/537.36')).toBe('Chrome on Linux');
+  });
+});

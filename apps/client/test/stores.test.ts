@@ -1,0 +1,165 @@
+import { yjsEngine } from '@prepmate/crdt-model';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { nextTick } from 'vue';
+import { SESSION_STORAGE_KEY, SignInError, useAuthStore } from '../src/stores/auth';
+import { useLearnerStore } from '../src/stores/learner';
+import { FLUSH_HISTORY, useSyncStore } from '../src/stores/sync';
+import { createHarness, fakeJwt, storeSignedIn } from './fakes';
+
+const assessment = (id: string, topicId: string, score: number, day: number, weakAreas?: string[]) => ({
+  assessmentId: id,
+  topicId,
+  kind: 'mock_interview',
+  score,
+  completedAt: new Date(Date.UTC(2026, 10, day, 10)).toISOString(),
+  ...(weakAreas ? { weakAreas } : {}),
+});
+
+beforeEach(() => localStorage.clear());
+afterEach(() => vi.unstubAllGlobals());
+
+describe('auth store', () => {
+  it('when a dev sign-in succeeds, then the token and userId are kept for an offline reload', async () => {
+    const fetchMock = vi.fn(async () => new Response(JSON.stringify({ token: fakeJwt('ada') }), { status: 200, headers: { 'Content-Type': 'application/json' } }));
+    vi.stubGlobal('fetch', fetchMock);
+    const h = createHarness();
+    const auth = h.run(() => useAuthStore());
+    await auth.signInDev('  ada ');
+    expect(fetchMock).toHaveBeenCalledWith('/api/auth/dev-token', expect.objectContaining({ method: 'POST', body: JSON.stringify({ userId: 'ada' }) }));
+    expect(auth.userId).toBe('ada');
+    expect(JSON.parse(localStorage.getItem(SESSION_STORAGE_KEY)!)).toMatchObject({ userId: 'ada', mode: 'dev' });
+  });
+
+  it('when the server has no dev-token endpoint, then the learner is told to paste a token', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('{}', { status: 404 })));
+    const auth = createHarness().run(() => useAuthStore());
+    await expect(auth.signInDev('ada')).rejects.toThrow(/paste a token/i);
+    expect(auth.signedIn).toBe(false);
+  });
+
+  it('when the userId is invalid, then nothing is requested', async () => {
+    const fetchMock = vi.fn();
+    vi.stubGlobal('fetch', fetchMock);
+    const auth = createHarness().run(() => useAuthStore());
+    await expect(auth.signInDev('not valid!')).rejects.toBeInstanceOf(SignInError);
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
+  it('when a pasted token is used, then the learner is its subject; expired or foreign tokens are refused', () => {
+    const auth = createHarness().run(() => useAuthStore());
+    expect(() => auth.signInWithToken('garbage')).toThrow(SignInError);
+    expect(() => auth.signInWithToken(fakeJwt('ada', Math.floor(Date.now() / 1000) - 10))).toThrow(/expired/);
+    auth.signInWithToken(fakeJwt('grace'));
+    expect(auth.session).toMatchObject({ userId: 'grace', mode: 'token' });
+  });
+
+  it('when a dev token is refused by the server, then getToken fetches a fresh one', async () => {
+    storeSignedIn('ada');
+    const fresh = fakeJwt('ada', Math.floor(Date.now() / 1000) + 7200);
+    vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify({ token: fresh }), { status: 200 })));
+    const auth = createHarness().run(() => useAuthStore());
+    expect(await auth.getToken({ forceRefresh: false })).not.toBe(fresh);
+    expect(await auth.getToken({ forceRefresh: true })).toBe(fresh);
+    expect(auth.session?.token).toBe(fresh);
+  });
+});
+
+describe('sync store', () => {
+  it('when a learner signs in, then one session opens; on sign-out it is destroyed', async () => {
+    const h = createHarness();
+    const { auth, sync } = h.run(() => ({ auth: useAuthStore(), sync: useSyncStore() }));
+    expect(h.sessions).toHaveLength(0);
+    auth.signInWithToken(fakeJwt('ada'));
+    await nextTick();
+    expect(h.sessions).toHaveLength(1);
+    expect(h.sessions[0]!.userId).toBe('ada');
+    await vi.waitFor(() => expect(sync.loaded).toBe(true));
+    auth.signOut();
+    await vi.waitFor(() => expect(h.sessions[0]!.destroyed).toBe(true));
+    expect(sync.session).toBeNull();
+    expect(sync.status.connected).toBe(false);
+  });
+
+  it('when the SDK reports status, peers and flushes, then the store mirrors them (newest flush first, bounded)', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const sync = h.run(() => useSyncStore());
+    const s = h.sessions[0]!;
+    s.setStatus({ online: false, connected: false, unsavedChanges: 3, queuedEvents: 2 });
+    expect(sync.status).toMatchObject({ online: false, unsavedChanges: 3, queuedEvents: 2 });
+    s.setPeers([{ clientId: 7, label: 'Chrome on Linux · AB12', screen: 'dashboard' }]);
+    expect(sync.peers).toHaveLength(1);
+    for (let i = 0; i < FLUSH_HISTORY + 3; i++) s.emitFlush({ at: i, ok: true, sent: i, stored: i, duplicates: 0, rejected: 0, remaining: 0 });
+    expect(sync.flushes).toHaveLength(FLUSH_HISTORY);
+    expect(sync.flushes[0]!.sent).toBe(FLUSH_HISTORY + 2);
+  });
+
+  it('when telemetry capture fails, then the failure is kept for the panel and nothing throws', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const sync = h.run(() => useSyncStore());
+    h.sessions[0]!.captureEvent = () => Promise.reject(new Error('quota'));
+    sync.track('screen_viewed', { screen: 'dashboard' });
+    await vi.waitFor(() => expect(sync.telemetryError).toBe('quota'));
+  });
+});
+
+describe('learner store', () => {
+  it('when the document changes locally or from another device, then the mirror follows without polling', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const doc = h.sessions[0]!.document;
+    expect(learner.topicList).toEqual([]);
+
+    learner.logAssessment(assessment('a1', 'sql', 50, 1, ['joins']));
+    expect(learner.topicList.map((t) => t.topicId)).toEqual(['sql']);
+    expect(learner.topicList[0]!.mastery).toBe(0.5);
+
+    // Another replica of the same learner writes; its update arrives as a remote change.
+    const other = yjsEngine.load(doc.save());
+    other.recordAssessment(assessment('a2', 'sql', 90, 2));
+    other.updateTopic('system-design', { status: 'in_progress', goal: 'Design a feed' });
+    doc.applyUpdate(other.encodeDiff(doc.syncState()));
+
+    expect(learner.timeline.map((a) => a.assessmentId)).toEqual(['a1', 'a2']);
+    expect(learner.topics['system-design']).toMatchObject({ status: 'in_progress', goal: 'Design a feed' });
+    expect(learner.topic('sql')!.mastery).toBeGreaterThan(0.5);
+    expect(learner.insights.weakAreas.map((w) => w.area)).toEqual(['joins']);
+    expect(learner.insights.overallTrend.direction).toBe('up');
+  });
+
+  it('when an assessment is logged or a topic updated, then telemetry records the real use', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const s = h.sessions[0]!;
+    expect(learner.logAssessment(assessment('a1', 'sql', 70, 1))).toBe(true);
+    expect(learner.logAssessment(assessment('a1', 'sql', 10, 1))).toBe(false);
+    expect(learner.updateTopic('sql', { goal: 'Window functions' })).toBe(true);
+    // The same value again is no change, and must not move updatedAt.
+    const updatedAt = learner.topics['sql']!.updatedAt;
+    expect(learner.updateTopic('sql', { goal: 'Window functions' })).toBe(false);
+    expect(learner.topics['sql']!.updatedAt).toBe(updatedAt);
+    expect(s.events.map((e) => e.eventType)).toEqual(['assessment_logged', 'topic_updated']);
+    expect(s.events[1]!.eventData).toEqual({ topicId: 'sql', fields: ['goal'] });
+  });
+
+  it('when an assessment is invalid, then the model refuses it and nothing is written', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    expect(() => learner.logAssessment({ ...assessment('a1', 'sql', 101, 1) })).toThrow();
+    expect(learner.timeline).toHaveLength(0);
+    expect(h.sessions[0]!.events).toHaveLength(0);
+  });
+
+  it('when the learner signs out, then the mirror is emptied', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const { learner, auth } = h.run(() => ({ learner: useLearnerStore(), auth: useAuthStore() }));
+    learner.logAssessment(assessment('a1', 'sql', 70, 1));
+    auth.signOut();
+    await vi.waitFor(() => expect(learner.timeline).toHaveLength(0));
+  });
+});
