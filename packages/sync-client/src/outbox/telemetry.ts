@@ -345,7 +345,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       post({ t: 'flush' });
       return;
     }
-    if (nextRetryAt !== null || flushing) return;
+    if (nextRetryAt !== null || flushing || !connectivity.isOnline()) return;
     void flushAs(reason);
   }
 
@@ -540,7 +540,9 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       // A flush requested while one runs joins it and gets one more round: its caller sees the
       // counts of every round, so "flush() resolved" means "what was queued before it was sent".
       let result = await flushOnce(reason);
-      while (again && !destroyed && !result.error && !result.skipped) {
+      // A round skipped as offline is retried when the request to join came from going online.
+      const worthAnother = (r: FlushResult): boolean => !r.error && (!r.skipped || (r.skipped === 'offline' && connectivity.isOnline()));
+      while (again && !destroyed && worthAnother(result)) {
         again = false;
         const next = await flushOnce(reason);
         result = {
