@@ -23,7 +23,8 @@ import { createApp } from '../src/http/app.js';
 import { createTelemetryRouter } from '../src/http/routes/telemetry.js';
 import { createLogger } from '../src/logger.js';
 import { createMongoStore, createSqliteStore, type Store, type TelemetryEventRecord } from '../src/storage/index.js';
-import { createMemoryLearnerDocuments, createTelemetryService } from '../src/telemetry/index.js';
+import { createInlineValidator, createMemoryLearnerDocuments, createTelemetryService, createWorkerValidator } from '../src/telemetry/index.js';
+import { toEventRecord } from '../src/telemetry/records.js';
 
 const intEnv = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -89,32 +90,59 @@ function workload(): Batch[] {
   return batches;
 }
 
-/** The rows as the ingestion path stores them (same enrichment fields), for the raw baseline. */
-function rawRecords(batch: Batch): TelemetryEventRecord[] {
-  const now = new Date();
-  return batch.rows.map((r) => ({
-    userId: r.userId,
-    eventType: r.eventType,
-    eventData: r.eventData,
-    metadata: { eventId: r.eventId, clientTimestamp: new Date(r.clientTimestamp), serverTimestamp: now, sentAt: null, correctedTimestamp: null, userAgent: 'bench', ipAddress: '127.0.0.0', flags: [] },
-    status: 'completed',
-    retryCount: 0,
-    batchId: batch.batchId,
-    createdAt: now,
-    updatedAt: now,
-  }));
+/**
+ * The rows exactly as the ingestion path stores them (same enrichment, same `toEventRecord`),
+ * so the raw baseline writes what the API writes.
+ */
+function rawRecords(batch: Batch, sentAt: Date): TelemetryEventRecord[] {
+  const ctx = { userId: batch.userId, receivedAt: new Date(), ipAddress: '127.0.0.0', userAgent: null, batchId: batch.batchId, sentAt };
+  return batch.rows.map((r) =>
+    toEventRecord({ eventId: r.eventId, eventType: r.eventType, eventData: r.eventData, metadata: { clientTimestamp: r.clientTimestamp, userAgent: 'bench' } }, ctx),
+  );
 }
 
 interface OpenStore {
   readonly store: Store;
+  /** Milliseconds spent inside `telemetry.insertEvents`, to show where a run's time went. */
+  readonly insertMs: () => number;
   dispose(): Promise<void>;
+}
+
+/** The store with `telemetry.insertEvents` timed; everything else untouched. */
+function timed(store: Store): { store: Store; insertMs: () => number } {
+  let total = 0;
+  const telemetry = store.telemetry;
+  const wrapped: Store = {
+    kind: store.kind,
+    documents: store.documents,
+    syncQueue: store.syncQueue,
+    batchLogs: store.batchLogs,
+    leases: store.leases,
+    ping: () => store.ping(),
+    close: () => store.close(),
+    telemetry: {
+      insertEvents: async (events) => {
+        const started = performance.now();
+        try {
+          return await telemetry.insertEvents(events);
+        } finally {
+          total += performance.now() - started;
+        }
+      },
+      listEvents: (u, q) => telemetry.listEvents(u, q),
+      countEvents: (u) => telemetry.countEvents(u),
+      deleteUserEvents: (u) => telemetry.deleteUserEvents(u),
+      deleteEventsOlderThan: (c) => telemetry.deleteEventsOlderThan(c),
+    },
+  };
+  return { store: wrapped, insertMs: () => total };
 }
 
 async function openStore(kind: string): Promise<OpenStore> {
   if (kind === 'sqlite') {
     const dir = await mkdtemp(join(tmpdir(), 'prepmate-bench-'));
     const store = await createSqliteStore({ dir });
-    return { store, dispose: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
+    return { ...timed(store), dispose: async () => { await store.close(); await rm(dir, { recursive: true, force: true }); } };
   }
   const base = process.env['MONGODB_URI']!;
   const match = /^(mongodb(?:\+srv)?:\/\/[^/?]+)(?:\/[^?]*)?(\?.*)?$/.exec(base.trim());
@@ -122,7 +150,7 @@ async function openStore(kind: string): Promise<OpenStore> {
   const uri = `${match[1]}/bench_${randomBytes(4).toString('hex')}${match[2] ?? ''}`;
   const store = await createMongoStore({ uri });
   return {
-    store,
+    ...timed(store),
     dispose: async () => {
       await store.close();
       const conn = await mongoose.createConnection(uri).asPromise();
@@ -158,7 +186,8 @@ const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 
 async function rawRun(kind: string, batches: readonly Batch[]): Promise<number> {
   const opened = await openStore(kind);
   try {
-    const records = batches.map(rawRecords);
+    const sentAt = new Date();
+    const records = batches.map((b) => rawRecords(b, sentAt));
     const started = performance.now();
     const latencies = await runConcurrently(records, CONNECTIONS, async (rows) => {
       await opened.store.telemetry.insertEvents(rows);
@@ -167,7 +196,7 @@ async function rawRun(kind: string, batches: readonly Batch[]): Promise<number> 
     const stored = await countAll(opened.store);
     if (stored !== TOTAL) throw new Error(`raw ${kind}: ${stored} events stored, expected ${TOTAL}`);
     const eventsPerSec = TOTAL / seconds;
-    emit({ bench: 'ingest', store: kind, mode: 'raw-insert', events: TOTAL, batch: BATCH, concurrency: CONNECTIONS, seconds: round(seconds, 2), eventsPerSec: Math.round(eventsPerSec), p99BatchMs: round(percentile(latencies, 99)) });
+    emit({ bench: 'ingest', store: kind, mode: 'raw-insert', events: TOTAL, batch: BATCH, concurrency: CONNECTIONS, seconds: round(seconds, 2), insertSeconds: round(opened.insertMs() / 1000, 2), eventsPerSec: Math.round(eventsPerSec), p99BatchMs: round(percentile(latencies, 99)) });
     return eventsPerSec;
   } finally {
     await opened.dispose();
@@ -185,19 +214,26 @@ interface Harness {
   close(): Promise<void>;
 }
 
+/** BENCH_VALIDATION=inline measures without the worker pool. */
+const VALIDATION = process.env['BENCH_VALIDATION'] ?? 'workers';
+
 async function startServer(store: Store): Promise<Harness> {
   const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', MAX_BATCH_ITEMS: String(Math.max(500, BATCH)), DATA_DIR: tmpdir() });
   const logger = createLogger('silent');
   const tokens = createTokenService(SECRET);
   const cache = createMemoryCacheService();
-  const service = createTelemetryService({ store, documents: createMemoryLearnerDocuments(), cache: cache.cache, config, logger });
+  const validator = VALIDATION === 'inline' ? createInlineValidator() : createWorkerValidator({ logger });
+  const service = createTelemetryService({ store, documents: createMemoryLearnerDocuments(), cache: cache.cache, config, logger, validator });
   const app = createApp({ config, logger, apiRouters: [createTelemetryRouter({ tokens, service, limiter: cache.rateLimiter, config })] });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: new URL(`http://127.0.0.1:${port}/api/telemetry/batch`),
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: async () => {
+      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+      await validator.close();
+    },
   };
 }
 
@@ -256,7 +292,9 @@ async function apiRun(kind: string, batches: readonly Batch[], rawRate: number):
       batch: BATCH,
       concurrency: CONNECTIONS,
       seconds: round(seconds, 2),
+      insertSeconds: round(opened.insertMs() / 1000, 2),
       eventsPerSec: Math.round(eventsPerSec),
+      validation: VALIDATION,
       ratioToRaw: round(eventsPerSec / rawRate, 3),
       target: 0.5,
       p50BatchMs: round(percentile(latencies, 50)),

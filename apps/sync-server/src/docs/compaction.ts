@@ -17,7 +17,10 @@ export async function compactDocument(store: DocumentStore, docName: string, inM
     const parts: Uint8Array[] = [];
     if (loaded.snapshot) parts.push(loaded.snapshot.state);
     for (const entry of loaded.updates) parts.push(entry.update);
-    if (parts.length > 0) Y.applyUpdate(doc, parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts));
+    // One transaction, update by update: linear, unlike Y.mergeUpdates over a long log.
+    doc.transact(() => {
+      for (const part of parts) Y.applyUpdate(doc, part);
+    });
     if (inMemory) Y.applyUpdate(doc, Y.encodeStateAsUpdate(inMemory));
     await store.compact(docName, Y.encodeStateAsUpdate(doc), loaded.updates.map((u) => u.id));
     return loaded.updates.length;

@@ -22,7 +22,7 @@ export interface Peer {
 export interface AckState {
   /** Update-carrying messages received so far. */
   received: number;
-  /** `[messages, logSeq]` pairs not yet acknowledged, in order. */
+  /** `[messages, logSeq]` pairs not yet acknowledged, in order (logSeq is Infinity until applied). */
   readonly waiting: Array<readonly [number, number]>;
 }
 
@@ -71,9 +71,16 @@ export class LiveDocument {
   /** Changed since it was loaded (a snapshot on stop is worth it). */
   dirty = false;
   unloadTimer: NodeJS.Timeout | null = null;
-  /** Updates of the current event-loop turn and their origins (parallel arrays). */
+  /**
+   * Update messages received from peers in the current event-loop turn, applied together at the
+   * end of the turn (one transaction per peer, so Yjs encodes each peer's changes as one update).
+   */
+  incoming = new Map<Peer, Uint8Array[]>();
+  /** Changes of the current turn as Yjs emitted them, one per transaction, and their origins. */
   turnUpdates: Uint8Array[] = [];
   turnOrigins: Array<SyncOrigin | null> = [];
+  /** State vector before the first change of the current turn (to encode the turn as one update). */
+  turnStateVector: Uint8Array | null = null;
   /** Awareness clientIDs changed in the current turn. */
   awarenessChanged = new Set<number>();
   awarenessOrigins = new Set<SyncOrigin | null>();

@@ -8,8 +8,9 @@
  * dropped. Meanwhile documents keep syncing from memory and {@link UpdateLog.status} reports the
  * backlog.
  *
- * Memory bound: queued records are merged per (document, author) at every write attempt and
- * whenever the queue exceeds `maxPendingRecords`, so an outage costs one record per
+ * Records are written as they come (the manager already hands over one update per peer per
+ * event-loop turn). Memory bound: whenever the queue exceeds `maxPendingRecords` it is merged per
+ * (document, author), so an outage costs one record per
  * (document, author) plus the bytes of the changes themselves. If even the merged queue is above
  * the bound, {@link UpdateLog.overloaded} turns true and callers refuse to load new documents or
  * accept server-side changes until the store catches up.
@@ -90,7 +91,27 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-/** Merges queued entries per (document, author), keeping first-seen order and the newest time. */
+/**
+ * Y.mergeUpdates slows down sharply with many inputs (it re-sorts its decoders per struct), so
+ * long lists are merged as a tree of 16-input merges.
+ */
+function mergeMany(updates: Uint8Array[]): Uint8Array {
+  let level = updates;
+  while (level.length > 1) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 16) {
+      const chunk = level.slice(i, i + 16);
+      next.push(chunk.length === 1 ? chunk[0]! : Y.mergeUpdates(chunk));
+    }
+    level = next;
+  }
+  return level[0]!;
+}
+
+/**
+ * Merges queued entries per (document, author), keeping first-seen order and the newest time.
+ * Only used when the queue overflows (an outage): merging costs far more CPU than writing rows.
+ */
 function mergeByDocAndAuthor(entries: readonly Pending[]): Pending[] {
   const groups = new Map<string, Pending[]>();
   for (const entry of entries) {
@@ -111,7 +132,7 @@ function mergeByDocAndAuthor(entries: readonly Pending[]): Pending[] {
     merged.push({
       docName: first.docName,
       author: first.author,
-      update: Y.mergeUpdates(group.map((e) => e.update)),
+      update: mergeMany(group.map((e) => e.update)),
       createdAt: last.createdAt,
       seq: group.reduce((max, e) => Math.max(max, e.seq), 0),
     });
@@ -157,7 +178,7 @@ export function createUpdateLog(options: UpdateLogOptions): UpdateLog {
 
   async function write(): Promise<void> {
     if (writing || queue.length === 0) return;
-    const batch = mergeByDocAndAuthor(queue);
+    const batch = queue;
     queue = [];
     inFlight = batch.length;
     const maxSeq = batch.reduce((max, e) => Math.max(max, e.seq), 0);
@@ -185,10 +206,10 @@ export function createUpdateLog(options: UpdateLogOptions): UpdateLog {
       consecutiveFailures += 1;
       lastError = error instanceof Error ? error.message : String(error);
       metrics?.failed();
-      // Put the (already merged) batch back in front: order is kept and nothing is dropped.
+      // Put the batch back in front: order is kept and nothing is dropped.
       queue = batch.concat(queue);
       inFlight = 0;
-      compactQueue();
+      if (queue.length > maxPendingRecords) compactQueue();
       const level = consecutiveFailures > maxRetries ? 'error' : 'warn';
       logger[level]({ err: lastError, backlog: queue.length, failures: consecutiveFailures, retryInMs: retryDelay(consecutiveFailures) }, 'update log: write failed, will retry');
     } finally {

@@ -1,0 +1,169 @@
+/**
+ * `npm run bench -w apps/sync-server`: ours (durable log on SQLite) against @y/websocket-server
+ * 0.1.1 and @hocuspocus/server 3.4.4 (defaults), each server in its own child process with a
+ * fresh instance per scenario, clients in another process (bench/clients.ts). Prints one JSON line
+ * per measurement, then the ratios of ours to each peer. Loopback only, bounded loops (~5 min).
+ *
+ * BENCH_SERVERS=ours,yws  BENCH_SCENARIOS=fanout-1x50  narrow a run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createTokenService } from '../src/auth/tokens.js';
+import { rssBytes } from './proc.js';
+
+type ServerKind = 'ours' | 'yws' | 'hocuspocus';
+type Scenario = 'fanout-1x50' | 'fanout-500x2' | 'rss-1000' | 'late-joiner';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
+const allServers: ServerKind[] = ['ours', 'yws', 'hocuspocus'];
+const allScenarios: Scenario[] = ['fanout-1x50', 'fanout-500x2', 'rss-1000', 'late-joiner'];
+const pick = <T extends string>(name: string, all: readonly T[]): T[] => {
+  const wanted = process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
+  return wanted ? all.filter((x) => wanted.includes(x)) : [...all];
+};
+const servers = pick('BENCH_SERVERS', allServers);
+const scenarios = pick('BENCH_SCENARIOS', allScenarios);
+const tsx = ['--conditions=@prepmate/source', '--import', 'tsx'];
+
+type Line = Record<string, number | string>;
+const results: Line[] = [];
+const print = (line: Line): void => {
+  results.push(line);
+  process.stdout.write(JSON.stringify(line) + '\n');
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(kind: ServerKind, port: number): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
+  let child: ChildProcess;
+  let dataDir: string | null = null;
+  const base = { PATH: process.env['PATH'] ?? '', PORT: String(port), HOST: '127.0.0.1' };
+  if (kind === 'ours') {
+    dataDir = mkdtempSync(join(tmpdir(), 'prepmate-bench-'));
+    child = spawn(process.execPath, [...tsx, 'test/helpers/server-child.ts'], {
+      cwd: root,
+      // Durable log on SQLite with the default 50 ms flush; no per-connection rate limit (peers have none).
+      env: { ...base, DATA_DIR: dataDir, JWT_SECRET: SECRET, UPDATE_FLUSH_MS: '50', SYNC_RATE: '1000000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } else if (kind === 'yws') {
+    const serverJs = join(dirname(createRequire(import.meta.url).resolve('@y/websocket-server/package.json')), 'src', 'server.js');
+    child = spawn(process.execPath, [serverJs], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
+  } else {
+    child = spawn(process.execPath, [...tsx, 'bench/servers/hocuspocus.ts'], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString();
+      if (/SYNC_PORT=|running at/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`${kind} exited (${code}):\n${out}`)));
+  });
+  return {
+    child,
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function runScenario(kind: ServerKind, scenario: Scenario, token: string): Promise<void> {
+  const port = await freePort();
+  const server = await startServer(kind, port);
+  const pid = server.child.pid ?? 0;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 500)); // let the fresh process settle before its baseline RSS
+    const rss0 = rssBytes(pid);
+    const clients = spawn(process.execPath, [...tsx, 'bench/clients.ts'], {
+      cwd: root,
+      env: { PATH: process.env['PATH'] ?? '', BENCH: JSON.stringify({ server: kind, port, pid, scenario, token }) },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => clients.once('exit', resolve));
+    const timeout = setTimeout(() => clients.kill('SIGKILL'), 180_000);
+    for await (const line of createInterface({ input: clients.stdout! })) {
+      if (line === 'READY_FOR_RSS') {
+        const rss1 = rssBytes(pid);
+        print({ server: kind, scenario, metric: 'rss_per_loaded_doc', docs: 1000, baselineMb: Math.round(rss0 / 1048576), loadedMb: Math.round(rss1 / 1048576), perDocKB: Math.round((rss1 - rss0) / 1000 / 1024 * 10) / 10 });
+        clients.stdin!.write('done\n');
+        continue;
+      }
+      try {
+        print(JSON.parse(line) as Line);
+      } catch {
+        process.stderr.write(`[${kind}] ${line}\n`);
+      }
+    }
+    clearTimeout(timeout);
+    const code = await exited;
+    if (code !== 0) print({ server: kind, scenario, metric: 'error', message: `client process exited ${code}` });
+  } finally {
+    await server.stop();
+  }
+}
+
+function find(server: ServerKind, metric: string, where: (l: Line) => boolean = () => true): Line | undefined {
+  return results.find((l) => l['server'] === server && l['metric'] === metric && where(l));
+}
+
+function ratios(): void {
+  const rows: Array<{ name: string; metric: string; field: string; where?: (l: Line) => boolean; better: 'higher' | 'lower' }> = [
+    { name: 'deliveries_per_server_cpu_second_1x50', metric: 'fanout_unthrottled', field: 'deliveriesPerCpuSecond', better: 'higher' },
+    { name: 'deliveries_per_second_1x50', metric: 'fanout_unthrottled', field: 'deliveriesPerSecond', better: 'higher' },
+    { name: 'p99_unthrottled_1x50_ms', metric: 'fanout_unthrottled', field: 'latency_p99', better: 'lower' },
+    { name: 'p50_throttled_1x50_ms', metric: 'fanout_latency_ms', field: 'p50', where: (l) => l['docs'] === 1, better: 'lower' },
+    { name: 'p99_throttled_1x50_ms', metric: 'fanout_latency_ms', field: 'p99', where: (l) => l['docs'] === 1, better: 'lower' },
+    { name: 'p50_throttled_500x2_ms', metric: 'fanout_latency_ms', field: 'p50', where: (l) => l['docs'] === 500, better: 'lower' },
+    { name: 'p99_throttled_500x2_ms', metric: 'fanout_latency_ms', field: 'p99', where: (l) => l['docs'] === 500, better: 'lower' },
+    { name: 'sync_all_1x50_ms', metric: 'sync_all_ms', field: 'ms', where: (l) => l['clients'] === 50, better: 'lower' },
+    { name: 'sync_all_500x2_ms', metric: 'sync_all_ms', field: 'ms', where: (l) => l['docs'] === 500, better: 'lower' },
+    { name: 'rss_per_loaded_doc_kb', metric: 'rss_per_loaded_doc', field: 'perDocKB', better: 'lower' },
+    { name: 'late_joiner_20k_ms', metric: 'late_joiner_ms', field: 'median', better: 'lower' },
+  ];
+  for (const row of rows) {
+    const ours = find('ours', row.metric, row.where)?.[row.field];
+    for (const peer of ['yws', 'hocuspocus'] as const) {
+      const theirs = find(peer, row.metric, row.where)?.[row.field];
+      if (typeof ours !== 'number' || typeof theirs !== 'number' || theirs === 0) continue;
+      print({ metric: 'ratio', name: row.name, vs: peer, ours, peer: theirs, ratio: Math.round((ours / theirs) * 100) / 100, better: row.better });
+    }
+  }
+}
+
+const token = await createTokenService(SECRET).sign('bench', { role: 'service', expiresInSeconds: 3600 });
+for (const scenario of scenarios) {
+  for (const kind of servers) {
+    try {
+      await runScenario(kind, scenario, token);
+    } catch (error) {
+      print({ server: kind, scenario, metric: 'error', message: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}
+ratios();
