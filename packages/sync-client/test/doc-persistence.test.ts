@@ -1,0 +1,56 @@
+// y-indexeddb uses the global indexedDB/IDBKeyRange: this file (its own worker) installs fake ones.
+import 'fake-indexeddb/auto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createSyncClientOn, type Platform } from '../src/client.js';
+import type { WebSocketConstructor } from '../src/doc/connection.js';
+import { indexedDbDocPersistence } from '../src/doc/persistence.js';
+import { createMemoryOutboxStorage } from '../src/outbox/memory-storage.js';
+import { createManualConnectivity, noLifecycle, type ManualConnectivity } from '../src/ports.js';
+import { eventually } from './fakes.js';
+import { startTestServer, type TestServer } from './server-helper.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const platform = (connectivity: ManualConnectivity): Platform => ({
+  connectivity,
+  lifecycle: noLifecycle,
+  locks: null,
+  channel: null,
+  WebSocket: WebSocket as unknown as WebSocketConstructor,
+  outboxStorage: () => createMemoryOutboxStorage(),
+  docPersistence: indexedDbDocPersistence,
+  crossTab: false,
+});
+
+describe('document persisted with y-indexeddb', () => {
+  it('when offline edits survive a reload, then they count as unsaved until the server acknowledges them, and reach the server', async () => {
+    const userId = 'reloader';
+    const opts = { apiBaseUrl: server.url, wsUrl: server.wsUrl, userId, getToken: () => server.token(userId) };
+    const offline = createManualConnectivity(false);
+    const page1 = createSyncClientOn(platform(offline), opts);
+    await page1.ready;
+    page1.document.updateTopic('heaps', { status: 'in_progress', goal: 'k-way merge' });
+    expect(page1.status().unsavedChanges).toBe(1);
+    await page1.destroy();
+
+    const online = createManualConnectivity(false);
+    const page2 = createSyncClientOn(platform(online), opts);
+    await page2.ready;
+    expect(page2.document.getTopic('heaps')?.goal).toBe('k-way merge');
+    expect(page2.status().unsavedChanges).toBe(1);
+    online.setOnline(true);
+    await page2.whenSaved();
+    await eventually(async () => {
+      const p = await server.getJson<{ data: { topics: Record<string, { goal?: string }> } }>('/api/progress', userId);
+      expect(p.data.topics['heaps']?.goal).toBe('k-way merge');
+    });
+    await page2.destroy();
+  });
+});
