@@ -67,6 +67,8 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
     async eraseUser(userId) {
       const names = new Set(await store.listUserDocuments(userId));
       names.add(userId);
+      // Loaded documents whose updates are not in the store yet.
+      for (const name of manager.loadedNames()) if (name === userId || name.startsWith(`${userId}/`)) names.add(name);
       for (const name of names) await manager.erase(name);
     },
   };

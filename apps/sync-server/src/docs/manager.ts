@@ -55,6 +55,8 @@ export interface DocumentManager {
   closeAll(code: number, reason: string): void;
   readonly loadedCount: number;
   get(docName: string): LiveDocument | undefined;
+  /** Names of the loaded documents. */
+  loadedNames(): string[];
   /** Cancels timers and drops every document (after the log was drained). */
   stop(): void;
 }
@@ -481,6 +483,9 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     },
     get(docName) {
       return docs.get(docName);
+    },
+    loadedNames() {
+      return [...docs.keys()];
     },
     stop() {
       stopped = true;
