@@ -148,7 +148,8 @@ describe('telemetry against the real server', () => {
       const n = ++requests;
       if (init.keepalive) keepalives++;
       const res = await fetch(url, init);
-      if (n === 2) return new Promise<Response>(() => undefined);
+      // Like a real fetch, the hung request ends only when aborted (destroy() aborts it).
+      if (n === 2) return new Promise<Response>((_, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))));
       return res;
     };
     const connectivity = createManualConnectivity(false);

@@ -729,7 +729,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       if (retryTimer !== null) clock.clearTimeout(retryTimer);
       if (intervalTimer !== null) clock.clearTimeout(intervalTimer);
       for (const u of unsubscribers.splice(0)) u();
-      await flushing?.catch(() => undefined);
+      // Requests were aborted above; a custom fetch that ignores the signal must not hold
+      // destroy() forever (its items stay queued either way).
+      if (flushing) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([flushing.catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 5_000)))]);
+        clearTimeout(timer);
+      }
       leader = false;
       releaseLeadership?.();
       channel?.close();
