@@ -31,6 +31,8 @@ export interface SyncClientOptions {
   /** Do not connect the document (telemetry only, e.g. a REST-only service). Default false. */
   readonly documentSync?: boolean;
   readonly fetch?: FetchLike;
+  /** Gzip telemetry request bodies ≥ 1 KiB. Default true. */
+  readonly compressRequests?: boolean;
   /** Per-request timeout of telemetry sends, ms. Default 30 000. */
   readonly requestTimeoutMs?: number;
   readonly clock?: Clock;
@@ -125,6 +127,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     nowIso: () => new Date(clock.now()).toISOString(),
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
+    ...(options.compressRequests !== undefined ? { compress: options.compressRequests } : {}),
   });
   const telemetry = createTelemetry({
     ...options.telemetry,

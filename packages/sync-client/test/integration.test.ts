@@ -90,7 +90,7 @@ describe('telemetry against the real server', () => {
     };
     const client = createSyncClientOn(
       tab(new IDBFactory()),
-      options(userId, { apiBaseUrl: proxy.url, fetch: countingFetch, requestTimeoutMs: 800, telemetry: { batchSize: 40, backoff: { baseMs: 20, maxMs: 200 } } }),
+      options(userId, { apiBaseUrl: proxy.url, fetch: countingFetch, compressRequests: false, requestTimeoutMs: 800, telemetry: { batchSize: 40, backoff: { baseMs: 20, maxMs: 200 } } }),
     );
     await client.ready;
     const ids = await Promise.all(Array.from({ length: 1500 }, (_, i) => client.captureEvent('e', { i })));
@@ -118,9 +118,9 @@ describe('telemetry against the real server', () => {
       sends.push((JSON.parse(init.body as string) as { items: { itemData: { eventId: string } }[] }).items.map((i) => i.itemData.eventId));
       return fetch(url, init);
     };
-    const a = createSyncClientOn(tab(indexedDB, locks), options(userId, { fetch: fetchSpy, telemetry: { batchSize: 25 } }));
+    const a = createSyncClientOn(tab(indexedDB, locks), options(userId, { fetch: fetchSpy, compressRequests: false, telemetry: { batchSize: 25 } }));
     await a.ready;
-    const b = createSyncClientOn(tab(indexedDB, locks), options(userId, { fetch: fetchSpy, telemetry: { batchSize: 25 } }));
+    const b = createSyncClientOn(tab(indexedDB, locks), options(userId, { fetch: fetchSpy, compressRequests: false, telemetry: { batchSize: 25 } }));
     await b.ready;
     const ids = await Promise.all(Array.from({ length: 600 }, (_, i) => (i % 2 ? a : b).captureEvent('tab_event', { i })));
     await eventually(async () => {

@@ -62,6 +62,20 @@ export interface HttpTransportOptions {
   readonly nowIso: () => string;
   /** A `role: service` token acts for this user: `userId` goes on every item. */
   readonly actAsUserId?: string;
+  /**
+   * Gzip request bodies of at least 1 KiB (`Content-Encoding: gzip`, CONTRACT §4) where
+   * `CompressionStream` exists. Telemetry JSON shrinks several-fold. Keepalive sends on unload are
+   * never compressed: compression is asynchronous and the page may be gone. Default true.
+   */
+  readonly compress?: boolean;
+}
+
+const COMPRESS_MIN_BYTES = 1024;
+
+/** Gzips a string with the platform's `CompressionStream`. */
+async function gzip(text: string): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** Parses `Retry-After` (seconds or an HTTP date) into milliseconds from `now`. */
@@ -121,10 +135,14 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
     return { kind: 'retry', error: message, status: res.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
   }
 
-  function post(payload: string, auth: string, keepalive: boolean, signal?: AbortSignal): Promise<Response> {
+  const compress = (options.compress ?? true) && typeof CompressionStream !== 'undefined';
+
+  function post(payload: string | Uint8Array<ArrayBuffer>, auth: string, keepalive: boolean, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${auth}` };
+    if (typeof payload !== 'string') headers['content-encoding'] = 'gzip';
     return doFetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` },
+      headers,
       body: payload,
       keepalive,
       ...(signal ? { signal } : {}),
@@ -137,7 +155,8 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
     const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
     try {
       token ??= await options.getToken({ forceRefresh: false });
-      const payload = body(items);
+      const json = body(items);
+      const payload = compress && json.length >= COMPRESS_MIN_BYTES ? await gzip(json) : json;
       let res = await post(payload, token, keepalive, combined);
       if (res.status === 401) {
         await res.body?.cancel().catch(() => undefined);
