@@ -31,6 +31,8 @@ export interface SyncClientOptions {
   /** Do not connect the document (telemetry only, e.g. a REST-only service). Default false. */
   readonly documentSync?: boolean;
   readonly fetch?: FetchLike;
+  /** Upper bound of the document's reconnect backoff (full jitter from 250 ms), ms. Default 30 000. */
+  readonly maxReconnectDelayMs?: number;
   /** Gzip telemetry request bodies ≥ 1 KiB. Default true. */
   readonly compressRequests?: boolean;
   /** Per-request timeout of telemetry sends, ms. Default 30 000. */
@@ -210,6 +212,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       clock,
       random,
       crossTab: platform.crossTab,
+      ...(options.maxReconnectDelayMs !== undefined ? { maxBackoffMs: options.maxReconnectDelayMs } : {}),
       onChange: changed,
       onError: (message) => {
         lastDocError = message;

@@ -81,3 +81,43 @@ describe('@prepmate/sync-client/node', () => {
     await client.destroy();
   });
 });
+
+describe('server restart', () => {
+  it('when the server stops and comes back, then edits and events made meanwhile reach it and unsaved returns to 0', async () => {
+    const own = await startTestServer();
+    let current: TestServer = own;
+    const userId = 'restart-learner';
+    const client = createSyncClient({
+      apiBaseUrl: own.url,
+      wsUrl: own.wsUrl,
+      userId,
+      getToken: () => current.token(userId),
+      maxReconnectDelayMs: 300,
+      telemetry: { backoff: { baseMs: 20, maxMs: 300 } },
+    });
+    try {
+      await client.ready;
+      client.document.updateTopic('strings', { status: 'in_progress' });
+      await client.whenSaved();
+      await own.stopKeepingData();
+      await eventually(() => expect(client.status().connected).toBe(false));
+      client.document.updateTopic('strings', { notes: 'KMP while the server was away' });
+      client.document.recordAssessment({ assessmentId: 'during-outage', topicId: 'strings', score: 55, completedAt: '2026-11-28T12:00:00.000Z' });
+      const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => client.captureEvent('outage_event', { i })));
+      expect(client.status().unsavedChanges).toBeGreaterThan(0);
+      current = await own.restart();
+      await client.whenSaved();
+      await eventually(async () => {
+        await client.flush();
+        expect(client.status().queuedEvents).toBe(0);
+      }, 30_000, 100);
+      const p = await current.getJson<{ data: { topics: Record<string, { notes?: string }>; assessments: Record<string, unknown> } }>('/api/progress', userId);
+      expect(p.data.topics['strings']?.notes).toBe('KMP while the server was away');
+      expect(p.data.assessments['during-outage']).toBeDefined();
+      expect([...(await current.listEventIds(userId))].sort()).toEqual([...ids].sort());
+    } finally {
+      await client.destroy();
+      await current.close();
+    }
+  });
+});

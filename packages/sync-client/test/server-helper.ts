@@ -15,11 +15,14 @@ export interface TestServer extends RunningServer {
   /** Every stored event id of a user, read through `GET /api/telemetry/events` page by page. */
   listEventIds(userId: string): Promise<string[]>;
   getJson<T>(path: string, userId: string): Promise<T>;
+  /** Graceful stop, keeping the data directory; `restart()` starts again on the same port and data. */
+  stopKeepingData(): Promise<void>;
+  restart(): Promise<TestServer>;
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'sync-client-it-'));
+export async function startTestServer(env: Record<string, string> = {}, reuseDir?: string): Promise<TestServer> {
+  const dir = reuseDir ?? (await mkdtemp(join(tmpdir(), 'sync-client-it-')));
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -51,6 +54,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
       } while (cursor);
       return ids;
     },
+    stopKeepingData: () => server.stop(),
+    restart: () => startTestServer({ ...env, PORT: String(server.port) }, dir),
     async close() {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
