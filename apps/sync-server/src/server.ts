@@ -11,6 +11,13 @@ import type { Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { createStore } from './storage/index.js';
 import type { Store } from './storage/ports.js';
+import { createCacheService, type CacheService } from './cache/index.js';
+import { createSyncService, type SyncService } from './docs/sync-service.js';
+import type { DocumentService } from './docs/document-service.js';
+import { createProgressRouter } from './http/routes/progress.js';
+import { createTelemetryRouter } from './http/routes/telemetry.js';
+import { createUsersRouter } from './http/routes/users.js';
+import { createTelemetryMetrics, createTelemetryService, scheduleTelemetryJobs, type LearnerDocuments } from './telemetry/index.js';
 
 export interface RunningServer {
   /** `http://host:port` as reachable from this machine. */
@@ -18,6 +25,7 @@ export interface RunningServer {
   readonly port: number;
   readonly store: Store;
   readonly tokens: TokenService;
+  readonly sync: SyncService;
   /** Graceful stop: stop accepting, flush the update log, snapshot dirty documents, close the store. */
   stop(): Promise<void>;
 }
@@ -27,6 +35,21 @@ export interface StartOptions {
   readonly clientDir?: string;
   /** Use this store instead of creating one from the config (tests wrap stores to inject faults). */
   readonly store?: Store;
+  /** Use this cache and rate limiter instead of the one the config selects. */
+  readonly cache?: CacheService;
+  /** Injectable clock for the telemetry use-cases and jobs (tests). */
+  readonly now?: () => Date;
+  /** Tuning of the sync service that is not in the environment contract (tests, benchmarks). */
+  readonly syncOptions?: Parameters<typeof createSyncService>[0]['options'];
+}
+
+/** The REST side's view of the learner documents: the sync service's live documents. */
+function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
+  return {
+    read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
+    apply: (userId, author, fn) => documents.change(userId, author, fn),
+    evict: (docName) => documents.erase(docName),
+  };
 }
 
 /**
@@ -40,20 +63,54 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const tokens = createTokenService(secret);
   const registry = createMetricsRegistry(instanceId);
   const store = options.store ?? (await createStore(config, logger));
+  const cache = options.cache ?? createCacheService(config, logger);
+  const now = options.now;
 
+  const sync = createSyncService({
+    config,
+    logger,
+    store,
+    tokens,
+    registry,
+    redis: config.REDIS_URL ? { url: config.REDIS_URL } : null,
+    instanceId,
+    ...(options.syncOptions ? { options: options.syncOptions } : {}),
+  });
+  await sync.start();
+  const documents = learnerDocumentsOf(sync.documents);
+  const telemetry = createTelemetryService({
+    store,
+    documents,
+    cache: cache.cache,
+    config,
+    logger,
+    metrics: createTelemetryMetrics(registry),
+    ...(now ? { now } : {}),
+  });
+  const snapshots = config.ENABLE_SCHEDULED_SYNC ? sync.scheduleSnapshots() : null;
+  const jobs = scheduleTelemetryJobs({ store, documents, cache: cache.cache, config, logger, instanceId, ...(now ? { now } : {}) });
+
+  const restDeps = { tokens, service: telemetry, limiter: cache.rateLimiter, config };
   const apiRouters = [
     createHealthRouter({
       startedAt,
       pingDatabase: () => store.ping(),
-      cacheState: async () => 'in-process',
-      schedulerState: () => (config.ENABLE_SCHEDULED_SYNC ? 'running' : 'disabled'),
-      syncState: () => ({ logBacklog: 0, storeHealthy: true, loadedDocuments: 0, connections: 0 }),
+      cacheState: () => cache.state(),
+      schedulerState: () => jobs.state(),
+      syncState: () => {
+        const s = sync.status();
+        return { logBacklog: s.logBacklog, storeHealthy: s.storeHealthy, loadedDocuments: s.loadedDocuments, connections: s.connections };
+      },
     }),
     createMetricsRouter(registry, tokens),
     ...(config.AUTH_MODE === 'dev' ? [createDevTokenRouter(tokens)] : []),
+    createTelemetryRouter(restDeps),
+    createProgressRouter(restDeps),
+    createUsersRouter(restDeps),
   ];
   const app = createApp({ config, logger, apiRouters, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   const server: Server = createServer(app);
+  server.on('upgrade', (req, socket, head) => sync.handleUpgrade(req, socket, head));
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -69,13 +126,19 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      // Stop accepting first, then drain: sockets close, the log is flushed, dirty documents
+      // are snapshotted, and only then does the store close.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      jobs.stop();
+      await snapshots?.stop();
+      await sync.stop();
+      server.closeAllConnections();
+      await closed;
+      await cache.close();
       await store.close();
     })();
     return stopping;
   };
-  return { url, port, store, tokens, stop };
+  return { url, port, store, tokens, sync, stop };
 }

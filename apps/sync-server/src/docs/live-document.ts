@@ -75,15 +75,15 @@ export class LiveDocument {
    * Update messages received from peers in the current event-loop turn, applied together at the
    * end of the turn (one transaction per peer, so Yjs encodes each peer's changes as one update).
    */
-  incoming = new Map<Peer, Uint8Array[]>();
+  incoming: Map<Peer, Uint8Array[]> | null = null;
   /** Changes of the current turn as Yjs emitted them, one per transaction, and their origins. */
   turnUpdates: Uint8Array[] = [];
   turnOrigins: Array<SyncOrigin | null> = [];
   /** State vector before the first change of the current turn (to encode the turn as one update). */
   turnStateVector: Uint8Array | null = null;
-  /** Awareness clientIDs changed in the current turn. */
-  awarenessChanged = new Set<number>();
-  awarenessOrigins = new Set<SyncOrigin | null>();
+  /** Awareness clientIDs changed in the current turn, and by whom (null between turns: memory per idle document matters). */
+  awarenessChanged: Set<number> | null = null;
+  awarenessOrigins: Set<SyncOrigin | null> | null = null;
   /** State vector captured when a log write started, acknowledged once that write is durable. */
   ackCandidate: { readonly seq: number; readonly stateVector: Uint8Array } | null = null;
   /** A state vector whose insertions are all known durable. */

@@ -109,10 +109,10 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     dirtyThisTurn.clear();
     for (const live of batch) {
       try {
-        if (live.incoming.size > 0) applyIncoming(live);
+        if (live.incoming) applyIncoming(live);
         if (live.turnUpdates.length > 0) flushUpdates(live);
         live.turnStateVector = null;
-        if (live.awarenessChanged.size > 0) flushAwareness(live);
+        if (live.awarenessChanged) flushAwareness(live);
       } catch (error) {
         logger.error({ err: error, docName: live.name }, 'sync: fan-out of a turn failed');
       }
@@ -126,7 +126,8 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
    */
   function applyIncoming(live: LiveDocument): void {
     const incoming = live.incoming;
-    live.incoming = new Map();
+    live.incoming = null;
+    if (!incoming) return;
     for (const [peer, updates] of incoming) {
       if (!live.peers.has(peer)) continue;
       try {
@@ -194,10 +195,10 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
   }
 
   function flushAwareness(live: LiveDocument): void {
-    const ids = [...live.awarenessChanged];
-    const origins = [...live.awarenessOrigins];
-    live.awarenessChanged.clear();
-    live.awarenessOrigins.clear();
+    const ids = [...(live.awarenessChanged ?? [])];
+    const origins = [...(live.awarenessOrigins ?? [])];
+    live.awarenessChanged = null;
+    live.awarenessOrigins = null;
     const update = encodeAwarenessUpdate(live.awareness, ids);
     const frame = writeAwareness(update);
     const only = origins.length === 1 ? origins[0] : undefined;
@@ -231,10 +232,11 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
       for (const id of changes.added) origin.awarenessIds.add(id);
       for (const id of changes.removed) origin.awarenessIds.delete(id);
     }
-    for (const id of changes.added) live.awarenessChanged.add(id);
-    for (const id of changes.updated) live.awarenessChanged.add(id);
-    for (const id of changes.removed) live.awarenessChanged.add(id);
-    live.awarenessOrigins.add(origin);
+    const changed = (live.awarenessChanged ??= new Set());
+    for (const id of changes.added) changed.add(id);
+    for (const id of changes.updated) changed.add(id);
+    for (const id of changes.removed) changed.add(id);
+    (live.awarenessOrigins ??= new Set()).add(origin);
     markDirty(live);
   }
 
@@ -412,9 +414,10 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     },
     applyPeerUpdate(live, peer, update) {
       // Validated and applied at the end of the turn, together with the peer's other updates.
-      const queued = live.incoming.get(peer);
+      const incoming = (live.incoming ??= new Map());
+      const queued = incoming.get(peer);
       if (queued) queued.push(update);
-      else live.incoming.set(peer, [update]);
+      else incoming.set(peer, [update]);
       touch(live);
       if (peer.ack) {
         peer.ack.received += 1;

@@ -15,7 +15,8 @@ import {
   type TelemetryDeps,
   type TrackResult,
 } from './types.js';
-import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId, validateItem } from './validate.js';
+import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId } from './validate.js';
+import { createInlineValidator } from './validation.js';
 
 /** Assessments first: they are facts other devices wait for; progress patches can lag. */
 const PRIORITY = { assessment: 10, progress: 5 } as const;
@@ -37,6 +38,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
   const { store, documents, cache, config, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const envelopeSchema = makeBatchEnvelopeSchema(config.MAX_BATCH_ITEMS);
+  const validator = deps.validator ?? createInlineValidator();
 
   async function track(ctx: RequestContext, body: unknown): Promise<TrackResult> {
     const request = parseTrackBody(body);
@@ -64,18 +66,20 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
 
     // Group valid items by the learner they belong to: a learner's items all belong to them; a
     // service may send items of several learners in one batch.
-    const groups = new Map<string, Entry[]>();
+    const owners: { index: number; userId: string; raw: unknown }[] = [];
     envelope.items.forEach((raw, index) => {
-      let userId: string;
       try {
-        userId = ctx.actFor(requestedUserId(raw) ?? ctx.userId);
+        owners.push({ index, userId: ctx.actFor(requestedUserId(raw) ?? ctx.userId), raw });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         const code = error.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'VALIDATION_FAILED';
         results[index] = { index, status: 'rejected', error: { code, message: error.message, details: error.details.map((d) => ({ path: d.path ?? 'userId', message: d.message })) } };
-        return;
       }
-      const validation = validateItem(raw);
+    });
+    const validations = await validator.validate(owners.map((o) => o.raw));
+    const groups = new Map<string, Entry[]>();
+    owners.forEach(({ index, userId }, i) => {
+      const validation = validations[i]!;
       if (!validation.ok) {
         results[index] = { index, status: 'rejected', error: validation.error };
         return;

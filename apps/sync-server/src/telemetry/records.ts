@@ -31,12 +31,11 @@ export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryE
   const times = enrichTimes(ctx.receivedAt, clientTimestamp, sentAt);
   // Copied key by key into a fresh object: the validated metadata is a loose object and
   // must not carry its identity (or prototype) into the store.
-  const extra: Record<string, unknown> = {};
-  let hasExtra = false;
+  let extra: Record<string, unknown> | null = null;
   for (const key of Object.keys(meta)) {
     if (KNOWN_METADATA.has(key)) continue;
+    extra ??= {};
     extra[key] = (meta as Record<string, unknown>)[key];
-    hasExtra = true;
   }
   return {
     userId: ctx.userId,
@@ -50,7 +49,7 @@ export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryE
       correctedTimestamp: times.correctedTimestamp,
       userAgent: trimUserAgent(meta.userAgent) ?? ctx.userAgent,
       ipAddress: ctx.ipAddress,
-      ...(hasExtra ? { extra } : {}),
+      ...(extra ? { extra } : {}),
       flags: times.flags,
     },
     status: 'completed',

@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
+import type { ItemValidator } from './validation.js';
 
 /** The configuration the telemetry use-cases read. */
 export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'>;
@@ -22,6 +23,8 @@ export interface TelemetryDeps {
   /** Injectable clock: tests pin it to check timestamp flags and retry times. */
   readonly now?: () => Date;
   readonly metrics?: TelemetryMetrics;
+  /** Where batch items are validated; default inline. `createWorkerValidator` moves it off the event loop. */
+  readonly validator?: ItemValidator;
 }
 
 /** What the HTTP layer knows about one request. */

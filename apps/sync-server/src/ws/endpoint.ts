@@ -80,7 +80,7 @@ class Connection implements Peer {
   lastRefill = performance.now();
   resumeTimer: NodeJS.Timeout | null = null;
   /** Frames read while over the rate limit, processed as tokens refill. */
-  readonly queue: Array<[RawData, boolean]> = [];
+  queue: Array<[RawData, boolean]> | null = null;
 
   constructor(
     readonly ws: WebSocket,
@@ -141,7 +141,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
    */
   function onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     conn.alive = true;
-    if (conn.queue.length === 0) {
+    if (!conn.queue) {
       refill(conn);
       if (conn.tokens >= 1) {
         conn.tokens -= 1;
@@ -149,7 +149,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
         return;
       }
     }
-    conn.queue.push([data, isBinary]);
+    (conn.queue ??= []).push([data, isBinary]);
     if (!conn.resumeTimer) {
       conn.ws.pause();
       scheduleDrain(conn);
@@ -161,14 +161,18 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     conn.resumeTimer = setTimeout(() => {
       conn.resumeTimer = null;
       refill(conn);
-      while (conn.queue.length > 0 && conn.tokens >= 1 && conn.ws.readyState === WebSocket.OPEN) {
+      const queue = conn.queue ?? [];
+      while (queue.length > 0 && conn.tokens >= 1 && conn.ws.readyState === WebSocket.OPEN) {
         conn.tokens -= 1;
-        const [data, isBinary] = conn.queue.shift()!;
+        const [data, isBinary] = queue.shift()!;
         onMessage(conn, data, isBinary);
       }
-      if (conn.ws.readyState !== WebSocket.OPEN) conn.queue.length = 0;
-      else if (conn.queue.length > 0) scheduleDrain(conn);
-      else conn.ws.resume();
+      if (conn.ws.readyState !== WebSocket.OPEN) conn.queue = null;
+      else if (queue.length > 0) scheduleDrain(conn);
+      else {
+        conn.queue = null;
+        conn.ws.resume();
+      }
     }, waitMs);
   }
 

@@ -1,0 +1,125 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../logger.js';
+import { validateItem, type ItemValidation } from './validate.js';
+import { resultOf, type WorkerResult } from './validation-protocol.js';
+
+/**
+ * Validates batch items with the crdt-model schemas. A port so that ingestion can validate in
+ * process (the default, and what small batches use) or in worker threads.
+ */
+export interface ItemValidator {
+  validate(items: readonly unknown[]): Promise<ItemValidation[]>;
+  close(): Promise<void>;
+}
+
+/** Validation on the calling thread. */
+export function createInlineValidator(): ItemValidator {
+  return {
+    validate: async (items) => items.map(validateItem),
+    close: async () => {},
+  };
+}
+
+export interface WorkerValidatorOptions {
+  readonly logger: Logger;
+  /** Worker threads; default: one less than the cores, at least 1. */
+  readonly threads?: number;
+  /**
+   * Batches smaller than this are validated inline: below it, copying the items to a worker
+   * and back costs more than it saves. Default 32.
+   */
+  readonly minItems?: number;
+}
+
+/**
+ * Built, the worker is plain JavaScript beside this file. Run from TypeScript source (tsx,
+ * vitest), it is TypeScript too, and a worker does not inherit the parent's loader hooks:
+ * a small ESM bootstrap registers tsx's loader in the worker first, then imports it.
+ */
+function workerEntry(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./validation-worker.js', import.meta.url);
+  // The ESM build of tsx's API (its CommonJS build cannot register hooks from a data: URL).
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
+  const source = new URL('./validation-worker.ts', import.meta.url).href;
+  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(source)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+}
+
+interface Pending {
+  readonly resolve: (results: WorkerResult[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  readonly pending: Map<number, Pending>;
+}
+
+/**
+ * A pool of validation workers. Validation is CPU work that would otherwise hold the event loop
+ * while another request's store write could proceed; in workers it overlaps with the writes.
+ * A worker that dies fails only its in-flight batches over to inline validation and is
+ * replaced, so a request never fails because of the pool.
+ */
+export function createWorkerValidator(options: WorkerValidatorOptions): ItemValidator {
+  const { logger } = options;
+  const threads = Math.max(1, options.threads ?? availableParallelism() - 1);
+  const minItems = options.minItems ?? 32;
+  const inline = createInlineValidator();
+  const entry = workerEntry();
+  let nextId = 0;
+  let closed = false;
+
+  const spawn = (slot?: Slot): Slot => {
+    const worker = new Worker(entry);
+    worker.unref();
+    const s: Slot = slot ?? { worker, pending: new Map() };
+    s.worker = worker;
+    worker.on('message', (message: { id: number; results: WorkerResult[] }) => {
+      const p = s.pending.get(message.id);
+      s.pending.delete(message.id);
+      p?.resolve(message.results);
+    });
+    const fail = (error: Error): void => {
+      for (const p of s.pending.values()) p.reject(error);
+      s.pending.clear();
+      if (!closed) {
+        logger.warn({ err: error }, 'validation worker stopped; replacing it');
+        spawn(s);
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (!closed) fail(new Error(`validation worker exited with code ${code}`));
+    });
+    return s;
+  };
+  const slots = Array.from({ length: threads }, () => spawn());
+
+  return {
+    async validate(items) {
+      if (closed || items.length < minItems) return inline.validate(items);
+      // The least busy worker: batches differ in size, so round-robin could queue behind a big one.
+      const slot = slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
+      const id = nextId++;
+      try {
+        const results = await new Promise<WorkerResult[]>((resolve, reject) => {
+          slot.pending.set(id, { resolve, reject });
+          slot.worker.postMessage({ id, items });
+        });
+        return results.map((r, i) => resultOf(items[i], r));
+      } catch (error) {
+        logger.warn({ err: error }, 'validation worker failed; validating inline');
+        return inline.validate(items);
+      }
+    },
+    async close() {
+      closed = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+      for (const s of slots) for (const p of s.pending.values()) p.reject(new Error('validator closed'));
+    },
+  };
+}
