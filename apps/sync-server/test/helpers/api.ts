@@ -20,7 +20,7 @@ import { createLogger } from '../../src/logger.js';
 import { createMetricsRegistry } from '../../src/metrics.js';
 import { createSqliteStore, type Store } from '../../src/storage/index.js';
 import { createMongoStore } from '../../src/storage/mongo/index.js';
-import { createMemoryLearnerDocuments, createTelemetryMetrics, createTelemetryService, type LearnerDocuments } from '../../src/telemetry/index.js';
+import { createMemoryLearnerDocuments, createTelemetryMetrics, createTelemetryService, type ItemValidator, type LearnerDocuments } from '../../src/telemetry/index.js';
 import type { MemoryLearnerDocuments } from '../../src/telemetry/memory-documents.js';
 import { describeWithService, mongoUriForTests, tempSqliteDir } from './stores.js';
 
@@ -115,6 +115,7 @@ export interface StartApiOptions {
   readonly documents?: LearnerDocuments;
   readonly cache?: CacheService;
   readonly now?: () => Date;
+  readonly validator?: ItemValidator;
 }
 
 /**
@@ -145,6 +146,7 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
     logger,
     metrics: createTelemetryMetrics(registry),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.validator ? { validator: options.validator } : {}),
   });
   const restDeps = { tokens, service, limiter: cache.rateLimiter, config };
   const startedAt = Date.now();
