@@ -1,0 +1,116 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './fakes.js';
+import { startTestServer, type TestServer } from './server-helper.js';
+
+/**
+ * The SDK in headless Chromium, served by the real server from the same origin: real IndexedDB,
+ * real Web Locks, real BroadcastChannel, real `pagehide` and keepalive fetch.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available) console.log(`browser tests skipped: ${CHROMIUM} not found`);
+
+let server: TestServer;
+let browser: Browser;
+let clientDir: string;
+
+beforeAll(async () => {
+  if (!available) return;
+  clientDir = await mkdtemp(join(tmpdir(), 'sdk-page-'));
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [fileURLToPath(new URL('./browser/app.ts', import.meta.url))],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    conditions: ['@prepmate/source'],
+    outfile: join(clientDir, 'sdk.js'),
+    logLevel: 'silent',
+  });
+  await writeFile(join(clientDir, 'index.html'), '<!doctype html><title>sdk</title><script type="module" src="/sdk.js"></script>');
+  server = await startTestServer({}, undefined, { clientDir });
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (clientDir) await rm(clientDir, { recursive: true, force: true });
+});
+
+/** Records the event ids of every batch request the context sends (keepalive ones included). */
+function recordBatches(context: BrowserContext): string[][] {
+  const batches: string[][] = [];
+  context.on('request', (req) => {
+    if (!req.url().endsWith('/api/telemetry/batch') || req.method() !== 'POST') return;
+    const body = JSON.parse(req.postData() ?? '{"items":[]}') as { items: { itemData: { eventId: string } }[] };
+    batches.push(body.items.map((i) => i.itemData.eventId));
+  });
+  return batches;
+}
+
+async function openTab(context: BrowserContext, userId: string, batchSize: number): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await page.waitForFunction(() => typeof globalThis.sdk?.start === 'function');
+  await page.evaluate(([u, b]) => globalThis.sdk.start(u, b), [userId, batchSize] as const);
+  return page;
+}
+
+const capture = (page: Page, n: number, tag: string): Promise<string[]> =>
+  page.evaluate(([count, t]) => Promise.all(Array.from({ length: count }, (_, i) => globalThis.sdk.client!.captureEvent('browser_event', { i, t }))), [n, tag] as const);
+
+describe.skipIf(!available)('in Chromium', () => {
+  it('when two tabs capture at once, then exactly one sends and no event is sent twice', async () => {
+    const context = await browser.newContext();
+    const batches = recordBatches(context);
+    const userId = 'chromium-tabs';
+    const a = await openTab(context, userId, 20);
+    const b = await openTab(context, userId, 20);
+    const leaders = await Promise.all([a, b].map((p) => p.evaluate(() => globalThis.sdk.client!.status().telemetry.leader)));
+    expect(leaders.filter(Boolean)).toHaveLength(1);
+    const ids = (await Promise.all([capture(a, 150, 'a'), capture(b, 150, 'b')])).flat();
+    await eventually(async () => expect(await server.store.telemetry.countEvents(userId)).toBe(300), 60_000, 100);
+    await eventually(async () => expect(await b.evaluate(() => globalThis.sdk.client!.status().queuedEvents)).toBe(0));
+    const sent = batches.flat();
+    expect(new Set(sent).size).toBe(300);
+    expect(sent).toHaveLength(300);
+    expect([...(await server.listEventIds(userId))].sort()).toEqual([...ids].sort());
+    await context.close();
+  });
+
+  it('when a tab is closed in the middle of a flush, then the next tab delivers the rest and nothing is stored twice', async () => {
+    const context = await browser.newContext();
+    const batches = recordBatches(context);
+    const userId = 'chromium-unload';
+    // Slow the server's answers so that the close lands while batches are in flight.
+    await context.route('**/api/telemetry/batch', async (route) => {
+      await new Promise((r) => setTimeout(r, 150));
+      await route.continue().catch(() => undefined);
+    });
+    const first = await openTab(context, userId, 25);
+    await context.setOffline(true);
+    const ids = await capture(first, 400, 'unload');
+    await context.setOffline(false);
+    await eventually(() => expect(batches.length).toBeGreaterThan(0), 10_000, 5);
+    await first.close({ runBeforeUnload: true });
+    const stored = await server.store.telemetry.countEvents(userId);
+    expect(stored).toBeLessThan(400);
+    const second = await openTab(context, userId, 25);
+    await eventually(async () => expect(await server.store.telemetry.countEvents(userId)).toBe(400), 60_000, 100);
+    await eventually(async () => expect(await second.evaluate(() => globalThis.sdk.client!.status().queuedEvents)).toBe(0));
+    expect([...(await server.listEventIds(userId))].sort()).toEqual([...ids].sort());
+    await context.close();
+  });
+});
