@@ -1,9 +1,15 @@
 /** Display helpers shared by the screens. Pure, so they are tested without a DOM. */
 
-/** `system-design` → `System design`. */
+/** Words that read wrong in sentence case. */
+const ACRONYMS = new Set(['sql', 'api', 'apis', 'css', 'html', 'oop', 'os', 'dp', 'ml', 'ai', 'js', 'ts', 'aws', 'gcp', 'http', 'tcp', 'dns', 'ci', 'cd', 'ui', 'ux']);
+
+/** `system-design` → `System design`, `sql` → `SQL`. */
 export function topicLabel(topicId: string): string {
-  const words = topicId.replace(/[_-]+/g, ' ').trim();
-  return words.length === 0 ? topicId : words.charAt(0).toUpperCase() + words.slice(1);
+  const words = topicId.replace(/[_-]+/g, ' ').trim().split(/\s+/);
+  if (words.join('') === '') return topicId;
+  return words
+    .map((w, i) => (ACRONYMS.has(w.toLowerCase()) ? w.toUpperCase() : i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : w))
+    .join(' ');
 }
 
 /** 0–1 → `72%`. */

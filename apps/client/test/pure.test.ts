@@ -30,6 +30,7 @@ describe('sync summary', () => {
 describe('format', () => {
   it('when ids and times are shown, then they read naturally', () => {
     expect(topicLabel('system-design')).toBe('System design');
+    expect(topicLabel('sql_window-functions')).toBe('SQL window functions');
     expect(relativeTime(null)).toBe('never');
     expect(relativeTime(1_000_000, 1_000_000 + 5_000)).toBe('just now');
     expect(relativeTime(0, 3 * 3600_000)).toBe('3 h ago');

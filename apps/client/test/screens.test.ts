@@ -40,7 +40,7 @@ describe('App', () => {
     await flushPromises();
     h.router.push('/topics/sql');
     await flushPromises();
-    expect(w.find('h1').text()).toBe('Sql');
+    expect(w.find('h1').text()).toBe('SQL');
     expect(document.activeElement).toBe(w.find('h1').element);
     const s = h.sessions[0]!;
     expect(s.events.at(-1)).toEqual({ eventType: 'screen_viewed', eventData: { screen: 'topic', topicId: 'sql' } });
@@ -87,7 +87,7 @@ describe('Dashboard', () => {
     learner.logAssessment({ assessmentId: 'a3', topicId: 'system-design', kind: 'mock_interview', score: 90, completedAt: at(3) });
     const w = h.mount(DashboardView);
     const meters = w.findAll('[role="meter"]');
-    expect(meters.map((m) => m.attributes('aria-label'))).toEqual(['Mastery of Sql', 'Mastery of System design']);
+    expect(meters.map((m) => m.attributes('aria-label'))).toEqual(['Mastery of SQL', 'Mastery of System design']);
     expect(Number(meters[1]!.attributes('aria-valuenow'))).toBe(90);
     expect(w.find('[data-testid="recent-assessments"] li').text()).toContain('System design');
     expect(w.find('[data-testid="weak-areas"]').text()).toContain('joins');

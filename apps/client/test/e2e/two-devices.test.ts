@@ -1,0 +1,235 @@
+// @vitest-environment node
+/**
+ * Two browser contexts are two devices of one learner, against the real server: live edits,
+ * offline edits on both merged on reconnect, an offline reload, and a sync panel that tells the
+ * truth at each step. Screenshots of every screen go to test-artifacts/e2e/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, CHROMIUM, buildClientIfStale, launchChromium, startServer, type RunningServer } from './harness';
+
+const available = existsSync(CHROMIUM);
+if (!available) {
+  const why = `e2e: skipped, no Chromium at ${CHROMIUM} (set PREPMATE_CHROMIUM)`;
+  if (process.env.CI === 'true') throw new Error(why);
+  console.warn(why);
+}
+
+/** How long any single expectation may take to come true. */
+const DEADLINE = 20_000;
+
+interface Device {
+  readonly name: string;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Console errors and uncaught exceptions seen on this device. */
+  readonly errors: string[];
+}
+
+describe.skipIf(!available)('two devices of one learner', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let a: Device;
+  let b: Device;
+  const userId = `e2e-${Date.now().toString(36)}`;
+  /** While offline, the browser itself reports refused requests; those are the network, not the app. */
+  let expectNetworkErrors = false;
+
+  async function openDevice(name: string): Promise<Device> {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 860 } });
+    // Fail fast: a missing element should not hold the run for Playwright's default 30 s.
+    context.setDefaultTimeout(DEADLINE);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return;
+      if (expectNetworkErrors && /ERR_INTERNET_DISCONNECTED|net::ERR_/.test(msg.text())) return;
+      errors.push(`${name}: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
+    return { name, context, page, errors };
+  }
+
+  const shot = (d: Device, file: string): Promise<Buffer> => d.page.screenshot({ path: join(ARTIFACTS, file), fullPage: true });
+  const text = (d: Device, testId: string): Promise<string> => d.page.getByTestId(testId).innerText();
+  const h1 = (d: Device): Promise<string> => d.page.locator('main h1').innerText();
+  const nav = async (d: Device, label: string): Promise<void> => {
+    await d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
+  };
+
+  /** Waits until the sync panel of `d` shows these values. */
+  async function panelShows(d: Device, expected: Partial<Record<'sync-online' | 'sync-connected' | 'sync-unsaved' | 'peer-count', string | RegExp>>): Promise<void> {
+    for (const [id, value] of Object.entries(expected)) {
+      await expect.poll(() => text(d, id), { timeout: DEADLINE, message: `${d.name} ${id}` }).toMatch(value instanceof RegExp ? value : new RegExp(`^${value}$`));
+    }
+  }
+
+  async function signIn(d: Device): Promise<void> {
+    await d.page.goto(server.url);
+    await d.page.getByLabel('Learner id').fill(userId);
+    await d.page.getByRole('button', { name: 'Continue' }).click();
+    await expect.poll(() => h1(d), { timeout: DEADLINE }).toBe('Your practice');
+    // The app shell must be cached before the device can reload offline.
+    await expect
+      .poll(() => d.page.evaluate(() => navigator.serviceWorker.controller !== null), { timeout: DEADLINE, message: `${d.name}: service worker in control` })
+      .toBe(true);
+  }
+
+  async function openTopic(d: Device, label: string): Promise<void> {
+    await nav(d, 'Dashboard');
+    await d.page.getByTestId('topic-list').getByRole('link', { name: label }).click();
+    await expect.poll(() => h1(d), { timeout: DEADLINE }).toBe(label);
+  }
+
+  async function editTopicField(d: Device, testId: 'topic-goal' | 'topic-notes', value: string): Promise<void> {
+    await d.page.getByTestId(testId).fill(value);
+    await d.page.getByTestId('topic-save').click();
+    await expect.poll(() => d.page.getByTestId('topic-save').isDisabled(), { timeout: DEADLINE }).toBe(true);
+  }
+
+  async function logPractice(d: Device, topic: string, score: string, weak: string): Promise<void> {
+    await nav(d, 'Log practice');
+    await d.page.getByLabel('Topic *').fill(topic);
+    await d.page.getByLabel('Score (0–100) *').fill(score);
+    await d.page.getByLabel('Duration (minutes)').fill('40');
+    await d.page.getByLabel('Weak areas').fill(weak);
+    await d.page.getByRole('button', { name: 'Save' }).click();
+    await d.page.getByTestId('log-saved').waitFor({ timeout: DEADLINE });
+  }
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    buildClientIfStale();
+    server = await startServer();
+    browser = await launchChromium();
+    a = await openDevice('A');
+    b = await openDevice('B');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('when a learner signs in on two devices, then both open the dashboard and see each other', async () => {
+    await a.page.goto(server.url);
+    await a.page.getByLabel('Learner id').waitFor();
+    await shot(a, '01-sign-in.png');
+    await signIn(a);
+    await signIn(b);
+    await shot(a, '02-dashboard-empty.png');
+    await nav(a, 'Sync');
+    await panelShows(a, { 'sync-online': 'Online', 'sync-connected': 'Yes', 'sync-unsaved': '0', 'peer-count': /1 other device/ });
+  });
+
+  it('when one device logs practice, then the other shows it', async () => {
+    await nav(a, 'Log practice');
+    // The form refuses what the model's schema refuses, and says where.
+    await a.page.getByLabel('Score (0–100) *').fill('140');
+    await a.page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => a.page.getByLabel('Score (0–100) *').getAttribute('aria-invalid')).toBe('true');
+    await shot(a, '03-log-invalid.png');
+
+    await logPractice(a, 'sql', '55', 'joins, window functions');
+    await shot(a, '04-log-saved.png');
+    await logPractice(a, 'sql', '68', 'joins');
+    await logPractice(a, 'algorithms', '82', 'dynamic programming');
+
+    await expect.poll(() => b.page.getByTestId('recent-assessments').innerText(), { timeout: DEADLINE }).toMatch(/Algorithms[\s\S]*SQL[\s\S]*SQL/);
+    await expect.poll(() => b.page.getByTestId('topic-list').innerText()).toMatch(/Algorithms[\s\S]*SQL/);
+    expect(await b.page.getByTestId('weak-areas').innerText()).toContain('joins');
+    await shot(b, '05-dashboard-device-b.png');
+  });
+
+  it('when a topic is edited on one device, then the other, showing it, updates live', async () => {
+    await openTopic(a, 'SQL');
+    await openTopic(b, 'SQL');
+    await a.page.getByTestId('topic-status').selectOption('in_progress');
+    await editTopicField(a, 'topic-goal', 'Fluent window functions');
+    await expect.poll(() => b.page.getByTestId('topic-goal').inputValue(), { timeout: DEADLINE }).toBe('Fluent window functions');
+    await expect.poll(() => b.page.getByTestId('topic-status').inputValue()).toBe('in_progress');
+    await shot(b, '06-topic.png');
+    await nav(a, 'Sync');
+    await panelShows(a, { 'sync-connected': 'Yes', 'sync-unsaved': '0', 'peer-count': /1 other device/ });
+    await shot(a, '07-sync-online.png');
+  });
+
+  it('when both devices go offline and both edit, then each says so, and an offline reload keeps the data', async () => {
+    expectNetworkErrors = true;
+    await a.context.setOffline(true);
+    await b.context.setOffline(true);
+    await panelShows(a, { 'sync-online': 'Offline', 'sync-connected': 'No', 'peer-count': /None/ });
+
+    // A edits the notes of SQL; B edits its goal and logs new practice.
+    await openTopic(a, 'SQL');
+    await editTopicField(a, 'topic-notes', 'Notes written offline on A');
+    await editTopicField(b, 'topic-goal', 'Goal written offline on B');
+    await logPractice(b, 'system-design', '74', 'capacity estimates');
+
+    for (const d of [a, b]) {
+      await expect.poll(() => text(d, 'sync-badge'), { timeout: DEADLINE, message: `${d.name} badge` }).toMatch(/Offline · \d+ changes? on this device/);
+      await nav(d, 'Sync');
+      await panelShows(d, { 'sync-online': 'Offline', 'sync-connected': 'No', 'sync-unsaved': /^[1-9]\d*$/, 'peer-count': /None/ });
+    }
+    await shot(b, '08-sync-offline.png');
+
+    // No network at all: the service worker serves the shell, IndexedDB the learner's data.
+    await a.page.reload();
+    await expect.poll(() => h1(a), { timeout: DEADLINE }).toBe('Sync');
+    await panelShows(a, { 'sync-online': 'Offline', 'sync-connected': 'No', 'sync-unsaved': /^[1-9]\d*$/ });
+    await openTopic(a, 'SQL');
+    expect(await a.page.getByTestId('topic-notes').inputValue()).toBe('Notes written offline on A');
+    expect(await a.page.getByTestId('topic-goal').inputValue()).toBe('Fluent window functions');
+    await shot(a, '09-offline-reload-topic.png');
+  });
+
+  it('when both reconnect, then both show both edits and the panel says everything is saved', async () => {
+    await a.context.setOffline(false);
+    await b.context.setOffline(false);
+    await openTopic(b, 'SQL');
+    for (const d of [a, b]) {
+      await expect.poll(() => d.page.getByTestId('topic-notes').inputValue(), { timeout: DEADLINE, message: `${d.name} notes` }).toBe('Notes written offline on A');
+      await expect.poll(() => d.page.getByTestId('topic-goal').inputValue(), { timeout: DEADLINE, message: `${d.name} goal` }).toBe('Goal written offline on B');
+    }
+    expectNetworkErrors = false;
+    for (const d of [a, b]) {
+      await nav(d, 'Dashboard');
+      await expect.poll(() => d.page.getByTestId('topic-list').innerText(), { timeout: DEADLINE }).toMatch(/System design/);
+      await nav(d, 'Sync');
+      await panelShows(d, { 'sync-online': 'Online', 'sync-connected': 'Yes', 'sync-unsaved': '0', 'peer-count': /1 other device/ });
+      await expect.poll(() => text(d, 'sync-badge')).toContain('All changes saved');
+    }
+    await nav(a, 'Dashboard');
+    await shot(a, '10-dashboard-merged.png');
+    // The same screens on a phone.
+    await b.page.setViewportSize({ width: 390, height: 844 });
+    await nav(b, 'Dashboard');
+    await shot(b, '12-phone-dashboard.png');
+    await openTopic(b, 'SQL');
+    await shot(b, '13-phone-topic.png');
+  });
+
+  it('when the learner uses the app, then the server receives the usage events exactly as captured', async () => {
+    await nav(a, 'Sync');
+    await nav(b, 'Sync');
+    await a.page.getByRole('button', { name: 'Send activity now' }).click();
+    await b.page.getByRole('button', { name: 'Send activity now' }).click();
+    await a.page.getByTestId('flush-table').waitFor({ timeout: DEADLINE });
+    await shot(a, '11-sync-after-flush.png');
+    const token = await a.page.evaluate(() => (JSON.parse(localStorage.getItem('prepmate.session.v1') ?? '{}') as { token?: string }).token ?? '');
+    const types = async (): Promise<string[]> => {
+      const res = await fetch(`${server.url}/api/telemetry/events?limit=200`, { headers: { Authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as { data?: { events?: { eventType: string }[] } };
+      return (body.data?.events ?? []).map((e) => e.eventType);
+    };
+    await expect.poll(async () => new Set(await types()), { timeout: DEADLINE }).toEqual(new Set(['screen_viewed', 'assessment_logged', 'topic_updated']));
+    const all = await types();
+    expect(all.filter((t) => t === 'assessment_logged')).toHaveLength(4);
+  });
+
+  it('when it is all over, then no device logged a console error', () => {
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+});
