@@ -253,7 +253,11 @@ describe('learner document against the real server', () => {
     expect(client.status().unsavedChanges).toBeGreaterThan(0);
 
     acks.hold = false;
+    // Going offline closes the socket at once (a browser would keep it "open" while nothing gets through).
+    connectivity.setOnline(false);
+    await eventually(() => expect(client.status().connected).toBe(false));
     client.document.updateTopic('graphs', { notes: 'revise Dijkstra' });
+    connectivity.setOnline(true);
     await client.whenSaved();
     expect(client.status().unsavedChanges).toBe(0);
     const p = await server.getJson<{ data: { topics: Record<string, { notes?: string }>; assessments: Record<string, unknown> } }>('/api/progress', userId);

@@ -139,6 +139,11 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     if (online) {
       failures = 0;
       void open();
+    } else if (provider.ws) {
+      // Chromium keeps a socket "open" while the network is down, and a dead one can take long
+      // to time out: the status would say connected when nothing gets through. Close it; the
+      // `online` event reconnects (and the new connection's step 2 re-sends what was not acked).
+      provider.disconnect();
     }
   });
 

@@ -213,6 +213,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const mirror = new Map<EventId, OutboxItem>();
   let mirrorBytes = 0;
   const unloadInFlight = new Set<EventId>();
+  /** Items of the batch request in flight now (a normal send, not keepalive). */
+  const inFlight = new Set<EventId>();
   const unsubscribers: (() => void)[] = [];
 
   const status = (): TelemetryStatus => ({
@@ -377,7 +379,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   }
 
   async function sendSplitting(items: readonly OutboxItem[], out: SendResult): Promise<void> {
-    const outcome = await transport.send(wire(items), { signal: requestAbort.signal });
+    for (const item of items) inFlight.add(item.id);
+    let outcome: SendOutcome;
+    try {
+      outcome = await transport.send(wire(items), { signal: requestAbort.signal });
+    } finally {
+      for (const item of items) inFlight.delete(item.id);
+    }
     if (outcome.kind === 'results') return applyResults(items, outcome.results, out);
     if (outcome.kind === 'retry') {
       out.failure = outcome;
@@ -565,9 +573,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
 
   // ---- unload --------------------------------------------------------------------------------
 
-  function onLifecycle(_signal: LifecycleSignal): void {
+  function onLifecycle(signal: LifecycleSignal): void {
     if (destroyed || !transport.sendNow) return;
-    const items = [...mirror.values(), ...spill].filter((i) => !unloadInFlight.has(i.id));
+    // Hidden, the page lives on and its batch request in flight will complete: do not send those
+    // twice. On pagehide the browser cancels ordinary requests, so they go again with keepalive
+    // (the server de-duplicates by eventId if the first one made it after all).
+    const skip = (id: EventId): boolean => unloadInFlight.has(id) || (signal === 'hidden' && inFlight.has(id));
+    const items = [...mirror.values(), ...spill].filter((i) => !skip(i.id));
     if (items.length === 0) return;
     items.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const chunks: OutboxItem[][] = [];
