@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/storage/ports.js';
+import { CloseCode } from '../../src/ws/close-codes.js';
+import { connectClient, readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
+
+describe('sync service', () => {
+  let backend: StoreBackend;
+  let store: Store;
+  let server: SyncTestServer;
+
+  beforeAll(async () => {
+    backend = await sqliteBackend();
+    store = await backend.open();
+    server = await startSyncServer(store);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await store?.close();
+    await backend?.remove();
+  });
+
+  it('when another instance holds a document’s snapshot lease, then the job skips that document and leaves its log', async () => {
+    const token = await server.tokens.sign('leased');
+    const a = connectClient(server.syncUrl, 'leased', token);
+    await a.whenSynced();
+    a.map.set('x', 1);
+    await until(async () => (await store.documents.loadDocument('leased')).updates.length > 0, 'logged');
+    expect(await store.leases.tryAcquire('snapshot:leased', 'another-instance', 60_000)).toBe(true);
+    const run = await server.service.runSnapshotsNow();
+    expect(run.skippedLeased).toBeGreaterThanOrEqual(1);
+    expect((await store.documents.loadDocument('leased')).updates.length).toBeGreaterThan(0);
+    await store.leases.release('snapshot:leased', 'another-instance');
+    const schedule = server.service.scheduleSnapshots();
+    const second = await schedule.runNow();
+    await schedule.stop();
+    expect(second.compacted).toBeGreaterThanOrEqual(1);
+    expect((await store.documents.loadDocument('leased')).updates.length).toBe(0);
+    a.destroy();
+  });
+
+  it('when a learner is erased, then their sockets close with DOCUMENT_DELETED and nothing of theirs stays stored', async () => {
+    const token = await server.tokens.sign('gone');
+    const a = connectClient(server.syncUrl, 'gone', token);
+    const b = connectClient(server.syncUrl, 'gone/notes', token);
+    await Promise.all([a.whenSynced(), b.whenSynced()]);
+    a.map.set('x', 1);
+    b.map.set('y', 2);
+    await until(async () => (await readStored(store, 'gone/notes')).getMap('m').get('y') === 2, 'stored');
+    const closes: number[] = [];
+    a.provider.on('connection-close', (event: { code: number } | null) => event && closes.push(event.code));
+    await server.service.documents.eraseUser('gone');
+    await until(() => closes.includes(CloseCode.DOCUMENT_DELETED), 'closed with 4410');
+    expect(await store.documents.listUserDocuments('gone')).toEqual([]);
+    expect((await readStored(store, 'gone')).getMap('m').size).toBe(0);
+    a.destroy();
+    b.destroy();
+  });
+
+  it('when clients sync, then the registry given to the service exposes connections, documents, updates and flush latency', async () => {
+    const token = await server.tokens.sign('metrics');
+    const a = connectClient(server.syncUrl, 'metrics', token);
+    await a.whenSynced();
+    a.map.set('x', 1);
+    await until(async () => (await readStored(store, 'metrics')).getMap('m').get('x') === 1, 'stored');
+    const text = await server.registry.metrics();
+    for (const name of ['prepmate_sync_connections', 'prepmate_sync_loaded_documents', 'prepmate_sync_updates_total', 'prepmate_sync_log_flush_seconds_bucket', 'prepmate_sync_snapshot_duration_seconds', 'prepmate_sync_store_errors_total']) {
+      expect(text).toContain(name);
+    }
+    expect(text).toMatch(/prepmate_sync_updates_total\{source="client"\} [1-9]/);
+    expect(server.service.status()).toMatchObject({ storeHealthy: true, logBacklog: 0 });
+    a.destroy();
+  });
+});
