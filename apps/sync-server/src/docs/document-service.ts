@@ -23,8 +23,15 @@ export interface DocumentService {
   change(docName: string, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
   /** Log entries of a document (author, time), oldest first. */
   history: DocumentStore['listUpdates'];
-  /** Erases every document of a learner: closes their sockets, forgets queued updates, deletes from the store. */
+  /**
+   * Erases one document: closes its sockets (4410), drops it from memory without persisting,
+   * forgets its queued updates, deletes it from the store and tells other instances. Idempotent.
+   */
+  erase(docName: string): Promise<void>;
+  /** {@link erase} for every document of a learner (`<userId>` and `<userId>/*`, stored or loaded). */
   eraseUser(userId: string): Promise<void>;
+  /** Erases one document the same way. */
+  erase(docName: string): Promise<void>;
 }
 
 export function createDocumentService(deps: { manager: DocumentManager; log: UpdateLog; store: DocumentStore }): DocumentService {
@@ -64,6 +71,8 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
       }
     },
     history: (docName, limit) => store.listUpdates(docName, limit),
+    erase: (docName) => manager.erase(docName),
+    erase: (docName) => manager.erase(docName),
     async eraseUser(userId) {
       const names = new Set(await store.listUserDocuments(userId));
       names.add(userId);
