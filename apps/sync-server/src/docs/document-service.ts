@@ -30,8 +30,6 @@ export interface DocumentService {
   erase(docName: string): Promise<void>;
   /** {@link erase} for every document of a learner (`<userId>` and `<userId>/*`, stored or loaded). */
   eraseUser(userId: string): Promise<void>;
-  /** Erases one document the same way. */
-  erase(docName: string): Promise<void>;
 }
 
 export function createDocumentService(deps: { manager: DocumentManager; log: UpdateLog; store: DocumentStore }): DocumentService {
@@ -71,7 +69,6 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
       }
     },
     history: (docName, limit) => store.listUpdates(docName, limit),
-    erase: (docName) => manager.erase(docName),
     erase: (docName) => manager.erase(docName),
     async eraseUser(userId) {
       const names = new Set(await store.listUserDocuments(userId));
