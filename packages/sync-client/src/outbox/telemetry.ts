@@ -54,6 +54,8 @@ export interface TelemetryOptions {
   readonly channel?: ((name: string) => ChannelPort) | null;
   readonly connectivity?: ConnectivityPort;
   readonly lifecycle?: LifecyclePort;
+  /** How long a follower tab's `flush()` waits for the leader's result, ms. Default 30 000. */
+  readonly followerFlushTimeoutMs?: number;
   /** Makes event ids; default a UUIDv7 generator on `clock`. */
   readonly idGenerator?: () => EventId;
 }
@@ -130,9 +132,13 @@ export interface Telemetry {
 
 type ChannelMessage =
   | { readonly t: 'status'; readonly s: Pick<TelemetryStatus, 'queuedEvents' | 'queuedBytes' | 'lastSyncTime' | 'lastError' | 'syncing' | 'nextRetryAt'> }
-  | { readonly t: 'flush' }
+  /** A follower asks the leader to flush; with an id it wants the result back (`flushed`). */
+  | { readonly t: 'flush'; readonly id?: string }
+  | { readonly t: 'flushed'; readonly id: string; readonly result: FlushResult }
   | { readonly t: 'hello' }
   | { readonly t: 'removed'; readonly ids: readonly EventId[] };
+
+const emptyResult = (): Omit<FlushResult, 'remaining'> => ({ sent: 0, stored: 0, duplicates: 0, merged: 0, rejected: 0, retried: 0 });
 
 const eventTypePattern = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 /** Per-item error codes that mean "try again", not "this item is bad". */
@@ -213,6 +219,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const mirror = new Map<EventId, OutboxItem>();
   let mirrorBytes = 0;
   const unloadInFlight = new Set<EventId>();
+  /** Manual flushes of this follower waiting for the leader's answer. */
+  const delegated = new Map<string, (result: FlushResult) => void>();
   /** Items of the batch request in flight now (a normal send, not keepalive). */
   const inFlight = new Set<EventId>();
   const unsubscribers: (() => void)[] = [];
@@ -644,7 +652,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     if (destroyed || typeof data !== 'object' || data === null) return;
     const msg = data as ChannelMessage;
     if (msg.t === 'flush' && leader) {
-      if (nextRetryAt === null) void flushAs('follower');
+      const id = msg.id;
+      if (typeof id === 'string') {
+        // A user pressed "sync now" in another tab: treat it like a manual flush here.
+        void flushAs('follower').then((result) => post({ t: 'flushed', id, result }));
+      } else if (nextRetryAt === null) void flushAs('follower');
+    } else if (msg.t === 'flushed' && typeof msg.id === 'string') {
+      delegated.get(msg.id)?.(msg.result);
     } else if (msg.t === 'hello' && leader) {
       statusChanged();
     } else if (msg.t === 'removed' && Array.isArray(msg.ids)) {
@@ -726,7 +740,19 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     async flush(): Promise<FlushResult> {
       await ready;
       await writing;
-      return flushAs('manual');
+      if (leader || !channel || destroyed) return flushAs('manual');
+      // A follower: the leader sends; wait for its answer, for at most `followerFlushTimeoutMs`.
+      const id = nextId();
+      return new Promise<FlushResult>((resolve) => {
+        const timer = clock.setTimeout(() => finish({ ...emptyResult(), remaining: queuedEvents, skipped: 'not-leader' }), options.followerFlushTimeoutMs ?? 30_000);
+        const finish = (result: FlushResult): void => {
+          clock.clearTimeout(timer);
+          delegated.delete(id);
+          resolve(result);
+        };
+        delegated.set(id, finish);
+        post({ t: 'flush', id });
+      });
     },
     status,
     on: (event, listener) => emitter.on(event, listener),
@@ -738,6 +764,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       destroyed = true;
       requestAbort.abort();
       lockAbort.abort();
+      for (const finish of [...delegated.values()]) finish({ ...emptyResult(), remaining: queuedEvents, skipped: 'destroyed' });
       if (retryTimer !== null) clock.clearTimeout(retryTimer);
       if (intervalTimer !== null) clock.clearTimeout(intervalTimer);
       for (const u of unsubscribers.splice(0)) u();
