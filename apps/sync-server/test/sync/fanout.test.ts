@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/storage/ports.js';
 import { createTokenService } from '../../src/auth/tokens.js';
 import { describeWithService } from '../helpers/stores.js';
 import {
+  backendFactories,
   connectClient,
   readStored,
   spawnSyncServer,
-  sqliteBackend,
   startSyncServer,
   TEST_SECRET,
   until,
@@ -20,7 +20,7 @@ import {
 
 const redisUrl = process.env['REDIS_URL'] ?? null;
 
-describeWithService('two instances on one Redis and one store', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => {
+describeWithService('two instances on one Redis and one store', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => describe.each(backendFactories())('on $name', ({ create }) => {
   let backend: StoreBackend;
   let store: Store;
   const clients: TestClient[] = [];
@@ -36,7 +36,7 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   };
 
   beforeAll(async () => {
-    backend = await sqliteBackend();
+    backend = await create();
     store = await backend.open();
   });
   afterEach(async () => {
@@ -113,4 +113,4 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
     await fresh.whenSynced();
     expect(fresh.map.size).toBe(100);
   });
-});
+}));
