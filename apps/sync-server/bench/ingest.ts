@@ -11,7 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -219,18 +220,27 @@ async function startServer(store: Store): Promise<Harness> {
   };
 }
 
-function post(agent: Agent, url: URL, token: string, body: Buffer): Promise<void> {
+/**
+ * The HTTP client runs in its own worker thread (plain JavaScript, no TypeScript needed): in
+ * production the client is another machine, and its request/response handling must not be
+ * billed to the server's event loop. `load` receives the bodies once; `run` sends a slice with
+ * `concurrency` keep-alive connections and answers each batch's latency.
+ */
+const CLIENT_SOURCE = `
+import { parentPort } from 'node:worker_threads';
+import { Agent, request } from 'node:http';
+let requests = [];
+let agent = null;
+function post(url, token, body) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.byteLength, authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.byteLength, authorization: 'Bearer ' + token } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`));
-          return;
-        }
-        const data = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { processed: number; failed: number } }).data;
-        if (data.failed !== 0) reject(new Error(`${data.failed} items rejected`));
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 200) return reject(new Error('HTTP ' + res.statusCode + ': ' + text.slice(0, 300)));
+        const data = JSON.parse(text).data;
+        if (data.failed !== 0) reject(new Error(data.failed + ' items rejected'));
         else resolve();
       });
       res.on('error', reject);
@@ -238,6 +248,59 @@ function post(agent: Agent, url: URL, token: string, body: Buffer): Promise<void
     req.on('error', reject);
     req.end(body);
   });
+}
+parentPort.on('message', async (m) => {
+  if (m.type === 'load') {
+    requests = m.requests;
+    agent = new Agent({ keepAlive: true, maxSockets: m.concurrency });
+    parentPort.postMessage({ type: 'loaded' });
+    return;
+  }
+  try {
+    const latencies = [];
+    let next = m.from;
+    await Promise.all(Array.from({ length: m.concurrency }, async () => {
+      while (next < m.to) {
+        const r = requests[next++];
+        const started = performance.now();
+        await post(m.url, r.token, r.body);
+        latencies.push(performance.now() - started);
+      }
+    }));
+    parentPort.postMessage({ type: 'done', latencies });
+  } catch (error) {
+    parentPort.postMessage({ type: 'done', error: String(error && error.stack || error) });
+  }
+});
+`;
+
+interface HttpClient {
+  run(from: number, to: number): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+async function startClient(url: URL, requests: readonly { token: string; body: Buffer }[]): Promise<HttpClient> {
+  const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(CLIENT_SOURCE)}`));
+  const reply = (): Promise<{ type: string; latencies?: number[]; error?: string }> =>
+    new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  const loaded = reply();
+  worker.postMessage({ type: 'load', concurrency: CONNECTIONS, requests: requests.map((r) => ({ token: r.token, body: new Uint8Array(r.body) })) });
+  await loaded;
+  return {
+    async run(from, to) {
+      const done = reply();
+      worker.postMessage({ type: 'run', url: url.href, from, to, concurrency: CONNECTIONS });
+      const answer = await done;
+      if (answer.error) throw new Error(`http client: ${answer.error}`);
+      return answer.latencies ?? [];
+    },
+    async close() {
+      await worker.terminate();
+    },
+  };
 }
 
 /**
@@ -249,7 +312,7 @@ async function measure(kind: string, batches: readonly Batch[]): Promise<void> {
   const raw = await openStore(kind);
   const api = await openStore(kind);
   const server = await startServer(api.store);
-  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  let client: HttpClient | null = null;
   try {
     const tokens = createTokenService(SECRET);
     const tokenOf = new Map<string, string>();
@@ -267,6 +330,7 @@ async function measure(kind: string, batches: readonly Batch[]): Promise<void> {
         }),
       ),
     }));
+    client = await startClient(server.url, requests);
     const perRound = Math.ceil(batches.length / ROUNDS);
     let rawMs = 0;
     let apiMs = 0;
@@ -279,7 +343,7 @@ async function measure(kind: string, batches: readonly Batch[]): Promise<void> {
       })));
       rawMs += performance.now() - started;
       started = performance.now();
-      apiLatencies.push(...(await runConcurrently(requests.slice(from, from + perRound), CONNECTIONS, (r) => post(agent, server.url, r.token, r.body))));
+      apiLatencies.push(...(await client.run(from, Math.min(batches.length, from + perRound))));
       apiMs += performance.now() - started;
     }
     // Every benchmark checks its result: all rows stored, exactly once.
@@ -304,7 +368,7 @@ async function measure(kind: string, batches: readonly Batch[]): Promise<void> {
       p99BatchMs: round(percentile(apiLatencies, 99)),
     });
   } finally {
-    agent.destroy();
+    await client?.close();
     await server.close();
     await raw.dispose();
     await api.dispose();
