@@ -116,13 +116,7 @@ function timed(store: Store): { store: Store; insertMs: () => number } {
   let total = 0;
   const telemetry = store.telemetry;
   const wrapped: Store = {
-    kind: store.kind,
-    documents: store.documents,
-    syncQueue: store.syncQueue,
-    batchLogs: store.batchLogs,
-    leases: store.leases,
-    ping: () => store.ping(),
-    close: () => store.close(),
+    ...store,
     telemetry: {
       insertEvents: async (events) => {
         const started = performance.now();

@@ -239,32 +239,29 @@ export function faultyStore(inner: Store): FaultyStore {
         };
       },
     });
-  const faulty = {
-    kind: inner.kind,
-    documents: wrap(inner.documents),
-    telemetry: wrap(inner.telemetry),
-    syncQueue: wrap(inner.syncQueue),
-    batchLogs: wrap(inner.batchLogs),
-    leases: wrap(inner.leases),
+  // Every sub-store (whatever the port grows to) is wrapped; `ping` fails too, `close` never.
+  const wrapped: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(inner)) {
+    wrapped[key] = value !== null && typeof value === 'object' ? wrap(value as object) : value;
+  }
+  const faulty = Object.assign(wrapped, {
     ping: async () => {
       if (state.failing) throw new StoreUnavailableError('injected outage');
       await inner.ping();
     },
     close: () => inner.close(),
-    get failing() {
-      return state.failing;
-    },
-    set failing(v: boolean) {
-      state.failing = v;
-      if (!v) remaining = Number.POSITIVE_INFINITY;
-    },
-    get calls() {
-      return calls;
-    },
     failAfter(n: number) {
       remaining = n;
     },
-  };
+  }) as unknown as FaultyStore;
+  Object.defineProperty(faulty, 'failing', {
+    get: () => state.failing,
+    set: (v: boolean) => {
+      state.failing = v;
+      if (!v) remaining = Number.POSITIVE_INFINITY;
+    },
+  });
+  Object.defineProperty(faulty, 'calls', { get: () => calls });
   return faulty;
 }
 
