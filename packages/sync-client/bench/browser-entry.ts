@@ -34,10 +34,11 @@ async function run(samples: number): Promise<Record<string, unknown>[]> {
       connectivity: createManualConnectivity(false),
       locks: null,
       channel: null,
-      maxQueueSize: queued + samples + 10,
+      maxQueueSize: queued + samples + 100,
       maxQueueBytes: 1e12,
     });
     await telemetry.ready;
+    for (let i = 0; i < 50; i++) await telemetry.captureEvent('warm_up', { i });
     const lat: number[] = [];
     for (let i = 0; i < samples; i++) {
       const s = performance.now();
@@ -47,7 +48,7 @@ async function run(samples: number): Promise<Record<string, unknown>[]> {
     const count = telemetry.status().queuedEvents;
     await telemetry.destroy();
     indexedDB.deleteDatabase(dbName);
-    out.push({ bench: 'captureEvent', runtime: 'chromium', adapter: 'indexeddb', queued, samples, unit: 'ms', ok: count === queued + samples, ...percentiles(lat) });
+    out.push({ bench: 'captureEvent', runtime: 'chromium', adapter: 'indexeddb', queued, samples, unit: 'ms', ok: count === queued + samples + 50, ...percentiles(lat) });
   }
   return out;
 }
