@@ -83,13 +83,14 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
   /** Documents with at least one `?ack=1` peer. */
   const ackDocs = new Set<LiveDocument>();
   let turnScheduled = false;
+  let flushing = false;
   let stopped = false;
 
   const setLoaded = (): void => metrics.loadedDocuments.set(docs.size);
 
   function markDirty(live: LiveDocument): void {
     dirtyThisTurn.add(live);
-    if (!turnScheduled) {
+    if (!turnScheduled && !flushing) {
       turnScheduled = true;
       // setImmediate runs after the I/O of this turn, so every frame read in one poll phase is
       // coalesced into one message per recipient.
@@ -107,6 +108,9 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     turnScheduled = false;
     const batch = [...dirtyThisTurn];
     dirtyThisTurn.clear();
+    // Applying the turn's updates emits events that mark the same documents dirty again; they
+    // are handled right here, not in another turn.
+    flushing = true;
     for (const live of batch) {
       try {
         if (live.incoming) applyIncoming(live);
@@ -116,6 +120,12 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
       } catch (error) {
         logger.error({ err: error, docName: live.name }, 'sync: fan-out of a turn failed');
       }
+      dirtyThisTurn.delete(live);
+    }
+    flushing = false;
+    if (dirtyThisTurn.size > 0 && !turnScheduled) {
+      turnScheduled = true;
+      setImmediate(flushTurn);
     }
   }
 
@@ -128,8 +138,8 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     const incoming = live.incoming;
     live.incoming = null;
     if (!incoming) return;
+    // A peer that closed after sending still gets its updates applied: its frames arrived whole.
     for (const [peer, updates] of incoming) {
-      if (!live.peers.has(peer)) continue;
       try {
         live.doc.transact(() => {
           for (const update of updates) Y.applyUpdate(live.doc, update);

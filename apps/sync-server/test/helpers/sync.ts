@@ -82,25 +82,13 @@ export function faultyStore(inner: Store): Store & { failing: boolean; appendCal
     listUpdates: (name, limit) => inner.documents.listUpdates(name, limit),
     deleteDocument: (name) => inner.documents.deleteDocument(name),
   };
-  return {
-    kind: inner.kind,
-    documents,
-    telemetry: inner.telemetry,
-    syncQueue: inner.syncQueue,
-    batchLogs: inner.batchLogs,
-    leases: inner.leases,
-    ping: () => inner.ping(),
-    close: () => inner.close(),
-    get failing() {
-      return state.failing;
-    },
-    set failing(value: boolean) {
-      state.failing = value;
-    },
-    get appendCalls() {
-      return state.appendCalls;
-    },
-  };
+  // Every other part of the store is the real one (the port may grow; spread keeps up with it).
+  const wrapper = { ...inner, documents };
+  Object.defineProperties(wrapper, {
+    failing: { get: () => state.failing, set: (value: boolean) => void (state.failing = value), enumerable: true },
+    appendCalls: { get: () => state.appendCalls, enumerable: true },
+  });
+  return wrapper as Store & { failing: boolean; appendCalls: number };
 }
 
 export interface SyncTestServer {
