@@ -53,6 +53,17 @@ describe('auth store', () => {
     expect(auth.session).toMatchObject({ userId: 'grace', mode: 'token' });
   });
 
+  it('when a pasted token is refused, then the learner is asked to sign in again and keeps the session', async () => {
+    const auth = createHarness().run(() => useAuthStore());
+    const token = fakeJwt('grace');
+    auth.signInWithToken(token);
+    expect(await auth.getToken({ forceRefresh: false })).toBe(token);
+    expect(auth.expired).toBe(false);
+    expect(await auth.getToken({ forceRefresh: true })).toBe(token);
+    expect(auth.expired).toBe(true);
+    expect(auth.userId).toBe('grace');
+  });
+
   it('when a dev token is refused by the server, then getToken fetches a fresh one', async () => {
     storeSignedIn('ada');
     const fresh = fakeJwt('ada', Math.floor(Date.now() / 1000) + 7200);

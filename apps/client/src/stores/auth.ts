@@ -81,11 +81,14 @@ async function fetchDevToken(userId: string): Promise<string> {
 
 export const useAuthStore = defineStore('auth', () => {
   const session = ref<StoredSession | null>(readStored());
+  /** The server refused a pasted token that the app cannot renew: the learner must sign in again. */
+  const expired = ref(false);
   const userId = computed(() => session.value?.userId ?? null);
   const signedIn = computed(() => session.value !== null);
 
   function save(next: StoredSession | null): void {
     session.value = next;
+    expired.value = false;
     try {
       if (next) globalThis.localStorage?.setItem(SESSION_STORAGE_KEY, JSON.stringify(next));
       else globalThis.localStorage?.removeItem(SESSION_STORAGE_KEY);
@@ -124,9 +127,15 @@ export const useAuthStore = defineStore('auth', () => {
   async function getToken(options: { forceRefresh: boolean }): Promise<string> {
     const current = session.value;
     if (!current) throw new SignInError('Signed out');
-    if (current.mode !== 'dev' || globalThis.navigator?.onLine === false) return current.token;
     const exp = readTokenClaims(current.token)?.exp;
     const expiring = exp !== undefined && exp * 1000 - RENEW_BEFORE_MS <= Date.now();
+    if (current.mode !== 'dev') {
+      // Nothing can renew a pasted token; say so once it is refused or past its expiry. The SDK
+      // keeps everything queued meanwhile, and signing in again as the same learner sends it.
+      if (options.forceRefresh || (exp !== undefined && exp * 1000 <= Date.now())) expired.value = true;
+      return current.token;
+    }
+    if (globalThis.navigator?.onLine === false) return current.token;
     if (!options.forceRefresh && !expiring) return current.token;
     const token = await fetchDevToken(current.userId);
     // The learner may have signed out while the request was in flight.
@@ -134,5 +143,5 @@ export const useAuthStore = defineStore('auth', () => {
     return token;
   }
 
-  return { session, userId, signedIn, signInDev, signInWithToken, signOut, getToken };
+  return { session, userId, signedIn, expired, signInDev, signInWithToken, signOut, getToken };
 });
