@@ -180,13 +180,13 @@ describe('rate limit', () => {
   });
 });
 
-describe('store outage', () => {
+describeEachStore('store outage', (kind) => {
   let opened: OpenedStore;
   let faulty: FaultyStore;
   let api: ApiHarness;
 
   beforeAll(async () => {
-    opened = await openStore('sqlite');
+    opened = await openStore(kind);
     faulty = faultyStore(opened.store);
     api = await startApi({ store: faulty, env: { RETRY_DELAY_MS: '3000' } });
   });
