@@ -51,3 +51,11 @@ const shutdown = async (): Promise<void> => {
 };
 process.on('SIGTERM', () => void shutdown());
 process.on('SIGINT', () => void shutdown());
+// Memory probes (benchmarks): with --expose-gc, SIGUSR2 collects garbage and prints memory usage.
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc) {
+  process.on('SIGUSR2', () => {
+    gc();
+    process.stdout.write(`MEMORY=${JSON.stringify({ ...process.memoryUsage(), status: sync.status() })}\n`);
+  });
+}
