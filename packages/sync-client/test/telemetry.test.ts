@@ -306,6 +306,29 @@ describe('telemetry outbox', () => {
     await b.destroy();
   });
 
+  it('when storage cannot be opened, then captures are kept in memory, still sent, and the status says why', async () => {
+    const { telemetry, transport } = setup({ storage: Promise.reject(new Error('journal is locked')) });
+    await telemetry.ready;
+    await telemetry.captureEvent('e');
+    expect(telemetry.status().lastError).toMatch(/memory only: journal is locked/);
+    expect(telemetry.status().durable).toBe(false);
+    await telemetry.flush();
+    expect(transport.calls).toHaveLength(1);
+    await telemetry.destroy();
+  });
+
+  it('when the caller mutates its data after capture, then the queued event keeps the captured values', async () => {
+    const { telemetry, storage, connectivity } = setup();
+    connectivity.setOnline(false);
+    await telemetry.ready;
+    const data = { score: 1 };
+    const p = telemetry.captureEvent('e', data);
+    data.score = 2;
+    await p;
+    expect(((await storage.peek(1, 1e9))[0]!.itemData['eventData'] as { score: number }).score).toBe(1);
+    await telemetry.destroy();
+  });
+
   it('when the event type or data is invalid, then capture rejects and nothing is queued', async () => {
     const { telemetry } = setup();
     await expect(telemetry.captureEvent('')).rejects.toThrow(TypeError);

@@ -4,7 +4,7 @@ import type { AppendResult, OutboxItem, OutboxLimits, OutboxStats } from './type
 
 /**
  * Outbox storage in memory: for tests, and as the fallback where nothing durable exists.
- * Items survive only as long as the object; say so to users (the status shows `durable: false`).
+ * Items survive only as long as the object; the telemetry status then shows `durable: false`.
  */
 export function createMemoryOutboxStorage(): OutboxStorage {
   // Ids sort by capture time, but appends from several generators may interleave; a sorted
@@ -30,6 +30,7 @@ export function createMemoryOutboxStorage(): OutboxStorage {
   };
 
   return {
+    durable: false,
     async append(newItems: readonly OutboxItem[], limits: OutboxLimits): Promise<AppendResult> {
       check();
       for (const item of newItems) {

@@ -11,6 +11,8 @@ import type { AppendResult, OutboxItem, OutboxLimits, OutboxStats } from './type
  * `append` rather than as a separate read-then-delete by the caller.
  */
 export interface OutboxStorage {
+  /** `false` when items do not survive a restart (the memory adapter). Default true. */
+  readonly durable?: boolean;
   /**
    * Adds items (an id already present is ignored, so a retried append is harmless), then drops
    * the oldest items until `limits` hold. Resolves once the items are durable as far as the

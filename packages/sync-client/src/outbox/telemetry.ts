@@ -12,6 +12,7 @@ import {
   type LockPort,
 } from '../ports.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { createMemoryOutboxStorage } from './memory-storage.js';
 import { QuotaError, utf8Length, type OutboxStorage } from './storage.js';
 import type { BatchTransport, ItemResult, SendOutcome, WireItem } from './transport.js';
 import type { ItemType, JsonObject, OutboxItem, OutboxLimits } from './types.js';
@@ -75,6 +76,8 @@ export interface TelemetryStatus {
   readonly nextRetryAt: number | null;
   /** Items dropped by this instance (cap, expiry, quota, rejection) since it started. */
   readonly droppedEvents: number;
+  /** Queued items survive a restart (false for the memory fallback). */
+  readonly durable: boolean;
 }
 
 /** Counts of one flush. */
@@ -235,6 +238,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     lastError,
     nextRetryAt,
     droppedEvents,
+    durable: storage?.durable !== false && spill.length === 0,
   });
 
   /** Coalesces status changes of one tick into one `status` event (and one broadcast). */
@@ -298,7 +302,9 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     }
     const size = utf8Length(json);
     if (size > maxItemBytes) return Promise.reject(new RangeError(`event is ${size} bytes; the limit is ${maxItemBytes}`));
-    const item: OutboxItem = { id, itemType, itemData, createdAt: now, size };
+    // A copy, so that the caller mutating its object after capture changes nothing: the event
+    // is what it was at capture (storage writes happen a tick later, group-committed).
+    const item: OutboxItem = { id, itemType, itemData: JSON.parse(json) as JsonObject, createdAt: now, size };
     remember(item);
     return new Promise<EventId>((resolve) => {
       writeQueue.push({ item, resolve });
@@ -315,8 +321,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     const batch = writeQueue.splice(0, writeQueue.length);
     if (batch.length === 0) return;
     const items = batch.map((p) => p.item);
-    const store = storage ?? (await storageReady);
     try {
+      const store = storage ?? (await storageReady);
       await appendWithQuota(store, items);
     } catch (err) {
       // Storage is unusable (not a quota we could make room for): keep the items in memory,
@@ -669,10 +675,19 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     }
   }
 
-  const storageReady: Promise<OutboxStorage> = Promise.resolve(options.storage).then((s) => {
-    storage = s;
-    return s;
-  });
+  const storageReady: Promise<OutboxStorage> = Promise.resolve(options.storage).then(
+    (s) => {
+      storage = s;
+      return s;
+    },
+    (err: unknown) => {
+      // Storage could not be opened (private mode, a locked journal…): keep working in memory
+      // rather than lose captures, and say so in the status.
+      lastError = `outbox storage unavailable, events are kept in memory only: ${err instanceof Error ? err.message : String(err)}`;
+      storage = createMemoryOutboxStorage();
+      return storage;
+    },
+  );
 
   const ready = (async () => {
     const store = await storageReady;
