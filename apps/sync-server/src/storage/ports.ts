@@ -192,6 +192,113 @@ export interface BatchLogStore {
   deleteUser(userId: string): Promise<number>;
 }
 
+/** Who acted, as recorded in the audit trail. */
+export type AuditActorRole = 'learner' | 'service' | 'system';
+
+/**
+ * What happened. Open-ended (`string & {}`) so new kinds need no port change; these are the
+ * ones the server writes itself.
+ */
+export type AuditAction =
+  | 'document.update'
+  | 'event.ingest'
+  | 'user.erase'
+  | 'user.export'
+  | 'keys.rotate'
+  | 'store.restore'
+  | (string & {});
+
+/** One audit fact. Append-only: the only change ever made to a stored entry is erasure's pseudonymisation. */
+export interface AuditEntry {
+  readonly at: Date;
+  /** userId, or `service:<name>` for services and the server's own jobs and commands. */
+  readonly actor: string;
+  readonly actorRole: AuditActorRole;
+  readonly action: AuditAction;
+  /** The learner whose data was touched; null for store-wide actions (key rotation). */
+  readonly subjectUserId: string | null;
+  /** docName, batchId, eventId … whatever the action acted on. */
+  readonly target: string | null;
+  /** Anonymised client address (same rule as telemetry's `ipAddress`), when known. */
+  readonly from: string | null;
+  /** Counts and other small facts; never payloads. */
+  readonly details: Record<string, unknown> | null;
+}
+
+export interface StoredAuditEntry extends AuditEntry {
+  readonly id: string;
+}
+
+export interface AuditQuery {
+  /** Entries whose subject (or actor) is this user. */
+  readonly userId?: string;
+  readonly since?: Date;
+  readonly action?: string;
+  /** 1–1000. */
+  readonly limit: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface AuditPage {
+  /** Oldest first: an audit trail reads as a timeline. */
+  readonly entries: readonly StoredAuditEntry[];
+  readonly nextCursor: string | null;
+}
+
+export interface AuditStore {
+  /** Appends every entry in one write. */
+  append(entries: readonly AuditEntry[]): Promise<void>;
+  list(query: AuditQuery): Promise<AuditPage>;
+  /**
+   * Erasure (GDPR): every entry whose subject or actor is `userId` gets `pseudonym` in their
+   * place and loses `target`, `from` and `details`, so the facts (what, when, by whom's role)
+   * stay while nothing identifies the learner. Returns the number of entries changed.
+   */
+  pseudonymiseUser(userId: string, pseudonym: string): Promise<number>;
+  /** Retention (`AUDIT_RETENTION_DAYS`): deletes entries older than `cutoff`. */
+  deleteOlderThan(cutoff: Date): Promise<number>;
+}
+
+/** The collections an operations tool can walk, in restore order. */
+export const RECORD_COLLECTIONS = ['snapshots', 'updates', 'events', 'queue', 'batchLogs', 'audit'] as const;
+export type RecordCollection = (typeof RECORD_COLLECTIONS)[number];
+
+/** One stored record in a store-independent shape (backup lines, restore input). */
+export type StoreRecord =
+  | { readonly type: 'snapshot'; readonly docName: string; readonly state: Uint8Array; readonly createdAt: Date }
+  | { readonly type: 'update'; readonly docName: string; readonly update: Uint8Array; readonly author: string; readonly createdAt: Date }
+  | { readonly type: 'event'; readonly event: TelemetryEventRecord }
+  | { readonly type: 'queueItem'; readonly item: SyncQueueItem }
+  | { readonly type: 'batchLog'; readonly log: BatchLog }
+  | { readonly type: 'audit'; readonly entry: AuditEntry };
+
+export interface RecordPage {
+  readonly records: readonly StoreRecord[];
+  /** Pass as `after` for the next page; null at the end. */
+  readonly next: string | null;
+}
+
+/**
+ * Whole-store access for operations tools (backup, restore, key rotation). No request path
+ * uses it: it reads and writes stored values as they are, ciphertext included.
+ */
+export interface RecordStore {
+  /**
+   * Every record of one collection in the store's own order, a page at a time: snapshots one
+   * per document (newest complete version), the rest one per row.
+   */
+  scan(collection: RecordCollection, after: string | null, limit: number): Promise<RecordPage>;
+  /**
+   * Inserts records as they are (times, authors, statuses kept). Events and queue items that
+   * already exist (same unique key) are skipped; a snapshot becomes the document's newest.
+   * Queue items that were `syncing` come back `pending`: the worker that held them is gone.
+   */
+  insert(records: readonly StoreRecord[]): Promise<void>;
+  /** Replaces the stored `eventData` of one event (key rotation); false when it does not exist. */
+  replaceEventData(userId: string, eventId: string, eventData: Record<string, unknown>): Promise<boolean>;
+}
+
 /** Everything one database provides. */
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb' | 'memory';
@@ -200,6 +307,10 @@ export interface Store {
   readonly syncQueue: SyncQueueStore;
   readonly batchLogs: BatchLogStore;
   readonly leases: LeaseStore;
+  /** Append-only audit trail (table `audit_log` / collection `auditLog`). */
+  readonly audit: AuditStore;
+  /** Backup, restore and key rotation. */
+  readonly records: RecordStore;
   /** Resolves when the database answers; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
-import type { Store, TelemetryEventRecord, UpdateRecord } from '../../src/storage/ports.js';
+import { RECORD_COLLECTIONS, type AuditEntry, type RecordCollection, type Store, type StoreRecord, type TelemetryEventRecord, type UpdateRecord } from '../../src/storage/ports.js';
 import { eventually } from '../helpers/stores.js';
 
 export interface StoreUnderTest {
@@ -343,6 +343,151 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
       it('when many owners race for a free lease, then exactly one gets it', async () => {
         const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.leases.tryAcquire('race', `o${i}`, 60_000)));
         expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
+    describe('audit', () => {
+      const entry = (n: number, overrides: Partial<AuditEntry> = {}): AuditEntry => ({
+        at: at(n),
+        actor: 'alice',
+        actorRole: 'learner',
+        action: 'event.ingest',
+        subjectUserId: 'alice',
+        target: `batch_${n}`,
+        from: '10.0.0.0',
+        details: { inserted: n, nested: { ok: true } },
+        ...overrides,
+      });
+
+      it('when entries are appended, then they list oldest first with every field, filtered by user, since and action', async () => {
+        await store.audit.append([entry(3), entry(1, { actor: 'service:ops', actorRole: 'service', action: 'user.export' }), entry(2, { subjectUserId: 'bob', actor: 'bob' })]);
+        await store.audit.append([]);
+        const all = await store.audit.list({ limit: 10 });
+        expect(all.entries.map((e) => e.at.getTime() - base)).toEqual([1, 2, 3]);
+        const { id, ...first } = all.entries[0]!;
+        expect(typeof id).toBe('string');
+        expect(first).toEqual(entry(1, { actor: 'service:ops', actorRole: 'service', action: 'user.export' }));
+        expect((await store.audit.list({ userId: 'alice', limit: 10 })).entries.map((e) => e.target)).toEqual(['batch_1', 'batch_3']);
+        expect((await store.audit.list({ since: at(2), limit: 10 })).entries).toHaveLength(2);
+        expect((await store.audit.list({ action: 'user.export', limit: 10 })).entries).toHaveLength(1);
+      });
+
+      it('when paging with the cursor, then every entry comes once in order', async () => {
+        await store.audit.append(Array.from({ length: 25 }, (_, i) => entry(i % 5)));
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.audit.list({ limit: 7, ...(cursor ? { cursor } : {}) });
+          seen.push(...page.entries.map((e) => e.id));
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+        expect(new Set(seen).size).toBe(25);
+      });
+
+      it('when a user is pseudonymised, then their entries keep the facts but lose every identifying field; others are untouched', async () => {
+        await store.audit.append([entry(1), entry(2, { actor: 'service:ops', actorRole: 'service' }), entry(3, { actor: 'alice', subjectUserId: 'bob', target: 'bob' }), entry(4, { actor: 'bob', subjectUserId: 'bob' })]);
+        expect(await store.audit.pseudonymiseUser('alice', 'erased:xyz')).toBe(3);
+        const all = (await store.audit.list({ limit: 10 })).entries;
+        expect(JSON.stringify(all)).not.toContain('"alice"');
+        expect(all[0]).toMatchObject({ actor: 'erased:xyz', subjectUserId: 'erased:xyz', action: 'event.ingest', target: null, from: null, details: null });
+        expect(all[1]).toMatchObject({ actor: 'service:ops', subjectUserId: 'erased:xyz', target: null });
+        expect(all[2]).toMatchObject({ actor: 'erased:xyz', subjectUserId: 'bob', target: null });
+        expect(all[3]).toMatchObject({ actor: 'bob', target: 'batch_4', from: '10.0.0.0' });
+        expect((await store.audit.list({ userId: 'alice', limit: 10 })).entries).toEqual([]);
+      });
+
+      it('when retention runs, then only entries older than the cutoff are deleted', async () => {
+        await store.audit.append([entry(1), entry(2), entry(3)]);
+        expect(await store.audit.deleteOlderThan(at(2))).toBe(1);
+        expect((await store.audit.list({ limit: 10 })).entries.map((e) => e.at.getTime() - base)).toEqual([2, 3]);
+      });
+    });
+
+    describe('records (backup, restore, rotation)', () => {
+      async function scanAll(s: Store, collection: RecordCollection, pageSize = 2): Promise<StoreRecord[]> {
+        const out: StoreRecord[] = [];
+        let after: string | null = null;
+        for (let i = 0; i < 1000; i++) {
+          const page = await s.records.scan(collection, after, pageSize);
+          out.push(...page.records);
+          if (page.next === null) break;
+          after = page.next;
+        }
+        return out;
+      }
+
+      async function fill(s: Store): Promise<void> {
+        await s.documents.appendUpdates([update('alice', 1), update('alice', 2), update('bob', 3, 'bob')]);
+        const loaded = await s.documents.loadDocument('alice');
+        await s.documents.compact('alice', bytes(42, 43), loaded.updates.slice(0, 1).map((u) => u.id));
+        await s.documents.compact('carol/notes', bytes(9), []);
+        await s.telemetry.insertEvents([event('alice', 'e1'), event('alice', 'e2', { eventData: { answers: { text: 'secret' } } }), event('bob', 'e1')]);
+        const { inserted } = await s.syncQueue.enqueue([
+          { userId: 'alice', itemKey: 'k1', itemType: 'progress', itemData: { topicId: 't' }, priority: 5 },
+          { userId: 'alice', itemKey: 'k2', itemType: 'assessment', itemData: { score: 1 }, priority: 10 },
+        ]);
+        await s.syncQueue.markFailed(inserted[1]!.id, { at: at(5), message: 'boom' }, at(60_000));
+        await s.batchLogs.insert({ batchId: 'b', userId: 'alice', itemCount: 1, successCount: 1, failureCount: 0, conflictCount: 0, duplicateCount: 0, startTime: at(0), endTime: at(1), duration: 1, status: 'completed', kind: 'telemetry' });
+        await s.audit.append([{ at: at(7), actor: 'alice', actorRole: 'learner', action: 'user.export', subjectUserId: 'alice', target: null, from: null, details: { n: 1 } }]);
+      }
+
+      /** Comparable form: ids and store-assigned values dropped, order normalised. */
+      function normalise(records: readonly StoreRecord[]): unknown[] {
+        return records
+          .map((r) => {
+            switch (r.type) {
+              case 'snapshot':
+              case 'update':
+                return { ...r, ...('state' in r ? { state: [...r.state] } : {}), ...('update' in r ? { update: [...r.update] } : {}), createdAt: r.type === 'snapshot' ? null : r.createdAt.getTime() };
+              case 'queueItem': {
+                const { id: _id, createdAt: _c, ...item } = r.item;
+                return { type: r.type, item };
+              }
+              default:
+                return JSON.parse(JSON.stringify(r)) as unknown;
+            }
+          })
+          .map((r) => JSON.stringify(r))
+          .sort();
+      }
+
+      it('when every collection is scanned page by page, then each record comes once', async () => {
+        await fill(store);
+        const counts = Object.fromEntries(await Promise.all(RECORD_COLLECTIONS.map(async (c) => [c, (await scanAll(store, c)).length] as const)));
+        expect(counts).toEqual({ snapshots: 2, updates: 2, events: 3, queue: 2, batchLogs: 1, audit: 1 });
+        const snapshots = await scanAll(store, 'snapshots', 1);
+        expect(snapshots.map((r) => (r.type === 'snapshot' ? [r.docName, [...r.state]] : null))).toEqual([['alice', [42, 43]], ['carol/notes', [9]]]);
+      });
+
+      it('when the records of one store are inserted into an empty one, then scanning it gives the same records and the documents load the same', async () => {
+        await fill(store);
+        const target = await setup();
+        try {
+          for (const c of RECORD_COLLECTIONS) await target.store.records.insert(await scanAll(store, c));
+          for (const c of RECORD_COLLECTIONS) expect(normalise(await scanAll(target.store, c)), c).toEqual(normalise(await scanAll(store, c)));
+          const a = await target.store.documents.loadDocument('alice');
+          expect([...a.snapshot!.state]).toEqual([42, 43]);
+          expect(a.updates.map((u) => [u.author, u.createdAt.getTime() - base])).toEqual([['alice', 2]]);
+          expect((await target.store.telemetry.listEvents('alice', { limit: 10 })).events).toHaveLength(2);
+          expect(await target.store.syncQueue.countByStatus('alice')).toMatchObject({ pending: 1, error: 1 });
+          // Unique keys still hold after a restore: a second insert adds no events or queue items.
+          await target.store.records.insert(await scanAll(store, 'events'));
+          await target.store.records.insert(await scanAll(store, 'queue'));
+          expect(await target.store.telemetry.countEvents('alice')).toBe(2);
+          expect(await target.store.syncQueue.listForUser('alice', 10)).toHaveLength(2);
+        } finally {
+          await target.cleanup();
+        }
+      });
+
+      it("when an event's data is replaced, then only that event changes", async () => {
+        await fill(store);
+        expect(await store.records.replaceEventData('alice', 'e2', { answers: { text: 'other' } })).toBe(true);
+        expect(await store.records.replaceEventData('alice', 'nope', {})).toBe(false);
+        const events = (await store.telemetry.listEvents('alice', { limit: 10 })).events;
+        expect(events.find((e) => e.metadata.eventId === 'e2')?.eventData).toEqual({ answers: { text: 'other' } });
+        expect(events.find((e) => e.metadata.eventId === 'e1')?.eventData).toEqual(event('alice', 'e1').eventData);
+        expect((await store.telemetry.listEvents('bob', { limit: 10 })).events[0]?.eventData).toEqual(event('bob', 'e1').eventData);
       });
     });
 

@@ -1,11 +1,17 @@
 import { StoreUnavailableError } from '../../errors.js';
 import type {
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
   BatchLog,
   EventPage,
   EventQuery,
   LoadedDocument,
   NewSyncQueueItem,
+  RecordCollection,
+  RecordPage,
   Store,
+  StoreRecord,
   StoredUpdate,
   SyncQueueError,
   SyncQueueItem,
@@ -45,6 +51,7 @@ export function createMemoryStore(): MemoryStore {
   const queue = new Map<string, MutableQueueItem>();
   const logs: { seq: number; log: BatchLog }[] = [];
   const leaseTable = new Map<string, { owner: string; expiresAt: number }>();
+  const auditLog: { seq: number; entry: AuditEntry }[] = [];
   let closed = false;
 
   const store: MemoryStore = {
@@ -232,6 +239,124 @@ export function createMemoryStore(): MemoryStore {
       }),
       release: op(async (key: string, owner: string) => {
         if (leaseTable.get(key)?.owner === owner) leaseTable.delete(key);
+      }),
+    },
+    audit: {
+      append: op(async (entries: readonly AuditEntry[]) => {
+        for (const entry of entries) auditLog.push({ seq: ++seq, entry: clone(entry) });
+      }),
+      list: op(async (query: AuditQuery): Promise<AuditPage> => {
+        const cursor = requireCursor(query.cursor);
+        const limit = clampLimit(query.limit);
+        const matching = auditLog
+          .filter(({ entry: e, seq: s }) => {
+            if (query.userId !== undefined && e.subjectUserId !== query.userId && e.actor !== query.userId) return false;
+            if (query.since !== undefined && e.at < query.since) return false;
+            if (query.action !== undefined && e.action !== query.action) return false;
+            if (cursor !== null) {
+              const t = e.at.getTime();
+              if (t < cursor.createdAt || (t === cursor.createdAt && s <= Number(cursor.id))) return false;
+            }
+            return true;
+          })
+          .sort((a, b) => a.entry.at.getTime() - b.entry.at.getTime() || a.seq - b.seq);
+        const page = matching.slice(0, limit);
+        const last = page.at(-1);
+        return {
+          entries: page.map((a) => ({ ...clone(a.entry), id: String(a.seq) })),
+          nextCursor: matching.length > limit && last !== undefined ? encodeCursor({ createdAt: last.entry.at.getTime(), id: String(last.seq) }) : null,
+        };
+      }),
+      pseudonymiseUser: op(async (userId: string, pseudonym: string) => {
+        let n = 0;
+        for (const a of auditLog) {
+          const e = a.entry;
+          if (e.subjectUserId !== userId && e.actor !== userId) continue;
+          a.entry = {
+            ...e,
+            subjectUserId: e.subjectUserId === userId ? pseudonym : e.subjectUserId,
+            actor: e.actor === userId ? pseudonym : e.actor,
+            target: null,
+            from: null,
+            details: null,
+          };
+          n++;
+        }
+        return n;
+      }),
+      deleteOlderThan: op(async (cutoff: Date) => {
+        const before = auditLog.length;
+        for (let i = auditLog.length - 1; i >= 0; i--) if ((auditLog[i]?.entry.at ?? cutoff) < cutoff) auditLog.splice(i, 1);
+        return before - auditLog.length;
+      }),
+    },
+    records: {
+      scan: op(async (collection: RecordCollection, after: string | null, limit: number): Promise<RecordPage> => {
+        const n = clampLimit(limit, 10_000);
+        const afterSeq = after === null ? 0 : Number(after);
+        const page = <T>(rows: readonly T[], seqOf: (r: T) => number, map: (r: T) => StoreRecord): RecordPage => {
+          const selected = rows.filter((r) => seqOf(r) > afterSeq).sort((a, b) => seqOf(a) - seqOf(b)).slice(0, n);
+          const last = selected.at(-1);
+          return { records: selected.map(map), next: selected.length === n && last !== undefined ? String(seqOf(last)) : null };
+        };
+        switch (collection) {
+          case 'snapshots': {
+            const names = [...snapshots.keys()].filter((k) => k > (after ?? '')).sort().slice(0, n);
+            return {
+              records: names.map((docName) => {
+                const s = snapshots.get(docName)!;
+                return { type: 'snapshot', docName, state: copyBytes(s.state), createdAt: s.createdAt };
+              }),
+              next: names.length === n ? (names.at(-1) ?? null) : null,
+            };
+          }
+          case 'updates':
+            return page(updates, (u) => Number(u.id), (u) => ({ type: 'update', docName: u.docName, update: copyBytes(u.update), author: u.author, createdAt: u.createdAt }));
+          case 'events':
+            return page([...events.values()], (e) => e.seq, (e) => ({ type: 'event', event: clone(e.record) }));
+          case 'queue':
+            return page([...queue.values()], (q) => Number(q.id), (q) => ({ type: 'queueItem', item: publicItem(q) }));
+          case 'batchLogs':
+            return page(logs, (l) => l.seq, (l) => ({ type: 'batchLog', log: clone(l.log) }));
+          case 'audit':
+            return page(auditLog, (a) => a.seq, (a) => ({ type: 'audit', entry: clone(a.entry) }));
+        }
+      }),
+      insert: op(async (list: readonly StoreRecord[]) => {
+        for (const r of list) {
+          switch (r.type) {
+            case 'snapshot':
+              snapshots.set(r.docName, { state: copyBytes(r.state), createdAt: r.createdAt });
+              break;
+            case 'update':
+              updates.push({ docName: r.docName, update: copyBytes(r.update), author: r.author, createdAt: r.createdAt, id: String(++seq) });
+              break;
+            case 'event': {
+              const key = `${r.event.userId}\0${r.event.metadata.eventId}`;
+              if (!events.has(key)) events.set(key, { seq: ++seq, record: clone(r.event) });
+              break;
+            }
+            case 'queueItem': {
+              const q = r.item;
+              if ([...queue.values()].some((x) => x.userId === q.userId && x.itemKey === q.itemKey)) break;
+              const id = String(++seq);
+              queue.set(id, { ...clone(q), id, status: q.status === 'syncing' ? 'pending' : q.status, claimedAt: null });
+              break;
+            }
+            case 'batchLog':
+              logs.push({ seq: ++seq, log: clone(r.log) });
+              break;
+            case 'audit':
+              auditLog.push({ seq: ++seq, entry: clone(r.entry) });
+              break;
+          }
+        }
+      }),
+      replaceEventData: op(async (userId: string, eventId: string, eventData: Record<string, unknown>) => {
+        const stored = events.get(`${userId}\0${eventId}`);
+        if (stored === undefined) return false;
+        events.set(`${userId}\0${eventId}`, { seq: stored.seq, record: { ...stored.record, eventData: clone(eventData) } });
+        return true;
       }),
     },
     ping: op(async () => undefined),

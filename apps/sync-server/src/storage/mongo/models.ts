@@ -1,5 +1,5 @@
 import mongoose, { Schema, type Connection, type Types } from 'mongoose';
-import type { BatchLog, SyncQueueItem, SyncQueueStatus, TelemetryEventRecord } from '../ports.js';
+import type { AuditActorRole, BatchLog, SyncQueueItem, SyncQueueStatus, TelemetryEventRecord } from '../ports.js';
 
 /**
  * The collections of CONTRACT section 7 plus the Yjs log, snapshots, claim tickets and leases.
@@ -77,6 +77,18 @@ export interface LeaseDoc {
   gen: number;
   owner: string;
   expiresAt: Date;
+}
+
+export interface AuditDoc {
+  _id: Types.ObjectId;
+  at: Date;
+  actor: string;
+  actorRole: AuditActorRole;
+  action: string;
+  subjectUserId: string | null;
+  target: string | null;
+  from: string | null;
+  details: Record<string, unknown> | null;
 }
 
 const options = { versionKey: false, minimize: false, autoIndex: false, autoCreate: false, strict: true } as const;
@@ -199,7 +211,25 @@ export function buildModels(conn: Connection) {
   );
   leases.index({ key: 1, gen: -1 });
 
+  const auditLog = new Schema<AuditDoc>(
+    {
+      at: { type: Date, required: true },
+      actor: { type: String, required: true },
+      actorRole: { type: String, enum: ['learner', 'service', 'system'], required: true },
+      action: { type: String, required: true },
+      subjectUserId: { type: String, default: null },
+      target: { type: String, default: null },
+      from: { type: String, default: null },
+      details: { type: Schema.Types.Mixed, default: null },
+    },
+    { ...options, collection: 'auditLog' },
+  );
+  auditLog.index({ at: 1, _id: 1 });
+  auditLog.index({ subjectUserId: 1, at: 1 });
+  auditLog.index({ actor: 1 });
+
   return {
+    auditLog: conn.model<AuditDoc>('AuditLog', auditLog),
     telemetry: conn.model<TelemetryDoc>('Telemetry', telemetry),
     syncQueue: conn.model<SyncQueueDoc>('SyncQueue', syncQueue),
     claims: conn.model<ClaimTicketDoc>('SyncQueueClaim', claims),

@@ -2,6 +2,10 @@ import { randomUUID } from 'node:crypto';
 import mongoose, { type Types } from 'mongoose';
 import { StoreUnavailableError } from '../../errors.js';
 import type {
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
+  AuditStore,
   BatchLog,
   BatchLogStore,
   DocumentStore,
@@ -11,7 +15,11 @@ import type {
   LeaseStore,
   LoadedDocument,
   NewSyncQueueItem,
+  RecordCollection,
+  RecordPage,
+  RecordStore,
   Store,
+  StoreRecord,
   StoredUpdate,
   SyncQueueError,
   SyncQueueItem,
@@ -33,7 +41,7 @@ import {
   splitSnapshot,
   userDocumentRange,
 } from '../shared.js';
-import { ObjectId, buildModels, type BatchLogDoc, type DocSnapshotDoc, type DocUpdateDoc, type SyncQueueDoc, type TelemetryDoc } from './models.js';
+import { ObjectId, buildModels, type AuditDoc, type BatchLogDoc, type DocSnapshotDoc, type DocUpdateDoc, type SyncQueueDoc, type TelemetryDoc } from './models.js';
 
 export interface MongoStoreOptions {
   /** mongodb:// URI; its database name is the one used. */
@@ -524,9 +532,168 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
     },
   };
 
+  const toAuditEntry = (d: AuditDoc): AuditEntry => ({
+    at: d.at,
+    actor: d.actor,
+    actorRole: d.actorRole,
+    action: d.action,
+    subjectUserId: d.subjectUserId ?? null,
+    target: d.target ?? null,
+    from: d.from ?? null,
+    details: d.details ?? null,
+  });
+
+  const audit: AuditStore = {
+    async append(entries: readonly AuditEntry[]) {
+      if (entries.length === 0) return;
+      await m.auditLog.insertMany(entries.map((e) => ({ _id: new ObjectId(), ...e })), { ordered: true, lean: true });
+    },
+    async list(query: AuditQuery): Promise<AuditPage> {
+      const cursor = requireCursor(query.cursor);
+      const limit = clampLimit(query.limit);
+      const and: Record<string, unknown>[] = [];
+      if (query.userId !== undefined) and.push({ $or: [{ subjectUserId: query.userId }, { actor: query.userId }] });
+      if (query.since !== undefined) and.push({ at: { $gte: query.since } });
+      if (query.action !== undefined) and.push({ action: query.action });
+      if (cursor !== null) {
+        const at = new Date(cursor.createdAt);
+        const [id] = toObjectIds([cursor.id]);
+        if (id === undefined) return { entries: [], nextCursor: null };
+        and.push({ $or: [{ at: { $gt: at } }, { at, _id: { $gt: id } }] });
+      }
+      const rows = await m.auditLog
+        .find(and.length > 0 ? { $and: and } : {})
+        .sort({ at: 1, _id: 1 })
+        .limit(limit + 1)
+        .lean<AuditDoc[]>();
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        entries: page.map((d) => ({ ...toAuditEntry(d), id: d._id.toHexString() })),
+        nextCursor: rows.length > limit && last !== undefined ? encodeCursor({ createdAt: last.at.getTime(), id: last._id.toHexString() }) : null,
+      };
+    },
+    async pseudonymiseUser(userId: string, pseudonym: string) {
+      const cleared = { target: null, from: null, details: null };
+      // Counted first: an entry where the learner is both subject and actor is changed by both updates.
+      const n = await m.auditLog.countDocuments({ $or: [{ subjectUserId: userId }, { actor: userId }] });
+      await m.auditLog.updateMany({ subjectUserId: userId }, { $set: { subjectUserId: pseudonym, ...cleared } });
+      await m.auditLog.updateMany({ actor: userId }, { $set: { actor: pseudonym, ...cleared } });
+      return n;
+    },
+    async deleteOlderThan(cutoff: Date) {
+      return (await m.auditLog.deleteMany({ at: { $lt: cutoff } })).deletedCount;
+    },
+  };
+
+  /** One page of a collection in `_id` order. */
+  async function idPage<D extends { _id: Types.ObjectId }>(
+    model: { find(filter: Record<string, unknown>): { sort(s: Record<string, 1>): { limit(n: number): { lean<T>(): Promise<T> } } } },
+    after: string | null,
+    n: number,
+    map: (d: D) => StoreRecord,
+  ): Promise<RecordPage> {
+    const [afterId] = after === null ? [] : toObjectIds([after]);
+    const rows = await model.find(afterId === undefined ? {} : { _id: { $gt: afterId } }).sort({ _id: 1 }).limit(n).lean<D[]>();
+    const last = rows.at(-1);
+    return { records: rows.map(map), next: rows.length === n && last !== undefined ? last._id.toHexString() : null };
+  }
+
+  const records: RecordStore = {
+    async scan(collection: RecordCollection, after: string | null, limit: number): Promise<RecordPage> {
+      const n = clampLimit(limit, 10_000);
+      switch (collection) {
+        case 'snapshots': {
+          const names = (await m.docSnapshots.distinct('docName', after === null ? {} : { docName: { $gt: after } })).sort().slice(0, n);
+          const out: StoreRecord[] = [];
+          for (const docName of names) {
+            const snap = await readSnapshot(docName);
+            if (snap !== null) out.push({ type: 'snapshot', docName, state: snap.state, createdAt: snap.createdAt });
+          }
+          return { records: out, next: names.length === n ? (names.at(-1) ?? null) : null };
+        }
+        case 'updates':
+          return idPage<DocUpdateDoc>(m.docUpdates, after, n, (d) => {
+            const u = toUpdate(d);
+            return { type: 'update', docName: u.docName, update: u.update, author: u.author, createdAt: u.createdAt };
+          });
+        case 'events':
+          return idPage<TelemetryDoc>(m.telemetry, after, n, (d) => ({ type: 'event', event: toEvent(d) }));
+        case 'queue':
+          return idPage<SyncQueueDoc>(m.syncQueue, after, n, (d) => ({ type: 'queueItem', item: toQueueItem(d) }));
+        case 'batchLogs':
+          return idPage<BatchLogDoc>(m.batchLogs, after, n, (d) => ({ type: 'batchLog', log: toBatchLog(d) }));
+        case 'audit':
+          return idPage<AuditDoc>(m.auditLog, after, n, (d) => ({ type: 'audit', entry: toAuditEntry(d) }));
+      }
+    },
+
+    async insert(list: readonly StoreRecord[]) {
+      // In record order, one kind at a time: a backup lists snapshots before the log entries that follow them.
+      const updates: DocUpdateDoc[] = [];
+      const flushUpdates = async (): Promise<void> => {
+        if (updates.length === 0) return;
+        await m.docUpdates.insertMany(updates.splice(0), { ordered: true, lean: true });
+      };
+      for (const r of list) {
+        if (r.type !== 'update') await flushUpdates();
+        switch (r.type) {
+          case 'snapshot': {
+            const metas = await m.docSnapshots.find({ docName: r.docName }, { version: 1 }).sort({ version: -1 }).limit(1).lean<Pick<DocSnapshotDoc, 'version'>[]>();
+            const version = (metas[0]?.version ?? 0) + 1;
+            const token = randomUUID();
+            const parts = splitSnapshot(r.state);
+            for (const [part, data] of parts.entries()) {
+              await m.docSnapshots.insertMany([{ _id: new ObjectId(), docName: r.docName, version, token, part, partCount: parts.length, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), createdAt: r.createdAt }], { lean: true });
+            }
+            await m.docSnapshots.deleteMany({ docName: r.docName, version: { $lt: version } });
+            break;
+          }
+          case 'update':
+            updates.push({ _id: new ObjectId(), docName: r.docName, update: Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), author: r.author, createdAt: r.createdAt });
+            break;
+          case 'event': {
+            const e = r.event;
+            await insertIgnoringDuplicates(() =>
+              m.telemetry.insertMany(
+                [{ _id: new ObjectId(), userId: e.userId, eventType: e.eventType, eventData: e.eventData, metadata: withoutUndefined(e.metadata), status: e.status, retryCount: e.retryCount, batchId: e.batchId, createdAt: e.createdAt, updatedAt: e.updatedAt }],
+                { ordered: false, lean: true },
+              ),
+            );
+            break;
+          }
+          case 'queueItem': {
+            const { id: _id, ...q } = r.item;
+            await insertIgnoringDuplicates(() =>
+              m.syncQueue.insertMany(
+                [{ ...q, _id: new ObjectId(), status: q.status === 'syncing' ? 'pending' : q.status, claimedAt: null, claimSeq: 0, errors: q.errors.map((e) => ({ at: e.at, message: e.message })) }],
+                { ordered: false, lean: true },
+              ),
+            );
+            break;
+          }
+          case 'batchLog':
+            await m.batchLogs.insertMany([{ _id: new ObjectId(), ...r.log }], { lean: true });
+            break;
+          case 'audit':
+            await m.auditLog.insertMany([{ _id: new ObjectId(), ...r.entry }], { lean: true });
+            break;
+        }
+      }
+      await flushUpdates();
+    },
+
+    async replaceEventData(userId: string, eventId: string, eventData: Record<string, unknown>) {
+      const { matchedCount } = await m.telemetry.updateOne({ userId, 'metadata.eventId': eventId }, { $set: { eventData } });
+      return matchedCount === 1;
+    },
+  };
+
   let closed = false;
   return {
     kind: 'mongodb',
+    audit: guarded(audit, onUnavailable),
+    records: guarded(records, onUnavailable),
     documents: guarded(documents, onUnavailable),
     telemetry: guarded(telemetry, onUnavailable),
     syncQueue: guarded(syncQueue, onUnavailable),

@@ -81,6 +81,22 @@ CREATE TABLE IF NOT EXISTS batch_logs (
 CREATE INDEX IF NOT EXISTS batch_logs_user_start ON batch_logs (user_id, start_time DESC);
 CREATE INDEX IF NOT EXISTS batch_logs_start ON batch_logs (start_time DESC);
 
+-- Append-only audit trail. The only UPDATE ever run on it is erasure's pseudonymisation.
+CREATE TABLE IF NOT EXISTS audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  actor_role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject_user_id TEXT,
+  target TEXT,
+  from_address TEXT,
+  details TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, id);
+CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject_user_id, at, id);
+CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor);
+
 CREATE TABLE IF NOT EXISTS leases (
   key TEXT PRIMARY KEY,
   owner TEXT NOT NULL,

@@ -3,6 +3,10 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../../errors.js';
 import type {
+  AuditEntry,
+  AuditPage,
+  AuditQuery,
+  AuditStore,
   BatchLog,
   BatchLogStore,
   DocumentStore,
@@ -12,7 +16,11 @@ import type {
   LeaseStore,
   LoadedDocument,
   NewSyncQueueItem,
+  RecordCollection,
+  RecordPage,
+  RecordStore,
   Store,
+  StoreRecord,
   StoredUpdate,
   SyncQueueError,
   SyncQueueItem,
@@ -140,6 +148,7 @@ interface QueueRow {
   errors: string;
 }
 interface BatchLogRow {
+  id: number;
   batch_id: string;
   user_id: string;
   kind: BatchLog['kind'];
@@ -153,6 +162,30 @@ interface BatchLogRow {
   duration: number;
   status: BatchLog['status'];
 }
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  actor_role: AuditEntry['actorRole'];
+  action: string;
+  subject_user_id: string | null;
+  target: string | null;
+  from_address: string | null;
+  details: string | null;
+}
+
+const toAudit = (r: AuditRow) => ({
+  id: String(r.id),
+  at: new Date(r.at),
+  actor: r.actor,
+  actorRole: r.actor_role,
+  action: r.action,
+  subjectUserId: r.subject_user_id,
+  target: r.target,
+  from: r.from_address,
+  details: r.details === null ? null : (JSON.parse(r.details) as Record<string, unknown>),
+});
 
 const toUpdate = (r: UpdateRow): StoredUpdate => ({
   id: String(r.id),
@@ -204,6 +237,27 @@ const toBatchLog = (r: BatchLogRow): BatchLog => ({
   duration: r.duration,
   status: r.status,
 });
+
+/** The newest complete snapshot of a document; call inside a transaction when consistency with the log matters. */
+function readSnapshot(c: Connection, docName: string): LoadedDocument['snapshot'] {
+  const metas = c.prep('SELECT version, part, part_count FROM doc_snapshots WHERE doc_name = ?').all(docName) as SnapshotMetaRow[];
+  const newest = newestCompleteVersion(metas.map((m) => ({ version: m.version, part: m.part, partCount: m.part_count })));
+  if (newest === null) return null;
+  const rows = c.prep('SELECT data, created_at FROM doc_snapshots WHERE doc_name = ? AND version = ? ORDER BY part').all(docName, newest.version) as { data: Buffer; created_at: number }[];
+  return { state: joinParts(rows.map((r) => new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength))), createdAt: new Date(rows[0]?.created_at ?? 0) };
+}
+
+/** Writes `state` as the next snapshot version and drops older versions (compaction and restore). */
+function writeSnapshot(c: Connection, docName: string, state: Uint8Array, createdAt: number): void {
+  const parts = splitSnapshot(state);
+  const insertPart = c.prep('INSERT INTO doc_snapshots (doc_name, version, part, part_count, data, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  // A snapshot version number (not a log id): the write lock held by the caller makes max + 1 safe.
+  const { next } = c.prep('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM doc_snapshots WHERE doc_name = ?').get(docName) as { next: number };
+  parts.forEach((p, i) => insertPart.run(docName, next, i, parts.length, Buffer.from(p.buffer, p.byteOffset, p.byteLength), createdAt));
+  c.prep('DELETE FROM doc_snapshots WHERE doc_name = ? AND version < ?').run(docName, next);
+}
+
+const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
 /** Ids arrive as strings through the port; anything that is not one of ours matches nothing. */
 function parseIds(ids: readonly string[]): number[] {
@@ -281,13 +335,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         // One read transaction: snapshot and log seen at the same instant, so a concurrent compaction
         // cannot make us miss entries (deleted) that the snapshot we read does not contain.
         return c.db.transaction(() => {
-          const metas = c.prep('SELECT version, part, part_count FROM doc_snapshots WHERE doc_name = ?').all(docName) as SnapshotMetaRow[];
-          const newest = newestCompleteVersion(metas.map((m) => ({ version: m.version, part: m.part, partCount: m.part_count })));
-          let snapshot: LoadedDocument['snapshot'] = null;
-          if (newest !== null) {
-            const rows = c.prep('SELECT data, created_at FROM doc_snapshots WHERE doc_name = ? AND version = ? ORDER BY part').all(docName, newest.version) as { data: Buffer; created_at: number }[];
-            snapshot = { state: joinParts(rows.map((r) => new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength))), createdAt: new Date(rows[0]?.created_at ?? 0) };
-          }
+          const snapshot = readSnapshot(c, docName);
           const updates = (c.prep('SELECT * FROM doc_updates WHERE doc_name = ? ORDER BY id').all(docName) as UpdateRow[]).map(toUpdate);
           return { snapshot, updates };
         })();
@@ -296,17 +344,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     compact: (docName: string, state: Uint8Array, coveredIds: readonly string[]) =>
       withDb((c) => {
         const now = Date.now();
-        const parts = splitSnapshot(state);
-        const insertPart = c.prep('INSERT INTO doc_snapshots (doc_name, version, part, part_count, data, created_at) VALUES (?, ?, ?, ?, ?, ?)');
         const deleteUpdate = c.prep('DELETE FROM doc_updates WHERE id = ? AND doc_name = ?');
         // One transaction, in the order the port describes (new parts, switch, drop old version,
         // then the covered log entries), so even a reader outside it never sees a gap.
         c.db
           .transaction(() => {
-            // A snapshot version number (not a log id): the write lock held here makes max + 1 safe.
-            const { next } = c.prep('SELECT COALESCE(MAX(version), 0) + 1 AS next FROM doc_snapshots WHERE doc_name = ?').get(docName) as { next: number };
-            parts.forEach((p, i) => insertPart.run(docName, next, i, parts.length, Buffer.from(p.buffer, p.byteOffset, p.byteLength), now));
-            c.prep('DELETE FROM doc_snapshots WHERE doc_name = ? AND version < ?').run(docName, next);
+            writeSnapshot(c, docName, state, now);
             for (const id of parseIds(coveredIds)) deleteUpdate.run(id, docName);
           })
           .immediate();
@@ -521,6 +564,166 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       }),
   };
 
+  const insertAudit = (c: Connection, e: AuditEntry): void => {
+    c.prep(
+      `INSERT INTO audit_log (at, actor, actor_role, action, subject_user_id, target, from_address, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(e.at.getTime(), e.actor, e.actorRole, e.action, e.subjectUserId, e.target, e.from, e.details === null ? null : JSON.stringify(e.details));
+  };
+
+  const audit: AuditStore = {
+    append: (entries: readonly AuditEntry[]) =>
+      withDb((c) => {
+        if (entries.length === 0) return;
+        c.db.transaction(() => {
+          for (const e of entries) insertAudit(c, e);
+        })();
+      }),
+    list: (query: AuditQuery) =>
+      withDb((c): AuditPage => {
+        const cursor = requireCursor(query.cursor);
+        const limit = clampLimit(query.limit);
+        const where = ['1 = 1'];
+        const params: Record<string, unknown> = { limit: limit + 1 };
+        if (query.userId !== undefined) {
+          where.push('(subject_user_id = @userId OR actor = @userId)');
+          params['userId'] = query.userId;
+        }
+        if (query.since !== undefined) {
+          where.push('at >= @since');
+          params['since'] = query.since.getTime();
+        }
+        if (query.action !== undefined) {
+          where.push('action = @action');
+          params['action'] = query.action;
+        }
+        if (cursor !== null) {
+          where.push('(at > @cAt OR (at = @cAt AND id > @cId))');
+          params['cAt'] = cursor.createdAt;
+          params['cId'] = Number(cursor.id);
+        }
+        const rows = c.prep(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY at, id LIMIT @limit`).all(params) as AuditRow[];
+        const page = rows.slice(0, limit);
+        const last = page.at(-1);
+        return { entries: page.map(toAudit), nextCursor: rows.length > limit && last !== undefined ? encodeCursor({ createdAt: last.at, id: String(last.id) }) : null };
+      }),
+    pseudonymiseUser: (userId: string, pseudonym: string) =>
+      withDb((c) =>
+        c
+          .prep(
+            `UPDATE audit_log SET
+               subject_user_id = CASE WHEN subject_user_id = @userId THEN @pseudonym ELSE subject_user_id END,
+               actor = CASE WHEN actor = @userId THEN @pseudonym ELSE actor END,
+               target = NULL, from_address = NULL, details = NULL
+             WHERE subject_user_id = @userId OR actor = @userId`,
+          )
+          .run({ userId, pseudonym }).changes,
+      ),
+    deleteOlderThan: (cutoff: Date) => withDb((c) => c.prep('DELETE FROM audit_log WHERE at < ?').run(cutoff.getTime()).changes),
+  };
+
+  const pageOf = <R extends { id: number }>(rows: readonly R[], limit: number, map: (r: R) => StoreRecord): RecordPage => ({
+    records: rows.map(map),
+    next: rows.length === limit ? String(rows.at(-1)?.id ?? '') : null,
+  });
+
+  const records: RecordStore = {
+    scan: (collection: RecordCollection, after: string | null, limit: number) =>
+      withDb((c): RecordPage => {
+        const n = clampLimit(limit, 10_000);
+        const afterId = after === null ? 0 : Number(after);
+        switch (collection) {
+          case 'snapshots': {
+            const names = (c.prep('SELECT DISTINCT doc_name FROM doc_snapshots WHERE doc_name > ? ORDER BY doc_name LIMIT ?').all(after ?? '', n) as { doc_name: string }[]).map((r) => r.doc_name);
+            const out: StoreRecord[] = [];
+            for (const docName of names) {
+              const snap = readSnapshot(c, docName);
+              if (snap !== null) out.push({ type: 'snapshot', docName, state: snap.state, createdAt: snap.createdAt });
+            }
+            return { records: out, next: names.length === n ? (names.at(-1) ?? null) : null };
+          }
+          case 'updates':
+            return pageOf(c.prep('SELECT * FROM doc_updates WHERE id > ? ORDER BY id LIMIT ?').all(afterId, n) as UpdateRow[], n, (r) => {
+              const u = toUpdate(r);
+              return { type: 'update', docName: u.docName, update: u.update, author: u.author, createdAt: u.createdAt };
+            });
+          case 'events':
+            return pageOf(c.prep('SELECT * FROM telemetry WHERE id > ? ORDER BY id LIMIT ?').all(afterId, n) as TelemetryRow[], n, (r) => ({ type: 'event', event: toEvent(r) }));
+          case 'queue':
+            return pageOf(c.prep('SELECT * FROM sync_queue WHERE id > ? ORDER BY id LIMIT ?').all(afterId, n) as QueueRow[], n, (r) => ({ type: 'queueItem', item: toQueueItem(r) }));
+          case 'batchLogs':
+            return pageOf(c.prep('SELECT * FROM batch_logs WHERE id > ? ORDER BY id LIMIT ?').all(afterId, n) as BatchLogRow[], n, (r) => ({ type: 'batchLog', log: toBatchLog(r) }));
+          case 'audit':
+            return pageOf(c.prep('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?').all(afterId, n) as AuditRow[], n, (r) => {
+              const { id: _id, ...entry } = toAudit(r);
+              return { type: 'audit', entry };
+            });
+        }
+      }),
+
+    insert: (list: readonly StoreRecord[]) =>
+      withDb((c) => {
+        const insertEvent = c.prep(
+          `INSERT INTO telemetry (user_id, event_id, event_type, event_data, metadata, status, retry_count, batch_id, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, event_id) DO NOTHING`,
+        );
+        const insertQueue = c.prep(
+          `INSERT INTO sync_queue (user_id, item_key, item_type, item_data, status, priority, attempts, conflict_resolution, created_at, synced_at, next_attempt_at, errors)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, item_key) DO NOTHING`,
+        );
+        c.db
+          .transaction(() => {
+            for (const r of list) {
+              switch (r.type) {
+                case 'snapshot':
+                  writeSnapshot(c, r.docName, r.state, r.createdAt.getTime());
+                  break;
+                case 'update':
+                  c.prep('INSERT INTO doc_updates (doc_name, update_data, author, created_at) VALUES (?, ?, ?, ?)').run(r.docName, toBuffer(r.update), r.author, r.createdAt.getTime());
+                  break;
+                case 'event': {
+                  const e = r.event;
+                  insertEvent.run(e.userId, e.metadata.eventId, e.eventType, JSON.stringify(e.eventData), metadataToJson(e.metadata), e.status, e.retryCount, e.batchId, e.createdAt.getTime(), e.updatedAt.getTime());
+                  break;
+                }
+                case 'queueItem': {
+                  const q = r.item;
+                  insertQueue.run(
+                    q.userId,
+                    q.itemKey,
+                    q.itemType,
+                    JSON.stringify(q.itemData),
+                    q.status === 'syncing' ? 'pending' : q.status,
+                    q.priority,
+                    q.attempts,
+                    q.conflictResolution === null ? null : JSON.stringify(q.conflictResolution),
+                    q.createdAt.getTime(),
+                    q.syncedAt?.getTime() ?? null,
+                    q.nextAttemptAt?.getTime() ?? null,
+                    JSON.stringify(q.errors),
+                  );
+                  break;
+                }
+                case 'batchLog': {
+                  const l = r.log;
+                  c.prep(
+                    `INSERT INTO batch_logs (batch_id, user_id, kind, item_count, success_count, failure_count, conflict_count, duplicate_count, start_time, end_time, duration, status)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                  ).run(l.batchId, l.userId, l.kind, l.itemCount, l.successCount, l.failureCount, l.conflictCount, l.duplicateCount, l.startTime.getTime(), l.endTime.getTime(), l.duration, l.status);
+                  break;
+                }
+                case 'audit':
+                  insertAudit(c, r.entry);
+                  break;
+              }
+            }
+          })
+          .immediate();
+      }),
+
+    replaceEventData: (userId: string, eventId: string, eventData: Record<string, unknown>) =>
+      withDb((c) => c.prep('UPDATE telemetry SET event_data = ? WHERE user_id = ? AND event_id = ?').run(JSON.stringify(eventData), userId, eventId).changes === 1),
+  };
+
   return {
     kind: 'sqlite',
     documents,
@@ -528,6 +731,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     syncQueue,
     batchLogs,
     leases,
+    audit,
+    records,
     ping: () =>
       withDb((c) => {
         c.prep('SELECT 1').get();
