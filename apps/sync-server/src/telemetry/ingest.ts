@@ -91,7 +91,10 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
 
     const rejected: number[] = [];
     results.forEach((r, i) => {
-      if (r?.status === 'rejected') rejected.push(i);
+      if (r?.status !== 'rejected') return;
+      rejected.push(i);
+      const claimed = (envelope.items[i] as { itemType?: unknown } | null)?.itemType;
+      deps.metrics?.itemsIngested(claimed === 'event' || claimed === 'progress' || claimed === 'assessment' ? claimed : 'invalid', 'rejected', 1);
     });
     let conflicts = 0;
     for (const [userId, entries] of groups) {

@@ -10,7 +10,8 @@ export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECOND
 
 /** Counters the use-cases report; optional so unit tests need no registry. */
 export interface TelemetryMetrics {
-  itemsIngested(itemType: 'event' | 'progress' | 'assessment', status: ItemStatus, count: number): void;
+  /** `itemType` is `invalid` for rejected items whose type is not one of the three. */
+  itemsIngested(itemType: 'event' | 'progress' | 'assessment' | 'invalid', status: ItemStatus, count: number): void;
   batchDuration(seconds: number): void;
 }
 
