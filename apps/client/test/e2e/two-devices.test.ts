@@ -20,6 +20,8 @@ if (!available) {
 /** How long any single expectation may take to come true. */
 /** Generous: the machine running the suite may be shared and busy. */
 const DEADLINE = 30_000;
+/** Awareness forgets a silent peer after 30 s (y-protocols `outdatedTimeout`), checked every 3 s. */
+const AWARENESS_DEADLINE = 45_000;
 
 interface Device {
   readonly name: string;
@@ -67,10 +69,11 @@ describe.skipIf(!available)('two devices of one learner', () => {
     }
   }
 
-  async function signIn(d: Device): Promise<void> {
+  async function signIn(d: Device, how: 'mouse' | 'keyboard'): Promise<void> {
     await d.page.goto(server.url);
     await d.page.getByLabel('Learner id').fill(userId);
-    await d.page.getByRole('button', { name: 'Continue' }).click();
+    if (how === 'mouse') await d.page.getByRole('button', { name: 'Continue' }).click();
+    else await d.page.getByLabel('Learner id').press('Enter');
     await expect.poll(() => h1(d), { timeout: DEADLINE }).toBe('Your practice');
     // The app shell must be cached before the device can reload offline.
     const swState = (): Promise<string> =>
@@ -122,11 +125,14 @@ describe.skipIf(!available)('two devices of one learner', () => {
     await a.page.goto(server.url);
     await a.page.getByLabel('Learner id').waitFor();
     await shot(a, '01-sign-in.png');
-    await signIn(a);
-    await signIn(b);
+    await signIn(a, 'mouse');
+    await signIn(b, 'keyboard');
     await shot(a, '02-dashboard-empty.png');
-    await nav(a, 'Sync');
-    await panelShows(a, { 'sync-online': 'Online', 'sync-connected': 'Yes', 'sync-unsaved': '0', 'peer-count': /1 other device/ });
+    for (const d of [a, b]) {
+      await nav(d, 'Sync');
+      await panelShows(d, { 'sync-online': 'Online', 'sync-connected': 'Yes', 'sync-unsaved': '0', 'peer-count': /1 other device/ });
+    }
+    await nav(b, 'Dashboard');
   });
 
   it('when one device logs practice, then the other shows it', async () => {
@@ -163,8 +169,13 @@ describe.skipIf(!available)('two devices of one learner', () => {
 
   it('when both devices go offline and both edit, then each says so, and an offline reload keeps the data', async () => {
     expectNetworkErrors = true;
-    await a.context.setOffline(true);
+    // One device leaves: the other sees it go. Offline emulation blocks B's frames without closing
+    // its socket (as a real network loss does), so A learns it from Yjs awareness expiry (30 s
+    // without a renewal; B renews every 15 s) or the server's missed-pong check, not at once.
     await b.context.setOffline(true);
+    await panelShows(a, { 'sync-online': 'Online', 'sync-connected': 'Yes' });
+    await expect.poll(() => text(a, 'peer-count'), { timeout: AWARENESS_DEADLINE, message: 'A drops B' }).toMatch(/None/);
+    await a.context.setOffline(true);
     await panelShows(a, { 'sync-online': 'Offline', 'sync-connected': 'No', 'peer-count': /None/ });
 
     // A edits the notes of SQL; B edits its goal and logs new practice.
@@ -222,6 +233,7 @@ describe.skipIf(!available)('two devices of one learner', () => {
     await a.page.getByRole('button', { name: 'Send activity now' }).click();
     await b.page.getByRole('button', { name: 'Send activity now' }).click();
     await a.page.getByTestId('flush-table').waitFor({ timeout: DEADLINE });
+    for (const d of [a, b]) await expect.poll(() => text(d, 'sync-queued'), { timeout: DEADLINE, message: `${d.name} queued` }).toBe('0');
     await shot(a, '11-sync-after-flush.png');
     const token = await a.page.evaluate(() => (JSON.parse(localStorage.getItem('prepmate.session.v1') ?? '{}') as { token?: string }).token ?? '');
     const types = async (): Promise<string[]> => {
