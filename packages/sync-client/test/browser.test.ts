@@ -60,11 +60,11 @@ function recordBatches(context: BrowserContext): string[][] {
   return batches;
 }
 
-async function openTab(context: BrowserContext, userId: string, batchSize: number): Promise<Page> {
+async function openTab(context: BrowserContext, userId: string, batchSize: number, documentSync = false): Promise<Page> {
   const page = await context.newPage();
   await page.goto(server.url);
   await page.waitForFunction(() => typeof globalThis.sdk?.start === 'function');
-  await page.evaluate(([u, b]) => globalThis.sdk.start(u, b), [userId, batchSize] as const);
+  await page.evaluate(([u, b, d]) => globalThis.sdk.start(u, b, d), [userId, batchSize, documentSync] as const);
   return page;
 }
 
@@ -111,6 +111,36 @@ describe.skipIf(!available)('in Chromium', () => {
     await eventually(async () => expect(await server.store.telemetry.countEvents(userId)).toBe(400), 60_000, 100);
     await eventually(async () => expect(await second.evaluate(() => globalThis.sdk.client!.status().queuedEvents)).toBe(0));
     expect([...(await server.listEventIds(userId))].sort()).toEqual([...ids].sort());
+    await context.close();
+  });
+
+  it('when a learner edits offline and reloads, then the edits survive in IndexedDB and are saved once back online', async () => {
+    const context = await browser.newContext();
+    const userId = 'chromium-doc';
+    const status = (p: Page) => p.evaluate(() => globalThis.sdk.client!.status());
+    const first = await openTab(context, userId, 20, true);
+    await eventually(async () => expect((await status(first)).synced).toBe(true));
+    await first.evaluate(() => globalThis.sdk.client!.whenSaved()); // e.g. the schema genesis written after the first sync
+    await context.setOffline(true);
+    await eventually(async () => expect((await status(first)).connected).toBe(false));
+    await first.evaluate(() => {
+      const d = globalThis.sdk.client!.document;
+      d.updateTopic('tries', { status: 'in_progress', goal: 'autocomplete' });
+      d.recordAssessment({ assessmentId: 'chromium-a1', topicId: 'tries', score: 70, completedAt: '2026-11-28T09:00:00.000Z' });
+    });
+    expect((await status(first)).unsavedChanges).toBe(2);
+    await first.close({ runBeforeUnload: true });
+
+    // The server never saw these edits (made offline, tab closed): the new tab has them from IndexedDB.
+    const before = await server.getJson<{ data: { topics: Record<string, unknown> } }>('/api/progress', userId);
+    expect(before.data.topics['tries']).toBeUndefined();
+    await context.setOffline(false); // a page cannot load offline (no service worker here)
+    const second = await openTab(context, userId, 20, true);
+    expect(await second.evaluate(() => globalThis.sdk.client!.document.getTopic('tries')?.goal)).toBe('autocomplete');
+    await second.evaluate(() => globalThis.sdk.client!.whenSaved());
+    const p = await server.getJson<{ data: { topics: Record<string, { goal?: string }>; assessments: Record<string, unknown> } }>('/api/progress', userId);
+    expect(p.data.topics['tries']?.goal).toBe('autocomplete');
+    expect(p.data.assessments['chromium-a1']).toBeDefined();
     await context.close();
   });
 });

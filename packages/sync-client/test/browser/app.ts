@@ -5,13 +5,13 @@ declare global {
   // eslint-disable-next-line no-var
   var sdk: {
     client: SyncClient | null;
-    start(userId: string, batchSize: number): Promise<void>;
+    start(userId: string, batchSize: number, documentSync?: boolean): Promise<void>;
   };
 }
 
 globalThis.sdk = {
   client: null,
-  async start(userId, batchSize) {
+  async start(userId, batchSize, documentSync = false) {
     const getToken = async (): Promise<string> => {
       const res = await fetch('/api/auth/dev-token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
       return ((await res.json()) as { token: string }).token;
@@ -21,7 +21,7 @@ globalThis.sdk = {
       wsUrl: `${location.origin.replace(/^http/, 'ws')}/sync`,
       userId,
       getToken,
-      documentSync: false,
+      documentSync,
       compressRequests: false,
       telemetry: { batchSize, syncIntervalMs: 3_600_000 },
     });
