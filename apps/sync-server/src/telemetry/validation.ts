@@ -32,6 +32,8 @@ export interface WorkerValidatorOptions {
    * and back costs more than it saves. Default 32.
    */
   readonly minItems?: number;
+  /** The worker script; default `validation-worker`. Tests pass a failing one. */
+  readonly entry?: URL;
 }
 
 /**
@@ -54,56 +56,73 @@ interface Pending {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: Worker | null;
   readonly pending: Map<number, Pending>;
+  /** Deaths since the last answer; after `MAX_RESTARTS` the slot stays down. */
+  failures: number;
+  dead: boolean;
 }
+
+/** A worker that cannot even start (e.g. its file is missing) must not be respawned forever. */
+const MAX_RESTARTS = 3;
 
 /**
  * A pool of validation workers. Validation is CPU work that would otherwise hold the event loop
  * while another request's store write could proceed; in workers it overlaps with the writes.
  * A worker that dies fails only its in-flight batches over to inline validation and is
- * replaced, so a request never fails because of the pool.
+ * replaced (up to 3 times in a row), so a request never fails because of the pool.
  */
 export function createWorkerValidator(options: WorkerValidatorOptions): ItemValidator {
   const { logger } = options;
   const threads = Math.max(1, options.threads ?? availableParallelism() - 1);
   const minItems = options.minItems ?? 32;
   const inline = createInlineValidator();
-  const entry = workerEntry();
+  const entry = options.entry ?? workerEntry();
   let nextId = 0;
   let closed = false;
 
-  const spawn = (slot?: Slot): Slot => {
+  const start = (s: Slot): void => {
     const worker = new Worker(entry);
     worker.unref();
-    const s: Slot = slot ?? { worker, pending: new Map() };
     s.worker = worker;
+    let ended = false;
     worker.on('message', (message: { id: number; results: WorkerResult[] }) => {
+      s.failures = 0;
       const p = s.pending.get(message.id);
       s.pending.delete(message.id);
       p?.resolve(message.results);
     });
+    // 'error' is followed by 'exit': handle whichever comes first, once per worker.
     const fail = (error: Error): void => {
+      if (ended) return;
+      ended = true;
       for (const p of s.pending.values()) p.reject(error);
       s.pending.clear();
-      if (!closed) {
-        logger.warn({ err: error }, 'validation worker stopped; replacing it');
-        spawn(s);
+      if (closed) return;
+      s.failures += 1;
+      if (s.failures >= MAX_RESTARTS) {
+        s.dead = true;
+        logger.error({ err: error }, 'validation worker keeps failing; validating inline from now on');
+        return;
       }
+      logger.warn({ err: error }, 'validation worker stopped; replacing it');
+      start(s);
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (!closed) fail(new Error(`validation worker exited with code ${code}`));
-    });
-    return s;
+    worker.on('exit', (code) => fail(new Error(`validation worker exited with code ${code}`)));
   };
-  const slots = Array.from({ length: threads }, () => spawn());
+  const slots: Slot[] = Array.from({ length: threads }, () => {
+    const s: Slot = { worker: null, pending: new Map(), failures: 0, dead: false };
+    start(s);
+    return s;
+  });
 
   return {
     async validate(items) {
-      if (closed || items.length < minItems) return inline.validate(items);
+      const live = slots.filter((s): s is Slot & { worker: Worker } => !s.dead && s.worker !== null);
+      if (closed || items.length < minItems || live.length === 0) return inline.validate(items);
       // The least busy worker: batches differ in size, so round-robin could queue behind a big one.
-      const slot = slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
+      const slot = live.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
       const id = nextId++;
       try {
         const results = await new Promise<WorkerResult[]>((resolve, reject) => {
@@ -118,7 +137,7 @@ export function createWorkerValidator(options: WorkerValidatorOptions): ItemVali
     },
     async close() {
       closed = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
+      await Promise.all(slots.map((s) => s.worker?.terminate()));
       for (const s of slots) for (const p of s.pending.values()) p.reject(new Error('validator closed'));
     },
   };

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInlineValidator, createWorkerValidator, type ItemValidator } from '../../src/telemetry/validation.js';
 import { openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
+import { eventually } from '../helpers/stores.js';
 import { assessmentItem, eventItem, progressItem, uid } from './fixtures.js';
 
 /** A logger that keeps its lines, to prove the pool never fell back to inline validation. */
@@ -42,6 +43,20 @@ describe('validation in worker threads', () => {
     const [, assessment, , extra] = await workers.validate(valid);
     expect(assessment).toMatchObject({ ok: true, item: { itemData: { weakAreas: ['padded'] } } });
     expect(extra!.ok && 'extra' in extra!.item.itemData).toBe(false);
+  });
+
+  it('when the worker cannot start, then it is restarted at most 3 times and validation answers inline', async () => {
+    const log = recordingLogger();
+    const broken = new URL(`data:text/javascript,${encodeURIComponent('throw new Error("broken worker")')}`);
+    const pool = createWorkerValidator({ logger: log.logger, threads: 1, minItems: 1, entry: broken });
+    try {
+      await eventually(() => log.lines.some((l) => l.includes('validating inline from now on')), { timeoutMs: 10_000 });
+      const [result] = await pool.validate([eventItem('while-broken')]);
+      expect(result!.ok).toBe(true);
+      expect(log.lines.filter((l) => l.includes('replacing it'))).toHaveLength(2);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('when the pool is closed, then validation still answers inline', async () => {
