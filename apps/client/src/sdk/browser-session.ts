@@ -92,7 +92,9 @@ export function createBrowserSession(config: SessionConfig): LearnerSession {
     const out: PeerDevice[] = [];
     awareness.getStates().forEach((state, clientId) => {
       const device: unknown = state['device'];
-      if (clientId !== awareness.clientID && isPresence(device)) out.push({ clientId, label: device.label, screen: device.screen });
+      if (clientId === awareness.clientID || !isPresence(device)) return;
+      // Same browser profile, other tab: the label is ours; say what it is.
+      out.push({ clientId, label: device.label === label ? `${label} (another tab)` : device.label, screen: device.screen });
     });
     return out.sort((a, b) => a.clientId - b.clientId);
   };

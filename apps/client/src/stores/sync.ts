@@ -8,6 +8,9 @@ import { inject, ref, shallowRef, watch } from 'vue';
 import { sessionFactoryKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionStatus } from '../sdk/port';
 import { useAuthStore } from './auth';
 
+/** Longest the app waits for local data before showing screens anyway, ms. */
+export const LOAD_GATE_MS = 3_000;
+
 /** How many flush results the sync panel keeps. */
 export const FLUSH_HISTORY = 8;
 
@@ -49,15 +52,14 @@ export const useSyncStore = defineStore('sync', () => {
       s.onPeers((next) => (peers.value = next)),
       s.onFlush((record) => (flushes.value = [record, ...flushes.value].slice(0, FLUSH_HISTORY))),
     ];
-    s.whenLoaded.then(
-      () => {
-        if (session.value === s) loaded.value = true;
-      },
-      // A local store that cannot be read still leaves a working (server-synced) document.
-      () => {
-        if (session.value === s) loaded.value = true;
-      },
-    );
+    const markLoaded = (): void => {
+      if (session.value === s) loaded.value = true;
+    };
+    // A local store that cannot be read still leaves a working (server-synced) document.
+    s.whenLoaded.then(markLoaded, markLoaded);
+    // The gate only avoids a flash of "no data" while IndexedDB loads; if that hangs (another tab
+    // holding an upgrade), show the app anyway: the mirror fills in as the document loads.
+    setTimeout(markLoaded, LOAD_GATE_MS);
   }
 
   async function close(): Promise<void> {
