@@ -317,6 +317,24 @@ describe('telemetry outbox', () => {
     await telemetry.destroy();
   });
 
+  it('when storage fails during a flush, then the flush reports it and retries instead of rejecting', async () => {
+    const inner = createMemoryOutboxStorage();
+    let broken = false;
+    const storage: OutboxStorage = { ...inner, peek: (n, b) => (broken ? Promise.reject(new Error('database closed')) : inner.peek(n, b)) };
+    const { telemetry, seen, clock, transport } = setup({ storage });
+    await telemetry.ready;
+    await telemetry.captureEvent('e');
+    broken = true;
+    const result = await telemetry.flush();
+    expect(result.error).toMatch(/database closed/);
+    expect(seen['sync:error']!.at(-1)).toMatchObject({ error: 'flush failed: database closed', attempt: 1 });
+    broken = false;
+    await clock.advance(1000);
+    expect(transport.calls).toHaveLength(1);
+    expect(telemetry.status().queuedEvents).toBe(0);
+    await telemetry.destroy();
+  });
+
   it('when the caller mutates its data after capture, then the queued event keeps the captured values', async () => {
     const { telemetry, storage, connectivity } = setup();
     connectivity.setOnline(false);

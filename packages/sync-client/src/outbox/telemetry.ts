@@ -549,6 +549,22 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     return result;
   }
 
+  /**
+   * `flushOnce`, but a storage failure (database closed under us, disk gone) becomes a failed
+   * round with a retry instead of a rejected promise: flushes are started from timers and events
+   * with `void`, where a rejection would be unhandled (and fatal in Node).
+   */
+  async function safeFlushOnce(reason: FlushReason): Promise<FlushResult> {
+    try {
+      return await flushOnce(reason);
+    } catch (err) {
+      syncing = false;
+      const error = `flush failed: ${err instanceof Error ? err.message : String(err)}`;
+      if (!destroyed) fail({ kind: 'retry', error });
+      return { ...emptyResult(), remaining: queuedEvents + spill.length, error };
+    }
+  }
+
   function flushAs(reason: FlushReason): Promise<FlushResult> {
     if (!leader) {
       post({ t: 'flush' });
@@ -561,12 +577,12 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     flushing = (async () => {
       // A flush requested while one runs joins it and gets one more round: its caller sees the
       // counts of every round, so "flush() resolved" means "what was queued before it was sent".
-      let result = await flushOnce(reason);
+      let result = await safeFlushOnce(reason);
       // A round skipped as offline is retried when the request to join came from going online.
       const worthAnother = (r: FlushResult): boolean => !r.error && (!r.skipped || (r.skipped === 'offline' && connectivity.isOnline()));
       while (again && !destroyed && worthAnother(result)) {
         again = false;
-        const next = await flushOnce(reason);
+        const next = await safeFlushOnce(reason);
         result = {
           ...next,
           sent: result.sent + next.sent,
