@@ -157,11 +157,15 @@ describeEachStore('REST API endpoints', (kind) => {
     const user = uid('u');
     const token = await api.token(user);
     const items = Array.from({ length: 7 }, (_, i) => eventItem(`ev${i}`, { eventType: i % 2 === 0 ? 'even_event' : 'odd_event' }));
+    // Distinct milliseconds on both sides of `between`; polling the clock, not sleeping.
+    const tick = async (): Promise<void> => {
+      const until = Date.now() + 2;
+      while (Date.now() < until) await Promise.resolve();
+    };
     await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: items.slice(0, 4) } });
+    await tick();
     const between = new Date().toISOString();
-    // A distinct createdAt for the second batch; polling, not sleeping.
-    const until = Date.now() + 2;
-    while (Date.now() < until) await Promise.resolve();
+    await tick();
     await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: items.slice(4) } });
 
     const seen: string[] = [];

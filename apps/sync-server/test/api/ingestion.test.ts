@@ -50,7 +50,7 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
   beforeAll(async () => {
     opened = await openStore(kind);
     documents = switchableDocuments();
-    api = await startApi({ store: opened.store, documents, now, env: { MAX_RETRIES: '2', RETRY_DELAY_MS: '1000' } });
+    api = await startApi({ store: opened.store, documents, now, env: { MAX_RETRIES: '2', RETRY_DELAY_MS: '60000' } });
   });
   afterAll(async () => {
     await api?.close();
@@ -77,8 +77,11 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     const progress = await api.request('GET', '/api/progress', { token });
     expect(Object.keys(progress.json.data.assessments)).toEqual([assessmentId]);
     expect(await opened.store.batchLogs.listForUser(user, 100)).toHaveLength(10);
-    // One Yjs update for the assessment and the progress patch: the winner's merge.
-    expect(documents.log.filter((l) => l.docName === user)).toHaveLength(1);
+    // Only winners merge: at most one update per item (usually one for both, when one request won both).
+    const updates = documents.log.filter((l) => l.docName === user).length;
+    expect(updates).toBeGreaterThanOrEqual(1);
+    expect(updates).toBeLessThanOrEqual(2);
+    expect(progress.json.data.topics.dp).toMatchObject({ status: 'in_progress' });
   });
 
   it('when ten connections track the same event at once, then one answer is new and nine are duplicates', async () => {
@@ -112,7 +115,7 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     } finally {
       documents.failing = false;
     }
-    offsetMs += 1_500;
+    offsetMs += 61_000;
     await runSyncQueueJob(jobDeps());
     const [synced] = await opened.store.syncQueue.listForUser(user, 10);
     expect(synced).toMatchObject({ status: 'synced', attempts: 1 });
@@ -129,8 +132,8 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     documents.failing = true;
     try {
       await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: [progressItem('tx')] } });
-      // MAX_RETRIES=2: the first try and two retries, backoff 1 s then 2 s.
-      for (const step of [1_100, 2_100, 10_000]) {
+      // MAX_RETRIES=2: the first try and two retries, backoff 60 s then 120 s.
+      for (const step of [61_000, 121_000, 600_000]) {
         offsetMs += step;
         await runSyncQueueJob(jobDeps());
       }
@@ -151,7 +154,7 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     documents.failing = true;
     await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: [progressItem('lease')] } });
     documents.failing = false;
-    offsetMs += 5_000;
+    offsetMs += 61_000;
     expect(await opened.store.leases.tryAcquire('job:sync-queue', 'other-instance', 60_000)).toBe(true);
     try {
       await runSyncQueueJob(jobDeps());
