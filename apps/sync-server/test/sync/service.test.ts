@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/storage/ports.js';
 import { CloseCode } from '../../src/ws/close-codes.js';
-import { connectClient, readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
+import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
 
 describe('sync service', () => {
   let backend: StoreBackend;
@@ -69,5 +69,56 @@ describe('sync service', () => {
     expect(text).toMatch(/prepmate_sync_updates_total\{source="client"\} [1-9]/);
     expect(server.service.status()).toMatchObject({ storeHealthy: true, logBacklog: 0 });
     a.destroy();
+  });
+});
+
+describe('socket hygiene', () => {
+  let backend: StoreBackend;
+  let store: Store;
+  let server: SyncTestServer;
+
+  beforeAll(async () => {
+    backend = await sqliteBackend();
+    store = await backend.open();
+    server = await startSyncServer(store, { options: { limits: { pingIntervalMs: 100 } } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await store?.close();
+    await backend?.remove();
+  });
+
+  it('when a socket stops answering pings, then the server terminates it and its awareness is removed', async () => {
+    const token = await server.tokens.sign('deadbeat');
+    const watcher = connectClient(server.syncUrl, 'deadbeat', token);
+    await watcher.whenSynced();
+    const opened = await rawSocket(`${server.syncUrl}/deadbeat?token=${token}`);
+    if (!('ws' in opened)) throw new Error('refused');
+    // An awareness state for client 77, then silence: the socket no longer reads (no pongs).
+    const state = new TextEncoder().encode(JSON.stringify({ name: 'ghost' }));
+    // [awareness, len, [count 1, clientID 77, clock 1, varString state]]
+    opened.ws.send(Buffer.from([1, 4 + state.length, 1, 77, 1, state.length, ...state]));
+    await until(() => watcher.provider.awareness.getStates().has(77), 'ghost visible');
+    (opened.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await until(() => server.service.status().connections === 1, 'dead socket terminated', 5_000);
+    await until(() => !watcher.provider.awareness.getStates().has(77), 'ghost removed');
+    watcher.destroy();
+  });
+
+  it('when a client sends query-awareness, then it receives every known state', async () => {
+    const token = await server.tokens.sign('asker');
+    const present = connectClient(server.syncUrl, 'asker', token);
+    await present.whenSynced();
+    present.provider.awareness.setLocalStateField('here', true);
+    const opened = await rawSocket(`${server.syncUrl}/asker?token=${token}`);
+    if (!('ws' in opened)) throw new Error('refused');
+    const awarenessFrames: Buffer[] = [];
+    opened.ws.on('message', (data: Buffer) => data[0] === 1 && awarenessFrames.push(data));
+    // The initial awareness may arrive before this listener; the answer to the query cannot.
+    opened.ws.send(Buffer.from([3]));
+    await until(() => awarenessFrames.length >= 1, 'answer to query-awareness');
+    expect(awarenessFrames.some((f) => f.includes(Buffer.from('"here":true')))).toBe(true);
+    opened.ws.close();
+    present.destroy();
   });
 });
