@@ -33,6 +33,25 @@ describe('App', () => {
     expect(h.sessions[0]!.events).toContainEqual({ eventType: 'screen_viewed', eventData: { screen: 'dashboard' } });
   });
 
+  it('when quick sign-in is off, then the token form opens and a pasted token signs the learner in', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => new Response('{}', { status: 404 })));
+    const h = createHarness();
+    const w = h.mount(App);
+    await w.find('#signin-user').setValue('ada');
+    await w.find('form').trigger('submit');
+    await flushPromises();
+    expect(w.find('#signin-user-error').text()).toMatch(/Paste a token/);
+    expect(w.find('details').attributes('open')).toBeDefined();
+    await w.find('#signin-token').setValue('not a token');
+    await w.find('details form').trigger('submit');
+    expect(w.find('#signin-token-error').text()).toMatch(/does not look like/);
+    await w.find('#signin-token').setValue(fakeJwt('grace'));
+    await w.find('details form').trigger('submit');
+    await flushPromises();
+    expect(w.find('h1').text()).toBe('Your practice');
+    expect(h.sessions[0]!.userId).toBe('grace');
+  });
+
   it('when the learner navigates, then a screen view is recorded, presence updated and focus moved to the heading', async () => {
     storeSignedIn('ada');
     const h = createHarness();
