@@ -194,6 +194,14 @@ describe('Topic', () => {
     await w.findAll('button').find((b) => b.text() === 'Use theirs')!.trigger('click');
     expect((w.find('#topic-notes').element as HTMLTextAreaElement).value).toBe('Laptop notes');
   });
+
+  it('when the URL names an invalid topic, then nothing can be written and the learner is told', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const w = h.mount(TopicView, { topicId: 'not valid!' });
+    expect(w.text()).toContain('is not a valid topic name');
+    expect(w.find('#topic-status').exists()).toBe(false);
+  });
 });
 
 describe('Sync panel', () => {
