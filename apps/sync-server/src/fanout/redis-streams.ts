@@ -68,10 +68,12 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
   reader.on('error', (error: Error) => logger.debug({ err: error.message }, 'fanout: redis reader error'));
   let running = false;
   let loop: Promise<void> | null = null;
+  /** Logged once per outage, not once per message. */
+  let publishFailing = false;
 
-  async function readLoop(handler: FanoutHandler, startId: string): Promise<void> {
+  async function readLoop(handler: FanoutHandler, startId: string, startsWithGap: boolean): Promise<void> {
     let lastId = startId;
-    let gap = false;
+    let gap = startsWithGap;
     while (running) {
       try {
         const reply = (await reader.xreadBuffer('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', streamKey, lastId)) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
@@ -105,24 +107,46 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
       const args: Array<string | Buffer> = ['i', instanceId, 'k', KIND_CODE[message.kind], 'd', message.docName];
       if (message.kind === 'update') args.push('a', message.author);
       if (message.kind !== 'erase') args.push('p', asBuffer(message.payload));
-      writer.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', ...args).catch((error: unknown) => {
-        logger.warn({ err: error instanceof Error ? error.message : String(error), docName: message.docName }, 'fanout: publishing to redis failed; peers will catch up from the store');
-      });
+      writer.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', ...args).then(
+        () => {
+          if (publishFailing) logger.info('fanout: publishing to redis works again');
+          publishFailing = false;
+        },
+        (error: unknown) => {
+          if (!publishFailing) logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'fanout: publishing to redis failed; other instances catch up from the store');
+          publishFailing = true;
+        },
+      );
     },
     async start(handler) {
-      await Promise.all([writer.connect(), reader.connect()]);
-      // Start after the newest entry: older ones are covered by the store's log.
-      const newest = (await writer.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+      // Redis being down must not keep the server from serving: it runs as a single instance
+      // (the store is shared anyway) and catches up through onGap once Redis answers.
+      let startId = '$';
+      let gap = false;
+      try {
+        await Promise.all([writer.connect(), reader.connect()]);
+        // Start after the newest entry: older ones are covered by the store's log.
+        const newest = (await writer.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+        startId = newest[0]?.[0] ?? '0-0';
+      } catch (error) {
+        gap = true;
+        logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'fanout: redis is unreachable at start; serving alone until it answers');
+      }
       running = true;
-      loop = readLoop(handler, newest[0]?.[0] ?? '0-0');
+      loop = readLoop(handler, startId, gap);
     },
     async stop() {
       running = false;
-      // disconnect() aborts the pending XREAD BLOCK at once.
+      // disconnect() aborts the pending XREAD BLOCK at once...
       reader.disconnect();
-      await loop;
+      // ...unless the reader was never connected: ioredis then leaves the queued XREAD pending.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([loop, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+      clearTimeout(timer);
       loop = null;
-      await writer.quit().catch(() => writer.disconnect());
+      // quit() would wait for a connection that may never come; only a ready client says goodbye.
+      if (writer.status === 'ready') await writer.quit().catch(() => writer.disconnect());
+      else writer.disconnect();
     },
   };
 }

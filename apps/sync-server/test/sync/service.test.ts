@@ -122,3 +122,26 @@ describe('socket hygiene', () => {
     present.destroy();
   });
 });
+
+describe('fan-out without a reachable Redis', () => {
+  it('when REDIS_URL points nowhere, then the service still starts, syncs as a single instance and stops', async () => {
+    const backend = await sqliteBackend();
+    const store = await backend.open();
+    const server = await startSyncServer(store, { redis: { url: 'redis://127.0.0.1:1', streamKey: 'prepmate:test:nowhere' } });
+    try {
+      const token = await server.tokens.sign('lonely');
+      const a = connectClient(server.syncUrl, 'lonely', token);
+      const b = connectClient(server.syncUrl, 'lonely', token);
+      await Promise.all([a.whenSynced(), b.whenSynced()]);
+      a.map.set('x', 1);
+      await until(() => b.map.get('x') === 1, 'local fan-out');
+      await until(async () => (await readStored(store, 'lonely')).getMap('m').get('x') === 1, 'durable');
+      a.destroy();
+      b.destroy();
+    } finally {
+      await server.stop();
+      await store.close();
+      await backend.remove();
+    }
+  });
+});
