@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KeyFormatError, parseEncryptedFields, parseFieldKeys, parseSigningKeys } from './security/keys.js';
 
 /**
  * The whole runtime configuration, one schema (CONTRACT section 2). Every field documents
@@ -61,6 +62,16 @@ export const configSchema = z.object({
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000, 'an integer from 0 to 1000000').default(600),
   /** Age after which telemetry events are deleted, days; 0 keeps them forever. Default 365. */
   RETENTION_DAYS: int(0, 36_500, 'an integer number of days from 0 to 36500').default(365),
+  /** Dotted `eventData` paths encrypted at rest, comma separated (e.g. `answers.text`). Unset: none. Needs FIELD_ENCRYPTION_KEY. */
+  ENCRYPTED_FIELDS: z.string().optional(),
+  /** AES-256-GCM keys `keyId:base64-of-32-bytes[,oldKeyId:base64,...]`: the first encrypts, all decrypt. Unset: no field encryption. */
+  FIELD_ENCRYPTION_KEY: z.string().optional(),
+  /** Age after which audit entries are deleted, days; 0 keeps them forever. Default 365. */
+  AUDIT_RETENTION_DAYS: int(0, 36_500, 'an integer number of days from 0 to 36500').default(365),
+  /** HMAC secrets of telemetry clients, `clientId:secret,...` (secrets ≥ 16 characters). Unset: no client signs. */
+  BATCH_SIGNING_KEYS: z.string().optional(),
+  /** Every telemetry batch must be signed by a client of BATCH_SIGNING_KEYS. Default false. */
+  BATCH_SIGNING_REQUIRED: bool.default(false),
   /** pino level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'accepts fatal, error, warn, info, debug, trace or silent',
@@ -96,5 +107,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.AUTH_MODE === 'jwt' && !config.JWT_SECRET) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when AUTH_MODE=jwt (a secret of at least 32 characters)');
   }
+  checkSecurityConfig(config);
   return config;
+}
+
+/**
+ * The security variables are parsed here only to refuse a bad value at start; messages name
+ * the variable and the rule, never the secret.
+ */
+function checkSecurityConfig(config: Config): void {
+  const problems: string[] = [];
+  const check = (name: string, fn: () => unknown): void => {
+    try {
+      fn();
+    } catch (error) {
+      if (!(error instanceof KeyFormatError)) throw error;
+      problems.push(`${name}: ${error.message}`);
+    }
+  };
+  if (config.ENCRYPTED_FIELDS !== undefined) check('ENCRYPTED_FIELDS', () => parseEncryptedFields(config.ENCRYPTED_FIELDS ?? ''));
+  if (config.FIELD_ENCRYPTION_KEY !== undefined) check('FIELD_ENCRYPTION_KEY', () => parseFieldKeys(config.FIELD_ENCRYPTION_KEY ?? ''));
+  else if (config.ENCRYPTED_FIELDS !== undefined) problems.push('FIELD_ENCRYPTION_KEY: required when ENCRYPTED_FIELDS is set (keyId:base64-of-32-bytes, e.g. k1:$(openssl rand -base64 32))');
+  if (config.BATCH_SIGNING_KEYS !== undefined) check('BATCH_SIGNING_KEYS', () => parseSigningKeys(config.BATCH_SIGNING_KEYS ?? ''));
+  else if (config.BATCH_SIGNING_REQUIRED) problems.push('BATCH_SIGNING_KEYS: required when BATCH_SIGNING_REQUIRED=true (clientId:secret,...)');
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
 }

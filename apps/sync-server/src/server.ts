@@ -18,6 +18,7 @@ import { createProgressRouter } from './http/routes/progress.js';
 import { createTelemetryRouter } from './http/routes/telemetry.js';
 import { createUsersRouter } from './http/routes/users.js';
 import { createTelemetryMetrics, createTelemetryService, scheduleTelemetryJobs, type LearnerDocuments } from './telemetry/index.js';
+import { createSecurityLayer, type SecurityLayer } from './security/index.js';
 
 export interface RunningServer {
   /** `http://host:port` as reachable from this machine. */
@@ -41,6 +42,8 @@ export interface StartOptions {
   readonly now?: () => Date;
   /** Tuning of the sync service that is not in the environment contract (tests, benchmarks). */
   readonly syncOptions?: Parameters<typeof createSyncService>[0]['options'];
+  /** Aggregation window of `document.update` audit entries, ms (tests shorten it). Default 5000. */
+  readonly auditWindowMs?: number;
 }
 
 /** The REST side's view of the learner documents: the sync service's live documents. */
@@ -62,7 +65,26 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const secret = config.JWT_SECRET ?? loadOrCreateDevSecret(config.DATA_DIR);
   const tokens = createTokenService(secret);
   const registry = createMetricsRegistry(instanceId);
-  const store = options.store ?? (await createStore(config, logger));
+  const baseStore = options.store ?? (await createStore(config, logger));
+  // Issue 8 (encryption, audit, signed batches) wraps the store in decorators; every service
+  // below sees only the wrapped store.
+  let security: SecurityLayer;
+  try {
+    security = await createSecurityLayer({
+      config,
+      logger,
+      store: baseStore,
+      pseudonymSecret: secret,
+      registry,
+      instanceId,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.auditWindowMs !== undefined ? { documentAuditWindowMs: options.auditWindowMs } : {}),
+    });
+  } catch (error) {
+    if (!options.store) await baseStore.close().catch(() => undefined);
+    throw error;
+  }
+  const store = security.store;
   const cache = options.cache ?? createCacheService(config, logger);
   const now = options.now;
 
@@ -104,9 +126,11 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }),
     createMetricsRouter(registry, tokens),
     ...(config.AUTH_MODE === 'dev' ? [createDevTokenRouter(tokens)] : []),
+    ...security.routersBefore(),
     createTelemetryRouter(restDeps),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
+    security.auditRouter(tokens),
   ];
   const app = createApp({ config, logger, apiRouters, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
   const server: Server = createServer(app);
@@ -133,6 +157,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
       jobs.stop();
       await snapshots?.stop();
       await sync.stop();
+      // After the update log's last flush, so its document.update audit entries are written.
+      await security.stop();
       server.closeAllConnections();
       await closed;
       await cache.close();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Config } from '../config.js';
 import { ApiError } from '../errors.js';
+import { keepRawBodyForSignature } from '../security/batch-signature.js';
 import type { Logger } from '../logger.js';
 import { apiNotFound, errorMiddleware } from './errors.js';
 
@@ -41,7 +42,7 @@ function cors(config: Config): RequestHandler {
     if (origin && (allowed.has(origin) || (allowed.size === 0 && config.AUTH_MODE === 'dev'))) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Vary', 'Origin');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding, X-Batch-Signature, X-Batch-Timestamp, X-Request-Id');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding, X-Batch-Signature, X-Batch-Timestamp, X-Client-Id, X-Request-Id');
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
       res.setHeader('Access-Control-Expose-Headers', 'Retry-After, X-Request-Id');
       res.setHeader('Access-Control-Max-Age', '600');
@@ -76,7 +77,8 @@ export function createApp(deps: AppDeps): Express {
   const api = express.Router();
   api.use(requireJson);
   // body-parser inflates gzip itself and applies `limit` to the inflated size, which caps zip bombs.
-  api.use(express.json({ limit: config.MAX_BODY_BYTES, inflate: true, strict: true, type: 'application/json' }));
+  // `verify` keeps the inflated bytes of signed batches: the signature covers them, not the re-serialised JSON.
+  api.use(express.json({ limit: config.MAX_BODY_BYTES, inflate: true, strict: true, type: 'application/json', verify: keepRawBodyForSignature }));
   for (const router of deps.apiRouters) api.use(router);
   api.use(apiNotFound);
   app.use('/api', api);

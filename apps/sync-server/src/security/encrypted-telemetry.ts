@@ -1,0 +1,23 @@
+import type { EventPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
+import type { FieldCipher } from './field-cipher.js';
+
+const contextOf = (e: TelemetryEventRecord) => ({ userId: e.userId, eventId: e.metadata.eventId });
+
+/**
+ * Decorates a TelemetryStore with field encryption: `insertEvents` stores the configured
+ * `eventData` paths encrypted, `listEvents` returns them decrypted. Everything that reads events
+ * for a learner (the events API, export, insights) goes through `listEvents`, so the owner
+ * sees plaintext and the database only ever holds ciphertext.
+ */
+export function encryptingTelemetryStore(inner: TelemetryStore, cipher: FieldCipher): TelemetryStore {
+  return {
+    insertEvents: (events) => inner.insertEvents(events.map((e) => ({ ...e, eventData: cipher.encrypt(e.eventData, contextOf(e)) }))),
+    async listEvents(userId, query): Promise<EventPage> {
+      const page = await inner.listEvents(userId, query);
+      return { ...page, events: page.events.map((e) => ({ ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) })) };
+    },
+    countEvents: (userId) => inner.countEvents(userId),
+    deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
+    deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),
+  };
+}

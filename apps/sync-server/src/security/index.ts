@@ -1,0 +1,155 @@
+import { Router } from 'express';
+import { Counter, type Registry } from 'prom-client';
+import { createAuditContext, type AuditContext } from '../audit/context.js';
+import { auditingDocumentStore } from '../audit/documents.js';
+import { auditContextMiddleware, createAuditRouter, createUserAuditRouter } from '../audit/http.js';
+import { createPseudonymiser } from '../audit/pseudonym.js';
+import { scheduleAuditRetention } from '../audit/retention.js';
+import { auditingTelemetryStore } from '../audit/telemetry.js';
+import type { TokenService } from '../auth/tokens.js';
+import { ConfigError, type Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { AuditEntry, Store } from '../storage/ports.js';
+import { verifyBatchSignature } from './batch-signature.js';
+import { encryptingTelemetryStore } from './encrypted-telemetry.js';
+import { createFieldCipher, type FieldCipher } from './field-cipher.js';
+import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from './keys.js';
+import { checkStoredCiphertext } from './startup-check.js';
+
+export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS } from './batch-signature.js';
+export { createFieldCipher, isEncryptedValue, findEncryptedValues, FieldDecryptionError, type FieldCipher, type EncryptedValue } from './field-cipher.js';
+export { parseFieldKeys, parseEncryptedFields, parseSigningKeys, KeyFormatError, type FieldKeyring, type FieldKey } from './keys.js';
+
+/** The configuration issue 8 adds. */
+export type SecurityConfig = Pick<
+  Config,
+  'ENCRYPTED_FIELDS' | 'FIELD_ENCRYPTION_KEY' | 'AUDIT_RETENTION_DAYS' | 'BATCH_SIGNING_KEYS' | 'BATCH_SIGNING_REQUIRED' | 'ENABLE_SCHEDULED_SYNC' | 'RETRY_DELAY_MS'
+>;
+
+export interface SecurityLayerDeps {
+  readonly config: SecurityConfig;
+  readonly logger: Logger;
+  /** The store as the adapter made it. */
+  readonly store: Store;
+  /** Keys the audit pseudonyms (the server's JWT secret). */
+  readonly pseudonymSecret: string;
+  readonly registry: Registry;
+  readonly instanceId: string;
+  readonly now?: () => Date;
+  /** Aggregation window of `document.update` audit entries, ms (tests shorten it). Default 5000. */
+  readonly documentAuditWindowMs?: number;
+}
+
+export interface SecurityLayer {
+  /** The store every service uses: audited documents and events, encrypted event fields. */
+  readonly store: Store;
+  readonly context: AuditContext;
+  /** null when FIELD_ENCRYPTION_KEY is unset. */
+  readonly cipher: FieldCipher | null;
+  /** Mounted under `/api` before the telemetry and users routers: audit context, batch signatures, export/erasure audit. */
+  routersBefore(): Router[];
+  /** `GET /api/audit`, `GET /api/audit/history`. */
+  auditRouter(tokens: TokenService): Router;
+  /** Writes pending audit entries and stops the retention job; call before closing the store. */
+  stop(): Promise<void>;
+}
+
+/** The keyring and cipher of a configuration (also used by `rotate-keys`). */
+export function fieldCipherOf(config: Pick<Config, 'ENCRYPTED_FIELDS' | 'FIELD_ENCRYPTION_KEY'>): { keyring: FieldKeyring; cipher: FieldCipher } | null {
+  if (config.FIELD_ENCRYPTION_KEY === undefined) return null;
+  const keyring = parseFieldKeys(config.FIELD_ENCRYPTION_KEY);
+  return { keyring, cipher: createFieldCipher(keyring, parseEncryptedFields(config.ENCRYPTED_FIELDS ?? '')) };
+}
+
+/**
+ * Issue 8 as decorators and middleware around the existing services: nothing inside telemetry/,
+ * docs/ or the routers knows about it. Refuses to start (ConfigError) when stored ciphertext
+ * names a key the configuration lacks.
+ */
+export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<SecurityLayer> {
+  const { config, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  const base = deps.store;
+
+  const fields = fieldCipherOf(config);
+  const problem = await checkStoredCiphertext(base.records, fields?.keyring ?? null);
+  if (problem !== null) throw new ConfigError(`Invalid configuration:\n  ${problem}`);
+  if (fields !== null) logger.info({ fields: fields.cipher.paths, kid: fields.keyring.current.kid }, 'field encryption on');
+
+  const auditFailures = new Counter({
+    name: 'prepmate_audit_write_failures_total',
+    help: 'Audit entries that could not be written after the data change they record',
+    labelNames: ['action'],
+    registers: [deps.registry],
+  });
+  const signatureRejections = new Counter({
+    name: 'prepmate_batch_signature_rejections_total',
+    help: 'Telemetry batches refused for a missing, stale or wrong signature',
+    labelNames: ['reason'],
+    registers: [deps.registry],
+  });
+  const onAuditError = (error: unknown, entries: readonly AuditEntry[]): void => {
+    for (const e of entries) auditFailures.inc({ action: e.action });
+    logger.error({ err: error, entries: entries.length }, 'audit write failed after the data was stored');
+  };
+
+  const context = createAuditContext();
+  const documentAudit = auditingDocumentStore(base.documents, {
+    audit: base.audit,
+    onError: onAuditError,
+    ...(deps.documentAuditWindowMs !== undefined ? { windowMs: deps.documentAuditWindowMs } : {}),
+  });
+  let telemetry = auditingTelemetryStore(base.telemetry, { audit: base.audit, context, now, onError: onAuditError });
+  if (fields !== null) telemetry = encryptingTelemetryStore(telemetry, fields.cipher);
+
+  // A plain object, not a spread: adapters may be class instances whose methods a spread drops.
+  const store: Store = {
+    kind: base.kind,
+    documents: documentAudit.documents,
+    telemetry,
+    syncQueue: base.syncQueue,
+    batchLogs: base.batchLogs,
+    leases: base.leases,
+    audit: base.audit,
+    records: base.records,
+    ping: () => base.ping(),
+    close: () => base.close(),
+  };
+
+  const signingKeys = parseSigningKeys(config.BATCH_SIGNING_KEYS ?? '');
+  const retention = config.ENABLE_SCHEDULED_SYNC
+    ? scheduleAuditRetention({ store: base, days: config.AUDIT_RETENTION_DAYS, logger, instanceId: deps.instanceId, now })
+    : null;
+  const pseudonym = createPseudonymiser(deps.pseudonymSecret);
+
+  return {
+    store,
+    context,
+    cipher: fields?.cipher ?? null,
+    routersBefore() {
+      const router = Router();
+      // `use` on purpose: every later `/api` route runs inside the audit context.
+      router.use(auditContextMiddleware(context));
+      router.post(
+        '/telemetry/batch',
+        verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }),
+      );
+      return [
+        router,
+        createUserAuditRouter({
+          audit: base.audit,
+          logger,
+          now,
+          pseudonym,
+          flushPending: () => documentAudit.flush(),
+          retryAfterSeconds: Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000)),
+        }),
+      ];
+    },
+    auditRouter: (tokens) => createAuditRouter({ tokens, audit: base.audit, documents: base.documents }),
+    async stop() {
+      retention?.stop();
+      await documentAudit.stop();
+    },
+  };
+}

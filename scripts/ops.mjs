@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// `npm run backup|restore|rotate-keys`: runs apps/sync-server/src/backup/cli.ts from source when
+// tsx is installed (a checkout: always the current code), else the built dist/backup/cli.js
+// (a production install without dev dependencies, built by `npm run build` / `npm start`).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const server = join(root, 'apps', 'sync-server');
+const require = createRequire(import.meta.url);
+let hasTsx = true;
+try {
+  require.resolve('tsx');
+} catch {
+  hasTsx = false;
+}
+const args = process.argv.slice(2);
+const dist = join(server, 'dist', 'backup', 'cli.js');
+const command = hasTsx
+  ? ['--conditions=@prepmate/source', '--import', 'tsx', join(server, 'src', 'backup', 'cli.ts'), ...args]
+  : [dist, ...args];
+if (!hasTsx && !existsSync(dist)) {
+  process.stderr.write('apps/sync-server is not built: run `npm run build` first\n');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, command, { stdio: 'inherit' });
+process.exit(result.status ?? 1);
