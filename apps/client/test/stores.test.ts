@@ -105,6 +105,19 @@ describe('sync store', () => {
     expect(sync.flushes[0]!.sent).toBe(FLUSH_HISTORY + 2);
   });
 
+  it('when the page reloads, then the last sync is still known before the SDK syncs again', () => {
+    storeSignedIn('ada');
+    const first = createHarness();
+    const before = first.run(() => useSyncStore());
+    first.sessions[0]!.setStatus({ lastSyncTime: 1_700_000_000_000 });
+    expect(before.lastSyncTime).toBe(1_700_000_000_000);
+
+    const reloaded = createHarness();
+    const after = reloaded.run(() => useSyncStore());
+    reloaded.sessions[0]!.setStatus({ online: false, lastSyncTime: null });
+    expect(after.lastSyncTime).toBe(1_700_000_000_000);
+  });
+
   it('when telemetry capture fails, then the failure is kept for the panel and nothing throws', async () => {
     storeSignedIn('ada');
     const h = createHarness();

@@ -4,7 +4,7 @@
  * signs in and destroys it on sign-out; everything else reaches the SDK through it.
  */
 import { defineStore } from 'pinia';
-import { inject, ref, shallowRef, watch } from 'vue';
+import { computed, inject, ref, shallowRef, watch } from 'vue';
 import { sessionFactoryKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionStatus } from '../sdk/port';
 import { useAuthStore } from './auth';
 
@@ -39,16 +39,49 @@ export const useSyncStore = defineStore('sync', () => {
   const telemetryError = ref<string | null>(null);
   let unsubscribers: (() => void)[] = [];
 
+  /**
+   * The SDK knows the last sync of its own lifetime only; after a reload (offline, say) it would
+   * read "never". The last confirmed sync is kept per learner so the panel stays true.
+   */
+  const rememberedSync = ref<number | null>(null);
+  const syncKey = (userId: string): string => `prepmate.lastSync.${userId}`;
+  const lastSyncTime = computed(() => {
+    const live = status.value.lastSyncTime;
+    const kept = rememberedSync.value;
+    return live === null ? kept : kept === null ? live : Math.max(live, kept);
+  });
+  function rememberSync(userId: string, at: number | null): void {
+    if (at === null || (rememberedSync.value !== null && at <= rememberedSync.value)) return;
+    rememberedSync.value = at;
+    try {
+      localStorage.setItem(syncKey(userId), String(at));
+    } catch {
+      // Best effort: only the "last sync" label depends on it.
+    }
+  }
+  function recallSync(userId: string): number | null {
+    try {
+      const n = Number(localStorage.getItem(syncKey(userId)));
+      return Number.isFinite(n) && n > 0 ? n : null;
+    } catch {
+      return null;
+    }
+  }
+
   function open(userId: string): void {
     if (!factory) throw new Error('No session factory: provide sessionFactoryKey on the app (see main.ts).');
     const s = factory({ userId, getToken: (o) => auth.getToken(o) });
     session.value = s;
     loaded.value = false;
+    rememberedSync.value = recallSync(userId);
     status.value = s.status();
     peers.value = s.peers();
     flushes.value = [];
     unsubscribers = [
-      s.onStatus((next) => (status.value = next)),
+      s.onStatus((next) => {
+        status.value = next;
+        rememberSync(userId, next.lastSyncTime);
+      }),
       s.onPeers((next) => (peers.value = next)),
       s.onFlush((record) => (flushes.value = [record, ...flushes.value].slice(0, FLUSH_HISTORY))),
     ];
@@ -69,6 +102,7 @@ export const useSyncStore = defineStore('sync', () => {
     session.value = null;
     loaded.value = false;
     status.value = IDLE_STATUS;
+    rememberedSync.value = null;
     peers.value = [];
     flushes.value = [];
     await s?.destroy();
@@ -103,5 +137,5 @@ export const useSyncStore = defineStore('sync', () => {
     session.value?.setPresence(screen);
   }
 
-  return { session, loaded, status, flushes, peers, telemetryError, track, flushNow, setPresence, close };
+  return { session, loaded, status, lastSyncTime, flushes, peers, telemetryError, track, flushNow, setPresence, close };
 });

@@ -63,7 +63,7 @@ describe.skipIf(!available)('two devices of one learner', () => {
   };
 
   /** Waits until the sync panel of `d` shows these values. */
-  async function panelShows(d: Device, expected: Partial<Record<'sync-online' | 'sync-connected' | 'sync-unsaved' | 'peer-count', string | RegExp>>): Promise<void> {
+  async function panelShows(d: Device, expected: Partial<Record<'sync-online' | 'sync-connected' | 'sync-unsaved' | 'sync-last' | 'peer-count', string | RegExp>>): Promise<void> {
     for (const [id, value] of Object.entries(expected)) {
       await expect.poll(() => text(d, id), { timeout: DEADLINE, message: `${d.name} ${id}` }).toMatch(value instanceof RegExp ? value : new RegExp(`^${value}$`));
     }
@@ -194,11 +194,13 @@ describe.skipIf(!available)('two devices of one learner', () => {
     // No network at all: the service worker serves the shell, IndexedDB the learner's data.
     await a.page.reload();
     await expect.poll(() => h1(a), { timeout: DEADLINE }).toBe('Sync');
-    await panelShows(a, { 'sync-online': 'Offline', 'sync-connected': 'No', 'sync-unsaved': /^[1-9]\d*$/ });
+    // Still unsaved (the server has not acknowledged), and the last sync is remembered, not "never".
+    await panelShows(a, { 'sync-online': 'Offline', 'sync-connected': 'No', 'sync-unsaved': /^[1-9]\d*$/, 'sync-last': /ago|just now/ });
+    await shot(a, '09-offline-reload-sync.png');
     await openTopic(a, 'SQL');
     expect(await a.page.getByTestId('topic-notes').inputValue()).toBe('Notes written offline on A');
     expect(await a.page.getByTestId('topic-goal').inputValue()).toBe('Fluent window functions');
-    await shot(a, '09-offline-reload-topic.png');
+    await shot(a, '10-offline-reload-topic.png');
   });
 
   it('when both reconnect, then both show both edits and the panel says everything is saved', async () => {
@@ -218,7 +220,7 @@ describe.skipIf(!available)('two devices of one learner', () => {
       await expect.poll(() => text(d, 'sync-badge')).toContain('All changes saved');
     }
     await nav(a, 'Dashboard');
-    await shot(a, '10-dashboard-merged.png');
+    await shot(a, '11-dashboard-merged.png');
     // The same screens on a phone.
     await b.page.setViewportSize({ width: 390, height: 844 });
     await nav(b, 'Dashboard');
@@ -234,7 +236,7 @@ describe.skipIf(!available)('two devices of one learner', () => {
     await b.page.getByRole('button', { name: 'Send activity now' }).click();
     await a.page.getByTestId('flush-table').waitFor({ timeout: DEADLINE });
     for (const d of [a, b]) await expect.poll(() => text(d, 'sync-queued'), { timeout: DEADLINE, message: `${d.name} queued` }).toBe('0');
-    await shot(a, '11-sync-after-flush.png');
+    await shot(a, '14-sync-after-flush.png');
     const token = await a.page.evaluate(() => (JSON.parse(localStorage.getItem('prepmate.session.v1') ?? '{}') as { token?: string }).token ?? '');
     const types = async (): Promise<string[]> => {
       const res = await fetch(`${server.url}/api/telemetry/events?limit=200`, { headers: { Authorization: `Bearer ${token}` } });
