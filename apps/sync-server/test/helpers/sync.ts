@@ -254,3 +254,53 @@ export async function spawnSyncServer(env: Record<string, string>): Promise<Chil
     },
   };
 }
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Refuses connections and cuts the open ones: the database looks down. */
+  cut(): Promise<void>;
+  /** Accepts connections again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy in front of a database, so a test can take "the database" down and up without
+ * stopping a service other suites share.
+ */
+export async function tcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  const net = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number): Promise<void> => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  await listen(0);
+  const port = (server.address() as AddressInfo).port;
+  const cut = async (): Promise<void> => {
+    if (!server.listening) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of sockets) s.destroy();
+    await closed;
+  };
+  return {
+    port,
+    cut,
+    restore: () => listen(port),
+    close: cut,
+  };
+}
+
+/** `uri` with its host:port replaced (e.g. to go through {@link tcpProxy}). */
+export function withHost(uri: string, hostPort: string): string {
+  return uri.replace(/^(mongodb:\/\/)([^/?]+)/, `$1${hostPort}`);
+}
