@@ -347,15 +347,20 @@ describe('telemetry outbox', () => {
     await telemetry.destroy();
   });
 
-  it('when the event type or data is invalid, then capture rejects and nothing is queued', async () => {
+  it('when the event type or data is invalid by the server schema, then capture rejects and nothing is queued', async () => {
     const { telemetry } = setup();
     await expect(telemetry.captureEvent('')).rejects.toThrow(TypeError);
     await expect(telemetry.captureEvent('ok', [] as never)).rejects.toThrow(TypeError);
     const cyclic: Record<string, unknown> = {};
     cyclic['self'] = cyclic;
     await expect(telemetry.captureEvent('ok', cyclic as never)).rejects.toThrow(TypeError);
-    await expect(telemetry.captureEvent('ok', { s: 'x'.repeat(40_000) })).rejects.toThrow(RangeError);
-    expect(telemetry.status().queuedEvents).toBe(0);
+    await expect(telemetry.captureEvent('ok', { s: 'x'.repeat(40_000) })).rejects.toThrow(/at most 32768/);
+    // The server's schema: lowercase event types, no prototype keys, valid assessments.
+    await expect(telemetry.captureEvent('Lesson_Opened')).rejects.toThrow(/eventType: only lowercase/);
+    await expect(telemetry.captureEvent('ok', JSON.parse('{"__proto__": {"x": 1}}') as never)).rejects.toThrow(TypeError);
+    await expect(telemetry.captureItem('assessment', { assessmentId: 'a1', topicId: 't', score: 101, completedAt: 'yesterday' })).rejects.toThrow(/score/);
+    await expect(telemetry.captureItem('progress', { topicId: 't1', status: 'in_progress' })).resolves.toBeTruthy();
+    expect(telemetry.status().queuedEvents).toBe(1);
     await telemetry.destroy();
   });
 });

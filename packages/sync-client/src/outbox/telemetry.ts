@@ -16,6 +16,7 @@ import { createMemoryOutboxStorage } from './memory-storage.js';
 import { QuotaError, utf8Length, type OutboxStorage } from './storage.js';
 import type { BatchTransport, ItemResult, SendOutcome, WireItem } from './transport.js';
 import type { ItemType, JsonObject, OutboxItem, OutboxLimits } from './types.js';
+import { MAX_USER_AGENT_LENGTH, validateBatchItem, type ItemValidator } from './validate.js';
 
 /** What started a flush. */
 export type FlushReason = 'manual' | 'batch-size' | 'batch-bytes' | 'interval' | 'online' | 'startup' | 'retry' | 'follower';
@@ -55,6 +56,11 @@ export interface TelemetryOptions {
   readonly channel?: ((name: string) => ChannelPort) | null;
   readonly connectivity?: ConnectivityPort;
   readonly lifecycle?: LifecyclePort;
+  /**
+   * Checks each item at capture; default the server's schema (crdt-model `batchItemSchema`), so
+   * nothing the server would refuse for good is ever queued. `null` turns checking off.
+   */
+  readonly validate?: ItemValidator | null;
   /** How long a follower tab's `flush()` waits for the leader's result, ms. Default 30 000. */
   readonly followerFlushTimeoutMs?: number;
   /** Makes event ids; default a UUIDv7 generator on `clock`. */
@@ -143,7 +149,6 @@ type ChannelMessage =
 
 const emptyResult = (): Omit<FlushResult, 'remaining'> => ({ sent: 0, stored: 0, duplicates: 0, merged: 0, rejected: 0, retried: 0 });
 
-const eventTypePattern = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 /** Per-item error codes that mean "try again", not "this item is bad". */
 const transientCodes = new Set(['STORE_UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
 /** JSON around each item in a request (`{"itemType":"event","itemData":…}` plus `sentAt`). */
@@ -186,7 +191,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const lifecycle = options.lifecycle ?? noLifecycle;
   const scope = options.scope ?? 'default';
   const nextId = options.idGenerator ?? createIdGenerator(() => clock.now());
-  const userAgent = options.userAgent ?? (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent;
+  const userAgent = (options.userAgent ?? (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent)?.slice(0, MAX_USER_AGENT_LENGTH);
+  const validate = options.validate === undefined ? validateBatchItem : options.validate;
   const transport = options.transport;
   const emitter = new Emitter<TelemetryEvents>();
 
@@ -300,6 +306,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     } catch (err) {
       return Promise.reject(new TypeError(`event data is not JSON-serialisable: ${err instanceof Error ? err.message : String(err)}`));
     }
+    const problem = validate?.(itemType, itemData);
+    if (problem) return Promise.reject(new TypeError(`invalid ${itemType}: ${problem}`));
     const size = utf8Length(json);
     if (size > maxItemBytes) return Promise.reject(new RangeError(`event is ${size} bytes; the limit is ${maxItemBytes}`));
     // A copy, so that the caller mutating its object after capture changes nothing: the event
@@ -750,9 +758,9 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   return {
     captureEvent(eventType: string, eventData: JsonObject = {}): Promise<EventId> {
       if (destroyed) return Promise.reject(new Error('telemetry is destroyed'));
-      if (typeof eventType !== 'string' || !eventTypePattern.test(eventType)) {
-        return Promise.reject(new TypeError(`invalid event type ${JSON.stringify(eventType)}: letters, digits, _ . : -, starting with a letter, ≤ 128`));
-      }
+      // The full check (the server's schema) runs in enqueue; this one only keeps the error
+      // readable when validation is turned off.
+      if (typeof eventType !== 'string' || eventType.length === 0) return Promise.reject(new TypeError(`invalid event type ${JSON.stringify(eventType)}`));
       if (typeof eventData !== 'object' || eventData === null || Array.isArray(eventData)) {
         return Promise.reject(new TypeError('event data must be a plain object'));
       }
