@@ -137,6 +137,36 @@ describe('telemetry against the real server', () => {
     await b.destroy();
   });
 
+  it('when the sending tab closes mid-flush, then the other tab takes over and every event is stored once', async () => {
+    const userId = newUser();
+    const indexedDB = new IDBFactory();
+    const locks = createInProcessLocks();
+    let slow = true;
+    // The leader's requests are slow, so that it is closed with batches in flight.
+    const slowFetch: FetchLike = async (url, init) => {
+      if (slow) await new Promise((r) => setTimeout(r, 100));
+      return fetch(url, init);
+    };
+    const a = createSyncClientOn(tab(indexedDB, locks), options(userId, { fetch: slowFetch, telemetry: { batchSize: 20 } }));
+    await a.ready;
+    const b = createSyncClientOn(tab(indexedDB, locks), options(userId, { telemetry: { batchSize: 20 } }));
+    await b.ready;
+    await eventually(() => expect(a.status().telemetry.leader).toBe(true));
+    const ids = await Promise.all(Array.from({ length: 500 }, (_, i) => b.captureEvent('handover', { i })));
+    await eventually(async () => expect(await server.store.telemetry.countEvents(userId)).toBeGreaterThan(0));
+    await a.destroy(); // the tab closes; its lock goes to b
+    slow = false;
+    await eventually(() => expect(b.status().telemetry.leader).toBe(true));
+    await eventually(async () => {
+      await b.flush();
+      expect(b.status().queuedEvents).toBe(0);
+    }, 60_000, 100);
+    const stored = await server.listEventIds(userId);
+    expect(stored).toHaveLength(500);
+    expect([...stored].sort()).toEqual([...ids].sort());
+    await b.destroy();
+  });
+
   it('when the page unloads in the middle of a flush, then nothing is lost and nothing is stored twice', async () => {
     const userId = newUser();
     const indexedDB = new IDBFactory();
