@@ -40,7 +40,11 @@ export interface TelemetryOptions {
   readonly maxQueueBytes?: number;
   /** Items older than this are dropped unsent: old telemetry is worth less than the space it takes. Default 7 days. */
   readonly maxEventAgeMs?: number;
-  /** Largest single event; larger ones are refused at capture. Default 32 KiB. */
+  /**
+   * Largest single item (its whole `itemData` as JSON); larger ones are refused at capture.
+   * Default 40 KiB: room for the server's 32 KiB `eventData` plus 4 KiB `metadata`, and still one
+   * item per keepalive chunk with room to spare.
+   */
   readonly maxItemBytes?: number;
   readonly backoff?: BackoffOptions;
   /** Sent as `metadata.userAgent`. Default `navigator.userAgent` where it exists. */
@@ -186,7 +190,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const syncIntervalMs = options.syncIntervalMs ?? 30_000;
   const limits: OutboxLimits = { maxItems: options.maxQueueSize ?? 10_000, maxBytes: options.maxQueueBytes ?? 10 * 1024 * 1024 };
   const maxEventAgeMs = options.maxEventAgeMs ?? 7 * 24 * 3600 * 1000;
-  const maxItemBytes = options.maxItemBytes ?? 32 * 1024;
+  const maxItemBytes = options.maxItemBytes ?? 40 * 1024;
   const connectivity = options.connectivity ?? alwaysOnline;
   const lifecycle = options.lifecycle ?? noLifecycle;
   const scope = options.scope ?? 'default';
