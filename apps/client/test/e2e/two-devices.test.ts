@@ -55,7 +55,7 @@ describe.skipIf(!available)('two devices of one learner', () => {
     return { name, context, page, errors };
   }
 
-  const shot = (d: Device, file: string): Promise<Buffer> => d.page.screenshot({ path: join(ARTIFACTS, file), fullPage: true });
+  const shot = (d: Device, file: string): Promise<Buffer> => d.page.screenshot({ path: join(ARTIFACTS, file), fullPage: true, animations: 'disabled' });
   const text = (d: Device, testId: string): Promise<string> => d.page.getByTestId(testId).innerText();
   const h1 = (d: Device): Promise<string> => d.page.locator('main h1').innerText();
   const nav = async (d: Device, label: string): Promise<void> => {
@@ -221,6 +221,9 @@ describe.skipIf(!available)('two devices of one learner', () => {
     }
     await nav(a, 'Dashboard');
     await shot(a, '11-dashboard-merged.png');
+    await a.page.emulateMedia({ colorScheme: 'dark' });
+    await shot(a, '11-dashboard-dark.png');
+    await a.page.emulateMedia({ colorScheme: 'light' });
     // The same screens on a phone.
     await b.page.setViewportSize({ width: 390, height: 844 });
     await nav(b, 'Dashboard');
