@@ -194,7 +194,11 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
 
   const ready = (async () => {
     if (persistenceFactory) {
-      persistence = persistenceFactory(docName, doc);
+      persistence = persistenceFactory(docName, doc, (message) => {
+        lastDocError = message;
+        emitter.emit('sync:error', { error: message, source: 'document' });
+        changed();
+      });
       await persistence.whenLoaded;
       tracker.restored(Y.encodeStateVector(doc));
     }

@@ -13,8 +13,8 @@ export interface DocPersistence {
   destroy(): Promise<void>;
 }
 
-/** Creates a persistence for a document. */
-export type DocPersistenceFactory = (docName: string, doc: Y.Doc) => DocPersistence;
+/** Creates a persistence for a document; `report` is told about write failures (they surface as `lastError`). */
+export type DocPersistenceFactory = (docName: string, doc: Y.Doc, report: (message: string) => void) => DocPersistence;
 
 /**
  * y-indexeddb, which uses the global `indexedDB` (browsers; in Node tests, `fake-indexeddb/auto`).

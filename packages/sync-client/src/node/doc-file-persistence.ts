@@ -22,7 +22,7 @@ export interface FileDocPersistenceOptions {
  * replaced by a single update (written to a temp file, fsynced, renamed).
  */
 export function fileDocPersistence(options: FileDocPersistenceOptions): DocPersistenceFactory {
-  return (docName, doc) => {
+  return (docName, doc, report) => {
     const path = join(options.dir, `doc-${encodeURIComponent(docName)}.ylog`);
     const fsync = options.fsync ?? 'always';
     const compactMinBytes = options.compactMinBytes ?? 1024 * 1024;
@@ -45,7 +45,10 @@ export function fileDocPersistence(options: FileDocPersistenceOptions): DocPersi
           const snapshot = Y.encodeStateAsUpdate(doc);
           if (size > 2 * snapshot.length) await compact(snapshot);
         }
-      }).catch(() => undefined);
+      }).catch((err: unknown) => {
+        // The update is still in memory and on the server once synced; the journal missed it.
+        report(`document journal write failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
     };
 
     async function compact(snapshot: Uint8Array): Promise<void> {
