@@ -3,7 +3,7 @@
  * things the app adds on top of it: presence of this device through Yjs awareness, and the
  * flush history of the sync panel.
  */
-import { browserConnectivity, createSyncClient, type FlushResult, type SyncClient, type SyncStatus } from '@prepmate/sync-client';
+import { browserConnectivity, createSyncClient, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
 import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus } from './port';
 
 /** What this app publishes in the awareness state of its document. */
@@ -72,8 +72,13 @@ function isPresence(value: unknown): value is DevicePresence {
 
 /** Creates the session of a signed-in learner on this page's server. */
 export function createBrowserSession(config: SessionConfig): LearnerSession {
+  return createSessionWith(createSyncClient, config);
+}
+
+/** {@link createBrowserSession} over any `createSyncClient` (tests pass a fake client). */
+export function createSessionWith(create: (options: SyncClientOptions) => SyncClient, config: SessionConfig): LearnerSession {
   const origin = window.location.origin;
-  const client: SyncClient = createSyncClient({
+  const client: SyncClient = create({
     apiBaseUrl: origin,
     wsUrl: `${origin.replace(/^http/, 'ws')}/sync`,
     userId: config.userId,
