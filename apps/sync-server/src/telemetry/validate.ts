@@ -26,7 +26,7 @@ const RAW_DEPTH = LIMITS.maxJsonDepth + 3;
 const FORBIDDEN: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
- * True when `value` has a forbidden key or nests deeper than `maxDepth`. Allocation-free on the
+ * True when `value` has a forbidden key or nests deeper than `RAW_DEPTH`. Allocation-free on the
  * common clean path (this runs for every item of every batch); the detailed walk with paths
  * runs only for the rare bad item.
  */
