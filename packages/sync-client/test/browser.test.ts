@@ -143,4 +143,24 @@ describe.skipIf(!available)('in Chromium', () => {
     expect(p.data.assessments['chromium-a1']).toBeDefined();
     await context.close();
   });
+
+  it('when the tab becomes hidden, then queued events leave with a keepalive request and are confirmed', async () => {
+    const context = await browser.newContext();
+    const userId = 'chromium-hidden';
+    // A batch size no capture reaches and an hour-long interval: only the lifecycle can send.
+    const page = await openTab(context, userId, 10_000);
+    const ids = await capture(page, 120, 'hidden');
+    await page.evaluate(() => globalThis.sdk.client!.telemetry.flush()); // nothing in flight before: the startup flush is done
+    expect(await server.store.telemetry.countEvents(userId)).toBe(120);
+    const more = await capture(page, 80, 'hidden-2');
+    expect(await server.store.telemetry.countEvents(userId)).toBe(120);
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await eventually(async () => expect(await server.store.telemetry.countEvents(userId)).toBe(200), 30_000, 50);
+    await eventually(async () => expect(await page.evaluate(() => globalThis.sdk.client!.status().queuedEvents)).toBe(0));
+    expect([...(await server.listEventIds(userId))].sort()).toEqual([...ids, ...more].sort());
+    await context.close();
+  });
 });
