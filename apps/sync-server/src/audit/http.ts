@@ -30,6 +30,8 @@ export interface UserRoutesAuditDeps {
   readonly pseudonym: (userId: string) => string;
   /** Writes pending document audit entries, so erasure pseudonymises them too. */
   readonly flushPending: () => Promise<void>;
+  /** Drops expired leases, whose keys may name the learner's documents (`store.leases.purgeExpired`). */
+  readonly purgeLeases: () => Promise<unknown>;
   /** Seconds for `Retry-After` when the audit write fails. */
   readonly retryAfterSeconds: number;
 }
@@ -101,6 +103,7 @@ export function createUserAuditRouter(deps: UserRoutesAuditDeps): Router {
       const actor = actorFields(res);
       await deps.flushPending();
       const pseudonymised = await deps.audit.pseudonymiseUser(userId, pseudonym);
+      await deps.purgeLeases();
       const deleted = typeof data['deleted'] === 'object' && data['deleted'] !== null ? (data['deleted'] as Record<string, unknown>) : {};
       await deps.audit.append([
         {

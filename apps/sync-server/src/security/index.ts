@@ -142,6 +142,7 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
           now,
           pseudonym,
           flushPending: () => documentAudit.flush(),
+          purgeLeases: () => base.leases.purgeExpired(),
           retryAfterSeconds: Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000)),
         }),
       ];

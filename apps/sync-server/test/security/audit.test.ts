@@ -99,8 +99,8 @@ describeEachKind('audit trail', (kind) => {
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await client.request('GET', `/api/audit?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: service });
-      paged.push(...(res.json.data.entries as Entry[]).map((e) => e.id));
+      const res = await client.request<{ data: { entries: Entry[]; nextCursor: string | null } }>('GET', `/api/audit?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: service });
+      paged.push(...res.json.data.entries.map((e) => e.id));
       cursor = res.json.data.nextCursor;
     } while (cursor);
     expect(paged).toEqual(all.map((e) => e.id));

@@ -340,6 +340,17 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(await store.leases.tryAcquire('k', 'b', 60_000)).toBe(true);
       });
 
+      it('when expired leases are purged, then held ones stay and the purged keys can be taken again', async () => {
+        expect(await store.leases.tryAcquire('held', 'a', 60_000)).toBe(true);
+        expect(await store.leases.tryAcquire('expired', 'a', 1)).toBe(true);
+        expect(await store.leases.tryAcquire('released', 'a', 60_000)).toBe(true);
+        await store.leases.release('released', 'a');
+        await store.leases.purgeExpired(new Date(Date.now() + 1000));
+        expect(await store.leases.tryAcquire('held', 'b', 60_000)).toBe(false);
+        expect(await store.leases.tryAcquire('expired', 'b', 60_000)).toBe(true);
+        expect(await store.leases.tryAcquire('released', 'b', 60_000)).toBe(true);
+      });
+
       it('when many owners race for a free lease, then exactly one gets it', async () => {
         const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.leases.tryAcquire('race', `o${i}`, 60_000)));
         expect(results.filter(Boolean)).toHaveLength(1);

@@ -240,6 +240,7 @@ export function createMemoryStore(): MemoryStore {
       release: op(async (key: string, owner: string) => {
         if (leaseTable.get(key)?.owner === owner) leaseTable.delete(key);
       }),
+      purgeExpired: op(async (now: Date = new Date()) => deleteWhere(leaseTable, (l) => l.expiresAt <= now.getTime())),
     },
     audit: {
       append: op(async (entries: readonly AuditEntry[]) => {

@@ -530,6 +530,11 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       // could collide with nobody, racing a taker that saw this generation.
       if (latest !== null && latest.owner === owner) await m.leases.updateOne({ _id: latest._id }, { $set: { expiresAt: new Date(0) } });
     },
+    async purgeExpired(now: Date = new Date()) {
+      // Deleting an expired newest generation is safe: a taker that restarts at generation 1
+      // while another inserts N+1 loses the "newest wins" check in tryAcquire.
+      return (await m.leases.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
+    },
   };
 
   const toAuditEntry = (d: AuditDoc): AuditEntry => ({

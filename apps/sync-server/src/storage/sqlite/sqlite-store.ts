@@ -562,6 +562,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
       withDb((c) => {
         c.prep('DELETE FROM leases WHERE key = ? AND owner = ?').run(key, owner);
       }),
+    purgeExpired: (now: Date = new Date()) => withDb((c) => c.prep('DELETE FROM leases WHERE expires_at <= ?').run(now.getTime()).changes),
   };
 
   const insertAudit = (c: Connection, e: AuditEntry): void => {
