@@ -3,7 +3,7 @@
  * things the app adds on top of it: presence of this device through Yjs awareness, and the
  * flush history of the sync panel.
  */
-import { browserConnectivity, createSyncClient, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
+import { createSyncClient, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
 import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus } from './port';
 
 /** What this app publishes in the awareness state of its document. */
@@ -112,16 +112,6 @@ export function createSessionWith(create: (options: SyncClientOptions) => SyncCl
     client.on('sync:complete', (e) => {
       const record = toRecord(e, Date.now(), e.reason);
       for (const l of flushListeners) l(record);
-    }),
-  );
-
-  // Chromium keeps an open WebSocket alive when the network is reported down (and a dead one can
-  // take a long time to time out), so the document would look connected while it is not. When the
-  // browser says offline, close the socket ourselves; the SDK reconnects on `online`.
-  // Candidate for the SDK itself (see the client README / report).
-  cleanups.push(
-    browserConnectivity().subscribe((online) => {
-      if (!online) client.provider?.disconnect();
     }),
   );
 
