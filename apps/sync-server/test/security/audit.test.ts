@@ -99,9 +99,10 @@ describeEachKind('audit trail', (kind) => {
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await client.request<{ data: { entries: Entry[]; nextCursor: string | null } }>('GET', `/api/audit?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { token: service });
-      paged.push(...res.json.data.entries.map((e) => e.id));
-      cursor = res.json.data.nextCursor;
+      const path: string = `/api/audit?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const page: { entries: Entry[]; nextCursor: string | null } = (await client.request('GET', path, { token: service })).json.data;
+      paged.push(...page.entries.map((e) => e.id));
+      cursor = page.nextCursor;
     } while (cursor);
     expect(paged).toEqual(all.map((e) => e.id));
     const since = all.at(-1)!.at;
