@@ -292,17 +292,23 @@ describe('telemetry outbox', () => {
     expect(b.status().leader).toBe(false);
     for (let i = 0; i < 23; i++) await (i % 2 ? a : b).captureEvent('e', { i });
     await a.flush();
-    // The follower's flush is done by the leader, and the follower gets the leader's result.
+    // The follower's flush is done by the leader, and the follower gets the leader's result
+    // and sees the leader's sync events.
+    const followerSaw: string[] = [];
+    b.on('sync:complete', (e) => followerSaw.push(`complete:${e.reason}`));
+    await b.captureEvent('from_follower');
     const delegated = await b.flush();
+    expect(delegated.sent).toBe(1);
     expect(delegated.skipped).toBeUndefined();
-    await eventually(() => expect(transport.calls.flatMap((c) => c.items)).toHaveLength(23));
-    expect(new Set(transport.calls.flatMap((c) => eventIds(c.items))).size).toBe(23);
+    await eventually(() => expect(followerSaw).toContain('complete:follower'));
+    await eventually(() => expect(transport.calls.flatMap((c) => c.items)).toHaveLength(24));
+    expect(new Set(transport.calls.flatMap((c) => eventIds(c.items))).size).toBe(24);
     await eventually(() => expect(b.status().queuedEvents).toBe(0));
     await a.destroy();
     await eventually(() => expect(b.status().leader).toBe(true));
     await b.captureEvent('after');
     await b.flush();
-    expect(transport.calls.flatMap((c) => c.items)).toHaveLength(24);
+    expect(transport.calls.flatMap((c) => c.items)).toHaveLength(25);
     await b.destroy();
   });
 

@@ -143,11 +143,15 @@ export interface Telemetry {
   destroy(): Promise<void>;
 }
 
+type SharedEvent = 'sync:start' | 'sync:complete' | 'sync:error';
+
 type ChannelMessage =
   | { readonly t: 'status'; readonly s: Pick<TelemetryStatus, 'queuedEvents' | 'queuedBytes' | 'lastSyncTime' | 'lastError' | 'syncing' | 'nextRetryAt'> }
   /** A follower asks the leader to flush; with an id it wants the result back (`flushed`). */
   | { readonly t: 'flush'; readonly id?: string }
   | { readonly t: 'flushed'; readonly id: string; readonly result: FlushResult }
+  /** The leader's sync events, re-emitted by followers so every tab can show sync activity. */
+  | { readonly t: 'event'; readonly name: SharedEvent; readonly payload: TelemetryEvents[SharedEvent] }
   | { readonly t: 'hello' }
   | { readonly t: 'removed'; readonly ids: readonly EventId[] };
 
@@ -270,6 +274,12 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     } catch {
       // A closed channel during teardown: status sharing is best effort.
     }
+  };
+
+  /** Emits a sync event here and, from the leader, in every other tab of this scope. */
+  const share = <K extends SharedEvent>(name: K, payload: TelemetryEvents[K]): void => {
+    emitter.emit(name, payload);
+    if (leader) post({ t: 'event', name, payload });
   };
 
   const forget = (ids: readonly EventId[]): void => {
@@ -472,7 +482,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       scheduleRetry(delay);
       retryInMs = delay;
     }
-    emitter.emit('sync:error', { error: failure.error, ...(failure.status !== undefined ? { status: failure.status } : {}), attempt, retryInMs });
+    share('sync:error', { error: failure.error, ...(failure.status !== undefined ? { status: failure.status } : {}), attempt, retryInMs });
     statusChanged();
   }
 
@@ -504,7 +514,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     if (queuedEvents + spill.length > 0) {
       syncing = true;
       statusChanged();
-      emitter.emit('sync:start', { reason, queued: queuedEvents + spill.length });
+      share('sync:start', { reason, queued: queuedEvents + spill.length });
     } else {
       attempt = 0;
       lastSyncTime = clock.now();
@@ -556,7 +566,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       lastError = null;
       lastSyncTime = clock.now();
     }
-    emitter.emit('sync:complete', { ...result, reason, durationMs: clock.now() - started });
+    share('sync:complete', { ...result, reason, durationMs: clock.now() - started });
     statusChanged();
     return result;
   }
@@ -693,6 +703,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       } else if (nextRetryAt === null) void flushAs('follower');
     } else if (msg.t === 'flushed' && typeof msg.id === 'string') {
       delegated.get(msg.id)?.(msg.result);
+    } else if (msg.t === 'event' && !leader && (msg.name === 'sync:start' || msg.name === 'sync:complete' || msg.name === 'sync:error')) {
+      emitter.emit(msg.name, msg.payload as never);
     } else if (msg.t === 'hello' && leader) {
       statusChanged();
     } else if (msg.t === 'removed' && Array.isArray(msg.ids)) {
