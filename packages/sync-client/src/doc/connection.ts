@@ -102,6 +102,9 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     // expired token is invisible to browser code): ask for a fresh token next time.
     if (ws && !opened.has(ws)) forceRefresh = true;
     if (event && event.code >= 4400 && event.code < 4500) options.onError(`server closed the document connection: ${event.code} ${event.reason}`);
+    // 1009: a frame above the server's MAX_BODY_BYTES. Retrying sends the same frame again, so
+    // say so loudly: the edits are safe locally but will not reach the server as they are.
+    if (event && event.code === 1009) options.onError('a document message exceeded the server limit (1009 MESSAGE_TOO_BIG); local edits are kept');
     // Take reconnection over from y-websocket: its own timer finds shouldConnect false and does nothing.
     p.shouldConnect = false;
     if (!destroyed && !(event && event.code >= 4400 && event.code < 4500)) schedule();
