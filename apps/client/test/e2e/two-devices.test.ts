@@ -219,6 +219,13 @@ describe.skipIf(!available)('two devices of one learner', () => {
       await panelShows(d, { 'sync-online': 'Online', 'sync-connected': 'Yes', 'sync-unsaved': '0', 'peer-count': /1 other device/ });
       await expect.poll(() => text(d, 'sync-badge')).toContain('All changes saved');
     }
+    // The server holds the merge too, not only the two browsers.
+    const token = await a.page.evaluate(() => (JSON.parse(localStorage.getItem('prepmate.session.v1') ?? '{}') as { token?: string }).token ?? '');
+    const res = await fetch(`${server.url}/api/progress`, { headers: { Authorization: `Bearer ${token}` } });
+    const progress = (await res.json()) as { data: { topics: Record<string, { goal?: string; notes?: string; status?: string }>; assessments: Record<string, unknown> } };
+    expect(progress.data.topics['sql']).toMatchObject({ status: 'in_progress', goal: 'Goal written offline on B', notes: 'Notes written offline on A' });
+    expect(Object.keys(progress.data.assessments)).toHaveLength(4);
+
     await nav(a, 'Dashboard');
     await shot(a, '11-dashboard-merged.png');
     await a.page.emulateMedia({ colorScheme: 'dark' });
