@@ -45,5 +45,12 @@ export function createMemoryLearnerDocuments(): MemoryLearnerDocuments {
       docs.get(docName)?.destroy();
       docs.delete(docName);
     },
+    async evictAll(userId) {
+      for (const name of [...docs.keys()]) {
+        if (name !== userId && !name.startsWith(`${userId}/`)) continue;
+        docs.get(name)?.destroy();
+        docs.delete(name);
+      }
+    },
   };
 }

@@ -35,4 +35,10 @@ export interface LearnerDocuments {
    * before erasure so that nothing writes the erased state back.
    */
   evict(docName: string): Promise<void>;
+  /**
+   * {@link evict} for every document of the learner that is loaded (`<userId>`, `<userId>/*`),
+   * including ones whose updates have not reached the store yet — erasure cannot find those
+   * by listing the store. Optional: without it only stored names and `<userId>` are evicted.
+   */
+  evictAll?(userId: string): Promise<void>;
 }

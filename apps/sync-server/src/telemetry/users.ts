@@ -91,7 +91,9 @@ export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents'
 export async function eraseUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'cache'>, userId: string): Promise<ErasureReport> {
   const { store } = deps;
   const names = await store.documents.listUserDocuments(userId);
-  // The learner document may be open (loaded by a connection) without any stored state yet.
+  // Loaded documents may have no stored state yet (or updates not yet flushed): evict what is
+  // open too, or a later flush would write erased data back.
+  if (deps.documents.evictAll) await deps.documents.evictAll(userId);
   for (const name of new Set([userId, ...names])) await deps.documents.evict(name);
   for (const name of names) await store.documents.deleteDocument(name);
   const events = await store.telemetry.deleteUserEvents(userId);

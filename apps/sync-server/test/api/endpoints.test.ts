@@ -203,6 +203,8 @@ describeEachStore('REST API endpoints', (kind) => {
     doc.getMap('notes').set('k', 'v');
     const update = Y.encodeStateAsUpdate(doc);
     for (const name of [user, `${user}/notes`]) await opened.store.documents.appendUpdates([{ docName: name, update, author: user, createdAt: new Date() }]);
+    // A loaded document whose updates never reached the store: erasure must drop it as well.
+    docs().doc(`${user}/draft`).getMap('notes').set('unsaved', true);
 
     const exported = await api.request('GET', '/api/users/me/export', { token });
     expect(exported.status).toBe(200);
@@ -222,6 +224,7 @@ describeEachStore('REST API endpoints', (kind) => {
     expect(erased.status).toBe(200);
     expect(erased.json.data).toEqual({ userId: user, deleted: { events: 1, queueItems: 1, batchLogs: 1, documents: 2 } });
     expect(await opened.store.documents.listUserDocuments(user)).toEqual([]);
+    expect(docs().doc(`${user}/draft`).getMap('notes').get('unsaved')).toBeUndefined();
     expect(await opened.store.telemetry.countEvents(user)).toBe(0);
     const progress = await api.request('GET', '/api/progress', { token });
     expect(progress.json.data.assessments).toEqual({});
