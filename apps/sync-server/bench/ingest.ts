@@ -1,8 +1,10 @@
 /**
  * Ingestion benchmark (issue 5): 200 000 events in 500-event batches through
  * `POST /api/telemetry/batch` over 4 concurrent keep-alive connections, beside the same store's
- * raw `insertEvents` rate for the same rows with the same concurrency, in the same run. SQLite
- * always; MongoDB (FerretDB) too when MONGODB_URI is set. One JSON line per measurement.
+ * raw `insertEvents` rate for the same rows with the same concurrency, in the same run (raw and
+ * HTTP chunks interleaved in rounds; the HTTP client in its own worker thread). SQLite always;
+ * MongoDB (FerretDB) too when MONGODB_URI is set. One JSON line per measurement; the run checks
+ * that every event was stored exactly once. Target: `ratioToRaw` ≥ 0.5.
  *
  *   node --conditions=@prepmate/source --import tsx apps/sync-server/bench/ingest.ts
  *
