@@ -69,7 +69,10 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     const owners: { index: number; userId: string; raw: unknown }[] = [];
     envelope.items.forEach((raw, index) => {
       try {
-        owners.push({ index, userId: ctx.actFor(requestedUserId(raw) ?? ctx.userId), raw });
+        // Only an item that names a learner needs the token check; the request's own learner
+        // is already resolved (and checking it per item would be 500 schema parses a batch).
+        const requested = requestedUserId(raw);
+        owners.push({ index, userId: requested === undefined || requested === ctx.userId ? ctx.userId : ctx.actFor(requested), raw });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         const code = error.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'VALIDATION_FAILED';
