@@ -21,7 +21,8 @@ export function syncHealthOf(counts: Record<SyncQueueStatus, number>, lastLog: B
 }
 
 /**
- * The caller's sync status, cached for `CACHE_TTL_SECONDS` (the caller's own ingestion and the
+ * The caller's sync status (`lastSyncTime`: the latest of the last batch's end, the last merged
+ * queue item and the newest stored event), cached for `CACHE_TTL_SECONDS` (the caller's own ingestion and the
  * queue job invalidate it, so the cache only hides other instances' in-flight work).
  */
 export async function readSyncStatus(deps: Pick<TelemetryDeps, 'store' | 'cache' | 'config'>, userId: string): Promise<SyncStatus> {
@@ -30,14 +31,16 @@ export async function readSyncStatus(deps: Pick<TelemetryDeps, 'store' | 'cache'
   if (cached.success) return cached.data;
 
   const { store } = deps;
-  const [counts, events, lastSynced, logs] = await Promise.all([
+  const [counts, events, lastSynced, logs, newest] = await Promise.all([
     store.syncQueue.countByStatus(userId),
     store.telemetry.countEvents(userId),
     store.syncQueue.lastSyncedAt(userId),
     store.batchLogs.listForUser(userId, 1),
+    // A client that only uses `track` has no batch logs: its newest event is its last sync.
+    store.telemetry.listEvents(userId, { limit: 1 }),
   ]);
   const lastLog = logs[0];
-  const candidates = [lastLog?.endTime, lastSynced].filter((d): d is Date => d instanceof Date);
+  const candidates = [lastLog?.endTime, lastSynced, newest.events[0]?.createdAt].filter((d): d is Date => d instanceof Date);
   const last = candidates.length > 0 ? new Date(Math.max(...candidates.map((d) => d.getTime()))) : null;
   const status: SyncStatus = {
     lastSyncTime: last ? last.toISOString() : null,

@@ -32,6 +32,8 @@ describeEachStore('REST API endpoints', (kind) => {
     expect(again.json.data).toMatchObject({ eventId, duplicate: true });
     const list = await api.request('GET', '/api/telemetry/events', { token });
     expect(list.json.data.events).toHaveLength(1);
+    const status = await api.request('GET', '/api/telemetry/status', { token });
+    expect(status.json.syncStatus).toMatchObject({ lastSyncTime: first.json.data.serverTimestamp, totalItems: 1, syncHealth: 'good' });
   });
 
   it('when an event has no eventId, then the server makes an evt_ id', async () => {
