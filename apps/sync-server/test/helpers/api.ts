@@ -69,7 +69,7 @@ export function describeEachStore(title: string, define: (kind: StoreKind) => vo
   describe(`${title} [sqlite]`, () => define('sqlite'));
   describeWithService(
     `${title} [mongodb]`,
-    { env: 'MONGODB_URI', value: process.env['MONGODB_URI']?.trim() ? 'mongodb' : null, hint: 'Start FerretDB with `node scripts/ferretdb.mjs start` and export the printed MONGODB_URI.' },
+    { env: 'MONGODB_URI', value: process.env['MONGODB_URI']?.trim() ? 'mongodb' : null, hint: 'Start FerretDB with `node scripts/test-services.mjs up` and export the printed MONGODB_URI.' },
     () => define('mongodb'),
   );
 }
