@@ -4,22 +4,22 @@
 // (a production install without dev dependencies, built by `npm run build` / `npm start`).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const server = join(root, 'apps', 'sync-server');
-const require = createRequire(import.meta.url);
-let hasTsx = true;
+// tsx's loader by absolute URL, so the command works from any working directory.
+let tsx = null;
 try {
-  require.resolve('tsx');
+  tsx = import.meta.resolve('tsx');
 } catch {
-  hasTsx = false;
+  tsx = null;
 }
+const hasTsx = tsx !== null;
 const args = process.argv.slice(2);
 const dist = join(server, 'dist', 'backup', 'cli.js');
 const command = hasTsx
-  ? ['--conditions=@prepmate/source', '--import', 'tsx', join(server, 'src', 'backup', 'cli.ts'), ...args]
+  ? ['--conditions=@prepmate/source', '--import', tsx, join(server, 'src', 'backup', 'cli.ts'), ...args]
   : [dist, ...args];
 if (!hasTsx && !existsSync(dist)) {
   process.stderr.write('apps/sync-server is not built: run `npm run build` first\n');

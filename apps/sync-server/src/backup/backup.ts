@@ -97,7 +97,7 @@ export async function restoreStore(store: Store, lines: AsyncIterable<string>, o
   if (!header) throw new BackupFormatError('the file is empty');
   if (trailer === null) throw new BackupFormatError('the file ends without its end line: it is truncated');
   for (const [k, v] of Object.entries(counts)) {
-    if (trailer[k] !== v) throw new BackupFormatError(`the end line counts ${trailer[k] ?? 0} ${k} but the file holds ${v}`);
+    if ((trailer[k] ?? 0) !== v) throw new BackupFormatError(`the end line counts ${trailer[k] ?? 0} ${k} but the file holds ${v}`);
   }
   return counts;
 }

@@ -51,8 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       case 'restore': {
         if (!values.in) throw new UsageError('--in FILE is required');
-        const lines = createInterface({ input: createReadStream(values.in, 'utf8'), crlfDelay: Infinity });
-        const counts = await restoreStore(store, lines, { force: values.force });
+        const counts = await restoreStore(store, readLines(values.in), { force: values.force });
         await store.audit.append([{ at: new Date(), ...systemActor('restore'), action: 'store.restore', subjectUserId: null, target: null, details: { ...counts, force: values.force } }]);
         process.stdout.write(`${JSON.stringify({ restored: values.in, store: store.kind, counts })}\n`);
         return 0;
@@ -73,6 +72,20 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * Lines of a file, opened only when the first line is asked for: a readline interface made
+ * earlier would emit its lines (and `close`) while restore still checks the store, and its
+ * iterator would then wait forever.
+ */
+async function* readLines(file: string): AsyncGenerator<string> {
+  const rl = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  try {
+    for await (const line of rl) yield line;
+  } finally {
+    rl.close();
+  }
+}
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
