@@ -8,6 +8,7 @@ import { scheduleAuditRetention } from '../audit/retention.js';
 import { auditingTelemetryStore } from '../audit/telemetry.js';
 import type { TokenService } from '../auth/tokens.js';
 import { ConfigError, type Config } from '../config.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditEntry, Store } from '../storage/ports.js';
 import { verifyBatchSignature } from './batch-signature.js';
@@ -72,7 +73,15 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
   const base = deps.store;
 
   const fields = fieldCipherOf(config);
-  const problem = await checkStoredCiphertext(base.records, fields?.keyring ?? null);
+  let problem: string | null = null;
+  try {
+    problem = await checkStoredCiphertext(base.records, fields?.keyring ?? null);
+  } catch (error) {
+    // A store that is down at start keeps the server's existing behaviour (it starts and reports
+    // `unhealthy`); the key check is then skipped, and a wrong key shows as failing reads.
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    logger.warn({ err: error }, 'store unavailable at start: stored ciphertext not checked against FIELD_ENCRYPTION_KEY');
+  }
   if (problem !== null) throw new ConfigError(`Invalid configuration:\n  ${problem}`);
   if (fields !== null) logger.info({ fields: fields.cipher.paths, kid: fields.keyring.current.kid }, 'field encryption on');
 
