@@ -90,6 +90,10 @@ describeEachKind('field encryption at rest', (kind) => {
     // The same key under its id still works.
     const again = await start(db, { FIELD_ENCRYPTION_KEY: k1 });
     await again.stop();
+    // As a process (`npm start`): exit code 1 and the message, not a stack trace only.
+    const child = spawnMain({ PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', JWT_SECRET: 'x'.repeat(40), ...db.env, FIELD_ENCRYPTION_KEY: newKey('k9') });
+    expect(await child.exited).toBe(1);
+    expect(child.output()).toMatch(/FIELD_ENCRYPTION_KEY: stored events are encrypted with key id\(s\) k1/);
   });
 });
 
