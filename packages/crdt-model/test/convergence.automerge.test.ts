@@ -3,7 +3,7 @@ import { automergeEngine } from '../src/automerge/index.js';
 import { checkConvergence } from './convergence-suite.js';
 
 describe('convergence (automerge)', () => {
-  it('when replicas edit and exchange updates in any order, then they converge (600 runs, seed 2)', () => {
-    checkConvergence(automergeEngine, 600, 2);
+  it('when replicas edit and exchange updates in any order, then they converge (1 000 runs, seed 2)', () => {
+    checkConvergence(automergeEngine, 1_000, 2);
   }, 60_000);
 });
