@@ -42,7 +42,7 @@ export interface StartOptions {
   readonly now?: () => Date;
   /** Tuning of the sync service that is not in the environment contract (tests, benchmarks). */
   readonly syncOptions?: Parameters<typeof createSyncService>[0]['options'];
-  /** Aggregation window of `document.update` audit entries, ms (tests shorten it). Default 5000. */
+  /** Write window of buffered audit entries (`document.update`, `event.ingest`), ms (tests shorten it). Default 1000. */
   readonly auditWindowMs?: number;
 }
 

@@ -1,20 +1,19 @@
-import type { AuditEntry, AuditStore, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
+import type { AuditEntry, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
 import type { AuditContext } from './context.js';
 
 export interface AuditingDeps {
-  readonly audit: AuditStore;
+  /**
+   * Where entries go: the shared audit buffer (`DocumentAudit.enqueue`), written within a second
+   * in one transaction with the document entries. A failed write is logged and counted there;
+   * the data write is not undone (it is durable and the client was told so).
+   */
+  readonly write: (entries: readonly AuditEntry[]) => void;
   readonly context: AuditContext;
   readonly now: () => Date;
-  /**
-   * Called when writing the audit entry failed after the data was stored. The data write is not
-   * undone (it is durable and the client was or will be told so); the failure is logged and
-   * counted so an alert can fire.
-   */
-  readonly onError: (error: unknown, entries: readonly AuditEntry[]) => void;
 }
 
 /**
- * Decorates a TelemetryStore: every `insertEvents` that stores something writes one audit entry
+ * Decorates a TelemetryStore: every `insertEvents` that stores something yields one audit entry
  * per learner (`event.ingest`, with counts), after the insert.
  */
 export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps): TelemetryStore {
@@ -45,11 +44,8 @@ export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps
           details: { inserted: list.length, duplicates: result.duplicates.length, eventTypes: [...new Set(list.map((e) => e.eventType))].slice(0, 20) },
         };
       });
-      try {
-        await deps.audit.append(entries);
-      } catch (error) {
-        deps.onError(error, entries);
-      }
+      // The actor was read above, inside the request's context; writing later loses nothing.
+      deps.write(entries);
       return result;
     },
     listEvents: (userId, query) => inner.listEvents(userId, query),

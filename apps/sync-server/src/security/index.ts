@@ -37,7 +37,7 @@ export interface SecurityLayerDeps {
   readonly registry: Registry;
   readonly instanceId: string;
   readonly now?: () => Date;
-  /** Aggregation window of `document.update` audit entries, ms (tests shorten it). Default 5000. */
+  /** Write window of buffered audit entries (`document.update`, `event.ingest`), ms (tests shorten it). Default 1000. */
   readonly documentAuditWindowMs?: number;
 }
 
@@ -108,7 +108,7 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
     onError: onAuditError,
     ...(deps.documentAuditWindowMs !== undefined ? { windowMs: deps.documentAuditWindowMs } : {}),
   });
-  let telemetry = auditingTelemetryStore(base.telemetry, { audit: base.audit, context, now, onError: onAuditError });
+  let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => documentAudit.enqueue(entries), context, now });
   if (fields !== null) telemetry = encryptingTelemetryStore(telemetry, fields.cipher);
 
   // A plain object, not a spread: adapters may be class instances whose methods a spread drops.
