@@ -3,7 +3,8 @@ import { createPseudonymiser } from '../../src/audit/pseudonym.js';
 import { runAuditRetention } from '../../src/audit/retention.js';
 import { createLogger } from '../../src/logger.js';
 import { assessmentItem, eventItem, progressItem, trackBody, uid } from '../api/fixtures.js';
-import { describeEachKind, JWT_SECRET, openDatabase, start, until, type Client, type TestDatabase } from './harness.js';
+import { createStore } from '../../src/storage/index.js';
+import { describeEachKind, JWT_SECRET, openDatabase, start, testConfig, until, type Client, type TestDatabase } from './harness.js';
 
 interface Entry {
   id: string;
@@ -119,5 +120,43 @@ describeEachKind('audit trail', (kind) => {
     expect(await runAuditRetention({ store, days: 365, logger, instanceId: 'me' })).toBe(1);
     expect((await store.audit.list({ action: 'keys.rotate', limit: 10 })).entries.filter((e) => e.actor === 'service:old')).toEqual([]);
     expect(await runAuditRetention({ store, days: 0, logger, instanceId: 'me' })).toBe(0);
+  });
+});
+
+describeEachKind('audit trail when the audit write fails', (kind) => {
+  it('when audit entries cannot be written, then ingestion still succeeds and the failure is counted; export answers 503 so the client repeats it', async () => {
+    const db = await openDatabase(kind);
+    const base = await createStore(testConfig(db));
+    const broken = { failing: true };
+    const store = {
+      ...base,
+      ping: () => base.ping(),
+      close: () => base.close(),
+      audit: {
+        ...base.audit,
+        append: async (entries: Parameters<typeof base.audit.append>[0]) => {
+          if (broken.failing) throw new Error('injected audit outage');
+          return base.audit.append(entries);
+        },
+      },
+    };
+    const client = await start(db, {}, { store });
+    try {
+      const token = await client.token(uid('u'));
+      const batch = await client.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: [eventItem(uid('e'))] } });
+      expect(batch.status).toBe(200);
+      const metricsToken = await client.token('prometheus', 'service');
+      await until(async () => /prepmate_audit_write_failures_total\{action="event.ingest"[^}]*\} 1/.test(String((await client.request('GET', '/api/metrics', { token: metricsToken })).json)), 'failure counted');
+      const exported = await client.request('GET', '/api/users/me/export', { token });
+      expect(exported.status).toBe(503);
+      expect(exported.headers.get('retry-after')).not.toBeNull();
+      expect(exported.json).toMatchObject({ success: false, error: { code: 'STORE_UNAVAILABLE' } });
+      broken.failing = false;
+      expect((await client.request('GET', '/api/users/me/export', { token })).status).toBe(200);
+    } finally {
+      await client.stop();
+      await base.close();
+      await db.dispose();
+    }
   });
 });
