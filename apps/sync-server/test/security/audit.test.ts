@@ -4,6 +4,7 @@ import { runAuditRetention } from '../../src/audit/retention.js';
 import { createLogger } from '../../src/logger.js';
 import { assessmentItem, eventItem, progressItem, trackBody, uid } from '../api/fixtures.js';
 import { createStore } from '../../src/storage/index.js';
+import { connectClient } from '../helpers/sync.js';
 import { describeEachKind, JWT_SECRET, openDatabase, start, testConfig, until, type Client, type TestDatabase } from './harness.js';
 
 interface Entry {
@@ -70,6 +71,25 @@ describeEachKind('audit trail', (kind) => {
     const history = await client.request('GET', `/api/audit/history?docName=${userId}`, { token: service });
     expect(history.json.data.updates.length).toBeGreaterThan(0);
     expect(history.json.data.updates[0]).toMatchObject({ author: userId });
+  });
+
+  it('when a learner edits their document over WebSocket, then document.update entries name them and the history lists each durable update', async () => {
+    const userId = uid('ws');
+    const peer = connectClient(`${client.server.url.replace('http', 'ws')}/sync`, `${userId}/notes`, await client.token(userId));
+    try {
+      await peer.whenSynced();
+      for (let i = 0; i < 5; i++) peer.map.set(`k${i}`, i);
+      const entries = await until(async () => {
+        const list = await audit(`userId=${userId}&action=document.update`);
+        const total = list.reduce((n, e) => n + Number(e.details?.['updates'] ?? 0), 0);
+        return total >= 1 ? list : null;
+      }, 'document.update over WebSocket');
+      expect(entries[0]).toMatchObject({ actor: userId, actorRole: 'learner', subjectUserId: userId, target: `${userId}/notes` });
+      const history = await client.request('GET', `/api/audit/history?docName=${encodeURIComponent(`${userId}/notes`)}`, { token: service });
+      expect(history.json.data.updates.every((u: { author: string }) => u.author === userId)).toBe(true);
+    } finally {
+      peer.destroy();
+    }
   });
 
   it('when a learner is erased, then their entries are pseudonymised and the erasure is recorded under the pseudonym', async () => {
