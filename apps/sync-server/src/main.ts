@@ -21,7 +21,18 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const here = dirname(fileURLToPath(import.meta.url));
   const clientDir = join(here, '..', '..', 'client', 'dist');
-  const server = await startServer(config, logger, { clientDir });
+  let server;
+  try {
+    server = await startServer(config, logger, { clientDir });
+  } catch (error) {
+    // Start-up checks that need the store (e.g. stored ciphertext under an unknown key) are
+    // configuration errors too: the same one-line message and exit code as a bad variable.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
   logger.info({ url: server.url, store: server.store.kind }, 'PrepMate Sync listening');
   process.stdout.write(`PrepMate Sync listening on ${server.url}\n`);
 

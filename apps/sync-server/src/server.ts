@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import type { Router } from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createTokenService, loadOrCreateDevSecret, type TokenService } from './auth/tokens.js';
@@ -27,6 +28,8 @@ export interface RunningServer {
   readonly store: Store;
   readonly tokens: TokenService;
   readonly sync: SyncService;
+  /** The routers mounted under `/api`, in order (the OpenAPI test compares them with docs/openapi.yaml). */
+  readonly apiRouters: readonly Router[];
   /** Graceful stop: stop accepting, flush the update log, snapshot dirty documents, close the store. */
   stop(): Promise<void>;
 }
@@ -168,5 +171,5 @@ export async function startServer(config: Config, logger: Logger, options: Start
     })();
     return stopping;
   };
-  return { url, port, store, tokens, sync, stop };
+  return { url, port, store, tokens, sync, apiRouters, stop };
 }
