@@ -8,7 +8,7 @@ import { Emitter } from './emitter.js';
 import { createIdGenerator, type EventId } from './ids.js';
 import type { OutboxStorage } from './outbox/storage.js';
 import { createTelemetry, type FlushResult, type Telemetry, type TelemetryEvents, type TelemetryOptions, type TelemetryStatus } from './outbox/telemetry.js';
-import { createHttpTransport, type FetchLike, type GetToken } from './outbox/transport.js';
+import { createHttpTransport, type BatchSigning, type FetchLike, type GetToken } from './outbox/transport.js';
 import { systemClock, type ChannelPort, type Clock, type ConnectivityPort, type LifecyclePort, type LockPort } from './ports.js';
 
 /** Options shared by the browser and Node entries of `createSyncClient`. */
@@ -35,6 +35,8 @@ export interface SyncClientOptions {
   readonly maxReconnectDelayMs?: number;
   /** Gzip telemetry request bodies ≥ 1 KiB. Default true. */
   readonly compressRequests?: boolean;
+  /** Sign telemetry batches with this client's key (server `BATCH_SIGNING_KEYS`). */
+  readonly batchSigning?: BatchSigning;
   /** Per-request timeout of telemetry sends, ms. Default 30 000. */
   readonly requestTimeoutMs?: number;
   readonly clock?: Clock;
@@ -130,6 +132,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
     ...(options.compressRequests !== undefined ? { compress: options.compressRequests } : {}),
+    ...(options.batchSigning ? { signing: options.batchSigning, now: () => clock.now() } : {}),
   });
   const telemetry = createTelemetry({
     ...options.telemetry,

@@ -13,7 +13,10 @@ export { createIndexedDbOutboxStorage, type IndexedDbOutboxOptions } from './out
 export { backoffDelay, type BackoffOptions } from './outbox/backoff.js';
 export {
   createHttpTransport,
+  importSigningKey,
   parseRetryAfter,
+  signBatchBody,
+  type BatchSigning,
   type BatchTransport,
   type FetchLike,
   type GetToken,

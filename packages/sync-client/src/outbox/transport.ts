@@ -68,9 +68,38 @@ export interface HttpTransportOptions {
    * never compressed: compression is asynchronous and the page may be gone. Default true.
    */
   readonly compress?: boolean;
+  /**
+   * Sign every batch for a server with `BATCH_SIGNING_KEYS` (docs/api.md): `X-Client-Id`,
+   * `X-Batch-Timestamp` (Unix seconds) and `X-Batch-Signature: sha256=<hex HMAC-SHA256 of
+   * "<timestamp>.<JSON body before gzip>">`. Uses WebCrypto (browsers, Node ≥ 20). Signed clients
+   * make no synchronous keepalive sends on unload (signing is asynchronous): their events stay in
+   * the outbox and go with the next start.
+   */
+  readonly signing?: BatchSigning;
+  /** Current time in ms, for the signature timestamp. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** A client's batch-signing key, as configured on the server in `BATCH_SIGNING_KEYS`. */
+export interface BatchSigning {
+  readonly clientId: string;
+  readonly secret: string;
 }
 
 const COMPRESS_MIN_BYTES = 1024;
+
+/** `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"), the server's `X-Batch-Signature`. */
+export async function signBatchBody(body: string, timestampSeconds: number, key: CryptoKey): Promise<string> {
+  const mac = await globalThis.crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${Math.trunc(timestampSeconds)}.${body}`));
+  let hex = '';
+  for (const byte of new Uint8Array(mac)) hex += byte.toString(16).padStart(2, '0');
+  return `sha256=${hex}`;
+}
+
+/** Imports a signing secret once (WebCrypto keys are reusable and not extractable). */
+export function importSigningKey(secret: string): Promise<CryptoKey> {
+  return globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+}
 
 /** Gzips a string with the platform's `CompressionStream`. */
 async function gzip(text: string): Promise<Uint8Array<ArrayBuffer>> {
@@ -106,6 +135,21 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
   const timeoutMs = options.timeoutMs ?? 30_000;
   const doFetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   let token: string | null = null;
+  const signing = options.signing;
+  const now = options.now ?? Date.now;
+  let signingKey: Promise<CryptoKey> | null = null;
+
+  /** The signature headers for one body (empty when the client does not sign). */
+  async function signatureHeaders(json: string): Promise<Record<string, string>> {
+    if (!signing) return {};
+    signingKey ??= importSigningKey(signing.secret);
+    const timestamp = Math.floor(now() / 1000);
+    return {
+      'x-client-id': signing.clientId,
+      'x-batch-timestamp': String(timestamp),
+      'x-batch-signature': await signBatchBody(json, timestamp, await signingKey),
+    };
+  }
 
   const body = (items: readonly WireItem[]): string =>
     JSON.stringify({ batchId: options.batchId(), items: toWire(items, options.nowIso(), options.actAsUserId) });
@@ -137,8 +181,14 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
 
   const compress = (options.compress ?? true) && typeof CompressionStream !== 'undefined';
 
-  function post(payload: string | Uint8Array<ArrayBuffer>, auth: string, keepalive: boolean, signal?: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${auth}` };
+  function post(
+    payload: string | Uint8Array<ArrayBuffer>,
+    auth: string,
+    keepalive: boolean,
+    signal?: AbortSignal,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${auth}`, ...extraHeaders };
     if (typeof payload !== 'string') headers['content-encoding'] = 'gzip';
     return doFetch(url, {
       method: 'POST',
@@ -157,12 +207,13 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
       token ??= await options.getToken({ forceRefresh: false });
       const json = body(items);
       const payload = compress && json.length >= COMPRESS_MIN_BYTES ? await gzip(json) : json;
-      let res = await post(payload, token, keepalive, combined);
+      const signed = await signatureHeaders(json);
+      let res = await post(payload, token, keepalive, combined, signed);
       if (res.status === 401) {
         await res.body?.cancel().catch(() => undefined);
         // The token expired (or was revoked): one refresh, then the outbox's backoff takes over.
         token = await options.getToken({ forceRefresh: true });
-        res = await post(payload, token, keepalive, combined);
+        res = await post(payload, token, keepalive, combined, await signatureHeaders(json));
         if (res.status === 401) {
           await res.body?.cancel().catch(() => undefined);
           token = null;
@@ -181,7 +232,8 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
   return {
     send: (items, opts = {}) => attempt(items, opts.keepalive ?? false, opts.signal),
     sendNow(items) {
-      if (token === null) return null;
+      // Signing is asynchronous (WebCrypto): no synchronous unload send for a signing client.
+      if (token === null || signing) return null;
       // Synchronous up to the fetch call: the request is on its way before the page freezes.
       const res = post(body(items), token, true);
       return res.then(interpret, (err: unknown) => ({ kind: 'retry', error: err instanceof Error ? err.message : String(err), network: true }) as const);
