@@ -3,6 +3,8 @@
 // whole Vitest suite once. Suites that need MongoDB (MONGODB_URI) or Redis (REDIS_URL) print
 // why they skip; with CI=true a skip is a failure. `scripts/test-services.mjs up` starts them.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const extra = process.argv.slice(2);
@@ -20,4 +22,17 @@ if (!extra.length) {
   run('typecheck', 'npm', ['run', 'typecheck']);
   run('build', 'node', ['scripts/build-if-missing.mjs']);
 }
-run('tests', 'npx', ['vitest', 'run', ...extra]);
+const results = join(root, '.tmp', 'vitest-results.json');
+rmSync(results, { force: true });
+process.stdout.write('\n▶ tests\n');
+const tests = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...extra], {
+  cwd: root,
+  stdio: 'inherit',
+  env: process.env,
+});
+// One plain closing line that any CI reads the same way, whatever the runner prints above it.
+if (existsSync(results)) {
+  const r = JSON.parse(readFileSync(results, 'utf8'));
+  process.stdout.write(`\ntests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped\n`);
+}
+process.exit(tests.status ?? 1);
