@@ -16,6 +16,7 @@ import { createSyncService, type SyncConfig, type SyncService, type SyncServiceD
 import { StoreUnavailableError } from '../../src/errors.js';
 import { createMongoStore, createSqliteStore } from '../../src/storage/index.js';
 import type { DocumentStore, Store } from '../../src/storage/ports.js';
+import { afterAll, beforeAll } from 'vitest';
 import { mongoUriForTests, tempSqliteDir } from './stores.js';
 
 export const TEST_SECRET = 'test-secret-of-at-least-thirty-two-characters';
@@ -303,4 +304,42 @@ export async function tcpProxy(targetHost: string, targetPort: number): Promise<
 /** `uri` with its host:port replaced (e.g. to go through {@link tcpProxy}). */
 export function withHost(uri: string, hostPort: string): string {
   return uri.replace(/^(mongodb:\/\/)([^/?]+)/, `$1${hostPort}`);
+}
+
+/** What {@link useSqliteSyncServer} gives a suite once its `beforeAll` has run. */
+export interface SqliteSyncFixture {
+  readonly store: Store;
+  readonly server: SyncTestServer;
+}
+
+/**
+ * One sync server on a fresh SQLite store for the whole suite: started in `beforeAll`, stopped
+ * and its files removed in `afterAll`. Read the fields inside tests, not at definition time.
+ */
+export function useSqliteSyncServer(overrides: Parameters<typeof startSyncServer>[1] = {}): SqliteSyncFixture {
+  let backend: StoreBackend | undefined;
+  let store: Store | undefined;
+  let server: SyncTestServer | undefined;
+  beforeAll(async () => {
+    backend = await sqliteBackend();
+    store = await backend.open();
+    server = await startSyncServer(store, overrides);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await store?.close();
+    await backend?.remove();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useSqliteSyncServer: read the fixture inside a test');
+    return value;
+  };
+  return {
+    get store() {
+      return started(store);
+    },
+    get server() {
+      return started(server);
+    },
+  };
 }

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import * as Y from 'yjs';
-import type { Store } from '../../src/storage/ports.js';
 import { readClientMessage, writeSyncUpdate } from '../../src/ws/protocol.js';
-import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
+import { connectClient, rawSocket, readStored, until, useSqliteSyncServer } from '../helpers/sync.js';
 
 /** Client ids whose structs an update carries. */
 function authorsOf(update: Uint8Array): Set<number> {
@@ -11,23 +10,10 @@ function authorsOf(update: Uint8Array): Set<number> {
 }
 
 describe('coalescing', () => {
-  let backend: StoreBackend;
-  let store: Store;
-  let server: SyncTestServer;
-
-  beforeAll(async () => {
-    backend = await sqliteBackend();
-    store = await backend.open();
-    server = await startSyncServer(store);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await store?.close();
-    await backend?.remove();
-  });
+  const fx = useSqliteSyncServer();
 
   async function open(docName: string, token: string): Promise<{ ws: WebSocket; updates: Uint8Array[] }> {
-    const opened = await rawSocket(`${server.syncUrl}/${docName}?token=${token}`);
+    const opened = await rawSocket(`${fx.server.syncUrl}/${docName}?token=${token}`);
     if (!('ws' in opened)) throw new Error(`refused: ${opened.status}`);
     const updates: Uint8Array[] = [];
     opened.ws.on('message', (data: Buffer) => {
@@ -38,7 +24,7 @@ describe('coalescing', () => {
   }
 
   it('when two writers send many updates in one turn, then an observer gets few messages with all of them and no writer gets its own back', async () => {
-    const token = await server.tokens.sign('coal');
+    const token = await fx.server.tokens.sign('coal');
     const a = await open('coal', token);
     const b = await open('coal', token);
     const observer = await open('coal', token);
@@ -60,7 +46,7 @@ describe('coalescing', () => {
       for (const u of observer.updates.splice(0)) Y.applyUpdate(mirror, u);
       return mirror.getMap('m').size === 200;
     }, 'observer has all 200');
-    await until(async () => (await readStored(store, 'coal')).getMap('m').size === 200, 'durable');
+    await until(async () => (await readStored(fx.store, 'coal')).getMap('m').size === 200, 'durable');
     expect(observer.updates.length).toBe(0);
     // No echo: each writer only ever receives the other writer's structs.
     for (const u of a.updates) expect(authorsOf(u).has(docA.clientID)).toBe(false);
@@ -72,7 +58,7 @@ describe('coalescing', () => {
   });
 
   it('when the observer counts messages for 200 updates sent in one burst, then it receives far fewer than 200 frames', async () => {
-    const token = await server.tokens.sign('burst');
+    const token = await fx.server.tokens.sign('burst');
     const writer = await open('burst', token);
     const observer = await open('burst', token);
     const doc = new Y.Doc();
@@ -93,10 +79,10 @@ describe('coalescing', () => {
   });
 
   it('when clients make random edits while reconnecting, then every replica and the store converge', async () => {
-    const token = await server.tokens.sign('fuzz');
+    const token = await fx.server.tokens.sign('fuzz');
     let seed = 42;
     const random = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const clients = Array.from({ length: 4 }, () => connectClient(server.syncUrl, 'fuzz', token));
+    const clients = Array.from({ length: 4 }, () => connectClient(fx.server.syncUrl, 'fuzz', token));
     await Promise.all(clients.map((c) => c.whenSynced()));
     for (let step = 0; step < 400; step++) {
       const c = clients[Math.floor(random() * clients.length)]!;
@@ -119,7 +105,7 @@ describe('coalescing', () => {
     };
     await until(same, 'replicas converge', 20_000);
     const expected = clients[0]!.doc.getText('t').toString();
-    await until(async () => (await readStored(store, 'fuzz')).getText('t').toString() === expected, 'store converges', 10_000);
+    await until(async () => (await readStored(fx.store, 'fuzz')).getText('t').toString() === expected, 'store converges', 10_000);
     for (const c of clients) c.destroy();
   });
 });

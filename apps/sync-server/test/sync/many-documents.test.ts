@@ -1,11 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import type { Store } from '../../src/storage/ports.js';
 import { writeSyncUpdate } from '../../src/ws/protocol.js';
-import { readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
+import { readStored, until, useSqliteSyncServer } from '../helpers/sync.js';
 
 const DOCS = 10_000;
 const CONCURRENCY = 50;
@@ -16,23 +15,10 @@ function collectGarbage(): void {
 }
 
 describe('many documents', () => {
-  let backend: StoreBackend;
-  let store: Store;
-  let server: SyncTestServer;
-
-  beforeAll(async () => {
-    backend = await sqliteBackend();
-    store = await backend.open();
-    server = await startSyncServer(store, { options: { unloadGraceMs: 20 } });
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await store?.close();
-    await backend?.remove();
-  });
+  const fx = useSqliteSyncServer({ options: { unloadGraceMs: 20 } });
 
   it('when 10 000 documents are touched once each, then all are stored and unloaded and memory stays bounded', { timeout: 180_000 }, async () => {
-    const token = await server.tokens.sign('loadtest', { role: 'service' });
+    const token = await fx.server.tokens.sign('loadtest', { role: 'service' });
     const source = new Y.Doc();
     source.getMap('m').set('touched', true);
     const frame = writeSyncUpdate(Y.encodeStateAsUpdate(source));
@@ -41,7 +27,7 @@ describe('many documents', () => {
     let maxLoaded = 0;
     const touch = (i: number): Promise<void> =>
       new Promise<void>((resolve, reject) => {
-        const ws = new WebSocket(`${server.syncUrl}/doc${i}?token=${token}`);
+        const ws = new WebSocket(`${fx.server.syncUrl}/doc${i}?token=${token}`);
         ws.once('open', () => {
           ws.send(frame);
           // The server answers our step 1 only after it processed the frame before it (in order).
@@ -58,17 +44,17 @@ describe('many documents', () => {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < DOCS) {
           await touch(next++);
-          maxLoaded = Math.max(maxLoaded, server.service.status().loadedDocuments);
+          maxLoaded = Math.max(maxLoaded, fx.server.service.status().loadedDocuments);
         }
       }),
     );
-    await until(() => server.service.status().loadedDocuments === 0 && server.service.status().logBacklog === 0, 'all unloaded', 60_000);
+    await until(() => fx.server.service.status().loadedDocuments === 0 && fx.server.service.status().logBacklog === 0, 'all unloaded', 60_000);
     collectGarbage();
     const grownMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
     // Documents do not pile up: at most the in-flight ones plus those in their grace period.
     expect(maxLoaded).toBeLessThan(2_000);
     expect(grownMb).toBeLessThan(50);
-    for (const i of [0, 4_999, DOCS - 1]) expect((await readStored(store, `doc${i}`)).getMap('m').get('touched')).toBe(true);
-    expect((await store.documents.listDocumentsWithLog(DOCS + 1)).length).toBe(DOCS);
+    for (const i of [0, 4_999, DOCS - 1]) expect((await readStored(fx.store, `doc${i}`)).getMap('m').get('touched')).toBe(true);
+    expect((await fx.store.documents.listDocumentsWithLog(DOCS + 1)).length).toBe(DOCS);
   });
 });

@@ -1,98 +1,71 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/storage/ports.js';
+import { describe, expect, it } from 'vitest';
 import { CloseCode } from '../../src/ws/close-codes.js';
-import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, type StoreBackend, type SyncTestServer } from '../helpers/sync.js';
+import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, useSqliteSyncServer } from '../helpers/sync.js';
 
 describe('sync service', () => {
-  let backend: StoreBackend;
-  let store: Store;
-  let server: SyncTestServer;
-
-  beforeAll(async () => {
-    backend = await sqliteBackend();
-    store = await backend.open();
-    server = await startSyncServer(store);
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await store?.close();
-    await backend?.remove();
-  });
+  const fx = useSqliteSyncServer();
 
   it('when another instance holds a document’s snapshot lease, then the job skips that document and leaves its log', async () => {
-    const token = await server.tokens.sign('leased');
-    const a = connectClient(server.syncUrl, 'leased', token);
+    const token = await fx.server.tokens.sign('leased');
+    const a = connectClient(fx.server.syncUrl, 'leased', token);
     await a.whenSynced();
     a.map.set('x', 1);
-    await until(async () => (await store.documents.loadDocument('leased')).updates.length > 0, 'logged');
-    expect(await store.leases.tryAcquire('snapshot:leased', 'another-instance', 60_000)).toBe(true);
-    const run = await server.service.runSnapshotsNow();
+    await until(async () => (await fx.store.documents.loadDocument('leased')).updates.length > 0, 'logged');
+    expect(await fx.store.leases.tryAcquire('snapshot:leased', 'another-instance', 60_000)).toBe(true);
+    const run = await fx.server.service.runSnapshotsNow();
     expect(run.skippedLeased).toBeGreaterThanOrEqual(1);
-    expect((await store.documents.loadDocument('leased')).updates.length).toBeGreaterThan(0);
-    await store.leases.release('snapshot:leased', 'another-instance');
-    const schedule = server.service.scheduleSnapshots();
+    expect((await fx.store.documents.loadDocument('leased')).updates.length).toBeGreaterThan(0);
+    await fx.store.leases.release('snapshot:leased', 'another-instance');
+    const schedule = fx.server.service.scheduleSnapshots();
     const second = await schedule.runNow();
     await schedule.stop();
     expect(second.compacted).toBeGreaterThanOrEqual(1);
-    expect((await store.documents.loadDocument('leased')).updates.length).toBe(0);
+    expect((await fx.store.documents.loadDocument('leased')).updates.length).toBe(0);
     a.destroy();
   });
 
   it('when a learner is erased, then their sockets close with DOCUMENT_DELETED and nothing of theirs stays stored', async () => {
-    const token = await server.tokens.sign('gone');
-    const a = connectClient(server.syncUrl, 'gone', token);
-    const b = connectClient(server.syncUrl, 'gone/notes', token);
+    const token = await fx.server.tokens.sign('gone');
+    const a = connectClient(fx.server.syncUrl, 'gone', token);
+    const b = connectClient(fx.server.syncUrl, 'gone/notes', token);
     await Promise.all([a.whenSynced(), b.whenSynced()]);
     a.map.set('x', 1);
     b.map.set('y', 2);
-    await until(async () => (await readStored(store, 'gone/notes')).getMap('m').get('y') === 2, 'stored');
+    await until(async () => (await readStored(fx.store, 'gone/notes')).getMap('m').get('y') === 2, 'stored');
     const closes: number[] = [];
     a.provider.on('connection-close', (event: { code: number } | null) => event && closes.push(event.code));
-    await server.service.documents.eraseUser('gone');
+    await fx.server.service.documents.eraseUser('gone');
     await until(() => closes.includes(CloseCode.DOCUMENT_DELETED), 'closed with 4410');
-    expect(await store.documents.listUserDocuments('gone')).toEqual([]);
-    expect((await readStored(store, 'gone')).getMap('m').size).toBe(0);
+    expect(await fx.store.documents.listUserDocuments('gone')).toEqual([]);
+    expect((await readStored(fx.store, 'gone')).getMap('m').size).toBe(0);
     a.destroy();
     b.destroy();
   });
 
   it('when clients sync, then the registry given to the service exposes connections, documents, updates and flush latency', async () => {
-    const token = await server.tokens.sign('metrics');
-    const a = connectClient(server.syncUrl, 'metrics', token);
+    const token = await fx.server.tokens.sign('metrics');
+    const a = connectClient(fx.server.syncUrl, 'metrics', token);
     await a.whenSynced();
     a.map.set('x', 1);
-    await until(async () => (await readStored(store, 'metrics')).getMap('m').get('x') === 1, 'stored');
-    const text = await server.registry.metrics();
+    await until(async () => (await readStored(fx.store, 'metrics')).getMap('m').get('x') === 1, 'stored');
+    const text = await fx.server.registry.metrics();
     for (const name of ['prepmate_sync_connections', 'prepmate_sync_loaded_documents', 'prepmate_sync_updates_total', 'prepmate_sync_log_flush_seconds_bucket', 'prepmate_sync_snapshot_duration_seconds', 'prepmate_sync_store_errors_total']) {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/prepmate_sync_updates_total\{source="client"\} [1-9]/);
-    expect(server.service.status()).toMatchObject({ storeHealthy: true, logBacklog: 0 });
+    expect(fx.server.service.status()).toMatchObject({ storeHealthy: true, logBacklog: 0 });
     a.destroy();
   });
 });
 
 describe('socket hygiene', () => {
-  let backend: StoreBackend;
-  let store: Store;
-  let server: SyncTestServer;
-
-  beforeAll(async () => {
-    backend = await sqliteBackend();
-    store = await backend.open();
-    server = await startSyncServer(store, { options: { limits: { pingIntervalMs: 100 } } });
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await store?.close();
-    await backend?.remove();
-  });
+  const fx = useSqliteSyncServer({ options: { limits: { pingIntervalMs: 100 } } });
 
   it('when a socket stops answering pings, then the server terminates it and its awareness is removed', async () => {
-    const token = await server.tokens.sign('deadbeat');
-    const watcher = connectClient(server.syncUrl, 'deadbeat', token);
+    const token = await fx.server.tokens.sign('deadbeat');
+    const watcher = connectClient(fx.server.syncUrl, 'deadbeat', token);
     await watcher.whenSynced();
-    const opened = await rawSocket(`${server.syncUrl}/deadbeat?token=${token}`);
+    const opened = await rawSocket(`${fx.server.syncUrl}/deadbeat?token=${token}`);
     if (!('ws' in opened)) throw new Error('refused');
     // An awareness state for client 77, then silence: the socket no longer reads (no pongs).
     const state = new TextEncoder().encode(JSON.stringify({ name: 'ghost' }));
@@ -100,17 +73,17 @@ describe('socket hygiene', () => {
     opened.ws.send(Buffer.from([1, 4 + state.length, 1, 77, 1, state.length, ...state]));
     await until(() => watcher.provider.awareness.getStates().has(77), 'ghost visible');
     (opened.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    await until(() => server.service.status().connections === 1, 'dead socket terminated', 5_000);
+    await until(() => fx.server.service.status().connections === 1, 'dead socket terminated', 5_000);
     await until(() => !watcher.provider.awareness.getStates().has(77), 'ghost removed');
     watcher.destroy();
   });
 
   it('when a client sends query-awareness, then it receives every known state', async () => {
-    const token = await server.tokens.sign('asker');
-    const present = connectClient(server.syncUrl, 'asker', token);
+    const token = await fx.server.tokens.sign('asker');
+    const present = connectClient(fx.server.syncUrl, 'asker', token);
     await present.whenSynced();
     present.provider.awareness.setLocalStateField('here', true);
-    const opened = await rawSocket(`${server.syncUrl}/asker?token=${token}`);
+    const opened = await rawSocket(`${fx.server.syncUrl}/asker?token=${token}`);
     if (!('ws' in opened)) throw new Error('refused');
     const awarenessFrames: Buffer[] = [];
     opened.ws.on('message', (data: Buffer) => data[0] === 1 && awarenessFrames.push(data));
