@@ -133,7 +133,11 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('in Chromium', () =>
       d.recordAssessment({ assessmentId: 'chromium-a1', topicId: 'tries', score: 70, completedAt: '2026-11-28T09:00:00.000Z' });
     });
     expect((await status(first)).unsavedChanges).toBe(2);
+    // With runBeforeUnload, close() returns before the tab is gone: wait for it, or the next
+    // context-wide call races with a half-closed target.
+    const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
     await first.close({ runBeforeUnload: true });
+    await closed;
 
     // The server never saw these edits (made offline, tab closed): the new tab has them from IndexedDB.
     const before = await server.getJson<{ data: { topics: Record<string, unknown> } }>('/api/progress', userId);
