@@ -68,4 +68,38 @@ describe('sqlite store', () => {
     await store.close();
     await tmp.remove();
   });
+
+  it('when the update log appends while another connection holds the write lock, then the event loop keeps running and the append lands once the lock is released', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 10_000 });
+    const other = new Database(join(tmp.dir, 'prepmate.sqlite'));
+    other.exec('BEGIN IMMEDIATE');
+    let landed = false;
+    const append = store.documents.appendUpdates([{ docName: 'bob', update: new Uint8Array([7]), author: 'bob', createdAt: new Date() }]).then(() => (landed = true));
+    // The event loop turns while the append waits for the lock: the wait is not on this thread.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(landed).toBe(false);
+    other.exec('ROLLBACK');
+    other.close();
+    await append;
+    expect((await store.documents.loadDocument('bob')).updates.map((u) => [...u.update])).toEqual([[7]]);
+    await store.close();
+    await tmp.remove();
+  });
+
+  it('when an update log append cannot get the lock within the busy timeout, then it rejects with StoreUnavailableError and the next append succeeds', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 50 });
+    const other = new Database(join(tmp.dir, 'prepmate.sqlite'));
+    other.exec('BEGIN IMMEDIATE');
+    const record = { docName: 'carol', update: new Uint8Array([1]), author: 'carol', createdAt: new Date() };
+    await expect(store.documents.appendUpdates([record])).rejects.toBeInstanceOf(StoreUnavailableError);
+    other.exec('ROLLBACK');
+    other.close();
+    await store.documents.appendUpdates([{ ...record, update: new Uint8Array([2]) }]);
+    expect((await store.documents.loadDocument('carol')).updates.map((u) => [...u.update])).toEqual([[2]]);
+    await store.close();
+    await expect(store.documents.appendUpdates([record])).rejects.toBeInstanceOf(StoreUnavailableError);
+    await tmp.remove();
+  });
 });

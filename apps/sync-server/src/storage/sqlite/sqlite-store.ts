@@ -45,6 +45,7 @@ import {
   splitSnapshot,
   userDocumentRange,
 } from '../shared.js';
+import { createSqliteAppender } from './appender.js';
 import { SCHEMA_SQL } from './schema.js';
 
 export interface SqliteStoreOptions {
@@ -317,18 +318,24 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     }
   }
 
-  // Fail at start, not at the first request, when the file cannot be opened.
+  // Fail at start, not at the first request, when the file cannot be opened (this also creates
+  // the schema before the appender's own connection opens the file).
   await withDb(() => undefined);
 
+  // The update log's group commits run on a worker so their fsync never blocks fan-out.
+  const appender = createSqliteAppender(file, busyTimeoutMs);
+
   const documents: DocumentStore = {
-    appendUpdates: (records: readonly UpdateRecord[]) =>
-      withDb((c) => {
-        if (records.length === 0) return;
-        const insert = c.prep('INSERT INTO doc_updates (doc_name, update_data, author, created_at) VALUES (?, ?, ?, ?)');
-        c.db.transaction(() => {
-          for (const r of records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt.getTime());
-        })();
-      }),
+    appendUpdates: async (records: readonly UpdateRecord[]) => {
+      if (closed) throw new StoreUnavailableError('SQLite store is closed');
+      try {
+        await appender.append(records);
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        logger.warn({ err, code: sqliteCode(err), file }, 'sqlite store unavailable');
+        throw toUnavailable(err);
+      }
+    },
 
     loadDocument: (docName: string) =>
       withDb((c): LoadedDocument => {
@@ -741,6 +748,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     close: async () => {
       if (closed) return;
       closed = true;
+      await appender.close();
       const c = conn;
       conn = null;
       c?.db.close();

@@ -1,0 +1,152 @@
+/**
+ * Appends update-log records on a worker thread with its own SQLite connection.
+ *
+ * Why: every group commit ends in an fsync (`synchronous = FULL`, because durable acks promise
+ * "saved on server"). better-sqlite3 is synchronous, so on the main thread each flush froze the
+ * event loop for the length of that fsync — about 2 ms a flush on this machine's disk, tens of ms
+ * when the disk is busy — and every WebSocket frame that arrived meanwhile waited: that was a
+ * third of the sync server's busy time at 100 updates/s and the tail of its fan-out latency.
+ * On a worker the fsync waits there; the main thread keeps fanning out.
+ *
+ * Consistency: WAL mode lets the worker's connection and the main connection share the file;
+ * SQLite serialises their write transactions (busy timeout), and a read on the main connection
+ * that starts after an append resolved sees it. The update log keeps one append in flight at a
+ * time, and the worker handles messages in order anyway.
+ *
+ * The worker runs plain JavaScript from a string: it must start the same way whether the server
+ * runs from `src/` under tsx/Vitest or from `dist/`, and Node cannot load a `.ts` worker file.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { UpdateRecord } from '../ports.js';
+
+const WORKER_SOURCE = String.raw`
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+let db = null;
+let insert = null;
+function open() {
+  db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  insert = db.prepare('INSERT INTO doc_updates (doc_name, update_data, author, created_at) VALUES (?, ?, ?, ?)');
+}
+function drop() {
+  try { if (db) db.close(); } catch (_) { /* a broken handle is dropped either way */ }
+  db = null;
+  insert = null;
+}
+parentPort.on('message', (message) => {
+  if (message.type === 'close') {
+    drop();
+    parentPort.close();
+    return;
+  }
+  try {
+    if (db === null) open();
+    const records = message.records;
+    db.transaction(() => {
+      for (const r of records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
+    })();
+    parentPort.postMessage({ id: message.id, ok: true });
+  } catch (err) {
+    // Reopen on the next append, so a disk that was full or a file that was locked works again.
+    drop();
+    parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
+  }
+});
+`;
+
+/** An append the worker could not do; `code` is SQLite's (or the OS's) error code. */
+export class AppendError extends Error {
+  constructor(message: string, readonly code: string | null) {
+    super(message);
+    this.name = 'AppendError';
+  }
+}
+
+interface Reply {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly code?: string | null;
+  readonly message?: string;
+}
+
+export interface SqliteAppender {
+  /** Appends the records in one transaction; resolves once they are committed (fsync'd). */
+  append(records: readonly UpdateRecord[]): Promise<void>;
+  /** Waits for appends in flight, then stops the worker. */
+  close(): Promise<void>;
+}
+
+export function createSqliteAppender(file: string, busyTimeoutMs: number): SqliteAppender {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  let worker: Worker | null = null;
+  let nextId = 1;
+  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+
+  function failAll(error: Error): void {
+    for (const p of pending.values()) p.reject(error);
+    pending.clear();
+  }
+
+  function start(): Worker {
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs } });
+    w.on('message', (reply: Reply) => {
+      const p = pending.get(reply.id);
+      if (!p) return;
+      pending.delete(reply.id);
+      if (reply.ok) p.resolve();
+      else p.reject(new AppendError(reply.message ?? 'append failed', reply.code ?? null));
+      // Idle: a worker with nothing to do must not keep the process alive.
+      if (pending.size === 0) w.unref();
+    });
+    // A crashed worker (native fault, out of memory) fails what it held; the next append starts a new one.
+    w.on('error', (error: Error) => {
+      if (worker === w) worker = null;
+      failAll(new AppendError(`update log writer failed: ${error.message}`, null));
+    });
+    w.on('exit', () => {
+      if (worker === w) worker = null;
+      failAll(new AppendError('update log writer exited', null));
+    });
+    w.unref();
+    return w;
+  }
+
+  return {
+    append(records) {
+      if (records.length === 0) return Promise.resolve();
+      const w = (worker ??= start());
+      const id = nextId++;
+      const message = {
+        type: 'append',
+        id,
+        records: records.map((r) => ({ docName: r.docName, update: r.update, author: r.author, createdAt: r.createdAt.getTime() })),
+      };
+      return new Promise<void>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        // Busy: keep the process alive until the commit is known.
+        w.ref();
+        w.postMessage(message);
+      });
+    },
+    async close() {
+      const w = worker;
+      worker = null;
+      if (!w) return;
+      if (pending.size > 0) {
+        await new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (pending.size === 0) resolve();
+          };
+          w.on('message', check);
+          w.on('exit', resolve);
+        });
+      }
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      w.postMessage({ type: 'close' });
+      await exited;
+    },
+  };
+}
