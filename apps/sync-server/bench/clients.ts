@@ -151,10 +151,12 @@ async function fanout1x50(): Promise<void> {
   const receivers = clients.map((c, i) => observeWrites(c, i < 5 ? `w${i}` : null));
   const expected = (): boolean => receivers.every((r, ri) => writers.every((w, wi) => wi === ri || (r.last.get(w.key) ?? 0) === w.seq));
 
-  // Throttled: 5 writers × 20 updates/s; latency under light load.
-  await throttled(writers, 20, 5_000);
+  // Throttled: 5 writers × 20 updates/s for 10 s; latency under light load (≈ 49 000 samples).
+  const throttledCpu0 = cpuSeconds(env.pid);
+  await throttled(writers, 20, 10_000);
   await waitFor(expected, 10_000);
-  emit('fanout_latency_ms', { phase: 'throttled', docs: 1, clients: 50, writers: 5, ...latencySummary(receivers) });
+  const throttledCpu = round(cpuSeconds(env.pid) - throttledCpu0);
+  emit('fanout_latency_ms', { phase: 'throttled', docs: 1, clients: 50, writers: 5, serverCpuSeconds: throttledCpu, ...latencySummary(receivers) });
 
   // Unthrottled: writers as fast as their socket drains, for 5 s.
   for (const r of receivers) {

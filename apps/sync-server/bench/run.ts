@@ -2,9 +2,15 @@
  * `npm run bench -w apps/sync-server`: ours (durable log on SQLite) against @y/websocket-server
  * 0.1.1 and @hocuspocus/server 3.4.4 (defaults), each server in its own child process with a
  * fresh instance per scenario, clients in another process (bench/clients.ts). Prints one JSON line
- * per measurement, then the ratios of ours to each peer. Loopback only, bounded loops (~5 min).
+ * per measurement, then the median of every compared figure over the rounds and the ratios of
+ * ours to each peer. Loopback only, bounded loops.
  *
- * BENCH_SERVERS=ours,yws  BENCH_SCENARIOS=fanout-1x50  narrow a run.
+ * Rounds: single runs on a shared 2-core machine vary by 2–5× (a VM stall of 30 ms moves a p99),
+ * so every scenario runs BENCH_ROUNDS times (default 3) with the servers interleaved and the
+ * starting server rotated, and the comparison uses each server's median: noise that lasts a few
+ * seconds then lands on every server alike instead of on whichever ran at that moment.
+ *
+ * BENCH_SERVERS=ours,yws  BENCH_SCENARIOS=fanout-1x50  BENCH_ROUNDS=1  narrow a run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +36,7 @@ const pick = <T extends string>(name: string, all: readonly T[]): T[] => {
 };
 const servers = pick('BENCH_SERVERS', allServers);
 const scenarios = pick('BENCH_SCENARIOS', allScenarios);
+const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3) || 1);
 const tsx = ['--conditions=@prepmate/source', '--import', 'tsx'];
 
 type Line = Record<string, number | string>;
@@ -93,7 +100,7 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
   };
 }
 
-async function runScenario(kind: ServerKind, scenario: Scenario, token: string): Promise<void> {
+async function runScenario(kind: ServerKind, scenario: Scenario, token: string, round: number): Promise<void> {
   const port = await freePort();
   const server = await startServer(kind, port);
   const pid = server.child.pid ?? 0;
@@ -110,26 +117,36 @@ async function runScenario(kind: ServerKind, scenario: Scenario, token: string):
     for await (const line of createInterface({ input: clients.stdout! })) {
       if (line === 'READY_FOR_RSS') {
         const rss1 = rssBytes(pid);
-        print({ server: kind, scenario, metric: 'rss_per_loaded_doc', docs: 1000, baselineMb: Math.round(rss0 / 1048576), loadedMb: Math.round(rss1 / 1048576), perDocKB: Math.round((rss1 - rss0) / 1000 / 1024 * 10) / 10 });
+        print({ server: kind, scenario, round, metric: 'rss_per_loaded_doc', docs: 1000, baselineMb: Math.round(rss0 / 1048576), loadedMb: Math.round(rss1 / 1048576), perDocKB: Math.round((rss1 - rss0) / 1000 / 1024 * 10) / 10 });
         clients.stdin!.write('done\n');
         continue;
       }
       try {
-        print(JSON.parse(line) as Line);
+        print({ ...(JSON.parse(line) as Line), round });
       } catch {
         process.stderr.write(`[${kind}] ${line}\n`);
       }
     }
     clearTimeout(timeout);
     const code = await exited;
-    if (code !== 0) print({ server: kind, scenario, metric: 'error', message: `client process exited ${code}` });
+    if (code !== 0) print({ server: kind, scenario, round, metric: 'error', message: `client process exited ${code}` });
   } finally {
     await server.stop();
   }
 }
 
-function find(server: ServerKind, metric: string, where: (l: Line) => boolean = () => true): Line | undefined {
-  return results.find((l) => l['server'] === server && l['metric'] === metric && where(l));
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** One server's values of `field` over the rounds. */
+function values(server: ServerKind, metric: string, field: string, where: (l: Line) => boolean = () => true): number[] {
+  return results
+    .filter((l) => l['server'] === server && l['metric'] === metric && where(l))
+    .map((l) => l[field])
+    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
 }
 
 function ratios(): void {
@@ -146,11 +163,21 @@ function ratios(): void {
     { name: 'rss_per_loaded_doc_kb', metric: 'rss_per_loaded_doc', field: 'perDocKB', better: 'lower' },
     { name: 'late_joiner_20k_ms', metric: 'late_joiner_ms', field: 'median', better: 'lower' },
   ];
+  const medians = new Map<string, number>();
   for (const row of rows) {
-    const ours = find('ours', row.metric, row.where)?.[row.field];
+    for (const server of servers) {
+      const all = values(server, row.metric, row.field, row.where);
+      if (all.length === 0) continue;
+      const m = median(all);
+      medians.set(`${server}/${row.name}`, m);
+      print({ metric: 'median', name: row.name, server, median: m, min: Math.min(...all), max: Math.max(...all), rounds: all.length, better: row.better });
+    }
+  }
+  for (const row of rows) {
+    const ours = medians.get(`ours/${row.name}`);
     for (const peer of ['yws', 'hocuspocus'] as const) {
-      const theirs = find(peer, row.metric, row.where)?.[row.field];
-      if (typeof ours !== 'number' || typeof theirs !== 'number' || theirs === 0) continue;
+      const theirs = medians.get(`${peer}/${row.name}`);
+      if (ours === undefined || theirs === undefined || theirs === 0) continue;
       print({ metric: 'ratio', name: row.name, vs: peer, ours, peer: theirs, ratio: Math.round((ours / theirs) * 100) / 100, better: row.better });
     }
   }
@@ -158,11 +185,15 @@ function ratios(): void {
 
 const token = await createTokenService(SECRET).sign('bench', { role: 'service', expiresInSeconds: 3600 });
 for (const scenario of scenarios) {
-  for (const kind of servers) {
-    try {
-      await runScenario(kind, scenario, token);
-    } catch (error) {
-      print({ server: kind, scenario, metric: 'error', message: error instanceof Error ? error.message : String(error) });
+  for (let round = 1; round <= rounds; round++) {
+    // Rotate who goes first so no server always runs right after a fresh start or a heavy peer.
+    const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]!);
+    for (const kind of order) {
+      try {
+        await runScenario(kind, scenario, token, round);
+      } catch (error) {
+        print({ server: kind, scenario, round, metric: 'error', message: error instanceof Error ? error.message : String(error) });
+      }
     }
   }
 }
