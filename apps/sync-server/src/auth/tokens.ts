@@ -9,6 +9,12 @@ import { ApiError } from '../errors.js';
 export interface Principal {
   readonly userId: string;
   readonly role: 'learner' | 'service';
+  /**
+   * When the token stops being valid (`exp`), ms since epoch; null for a token without `exp`.
+   * REST checks the token per request; a WebSocket outlives its upgrade, so the sync endpoint
+   * keeps this and closes the socket when it passes.
+   */
+  readonly expiresAt: number | null;
 }
 
 export interface TokenService {
@@ -35,7 +41,11 @@ export function createTokenService(secret: string): TokenService {
         const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
         const sub = userIdSchema.safeParse(payload.sub);
         if (!sub.success) throw new ApiError('UNAUTHORIZED', 'The token subject is not a valid userId');
-        return { userId: sub.data, role: payload['role'] === 'service' ? 'service' : 'learner' };
+        return {
+          userId: sub.data,
+          role: payload['role'] === 'service' ? 'service' : 'learner',
+          expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+        };
       } catch (error) {
         if (error instanceof ApiError) throw error;
         const reason = error instanceof joseErrors.JWTExpired ? 'The token has expired' : 'The token is invalid';

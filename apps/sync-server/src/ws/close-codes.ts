@@ -14,6 +14,13 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** A frame that does not decode as a y-websocket message, or trailing bytes. Permanent. */
   MALFORMED_MESSAGE: 4400,
+  /**
+   * The token the socket was opened with has expired (checked by the ping loop and on each frame).
+   * In the permanent range on purpose: a stock y-websocket client cannot refresh its token and
+   * would only get 401 on every reconnect, so it should stop. Our SDK (`@prepmate/sync-client`)
+   * treats this one code as "fetch a fresh token (`forceRefresh`) and reconnect".
+   */
+  TOKEN_EXPIRED: 4401,
   /** The document was erased (e.g. `DELETE /api/users/me`). Permanent. */
   DOCUMENT_DELETED: 4410,
 } as const;

@@ -4,6 +4,9 @@
  * Refusals happen before anything is allocated: the token and the document's owner are checked,
  * and the document is loaded, while the socket is still plain HTTP, so a refused client gets a
  * real status line (401, 403, 503) and no WebSocket or document ever exists for it.
+ *
+ * A socket outlives its upgrade, so the token's expiry is kept per connection and checked by the
+ * ping loop and on every frame: an expired socket is closed with 4401 (TOKEN_EXPIRED).
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -86,6 +89,8 @@ class Connection implements Peer {
     readonly ws: WebSocket,
     readonly live: LiveDocument,
     readonly author: string,
+    /** The token's `exp`, ms since epoch (Infinity without one): one number, no timer per socket. */
+    readonly expiresAt: number,
     wantsAck: boolean,
     burst: number,
     private readonly onServerClose: (code: number) => void,
@@ -114,9 +119,26 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
   const countClose = (code: number): void => void metrics.closedSockets.inc({ code: String(code) });
 
-  // One timer for every socket instead of one per socket: memory per connection matters.
+  /**
+   * True when the connection's token has expired; the socket is then closed with 4401 (once: a
+   * closing socket is left alone). Same rule as jose's `exp` check at the upgrade: expired from
+   * `exp` on.
+   */
+  function expired(conn: Connection, now: number): boolean {
+    if (now < conn.expiresAt) return false;
+    if (conn.ws.readyState === WebSocket.OPEN) {
+      logger.debug({ docName: conn.live.name, author: conn.author }, 'sync: closing a socket whose token expired');
+      conn.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+    }
+    return true;
+  }
+
+  // One timer for every socket instead of one per socket: memory per connection matters. It also
+  // closes sockets whose token expired while they were idle.
   const pingTimer = setInterval(() => {
+    const now = Date.now();
     for (const conn of connections) {
+      if (expired(conn, now)) continue;
       if (!conn.alive) {
         logger.debug({ docName: conn.live.name }, 'sync: terminating a socket that missed its pong');
         conn.ws.terminate();
@@ -140,6 +162,9 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
    * The queue holds at most what was already read from the socket before the pause.
    */
   function onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    // Per frame, not only per ping: between pings an expired socket could keep writing. Nothing
+    // of a frame that arrives after expiry is applied (frames still buffered after the close too).
+    if (expired(conn, Date.now())) return;
     conn.alive = true;
     if (!conn.queue) {
       refill(conn);
@@ -210,7 +235,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
   function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean): void {
     const author = principal.role === 'service' ? `service:${principal.userId}` : principal.userId;
-    const conn = new Connection(ws, live, author, wantsAck, limits.burst, countClose);
+    const conn = new Connection(ws, live, author, principal.expiresAt ?? Infinity, wantsAck, limits.burst, countClose);
     connections.add(conn);
     metrics.connections.set(connections.size);
     ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));

@@ -290,7 +290,7 @@ describeEachStore('REST API endpoints', (kind) => {
     const dev = await api.request('POST', '/api/auth/dev-token', { body: { userId: 'dev_user' } });
     expect(dev.status).toBe(200);
     const verified = await api.tokens.verify(dev.json.token);
-    expect(verified).toEqual({ userId: 'dev_user', role: 'learner' });
+    expect(verified).toEqual({ userId: 'dev_user', role: 'learner', expiresAt: expect.any(Number) });
     const service = await api.token('prometheus', { role: 'service' });
     const metrics = await api.request('GET', '/api/metrics', { token: service });
     expect(metrics.status).toBe(200);

@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import type { Store } from '../../src/storage/ports.js';
 import { CloseCode } from '../../src/ws/close-codes.js';
-import { MessageType, readDurableAck } from '../../src/ws/protocol.js';
+import { MessageType, readDurableAck, writeSyncUpdate } from '../../src/ws/protocol.js';
 import {
   backendFactories,
   connectClient,
@@ -115,6 +115,69 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
     const own = await rawSocket(`${base}?token=${await server.tokens.sign('erin')}`);
     expect('ws' in own).toBe(true);
     if ('ws' in own) own.ws.close();
+  });
+
+  it('when a socket’s token expires while it is open, then it is closed with TOKEN_EXPIRED and only that socket stops syncing', async () => {
+    // Its own server with a short ping interval: the ping loop is what closes an idle socket.
+    const pinging = await startSyncServer(store, { options: { limits: { pingIntervalMs: 100 } } });
+    const local: TestClient[] = [];
+    try {
+      // `exp` has one-second resolution: this one expires 1–2 s from now.
+      const short = await pinging.tokens.sign('olga', { expiresInSeconds: 2 });
+      const long = await pinging.tokens.sign('olga');
+      const expiring = connectClient(pinging.syncUrl, 'olga', short);
+      const staying = connectClient(pinging.syncUrl, 'olga', long);
+      local.push(expiring, staying);
+      const closes: number[] = [];
+      expiring.provider.on('connection-close', (event: { code: number } | null) => event && closes.push(event.code));
+      await Promise.all([expiring.whenSynced(), staying.whenSynced()]);
+      expiring.map.set('before', 1);
+      await until(() => staying.map.get('before') === 1, 'synced before expiry');
+
+      await until(() => closes.includes(CloseCode.TOKEN_EXPIRED), 'closed with 4401');
+      // The stock client treats 44xx as final: it does not come back with the dead token.
+      expect(expiring.provider.shouldConnect).toBe(false);
+      expiring.map.set('after', 1);
+      staying.map.set('still', 2);
+      const observer = connectClient(pinging.syncUrl, 'olga', long);
+      local.push(observer);
+      await until(() => observer.map.get('still') === 2, 'the long-lived socket keeps syncing');
+      await until(async () => (await readStored(store, 'olga')).getMap('m').get('still') === 2, 'durable');
+      expect(staying.provider.wsconnected).toBe(true);
+      expect(closes.filter((code) => code === CloseCode.TOKEN_EXPIRED)).toHaveLength(1);
+      expect(observer.map.has('after')).toBe(false);
+      expect(staying.map.has('after')).toBe(false);
+      expect((await readStored(store, 'olga')).getMap('m').has('after')).toBe(false);
+      expect(await pinging.registry.metrics()).toMatch(/prepmate_sync_sockets_closed_total\{code="4401"\} 1\b/);
+    } finally {
+      for (const c of local) c.destroy();
+      await pinging.stop();
+    }
+  });
+
+  it('when a frame arrives after the socket’s token expired, then nothing of it is applied and the socket is closed with TOKEN_EXPIRED', async () => {
+    // The suite's server pings every 30 s: the frame, not the ping loop, finds the expiry.
+    const short = await server.tokens.sign('pia', { expiresInSeconds: 2 });
+    const watcher = client('pia', await server.tokens.sign('pia'));
+    await watcher.whenSynced();
+    const opened = await rawSocket(`${server.syncUrl}/pia?token=${short}`);
+    if (!('ws' in opened)) throw new Error('refused');
+    let closeCode: number | null = null;
+    opened.ws.once('close', (code) => (closeCode = code));
+    await until(async () => server.tokens.verify(short).then(() => false, () => true), 'token expired', 5_000);
+    expect(opened.ws.readyState).toBe(WebSocket.OPEN);
+
+    const late = new Y.Doc();
+    late.getMap('m').set('late', 1);
+    opened.ws.send(writeSyncUpdate(Y.encodeStateAsUpdate(late)));
+    await until(() => closeCode !== null, 'closed');
+    expect(closeCode).toBe(CloseCode.TOKEN_EXPIRED);
+    // A later write of the valid socket is durable; the late update is nowhere.
+    watcher.map.set('marker', 1);
+    await until(async () => (await readStored(store, 'pia')).getMap('m').get('marker') === 1, 'marker durable');
+    expect((await readStored(store, 'pia')).getMap('m').has('late')).toBe(false);
+    expect(watcher.map.has('late')).toBe(false);
+    expect(watcher.provider.wsconnected).toBe(true);
   });
 
   it('when a socket sends garbage or an oversized frame, then only that socket is closed with a named code', async () => {
