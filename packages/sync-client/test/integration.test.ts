@@ -318,5 +318,43 @@ describe('learner document against the real server', () => {
     expect(p.data.topics['trees']?.status).toBe('completed');
     await client.destroy();
   });
+
+  it('when the token expires on an open document socket, then the server closes it with 4401 and the client reconnects with a fresh token', async () => {
+    // Its own server, pinging every 100 ms: the ping loop is what closes an idle expired socket.
+    const pinging = await startTestServer({}, undefined, { syncOptions: { limits: { pingIntervalMs: 100 } } });
+    try {
+      const userId = newUser();
+      // One timeline of token requests and closes, to see the refresh come after the 4401.
+      const timeline: string[] = [];
+      const client = await docClient(userId, {
+        apiBaseUrl: pinging.url,
+        wsUrl: pinging.wsUrl,
+        getToken: ({ forceRefresh }) => {
+          timeline.push(`token forceRefresh=${forceRefresh}`);
+          // `exp` has one-second resolution: the first token runs out 1–2 s from now.
+          return pinging.token(userId, forceRefresh ? 3600 : 2);
+        },
+      });
+      client.provider?.on('connection-close', (event) => void (event && timeline.push(`close ${event.code}`)));
+      await eventually(() => expect(client.status().synced).toBe(true));
+      client.document.updateTopic('heaps', { status: 'in_progress' });
+      await client.whenSaved();
+
+      await eventually(() => expect(timeline).toContain('close 4401'), 10_000);
+      await eventually(() => expect(timeline.slice(timeline.indexOf('close 4401'))).toContain('token forceRefresh=true'));
+      await eventually(() => expect(client.status()).toMatchObject({ connected: true, synced: true }));
+      // Edits after the reconnect reach the server over the new socket.
+      client.document.updateTopic('heaps', { status: 'completed' });
+      await client.whenSaved();
+      const p = await pinging.getJson<{ data: { topics: Record<string, { status?: string }> } }>('/api/progress', userId);
+      expect(p.data.topics['heaps']?.status).toBe('completed');
+      // An expected, handled close: not reported as an error, and the socket stays up.
+      expect(client.status()).toMatchObject({ connected: true, lastError: null });
+      expect(timeline.filter((entry) => entry === 'close 4401')).toHaveLength(1);
+      await client.destroy();
+    } finally {
+      await pinging.close();
+    }
+  });
 });
 

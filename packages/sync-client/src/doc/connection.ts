@@ -5,6 +5,13 @@ import type { GetToken } from '../outbox/transport.js';
 import type { Clock, ConnectivityPort } from '../ports.js';
 import { MESSAGE_DURABLE_ACK, readDurableAckBody, type AckTracker } from './ack.js';
 
+/**
+ * The server's TOKEN_EXPIRED close (docs/PROTOCOL.md): the token the socket was opened with ran
+ * out. In 4400–4499, which stock y-websocket clients treat as final; we can fetch a new token, so
+ * for us it means "refresh and reconnect".
+ */
+const CLOSE_TOKEN_EXPIRED = 4401;
+
 /** A WebSocket constructor: the browser's, or the `ws` package's in Node. */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocket;
 
@@ -101,13 +108,16 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     // A socket that closed before opening was most likely refused at the upgrade (a 401 for an
     // expired token is invisible to browser code): ask for a fresh token next time.
     if (ws && !opened.has(ws)) forceRefresh = true;
-    if (event && event.code >= 4400 && event.code < 4500) options.onError(`server closed the document connection: ${event.code} ${event.reason}`);
+    // The server saw the token expire on an open socket: the cached token is stale too.
+    if (event && event.code === CLOSE_TOKEN_EXPIRED) forceRefresh = true;
+    const final = event !== null && event.code >= 4400 && event.code < 4500 && event.code !== CLOSE_TOKEN_EXPIRED;
+    if (final) options.onError(`server closed the document connection: ${event.code} ${event.reason}`);
     // 1009: a frame above the server's MAX_BODY_BYTES. Retrying sends the same frame again, so
     // say so loudly: the edits are safe locally but will not reach the server as they are.
     if (event && event.code === 1009) options.onError('a document message exceeded the server limit (1009 MESSAGE_TOO_BIG); local edits are kept');
     // Take reconnection over from y-websocket: its own timer finds shouldConnect false and does nothing.
     p.shouldConnect = false;
-    if (!destroyed && !(event && event.code >= 4400 && event.code < 4500)) schedule();
+    if (!destroyed && !final) schedule();
     options.onChange();
   });
 
