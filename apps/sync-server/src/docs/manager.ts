@@ -138,6 +138,10 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     const incoming = live.incoming;
     live.incoming = null;
     if (!incoming) return;
+    // Several peers wrote this turn: remember where the turn starts, to send it whole. With one
+    // peer (the usual case at human typing speed) its one transaction is one update and the
+    // state vector — one entry per client that ever wrote — is not worth encoding.
+    if (incoming.size > 1) live.turnStateVector ??= Y.encodeStateVector(live.doc);
     // A peer that closed after sending still gets its updates applied: its frames arrived whole.
     for (const [peer, updates] of incoming) {
       try {
@@ -429,7 +433,8 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
       const queued = incoming.get(peer);
       if (queued) queued.push(update);
       else incoming.set(peer, [update]);
-      touch(live);
+      // Not touch(): the turn's start is captured in applyIncoming, only when it is needed.
+      markDirty(live);
       if (peer.ack) {
         peer.ack.received += 1;
         peer.ack.waiting.push([peer.ack.received, PENDING]);
