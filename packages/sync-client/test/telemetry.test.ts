@@ -28,6 +28,23 @@ function setup(overrides: Partial<TelemetryOptions> = {}) {
 const eventIds = (items: readonly WireItem[]): string[] => items.map((i) => i.itemData['eventId'] as string);
 
 describe('telemetry outbox', () => {
+  it('when destroy() interrupts a flush, then the aborted round is neither reported as an error nor retried', async () => {
+    const { telemetry, transport, clock, seen } = setup();
+    await telemetry.ready;
+    let answer!: (outcome: SendOutcome) => void;
+    transport.setResponder(() => new Promise<SendOutcome>((resolve) => (answer = resolve)));
+    await telemetry.captureEvent('lesson_opened', {});
+    const flushing = telemetry.flush();
+    await eventually(() => expect(transport.calls).toHaveLength(1));
+    const destroyed = telemetry.destroy();
+    // What an aborted fetch comes back as.
+    answer({ kind: 'retry', error: 'The operation was aborted' });
+    await Promise.all([flushing, destroyed]);
+    await settle();
+    expect(seen['sync:error']).toEqual([]);
+    expect(clock.pending()).toBe(0);
+  });
+
   it('when an event is captured, then it is in storage at once with a UUIDv7 id and the capture time', async () => {
     const { telemetry, storage, clock, transport } = setup();
     await telemetry.ready;

@@ -167,8 +167,9 @@ export function createSender(deps: SenderDeps): Sender {
       remaining: state.queuedEvents + state.spill.length,
       ...(failure ? { error: failure.error } : {}),
     };
-    if (failure) retry.fail(failure);
-    else if (!state.destroyed && connectivity.isOnline()) {
+    // A round cut short by destroy() (its request aborted) is not a failure to report or retry.
+    if (failure && !state.destroyed) retry.fail(failure);
+    else if (!failure && !state.destroyed && connectivity.isOnline()) {
       retry.reset();
       state.lastError = null;
       state.lastSyncTime = clock.now();
