@@ -156,6 +156,7 @@ function ratios(): void {
     { name: 'p99_unthrottled_1x50_ms', metric: 'fanout_unthrottled', field: 'latency_p99', better: 'lower' },
     { name: 'p50_throttled_1x50_ms', metric: 'fanout_latency_ms', field: 'p50', where: (l) => l['docs'] === 1, better: 'lower' },
     { name: 'p99_throttled_1x50_ms', metric: 'fanout_latency_ms', field: 'p99', where: (l) => l['docs'] === 1, better: 'lower' },
+    { name: 'server_cpu_s_throttled_1x50', metric: 'fanout_latency_ms', field: 'serverCpuSeconds', where: (l) => l['docs'] === 1, better: 'lower' },
     { name: 'p50_throttled_500x2_ms', metric: 'fanout_latency_ms', field: 'p50', where: (l) => l['docs'] === 500, better: 'lower' },
     { name: 'p99_throttled_500x2_ms', metric: 'fanout_latency_ms', field: 'p99', where: (l) => l['docs'] === 500, better: 'lower' },
     { name: 'sync_all_1x50_ms', metric: 'sync_all_ms', field: 'ms', where: (l) => l['clients'] === 50, better: 'lower' },

@@ -29,6 +29,9 @@ function open() {
   db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
+  // Appends touch the table's last page and a few index pages; SQLite's default 2 MiB page cache
+  // per connection would only duplicate what the OS already caches (memory per document matters).
+  db.pragma('cache_size = -512');
   insert = db.prepare('INSERT INTO doc_updates (doc_name, update_data, author, created_at) VALUES (?, ?, ?, ?)');
 }
 function drop() {
@@ -37,6 +40,16 @@ function drop() {
   insert = null;
 }
 parentPort.on('message', (message) => {
+  if (message.type === 'open') {
+    try {
+      if (db === null) open();
+      parentPort.postMessage({ id: message.id, ok: true });
+    } catch (err) {
+      drop();
+      parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
+    }
+    return;
+  }
   if (message.type === 'close') {
     drop();
     parentPort.close();
@@ -73,6 +86,11 @@ interface Reply {
 }
 
 export interface SqliteAppender {
+  /**
+   * Starts the worker and opens its connection now rather than at the first append: the thread's
+   * fixed memory then belongs to the process's start, and an unusable file fails the start.
+   */
+  open(): Promise<void>;
   /** Appends the records in one transaction; resolves once they are committed (fsync'd). */
   append(records: readonly UpdateRecord[]): Promise<void>;
   /** Waits for appends in flight, then stops the worker. */
@@ -114,21 +132,24 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
     return w;
   }
 
+  function request(message: { type: 'open' } | { type: 'append'; records: readonly unknown[] }): Promise<void> {
+    const w = (worker ??= start());
+    const id = nextId++;
+    return new Promise<void>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      // Busy: keep the process alive until the answer is known.
+      w.ref();
+      w.postMessage({ ...message, id });
+    });
+  }
+
   return {
+    open: () => request({ type: 'open' }),
     append(records) {
       if (records.length === 0) return Promise.resolve();
-      const w = (worker ??= start());
-      const id = nextId++;
-      const message = {
+      return request({
         type: 'append',
-        id,
         records: records.map((r) => ({ docName: r.docName, update: r.update, author: r.author, createdAt: r.createdAt.getTime() })),
-      };
-      return new Promise<void>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        // Busy: keep the process alive until the commit is known.
-        w.ref();
-        w.postMessage(message);
       });
     },
     async close() {

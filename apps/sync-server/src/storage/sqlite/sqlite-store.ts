@@ -324,6 +324,14 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
 
   // The update log's group commits run on a worker so their fsync never blocks fan-out.
   const appender = createSqliteAppender(file, busyTimeoutMs);
+  try {
+    await appender.open();
+  } catch (err) {
+    await appender.close();
+    connection().db.close();
+    closed = true;
+    throw isUnavailable(err) ? toUnavailable(err) : err;
+  }
 
   const documents: DocumentStore = {
     appendUpdates: async (records: readonly UpdateRecord[]) => {
