@@ -12,7 +12,7 @@
  *
  * BENCH_SERVERS=ours,yws  BENCH_SCENARIOS=fanout-1x50  BENCH_ROUNDS=1  narrow a run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -63,7 +63,7 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
   const base = { PATH: process.env['PATH'] ?? '', PORT: String(port), HOST: '127.0.0.1' };
   if (kind === 'ours') {
     dataDir = mkdtempSync(join(tmpdir(), 'prepmate-bench-'));
-    child = spawn(process.execPath, [...tsx, 'test/helpers/server-child.ts'], {
+    child = spawn(process.execPath, ['bench/servers/ours.mjs'], {
       cwd: root,
       // Durable log on SQLite with the default 50 ms flush; no per-connection rate limit (peers have none).
       env: { ...base, DATA_DIR: dataDir, JWT_SECRET: SECRET, UPDATE_FLUSH_MS: '50', SYNC_RATE: '1000000' },
@@ -73,7 +73,7 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
     const serverJs = join(dirname(createRequire(import.meta.url).resolve('@y/websocket-server/package.json')), 'src', 'server.js');
     child = spawn(process.execPath, [serverJs], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
-    child = spawn(process.execPath, [...tsx, 'bench/servers/hocuspocus.ts'], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['bench/servers/hocuspocus.mjs'], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
   }
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -184,6 +184,8 @@ function ratios(): void {
   }
 }
 
+// Every server runs as plain Node, ours from dist/ as `npm start` runs it: build what is stale.
+execFileSync(process.execPath, [join(root, '..', '..', 'scripts', 'build-if-missing.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
 const token = await createTokenService(SECRET).sign('bench', { role: 'service', expiresInSeconds: 3600 });
 for (const scenario of scenarios) {
   for (let round = 1; round <= rounds; round++) {
