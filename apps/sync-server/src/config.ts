@@ -54,8 +54,16 @@ export const configSchema = z.object({
   MAX_QUEUE_SIZE: int(1, 10_000_000, 'an integer from 1 to 10000000').default(1000),
   /** Group-commit window of the update log, milliseconds. Default 50. */
   UPDATE_FLUSH_MS: int(1, 10_000, 'an integer number of milliseconds from 1 to 10000').default(50),
-  /** Largest accepted request body (after gzip inflation) and WebSocket message, bytes. Default 1 MiB. */
+  /** Largest accepted REST request body (after gzip inflation), bytes. Default 1 MiB. */
   MAX_BODY_BYTES: int(1024, 256 * 1024 * 1024, 'an integer number of bytes from 1024 to 268435456').default(1024 * 1024),
+  /**
+   * Largest accepted WebSocket message, bytes. Default and maximum 12 MiB. Larger than REST's
+   * limit on purpose: a learner back from a long offline stretch sends everything the server
+   * lacks as ONE sync message, and a limit below it would refuse that message on every reconnect
+   * (the edits would never arrive). Capped at 12 MiB because each message becomes one update-log
+   * record, which must fit a 16 MB MongoDB document.
+   */
+  SYNC_MAX_MESSAGE_BYTES: int(1024, 12 * 1024 * 1024, 'an integer number of bytes from 1024 to 12582912').default(12 * 1024 * 1024),
   /** Largest number of items in one telemetry batch, 1–10000. Default 500. */
   MAX_BATCH_ITEMS: int(1, 10_000, 'an integer from 1 to 10000').default(500),
   /** Requests per learner per minute on the REST API; 0 disables. Default 600. */

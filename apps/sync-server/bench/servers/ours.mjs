@@ -19,7 +19,7 @@ const sync = createSyncService({
     MAX_RETRIES: 3,
     RETRY_DELAY_MS: 100,
     MAX_QUEUE_SIZE: 1000,
-    MAX_BODY_BYTES: 1024 * 1024,
+    SYNC_MAX_MESSAGE_BYTES: 12 * 1024 * 1024,
     SYNC_BATCH_SIZE: 100,
     SYNC_INTERVAL_MINUTES: 5,
   },

@@ -28,7 +28,7 @@ import { createUpdateLog } from './update-log.js';
 
 export type SyncConfig = Pick<
   Config,
-  'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'MAX_BODY_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
+  'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'SYNC_MAX_MESSAGE_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
 >;
 
 export interface SyncServiceDeps {
@@ -101,7 +101,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
   });
-  const limits: SyncLimits = { ...defaultSyncLimits(config.MAX_BODY_BYTES), ...deps.options?.limits };
+  const limits: SyncLimits = { ...defaultSyncLimits(config.SYNC_MAX_MESSAGE_BYTES), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({ tokens, documents: manager, logger, metrics, limits });
   const documents = createDocumentService({ manager, log, store: store.documents });
   const jobDeps: SnapshotJobDeps = {

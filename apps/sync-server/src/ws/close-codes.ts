@@ -10,7 +10,7 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** A text frame where the protocol is binary (RFC 6455 "unsupported data"). */
   UNSUPPORTED_DATA: 1003,
-  /** A message above `MAX_BODY_BYTES` (RFC 6455 "message too big"; sent by `ws` itself). */
+  /** A message above `SYNC_MAX_MESSAGE_BYTES` (RFC 6455 "message too big"; sent by `ws` itself). */
   MESSAGE_TOO_BIG: 1009,
   /** A frame that does not decode as a y-websocket message, or trailing bytes. Permanent. */
   MALFORMED_MESSAGE: 4400,

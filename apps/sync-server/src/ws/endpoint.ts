@@ -23,7 +23,7 @@ import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 
 /** Per-connection limits. Defaults suit people typing; benchmarks raise them. */
 export interface SyncLimits {
-  /** Largest accepted message, bytes (`MAX_BODY_BYTES`); larger closes with 1009. */
+  /** Largest accepted message, bytes (`SYNC_MAX_MESSAGE_BYTES`); larger closes with 1009. */
   readonly maxMessageBytes: number;
   /** Sustained messages per second per connection; above it the socket is paused (TCP backpressure). Default 200. */
   readonly messagesPerSecond: number;

@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       AUTH_MODE: 'dev',
       UPDATE_FLUSH_MS: 50,
       MAX_BODY_BYTES: 1024 * 1024,
+      SYNC_MAX_MESSAGE_BYTES: 12 * 1024 * 1024,
       MAX_BATCH_ITEMS: 500,
       ENABLE_SCHEDULED_SYNC: true,
     });
@@ -29,6 +30,8 @@ describe('loadConfig', () => {
     ['MONGODB_URI', 'postgres://x', /MONGODB_URI/],
     ['AUTH_MODE', 'none', /AUTH_MODE="none": accepts dev or jwt/],
     ['JWT_SECRET', 'short', /JWT_SECRET.*at least 32/],
+    // One sync message is one update-log record, which must fit a 16 MB MongoDB document.
+    ['SYNC_MAX_MESSAGE_BYTES', String(16 * 1024 * 1024), /SYNC_MAX_MESSAGE_BYTES="16777216": accepts an integer number of bytes from 1024 to 12582912/],
   ])('when %s=%s, then start fails naming it', (name, value, message) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(message);

@@ -112,7 +112,7 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     if (event && event.code === CLOSE_TOKEN_EXPIRED) forceRefresh = true;
     const final = event !== null && event.code >= 4400 && event.code < 4500 && event.code !== CLOSE_TOKEN_EXPIRED;
     if (final) options.onError(`server closed the document connection: ${event.code} ${event.reason}`);
-    // 1009: a frame above the server's MAX_BODY_BYTES. Retrying sends the same frame again, so
+    // 1009: a frame above the server's SYNC_MAX_MESSAGE_BYTES. Retrying sends the same frame again, so
     // say so loudly: the edits are safe locally but will not reach the server as they are.
     if (event && event.code === 1009) options.onError('a document message exceeded the server limit (1009 MESSAGE_TOO_BIG); local edits are kept');
     // Take reconnection over from y-websocket: its own timer finds shouldConnect false and does nothing.
