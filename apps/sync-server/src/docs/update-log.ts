@@ -123,21 +123,48 @@ function mergeByDocAndAuthor(entries: readonly Pending[]): Pending[] {
   if (groups.size === entries.length) return [...entries];
   const merged: Pending[] = [];
   for (const group of groups.values()) {
-    const first = group[0]!;
-    if (group.length === 1) {
-      merged.push(first);
-      continue;
+    for (const run of bySize(group)) {
+      const first = run[0]!;
+      if (run.length === 1) {
+        merged.push(first);
+        continue;
+      }
+      const last = run[run.length - 1]!;
+      merged.push({
+        docName: first.docName,
+        author: first.author,
+        update: mergeMany(run.map((e) => e.update)),
+        createdAt: last.createdAt,
+        seq: run.reduce((max, e) => Math.max(max, e.seq), 0),
+      });
     }
-    const last = group[group.length - 1]!;
-    merged.push({
-      docName: first.docName,
-      author: first.author,
-      update: mergeMany(group.map((e) => e.update)),
-      createdAt: last.createdAt,
-      seq: group.reduce((max, e) => Math.max(max, e.seq), 0),
-    });
   }
   return merged;
+}
+
+/**
+ * A merged record is written as one row / one MongoDB document, which must stay under MongoDB's
+ * 16 MB limit: merge runs of at most this many input bytes (a merged update is never larger than
+ * its inputs together). Otherwise a long outage could build a record no store accepts, and the
+ * log would retry it forever.
+ */
+const MAX_MERGED_BYTES = 8 * 1024 * 1024;
+
+function bySize(group: readonly Pending[]): Pending[][] {
+  const runs: Pending[][] = [];
+  let run: Pending[] = [];
+  let bytes = 0;
+  for (const entry of group) {
+    if (run.length > 0 && bytes + entry.update.byteLength > MAX_MERGED_BYTES) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(entry);
+    bytes += entry.update.byteLength;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
 }
 
 export function createUpdateLog(options: UpdateLogOptions): UpdateLog {

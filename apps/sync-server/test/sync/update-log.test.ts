@@ -88,6 +88,26 @@ describe('update log', () => {
     log.close();
   });
 
+  it('when big updates pile up during an outage, then merging never builds a record above 8 MiB (it must fit a MongoDB document)', async () => {
+    const store = fakeStore();
+    store.state.failing = true;
+    const log = createUpdateLog({ store, logger: silentLogger, flushMs: 5, maxRetries: 1, retryDelayMs: 1_000, maxPendingRecords: 2 });
+    const doc = new Y.Doc();
+    const big: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => big.push(u));
+    // Six 3 MiB answers from one learner: merged whole they would be 18 MiB.
+    for (let i = 0; i < 6; i++) doc.getMap('m').set(`answer${i}`, 'x'.repeat(3 * 1024 * 1024));
+    for (const u of big) log.append('one', u, 'alice');
+    store.state.failing = false;
+    expect(await log.drain(5_000)).toBe(true);
+    const written = store.state.writes.flat();
+    for (const r of written) expect(r.update.byteLength).toBeLessThanOrEqual(8 * 1024 * 1024 + 1024);
+    const replica = new Y.Doc();
+    for (const r of written) Y.applyUpdate(replica, r.update);
+    expect(replica.getMap('m').size).toBe(6);
+    log.close();
+  });
+
   it('when drained, then everything appended before is durable', async () => {
     const store = fakeStore();
     const log = createUpdateLog({ store, logger: silentLogger, flushMs: 10_000, maxRetries: 1, retryDelayMs: 10, maxPendingRecords: 1000 });
