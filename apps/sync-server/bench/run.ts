@@ -38,6 +38,8 @@ const servers = pick('BENCH_SERVERS', allServers);
 const scenarios = pick('BENCH_SCENARIOS', allScenarios);
 const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3) || 1);
 const tsx = ['--conditions=@prepmate/source', '--import', 'tsx'];
+/** Every server gets the same preload: a full GC on SIGUSR2 before RSS is read (gc-on-signal.cjs). */
+const gcHook = ['--expose-gc', '--require', './bench/servers/gc-on-signal.cjs'];
 
 type Line = Record<string, number | string>;
 const results: Line[] = [];
@@ -63,7 +65,7 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
   const base = { PATH: process.env['PATH'] ?? '', PORT: String(port), HOST: '127.0.0.1' };
   if (kind === 'ours') {
     dataDir = mkdtempSync(join(tmpdir(), 'prepmate-bench-'));
-    child = spawn(process.execPath, ['bench/servers/ours.mjs'], {
+    child = spawn(process.execPath, [...gcHook, 'bench/servers/ours.mjs'], {
       cwd: root,
       // Durable log on SQLite with the default 50 ms flush; no per-connection rate limit (peers have none).
       env: { ...base, DATA_DIR: dataDir, JWT_SECRET: SECRET, UPDATE_FLUSH_MS: '50', SYNC_RATE: '1000000' },
@@ -71,9 +73,9 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
     });
   } else if (kind === 'yws') {
     const serverJs = join(dirname(createRequire(import.meta.url).resolve('@y/websocket-server/package.json')), 'src', 'server.js');
-    child = spawn(process.execPath, [serverJs], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [...gcHook, serverJs], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
   } else {
-    child = spawn(process.execPath, ['bench/servers/hocuspocus.mjs'], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [...gcHook, 'bench/servers/hocuspocus.mjs'], { cwd: root, env: base, stdio: ['ignore', 'pipe', 'pipe'] });
   }
   let out = '';
   await new Promise<void>((resolve, reject) => {
@@ -100,13 +102,29 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
   };
 }
 
+/** RSS of a server right after a full garbage collection (see gc-on-signal.cjs). */
+async function rssAfterGc(child: ChildProcess): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the server did not answer the GC signal')), 10_000);
+    const onData = (chunk: Buffer): void => {
+      if (!chunk.toString().includes('GC_DONE')) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.kill('SIGUSR2');
+  });
+  return rssBytes(child.pid ?? 0);
+}
+
 async function runScenario(kind: ServerKind, scenario: Scenario, token: string, round: number): Promise<void> {
   const port = await freePort();
   const server = await startServer(kind, port);
   const pid = server.child.pid ?? 0;
   try {
     await new Promise((resolve) => setTimeout(resolve, 500)); // let the fresh process settle before its baseline RSS
-    const rss0 = rssBytes(pid);
+    const rss0 = await rssAfterGc(server.child);
     const clients = spawn(process.execPath, [...tsx, 'bench/clients.ts'], {
       cwd: root,
       env: { PATH: process.env['PATH'] ?? '', BENCH: JSON.stringify({ server: kind, port, pid, scenario, token }) },
@@ -116,7 +134,7 @@ async function runScenario(kind: ServerKind, scenario: Scenario, token: string, 
     const timeout = setTimeout(() => clients.kill('SIGKILL'), 180_000);
     for await (const line of createInterface({ input: clients.stdout! })) {
       if (line === 'READY_FOR_RSS') {
-        const rss1 = rssBytes(pid);
+        const rss1 = await rssAfterGc(server.child);
         print({ server: kind, scenario, round, metric: 'rss_per_loaded_doc', docs: 1000, baselineMb: Math.round(rss0 / 1048576), loadedMb: Math.round(rss1 / 1048576), perDocKB: Math.round((rss1 - rss0) / 1000 / 1024 * 10) / 10 });
         clients.stdin!.write('done\n');
         continue;
