@@ -166,6 +166,9 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
         });
       }
       const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      // Keep the process alive until the worker is gone: an idle (unref'd) worker would otherwise
+      // let the event loop run dry here and the process exit 0 in the middle of a shutdown.
+      w.ref();
       w.postMessage({ type: 'close' });
       await exited;
     },
