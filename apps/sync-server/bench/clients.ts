@@ -209,14 +209,27 @@ async function fanout500x2(): Promise<void> {
   for (const c of clients) c.destroy();
 }
 
+/** Resolves on the orchestrator's next line on stdin. */
+const nextInput = (): Promise<void> => new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+
 async function rss1000(): Promise<void> {
+  // Warm-up: 50 documents opened, written and closed first, so the baseline already holds what
+  // any server allocates once (JIT code, pools, lazily created structures) and the figure is per
+  // document. 5 s lets every server unload them (ours and Hocuspocus after ~2 s, yws at once).
+  const warm = await connectAll(Array.from({ length: 50 }, (_, i) => `bench-warm-${i}`));
+  warm.clients.forEach((c, i) => c.doc.getMap('m').set('x', i));
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  for (const c of warm.clients) c.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  process.stdout.write('READY_FOR_BASELINE\n');
+  await nextInput();
   const { clients, ms } = await connectAll(Array.from({ length: 1000 }, (_, i) => `bench-rss-${i}`));
   clients.forEach((c, i) => c.doc.getMap('m').set('x', i));
   // Let the server process the writes and settle before the orchestrator reads its RSS.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   emit('sync_all_ms', { clients: 1000, docs: 1000, ms: round(ms) });
   process.stdout.write('READY_FOR_RSS\n');
-  await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+  await nextInput();
   for (const c of clients) c.destroy();
 }
 

@@ -123,8 +123,7 @@ async function runScenario(kind: ServerKind, scenario: Scenario, token: string, 
   const server = await startServer(kind, port);
   const pid = server.child.pid ?? 0;
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500)); // let the fresh process settle before its baseline RSS
-    const rss0 = await rssAfterGc(server.child);
+    let rss0 = 0;
     const clients = spawn(process.execPath, [...tsx, 'bench/clients.ts'], {
       cwd: root,
       env: { PATH: process.env['PATH'] ?? '', BENCH: JSON.stringify({ server: kind, port, pid, scenario, token }) },
@@ -133,6 +132,11 @@ async function runScenario(kind: ServerKind, scenario: Scenario, token: string, 
     const exited = new Promise<number | null>((resolve) => clients.once('exit', resolve));
     const timeout = setTimeout(() => clients.kill('SIGKILL'), 180_000);
     for await (const line of createInterface({ input: clients.stdout! })) {
+      if (line === 'READY_FOR_BASELINE') {
+        rss0 = await rssAfterGc(server.child);
+        clients.stdin!.write('go\n');
+        continue;
+      }
       if (line === 'READY_FOR_RSS') {
         const rss1 = await rssAfterGc(server.child);
         print({ server: kind, scenario, round, metric: 'rss_per_loaded_doc', docs: 1000, baselineMb: Math.round(rss0 / 1048576), loadedMb: Math.round(rss1 / 1048576), perDocKB: Math.round((rss1 - rss0) / 1000 / 1024 * 10) / 10 });
