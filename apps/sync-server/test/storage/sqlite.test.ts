@@ -20,6 +20,18 @@ runStoreConformance('sqlite', async () => {
   };
 });
 
+/** Another connection (as another process would) takes the write lock until `release()`. */
+function holdWriteLock(dir: string): { release(): void } {
+  const other = new Database(join(dir, 'prepmate.sqlite'));
+  other.exec('BEGIN IMMEDIATE');
+  return {
+    release() {
+      other.exec('ROLLBACK');
+      other.close();
+    },
+  };
+}
+
 describe('sqlite store', () => {
   it('when the database cannot be created, then opening rejects with StoreUnavailableError', async () => {
     const tmp = await tempSqliteDir();
@@ -59,11 +71,9 @@ describe('sqlite store', () => {
   it('when another process holds the write lock past the busy timeout, then writes reject with StoreUnavailableError and succeed after', async () => {
     const tmp = await tempSqliteDir();
     const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 50 });
-    const other = new Database(join(tmp.dir, 'prepmate.sqlite'));
-    other.exec('BEGIN IMMEDIATE');
+    const lock = holdWriteLock(tmp.dir);
     await expect(store.batchLogs.insert({ batchId: 'b', userId: 'u', itemCount: 0, successCount: 0, failureCount: 0, conflictCount: 0, duplicateCount: 0, startTime: new Date(), endTime: new Date(), duration: 0, status: 'completed', kind: 'queue' })).rejects.toBeInstanceOf(StoreUnavailableError);
-    other.exec('ROLLBACK');
-    other.close();
+    lock.release();
     await expect(store.leases.tryAcquire('k', 'a', 1000)).resolves.toBe(true);
     await store.close();
     await tmp.remove();
@@ -72,15 +82,13 @@ describe('sqlite store', () => {
   it('when the update log appends while another connection holds the write lock, then the event loop keeps running and the append lands once the lock is released', async () => {
     const tmp = await tempSqliteDir();
     const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 10_000 });
-    const other = new Database(join(tmp.dir, 'prepmate.sqlite'));
-    other.exec('BEGIN IMMEDIATE');
+    const lock = holdWriteLock(tmp.dir);
     let landed = false;
     const append = store.documents.appendUpdates([{ docName: 'bob', update: new Uint8Array([7]), author: 'bob', createdAt: new Date() }]).then(() => (landed = true));
     // The event loop turns while the append waits for the lock: the wait is not on this thread.
     await new Promise((resolve) => setImmediate(resolve));
     expect(landed).toBe(false);
-    other.exec('ROLLBACK');
-    other.close();
+    lock.release();
     await append;
     expect((await store.documents.loadDocument('bob')).updates.map((u) => [...u.update])).toEqual([[7]]);
     await store.close();
@@ -90,12 +98,10 @@ describe('sqlite store', () => {
   it('when an update log append cannot get the lock within the busy timeout, then it rejects with StoreUnavailableError and the next append succeeds', async () => {
     const tmp = await tempSqliteDir();
     const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 50 });
-    const other = new Database(join(tmp.dir, 'prepmate.sqlite'));
-    other.exec('BEGIN IMMEDIATE');
+    const lock = holdWriteLock(tmp.dir);
     const record = { docName: 'carol', update: new Uint8Array([1]), author: 'carol', createdAt: new Date() };
     await expect(store.documents.appendUpdates([record])).rejects.toBeInstanceOf(StoreUnavailableError);
-    other.exec('ROLLBACK');
-    other.close();
+    lock.release();
     await store.documents.appendUpdates([{ ...record, update: new Uint8Array([2]) }]);
     expect((await store.documents.loadDocument('carol')).updates.map((u) => [...u.update])).toEqual([[2]]);
     await store.close();
