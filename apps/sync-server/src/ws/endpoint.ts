@@ -121,8 +121,8 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
   /**
    * True when the connection's token has expired; the socket is then closed with 4401 (once: a
-   * closing socket is left alone). Same rule as jose's `exp` check at the upgrade: expired from
-   * `exp` on.
+   * closing socket is left alone). Same rule as the check at the upgrade (auth/hs256.ts):
+   * expired from `exp` on.
    */
   function expired(conn: Connection, now: number): boolean {
     if (now < conn.expiresAt) return false;

@@ -40,16 +40,6 @@ function drop() {
   insert = null;
 }
 parentPort.on('message', (message) => {
-  if (message.type === 'open') {
-    try {
-      if (db === null) open();
-      parentPort.postMessage({ id: message.id, ok: true });
-    } catch (err) {
-      drop();
-      parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
-    }
-    return;
-  }
   if (message.type === 'close') {
     drop();
     parentPort.close();
@@ -57,13 +47,15 @@ parentPort.on('message', (message) => {
   }
   try {
     if (db === null) open();
-    const records = message.records;
-    db.transaction(() => {
-      for (const r of records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
-    })();
+    if (message.type === 'append') {
+      const records = message.records;
+      db.transaction(() => {
+        for (const r of records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
+      })();
+    }
     parentPort.postMessage({ id: message.id, ok: true });
   } catch (err) {
-    // Reopen on the next append, so a disk that was full or a file that was locked works again.
+    // Reopen on the next request, so a disk that was full or a file that was locked works again.
     drop();
     parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
   }
