@@ -2,6 +2,7 @@
 import 'fake-indexeddb/auto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import * as Y from 'yjs';
 import { createSyncClientOn, type Platform } from '../src/client.js';
 import type { WebSocketConstructor } from '../src/doc/connection.js';
 import { indexedDbDocPersistence } from '../src/doc/persistence.js';
@@ -53,4 +54,44 @@ describe('document persisted with y-indexeddb', () => {
     });
     await page2.destroy();
   });
+
+  it('when more than 500 updates are written one task at a time, then the store is compacted and a reload has them all', async () => {
+    const name = 'compaction';
+    const doc = new Y.Doc();
+    const errors: string[] = [];
+    const first = indexedDbDocPersistence(name, doc, (m) => errors.push(m));
+    await first.whenLoaded;
+    const list = doc.getArray<number>('n');
+    for (let i = 0; i < 600; i++) {
+      list.push([i]);
+      await new Promise((r) => setImmediate(r));
+    }
+    // y-indexeddb rewrites the state as one record once 500 are stored (after its 1 s delay).
+    await eventually(async () => expect(await countRecords(`prepmate-doc:${name}`)).toBeLessThan(150), 10_000, 50);
+    await first.destroy();
+
+    const again = new Y.Doc();
+    const second = indexedDbDocPersistence(name, again, (m) => errors.push(m));
+    await second.whenLoaded;
+    expect(again.getArray<number>('n').toArray()).toEqual(Array.from({ length: 600 }, (_, i) => i));
+    expect(errors).toEqual([]);
+    await second.destroy();
+  });
 });
+
+/** Records in y-indexeddb's `updates` store, read through a connection of our own. */
+function countRecords(dbName: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open(dbName);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const req = db.transaction(['updates'], 'readonly').objectStore('updates').count();
+      req.onsuccess = () => {
+        db.close();
+        resolve(req.result);
+      };
+      req.onerror = () => reject(req.error);
+    };
+  });
+}

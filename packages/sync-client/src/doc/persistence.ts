@@ -1,5 +1,5 @@
-import { IndexeddbPersistence } from 'y-indexeddb';
-import type * as Y from 'yjs';
+import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexeddb';
+import * as Y from 'yjs';
 
 /**
  * Local persistence of the learner document (the port; y-indexeddb in browsers, an update
@@ -16,15 +16,68 @@ export interface DocPersistence {
 /** Creates a persistence for a document; `report` is told about write failures (they surface as `lastError`). */
 export type DocPersistenceFactory = (docName: string, doc: Y.Doc, report: (message: string) => void) => DocPersistence;
 
+/** y-indexeddb's object store of updates (its record format, which we keep). */
+const UPDATES_STORE = 'updates';
+/** How long after the store passes {@link PREFERRED_TRIM_SIZE} records it is compacted (y-indexeddb's own delay). */
+const TRIM_DELAY_MS = 1_000;
+
 /**
  * y-indexeddb, which uses the global `indexedDB` (browsers; in Node tests, `fake-indexeddb/auto`).
  * The database is named `prepmate-doc:<docName>` so that it never collides with the outbox.
+ *
+ * y-indexeddb loads, compacts and owns the database; its per-update writer is replaced. That
+ * writer opens one transaction per update and lets it commit by itself, which only happens after
+ * the page has seen the request succeed. Transactions on one store run one after another, so a
+ * tab closed a few milliseconds after a burst of edits lost every edit whose transaction had not
+ * reached that point (measured in Chromium: 13 closes in 30 lost edits). Here the updates of one
+ * task go in one transaction that is committed explicitly, so the browser finishes it without
+ * waiting for the page.
  */
-export const indexedDbDocPersistence: DocPersistenceFactory = (docName, doc) => {
+export const indexedDbDocPersistence: DocPersistenceFactory = (docName, doc, report) => {
   const idb = new IndexeddbPersistence(`prepmate-doc:${docName}`, doc);
+  doc.off('update', idb._storeUpdate);
+  let pending: Uint8Array[] = [];
+
+  const write = (): void => {
+    const db = idb.db;
+    if (!db || pending.length === 0 || idb._destroyed) return;
+    const update = pending.length === 1 ? pending[0]! : Y.mergeUpdates(pending);
+    pending = [];
+    try {
+      const tx = db.transaction([UPDATES_STORE], 'readwrite');
+      tx.addEventListener('abort', () => report(`saving the document locally failed: ${tx.error?.message ?? 'transaction aborted'}`));
+      tx.objectStore(UPDATES_STORE).add(update);
+      tx.commit();
+    } catch (err) {
+      report(`saving the document locally failed: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (++idb._dbsize >= PREFERRED_TRIM_SIZE) {
+      // Compaction rewrites the whole state as one record; debounced as y-indexeddb does.
+      if (idb._storeTimeoutId !== null) clearTimeout(idb._storeTimeoutId);
+      idb._storeTimeoutId = setTimeout(() => {
+        idb._storeTimeoutId = null;
+        void storeState(idb, false).catch((err: unknown) => report(`compacting the local document failed: ${String(err)}`));
+      }, TRIM_DELAY_MS);
+    }
+  };
+
+  const onUpdate = (update: Uint8Array, origin: unknown): void => {
+    // Before the database is open there is nothing to write to: y-indexeddb's load writes the
+    // whole state first, which covers these updates.
+    if (origin === idb || !idb.db) return;
+    pending.push(update);
+    if (pending.length === 1) queueMicrotask(write);
+  };
+  doc.on('update', onUpdate);
+
   return {
     origin: idb,
     whenLoaded: idb.whenSynced.then(() => undefined),
-    destroy: () => idb.destroy(),
+    destroy: async () => {
+      write();
+      doc.off('update', onUpdate);
+      await idb.destroy();
+    },
   };
 };
