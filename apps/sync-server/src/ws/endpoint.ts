@@ -6,7 +6,8 @@
  * real status line (401, 403, 503) and no WebSocket or document ever exists for it.
  *
  * A socket outlives its upgrade, so the token's expiry is kept per connection and checked by the
- * ping loop and on every frame: an expired socket is closed with 4401 (TOKEN_EXPIRED).
+ * ping loop and on every frame in either direction: an expired socket is closed with 4401
+ * (TOKEN_EXPIRED).
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -99,7 +100,19 @@ class Connection implements Peer {
     this.tokens = burst;
   }
 
+  /**
+   * Closes the socket with 4401 once its token has expired (a closing socket is left alone) and
+   * says whether it has. Same rule as the check at the upgrade (auth/hs256.ts): expired from `exp` on.
+   */
+  closeIfExpired(now: number): boolean {
+    if (now < this.expiresAt) return false;
+    this.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+    return true;
+  }
+
   send(frame: Uint8Array): void {
+    // An idle socket would otherwise keep receiving the learner's data until the next ping.
+    if (this.expiresAt !== Infinity && this.closeIfExpired(Date.now())) return;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
   }
 
@@ -119,26 +132,12 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
   const countClose = (code: number): void => void metrics.closedSockets.inc({ code: String(code) });
 
-  /**
-   * True when the connection's token has expired; the socket is then closed with 4401 (once: a
-   * closing socket is left alone). Same rule as the check at the upgrade (auth/hs256.ts):
-   * expired from `exp` on.
-   */
-  function expired(conn: Connection, now: number): boolean {
-    if (now < conn.expiresAt) return false;
-    if (conn.ws.readyState === WebSocket.OPEN) {
-      logger.debug({ docName: conn.live.name, author: conn.author }, 'sync: closing a socket whose token expired');
-      conn.close(CloseCode.TOKEN_EXPIRED, 'token expired');
-    }
-    return true;
-  }
-
   // One timer for every socket instead of one per socket: memory per connection matters. It also
   // closes sockets whose token expired while they were idle.
   const pingTimer = setInterval(() => {
     const now = Date.now();
     for (const conn of connections) {
-      if (expired(conn, now)) continue;
+      if (conn.closeIfExpired(now)) continue;
       if (!conn.alive) {
         logger.debug({ docName: conn.live.name }, 'sync: terminating a socket that missed its pong');
         conn.ws.terminate();
@@ -164,7 +163,8 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   function onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
     // Per frame, not only per ping: between pings an expired socket could keep writing. Nothing
     // of a frame that arrives after expiry is applied (frames still buffered after the close too).
-    if (expired(conn, Date.now())) return;
+    // Outgoing frames are checked in Connection.send.
+    if (conn.closeIfExpired(Date.now())) return;
     conn.alive = true;
     if (!conn.queue) {
       refill(conn);

@@ -180,6 +180,30 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
     expect(watcher.provider.wsconnected).toBe(true);
   });
 
+  it('when an idle socket’s token has expired, then the next broadcast closes it with TOKEN_EXPIRED and delivers nothing to it', async () => {
+    // The suite's server pings every 30 s: the outgoing frame, not the ping loop, finds the expiry.
+    const short = await server.tokens.sign('quinn', { expiresInSeconds: 2 });
+    const writer = client('quinn', await server.tokens.sign('quinn'));
+    await writer.whenSynced();
+    const opened = await rawSocket(`${server.syncUrl}/quinn?token=${short}`);
+    if (!('ws' in opened)) throw new Error('refused');
+    const received: Buffer[] = [];
+    let closeCode: number | null = null;
+    opened.ws.on('message', (data: Buffer) => received.push(data));
+    opened.ws.once('close', (code) => (closeCode = code));
+    writer.map.set('before', 1);
+    await until(() => received.some((f) => f[0] === MessageType.SYNC && f[1] === 2), 'a live update before expiry'); // [sync, update, …]
+    await until(async () => server.tokens.verify(short).then(() => false, () => true), 'token expired', 5_000);
+    expect(opened.ws.readyState).toBe(WebSocket.OPEN);
+
+    const heardBefore = received.length;
+    writer.map.set('secret', 'after expiry');
+    await until(() => closeCode !== null, 'closed');
+    expect(closeCode).toBe(CloseCode.TOKEN_EXPIRED);
+    expect(received.slice(heardBefore)).toEqual([]);
+    expect(writer.provider.wsconnected).toBe(true);
+  });
+
   it('when a socket sends garbage or an oversized frame, then only that socket is closed with a named code', async () => {
     const token = await server.tokens.sign('frank');
     const a = client('frank', token);
