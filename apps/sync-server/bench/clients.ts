@@ -3,7 +3,7 @@
  * (`disableBc`) for ours and @y/websocket-server, HocuspocusProvider for Hocuspocus. Runs one
  * scenario against one server and prints one JSON line per measurement.
  *
- * Env: BENCH = JSON { server: 'ours' | 'yws' | 'hocuspocus', port, pid, scenario, token? }.
+ * Env: BENCH = JSON { server: 'ours' | 'yws' | 'hocuspocus', port, pid, scenario, token?, warmup }.
  *
  * Deliveries: each writer sets its own key `w<i>` of map `w` to `{ s: seq, t: time }`; a client
  * that observes the key go from seq a to seq b counts b − a deliveries (a coalesced message that
@@ -23,6 +23,8 @@ interface BenchEnv {
   readonly pid: number;
   readonly scenario: 'fanout-1x50' | 'fanout-500x2' | 'rss-1000' | 'late-joiner';
   readonly token: string;
+  /** rss-1000 only: open, write and close 50 documents before the baseline (BENCH_RSS_WARMUP=0: no). */
+  readonly warmup: boolean;
 }
 
 const env = JSON.parse(process.env['BENCH'] ?? '{}') as BenchEnv;
@@ -216,11 +218,13 @@ async function rss1000(): Promise<void> {
   // Warm-up: 50 documents opened, written and closed first, so the baseline already holds what
   // any server allocates once (JIT code, pools, lazily created structures) and the figure is per
   // document. 5 s lets every server unload them (ours and Hocuspocus after ~2 s, yws at once).
-  const warm = await connectAll(Array.from({ length: 50 }, (_, i) => `bench-warm-${i}`));
-  warm.clients.forEach((c, i) => c.doc.getMap('m').set('x', i));
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  for (const c of warm.clients) c.destroy();
-  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  if (env.warmup) {
+    const warm = await connectAll(Array.from({ length: 50 }, (_, i) => `bench-warm-${i}`));
+    warm.clients.forEach((c, i) => c.doc.getMap('m').set('x', i));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    for (const c of warm.clients) c.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
   process.stdout.write('READY_FOR_BASELINE\n');
   await nextInput();
   const { clients, ms } = await connectAll(Array.from({ length: 1000 }, (_, i) => `bench-rss-${i}`));

@@ -126,7 +126,7 @@ async function runScenario(kind: ServerKind, scenario: Scenario, token: string, 
     let rss0 = 0;
     const clients = spawn(process.execPath, [...tsx, 'bench/clients.ts'], {
       cwd: root,
-      env: { PATH: process.env['PATH'] ?? '', BENCH: JSON.stringify({ server: kind, port, pid, scenario, token }) },
+      env: { PATH: process.env['PATH'] ?? '', BENCH: JSON.stringify({ server: kind, port, pid, scenario, token, warmup: process.env['BENCH_RSS_WARMUP'] !== '0' }) },
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     const exited = new Promise<number | null>((resolve) => clients.once('exit', resolve));
