@@ -65,7 +65,7 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
   const base = { PATH: process.env['PATH'] ?? '', PORT: String(port), HOST: '127.0.0.1' };
   if (kind === 'ours') {
     dataDir = mkdtempSync(join(tmpdir(), 'prepmate-bench-'));
-    child = spawn(process.execPath, [...gcHook, 'bench/servers/ours.mjs'], {
+    child = spawn(process.execPath, [...gcHook, ...(process.env['BENCH_PROF'] ? ['--require', process.env['BENCH_PROF']] : []), 'bench/servers/ours.mjs'], {
       cwd: root,
       // Durable log on SQLite with the default 50 ms flush; no per-connection rate limit (peers have none).
       env: { ...base, DATA_DIR: dataDir, JWT_SECRET: SECRET, UPDATE_FLUSH_MS: '50', SYNC_RATE: '1000000' },
