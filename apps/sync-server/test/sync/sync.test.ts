@@ -155,23 +155,36 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
     }
   });
 
-  it('when a frame arrives after the socket’s token expired, then nothing of it is applied and the socket is closed with TOKEN_EXPIRED', async () => {
-    // The suite's server pings every 30 s: the frame, not the ping loop, finds the expiry.
-    const short = await server.tokens.sign('pia', { expiresInSeconds: 2 });
-    const watcher = client('pia', await server.tokens.sign('pia'));
-    await watcher.whenSynced();
-    const opened = await rawSocket(`${server.syncUrl}/pia?token=${short}`);
+  /**
+   * A stock client with a valid token, and a raw socket on the same document whose token expires
+   * 1–2 s from now (`exp` has one-second resolution). The suite's server pings every 30 s, so
+   * the ping loop never finds the expiry in these tests.
+   */
+  async function expiringSocket(docName: string) {
+    const short = await server.tokens.sign(docName, { expiresInSeconds: 2 });
+    const valid = client(docName, await server.tokens.sign(docName));
+    await valid.whenSynced();
+    const opened = await rawSocket(`${server.syncUrl}/${docName}?token=${short}`);
     if (!('ws' in opened)) throw new Error('refused');
-    let closeCode: number | null = null;
-    opened.ws.once('close', (code) => (closeCode = code));
-    await until(async () => server.tokens.verify(short).then(() => false, () => true), 'token expired', 5_000);
-    expect(opened.ws.readyState).toBe(WebSocket.OPEN);
+    const socket = { ws: opened.ws, received: [] as Buffer[], closeCode: null as number | null };
+    opened.ws.on('message', (data: Buffer) => socket.received.push(data));
+    opened.ws.once('close', (code) => (socket.closeCode = code));
+    const expired = async (): Promise<void> => {
+      await until(async () => server.tokens.verify(short).then(() => false, () => true), 'token expired', 5_000);
+      expect(opened.ws.readyState).toBe(WebSocket.OPEN);
+    };
+    return { valid, socket, expired };
+  }
+
+  it('when a frame arrives after the socket’s token expired, then nothing of it is applied and the socket is closed with TOKEN_EXPIRED', async () => {
+    const { valid: watcher, socket, expired } = await expiringSocket('pia');
+    await expired();
 
     const late = new Y.Doc();
     late.getMap('m').set('late', 1);
-    opened.ws.send(writeSyncUpdate(Y.encodeStateAsUpdate(late)));
-    await until(() => closeCode !== null, 'closed');
-    expect(closeCode).toBe(CloseCode.TOKEN_EXPIRED);
+    socket.ws.send(writeSyncUpdate(Y.encodeStateAsUpdate(late)));
+    await until(() => socket.closeCode !== null, 'closed');
+    expect(socket.closeCode).toBe(CloseCode.TOKEN_EXPIRED);
     // A later write of the valid socket is durable; the late update is nowhere.
     watcher.map.set('marker', 1);
     await until(async () => (await readStored(store, 'pia')).getMap('m').get('marker') === 1, 'marker durable');
@@ -181,26 +194,16 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
   });
 
   it('when an idle socket’s token has expired, then the next broadcast closes it with TOKEN_EXPIRED and delivers nothing to it', async () => {
-    // The suite's server pings every 30 s: the outgoing frame, not the ping loop, finds the expiry.
-    const short = await server.tokens.sign('quinn', { expiresInSeconds: 2 });
-    const writer = client('quinn', await server.tokens.sign('quinn'));
-    await writer.whenSynced();
-    const opened = await rawSocket(`${server.syncUrl}/quinn?token=${short}`);
-    if (!('ws' in opened)) throw new Error('refused');
-    const received: Buffer[] = [];
-    let closeCode: number | null = null;
-    opened.ws.on('message', (data: Buffer) => received.push(data));
-    opened.ws.once('close', (code) => (closeCode = code));
+    const { valid: writer, socket, expired } = await expiringSocket('quinn');
     writer.map.set('before', 1);
-    await until(() => received.some((f) => f[0] === MessageType.SYNC && f[1] === 2), 'a live update before expiry'); // [sync, update, …]
-    await until(async () => server.tokens.verify(short).then(() => false, () => true), 'token expired', 5_000);
-    expect(opened.ws.readyState).toBe(WebSocket.OPEN);
+    await until(() => socket.received.some((f) => f[0] === MessageType.SYNC && f[1] === 2), 'a live update before expiry'); // [sync, update, …]
+    await expired();
 
-    const heardBefore = received.length;
+    const heardBefore = socket.received.length;
     writer.map.set('secret', 'after expiry');
-    await until(() => closeCode !== null, 'closed');
-    expect(closeCode).toBe(CloseCode.TOKEN_EXPIRED);
-    expect(received.slice(heardBefore)).toEqual([]);
+    await until(() => socket.closeCode !== null, 'closed');
+    expect(socket.closeCode).toBe(CloseCode.TOKEN_EXPIRED);
+    expect(socket.received.slice(heardBefore)).toEqual([]);
     expect(writer.provider.wsconnected).toBe(true);
   });
 
