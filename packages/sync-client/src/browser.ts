@@ -3,7 +3,7 @@ import { indexedDbDocPersistence } from './doc/persistence.js';
 import { createSyncClientOn, type Platform, type SyncClient, type SyncClientOptions } from './client.js';
 import { createIndexedDbOutboxStorage } from './outbox/indexeddb-storage.js';
 import { createMemoryOutboxStorage } from './outbox/memory-storage.js';
-import { browserChannel, browserConnectivity, browserLifecycle, browserLocks } from './ports.js';
+import { browserChannel, browserConnectivity, browserLifecycle, browserLocks, browserRescueStore } from './ports.js';
 
 /** The browser platform: IndexedDB, Web Locks, BroadcastChannel, `online`/`pagehide` events. */
 export function browserPlatform(): Platform {
@@ -18,6 +18,7 @@ export function browserPlatform(): Platform {
     outboxStorage: (userId) =>
       idb ? createIndexedDbOutboxStorage({ indexedDB: idb, dbName: `prepmate-outbox:${userId}` }).catch(() => createMemoryOutboxStorage()) : createMemoryOutboxStorage(),
     docPersistence: idb ? indexedDbDocPersistence : null,
+    rescue: browserRescueStore(),
     crossTab: true,
   };
 }

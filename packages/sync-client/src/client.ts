@@ -9,7 +9,7 @@ import { createIdGenerator, type EventId } from './ids.js';
 import type { OutboxStorage } from './outbox/storage.js';
 import { createTelemetry, type FlushResult, type Telemetry, type TelemetryEvents, type TelemetryOptions, type TelemetryStatus } from './outbox/telemetry.js';
 import { createHttpTransport, type BatchSigning, type FetchLike, type GetToken } from './outbox/transport.js';
-import { systemClock, type ChannelPort, type Clock, type ConnectivityPort, type LifecyclePort, type LockPort } from './ports.js';
+import { systemClock, type ChannelPort, type Clock, type ConnectivityPort, type LifecyclePort, type LockPort, type RescueStore } from './ports.js';
 
 /** Options shared by the browser and Node entries of `createSyncClient`. */
 export interface SyncClientOptions {
@@ -50,6 +50,8 @@ export interface SyncClientOptions {
   readonly outboxStorage?: OutboxStorage | Promise<OutboxStorage>;
   /** `null`: keep the document in memory only. */
   readonly docPersistence?: DocPersistenceFactory | null;
+  /** `null`: no copy of unwritten captures on unload. */
+  readonly rescue?: RescueStore | null;
 }
 
 /** What the platform entry supplies (browser or Node); each can be overridden in the options. */
@@ -61,6 +63,8 @@ export interface Platform {
   readonly WebSocket: WebSocketConstructor | null;
   readonly outboxStorage: (userId: string) => OutboxStorage | Promise<OutboxStorage>;
   readonly docPersistence: DocPersistenceFactory | null;
+  /** Where the outbox copies unwritten captures when the page goes away (`localStorage`); absent: none. */
+  readonly rescue?: RescueStore | null;
   /** y-websocket's BroadcastChannel sync between tabs. */
   readonly crossTab: boolean;
 }
@@ -145,6 +149,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     locks: options.locks !== undefined ? options.locks : platform.locks,
     channel: options.channel !== undefined ? options.channel : platform.channel,
     scope: options.userId,
+    rescue: options.rescue !== undefined ? options.rescue : (platform.rescue ?? null),
   });
 
   const doc = new Y.Doc();

@@ -51,6 +51,30 @@ export interface LifecyclePort {
   subscribe(listener: (signal: LifecycleSignal) => void): () => void;
 }
 
+/**
+ * A small synchronous key-value store that outlives the page (`localStorage` in browsers). A page
+ * that is going away can still write here from its `pagehide` handler; an IndexedDB transaction
+ * started then, or a moment before, may be aborted with the page.
+ */
+export interface RescueStore {
+  get(key: string): string | null;
+  /** May throw (quota, storage disabled). */
+  set(key: string, value: string): void;
+  remove(key: string): void;
+  keys(): string[];
+}
+
+/** An in-memory {@link RescueStore}: tests, or to stand in for one page's `localStorage`. */
+export function createMemoryRescueStore(): RescueStore {
+  const map = new Map<string, string>();
+  return {
+    get: (key) => map.get(key) ?? null,
+    set: (key, value) => void map.set(key, value),
+    remove: (key) => void map.delete(key),
+    keys: () => [...map.keys()],
+  };
+}
+
 /** Always online; nothing to subscribe to (Node services). */
 export const alwaysOnline: ConnectivityPort = {
   isOnline: () => true,
@@ -211,4 +235,22 @@ export function browserLocks(): LockPort | null {
 export function browserChannel(): ((name: string) => ChannelPort) | null {
   const BC = (globalThis as { BroadcastChannel?: new (name: string) => ChannelPort }).BroadcastChannel;
   return BC ? (name) => new BC(name) : null;
+}
+
+/** `localStorage` when the page may use it (not in workers, not when storage is blocked), else `null`. */
+export function browserRescueStore(): RescueStore | null {
+  let ls: Storage | undefined;
+  try {
+    ls = (globalThis as { localStorage?: Storage }).localStorage;
+  } catch {
+    return null; // reading the property throws when the user blocks site data
+  }
+  if (!ls) return null;
+  const storage = ls;
+  return {
+    get: (key) => storage.getItem(key),
+    set: (key, value) => storage.setItem(key, value),
+    remove: (key) => storage.removeItem(key),
+    keys: () => Array.from({ length: storage.length }, (_, i) => storage.key(i)).filter((k): k is string => k !== null),
+  };
 }

@@ -176,6 +176,32 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('in Chromium', () =>
     }
   });
 
+  it('when events are captured offline and the tab is closed at once, then the next tab stores each of them once', async () => {
+    // Each capture is its own task and the close follows the last one at once, offline, so the
+    // keepalive send on unload cannot help. Before the rescue copy in localStorage, about a third
+    // of the closes lost events whose IndexedDB write was still in progress.
+    for (let round = 0; round < 8; round++) {
+      const context = await browser.newContext();
+      const userId = `chromium-offline-close-${round}`;
+      const first = await openTab(context, userId, 10_000);
+      await context.setOffline(true);
+      await first.evaluate(async () => {
+        for (let i = 0; i < 5; i++) {
+          void globalThis.sdk.client!.captureEvent('answered', { i });
+          await new Promise((r) => setTimeout(r, 0));
+        }
+      });
+      const closed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+      await first.close({ runBeforeUnload: true });
+      await closed;
+      await context.setOffline(false);
+      await openTab(context, userId, 10_000);
+      // Five captures, five distinct eventIds: five stored means each once, none lost.
+      await eventually(async () => expect(await server.store.telemetry.countEvents(userId), `round ${round}`).toBe(5), 20_000, 100);
+      await context.close();
+    }
+  });
+
   it('when the tab becomes hidden, then queued events leave with a keepalive request and are confirmed', async () => {
     const context = await browser.newContext();
     const userId = 'chromium-hidden';

@@ -6,6 +6,7 @@ import type { OutboxStorage } from './storage.js';
 import type { FlushResult, Telemetry, TelemetryEvents, TelemetryOptions } from './telemetry/api.js';
 import { createCapture } from './telemetry/capture.js';
 import { createLeadership } from './telemetry/leadership.js';
+import { createRescue, type Rescue } from './telemetry/rescue.js';
 import { createSender } from './telemetry/sender.js';
 import { createTelemetryState } from './telemetry/state.js';
 import { createStatusReporter } from './telemetry/status.js';
@@ -74,15 +75,40 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     limits,
     mirror,
     report,
-    // `sender` is created just below; captures can only reach this after createTelemetry returned.
-    onWritten: () => sender.maybeFlushOnThreshold(),
+    // `sender` and `rescue` are created just below; captures can only reach this after createTelemetry returned.
+    onWritten: () => {
+      rescue?.clearIfWritten();
+      sender.maybeFlushOnThreshold();
+    },
   });
+  const rescue: Rescue | null = options.rescue
+    ? createRescue({ store: options.rescue, scope, instanceId: nextId(), unwritten: () => [...capture.unwritten(), ...state.spill] })
+    : null;
+  // From the start, not from `ready`: captures made while storage opens are the most exposed.
+  if (rescue) {
+    unsubscribers.push(
+      lifecycle.subscribe(() => {
+        if (!state.destroyed) rescue.save();
+      }),
+    );
+  }
   const sender = createSender({ state, storageReady, transport, clock, random, connectivity, options, batchSize, maxBatchBytes, maxEventAgeMs, capture, mirror, tabs, report });
   const onLifecycle = createUnloadFlush({ state, transport, batchSize, keepaliveChunkBytes, mirror, sender, report });
   const leadership = createLeadership({ state, clock, scope, options, syncIntervalMs, nextId, emitter, tabs, mirror, report, sender });
 
   const ready = (async () => {
     const store = await storageReady;
+    if (rescue) {
+      // What earlier pages of this user could not write before they went away.
+      const left = rescue.pending();
+      try {
+        if (left.items.length > 0) await capture.appendWithQuota(store, left.items);
+        left.done();
+      } catch (err) {
+        // Kept in the rescue store for the next start.
+        state.lastError = `outbox storage failed: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
     await report.refreshStats(store);
     if (state.destroyed) return;
     unsubscribers.push(connectivity.subscribe(sender.onConnectivity), lifecycle.subscribe(onLifecycle));

@@ -4,7 +4,7 @@
  * parts can name them without importing it.
  */
 import type { EventId } from '../../ids.js';
-import type { ChannelPort, Clock, ConnectivityPort, LifecyclePort, LockPort } from '../../ports.js';
+import type { ChannelPort, Clock, ConnectivityPort, LifecyclePort, LockPort, RescueStore } from '../../ports.js';
 import type { BackoffOptions } from '../backoff.js';
 import type { OutboxStorage } from '../storage.js';
 import type { BatchTransport } from '../transport.js';
@@ -53,6 +53,11 @@ export interface TelemetryOptions {
   readonly channel?: ((name: string) => ChannelPort) | null;
   readonly connectivity?: ConnectivityPort;
   readonly lifecycle?: LifecyclePort;
+  /**
+   * Where captures not yet in storage are copied when the page goes away (`hidden`, `pagehide`),
+   * and taken back from at the next start (browsers: `localStorage`). `null` (default): none.
+   */
+  readonly rescue?: RescueStore | null;
   /**
    * Checks each item at capture; default the server's schema (crdt-model `batchItemSchema`), so
    * nothing the server would refuse for good is ever queued. `null` turns checking off.

@@ -38,11 +38,15 @@ export interface Capture extends Pick<Telemetry, 'captureEvent' | 'captureItem'>
   written(): Promise<void>;
   /** Appends to storage; when it is out of space, the oldest make room first. */
   appendWithQuota(store: OutboxStorage, items: readonly OutboxItem[]): Promise<void>;
+  /** Captures whose storage write has not completed yet, oldest first (for the rescue on unload). */
+  unwritten(): OutboxItem[];
 }
 
 export function createCapture(deps: CaptureDeps): Capture {
   const { state, storageReady, clock, nextId, userAgent, validate, maxItemBytes, limits, mirror, report, onWritten } = deps;
   const writeQueue: Pending[] = [];
+  /** Captured, storage write not completed: what a page going away right now would lose. */
+  const unwritten = new Map<EventId, OutboxItem>();
   let writing: Promise<void> = Promise.resolve();
   let drainScheduled = false;
 
@@ -61,6 +65,7 @@ export function createCapture(deps: CaptureDeps): Capture {
     // is what it was at capture (storage writes happen a tick later, group-committed).
     const item: OutboxItem = { id, itemType, itemData: JSON.parse(json) as JsonObject, createdAt: now, size };
     mirror.remember(item);
+    unwritten.set(item.id, item);
     return new Promise<EventId>((resolve) => {
       writeQueue.push({ item, resolve });
       if (!drainScheduled) {
@@ -88,6 +93,8 @@ export function createCapture(deps: CaptureDeps): Capture {
       state.lastError = `outbox storage failed: ${err instanceof Error ? err.message : String(err)}`;
       report.statusChanged();
     }
+    // Stored, or held in `state.spill`: either way no longer this map's to track.
+    for (const p of batch) unwritten.delete(p.item.id);
     for (const p of batch) p.resolve(p.item.id);
     onWritten();
   }
@@ -132,5 +139,6 @@ export function createCapture(deps: CaptureDeps): Capture {
     },
     written: () => writing,
     appendWithQuota,
+    unwritten: () => [...unwritten.values()],
   };
 }
