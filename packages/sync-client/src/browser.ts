@@ -1,5 +1,5 @@
 import type { WebSocketConstructor } from './doc/connection.js';
-import { indexedDbDocPersistence } from './doc/persistence.js';
+import { createIndexedDbDocPersistence } from './doc/persistence.js';
 import { createSyncClientOn, type Platform, type SyncClient, type SyncClientOptions } from './client.js';
 import { createIndexedDbOutboxStorage } from './outbox/indexeddb-storage.js';
 import { createMemoryOutboxStorage } from './outbox/memory-storage.js';
@@ -8,17 +8,19 @@ import { browserChannel, browserConnectivity, browserLifecycle, browserLocks, br
 /** The browser platform: IndexedDB, Web Locks, BroadcastChannel, `online`/`pagehide` events. */
 export function browserPlatform(): Platform {
   const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  const lifecycle = browserLifecycle();
+  const rescue = browserRescueStore();
   return {
     connectivity: browserConnectivity(),
-    lifecycle: browserLifecycle(),
+    lifecycle,
     locks: browserLocks(),
     channel: browserChannel(),
     WebSocket: (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? null,
     // Private browsing modes may refuse IndexedDB: fall back to memory rather than fail to start.
     outboxStorage: (userId) =>
       idb ? createIndexedDbOutboxStorage({ indexedDB: idb, dbName: `prepmate-outbox:${userId}` }).catch(() => createMemoryOutboxStorage()) : createMemoryOutboxStorage(),
-    docPersistence: idb ? indexedDbDocPersistence : null,
-    rescue: browserRescueStore(),
+    docPersistence: idb ? createIndexedDbDocPersistence({ rescue, lifecycle }) : null,
+    rescue,
     crossTab: true,
   };
 }

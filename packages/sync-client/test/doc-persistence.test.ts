@@ -5,9 +5,9 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { createSyncClientOn, type Platform } from '../src/client.js';
 import type { WebSocketConstructor } from '../src/doc/connection.js';
-import { indexedDbDocPersistence } from '../src/doc/persistence.js';
+import { createIndexedDbDocPersistence, indexedDbDocPersistence } from '../src/doc/persistence.js';
 import { createMemoryOutboxStorage } from '../src/outbox/memory-storage.js';
-import { createManualConnectivity, noLifecycle, type ManualConnectivity } from '../src/ports.js';
+import { createManualConnectivity, createManualLifecycle, createMemoryRescueStore, noLifecycle, type ManualConnectivity } from '../src/ports.js';
 import { eventually } from './fakes.js';
 import { startTestServer, type TestServer } from './server-helper.js';
 
@@ -77,7 +77,45 @@ describe('document persisted with y-indexeddb', () => {
     expect(errors).toEqual([]);
     await second.destroy();
   });
+
+  it('when the page goes away before an edit reaches IndexedDB, then the copy in the rescue store brings it back on the next load, once', async () => {
+    const name = 'rescued';
+    const rescue = createMemoryRescueStore();
+    const lifecycle = createManualLifecycle();
+    const doc = new Y.Doc();
+    const first = createIndexedDbDocPersistence({ rescue, lifecycle })(name, doc, () => undefined);
+    await first.whenLoaded;
+    doc.getMap('m').set('answer', 42); // its IndexedDB write starts in a microtask
+    lifecycle.fire('pagehide');
+    // What localStorage held as the page died, before its IndexedDB write could happen.
+    const left = createMemoryRescueStore();
+    for (const key of rescue.keys()) left.set(key, rescue.get(key)!);
+    expect(left.keys()).toHaveLength(1);
+    await first.destroy();
+    // This page's write did complete, so its own copy is gone.
+    await eventually(() => expect(rescue.keys()).toEqual([]));
+    // The page that died never wrote: its database is empty.
+    await new Promise((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(`prepmate-doc:${name}`);
+      req.onsuccess = resolve;
+      req.onerror = () => reject(req.error);
+    });
+
+    const again = new Y.Doc();
+    const second = createIndexedDbDocPersistence({ rescue: left, lifecycle: createManualLifecycle() })(name, again, () => undefined);
+    await second.whenLoaded;
+    expect(again.getMap('m').get('answer')).toBe(42);
+    await eventually(() => expect(left.keys()).toEqual([]));
+    await second.destroy();
+    // Written to IndexedDB: a load without any rescue store has it.
+    const third = new Y.Doc();
+    const plain = indexedDbDocPersistence(name, third, () => undefined);
+    await plain.whenLoaded;
+    expect(third.getMap('m').get('answer')).toBe(42);
+    await plain.destroy();
+  });
 });
+
 
 /** Records in y-indexeddb's `updates` store, read through a connection of our own. */
 function countRecords(dbName: string): Promise<number> {

@@ -1,5 +1,7 @@
+import { fromBase64, toBase64 } from 'lib0/buffer';
 import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
+import { noLifecycle, type LifecyclePort, type RescueStore } from '../ports.js';
 
 /**
  * Local persistence of the learner document (the port; y-indexeddb in browsers, an update
@@ -16,10 +18,21 @@ export interface DocPersistence {
 /** Creates a persistence for a document; `report` is told about write failures (they surface as `lastError`). */
 export type DocPersistenceFactory = (docName: string, doc: Y.Doc, report: (message: string) => void) => DocPersistence;
 
+export interface IndexedDbDocPersistenceOptions {
+  /**
+   * Where updates whose IndexedDB write has not completed are copied when the page goes away
+   * (`localStorage` in browsers), and taken back from at the next load. Default: none.
+   */
+  readonly rescue?: RescueStore | null;
+  /** Signals that the page may go away (`hidden`, `pagehide`). Default: none. */
+  readonly lifecycle?: LifecyclePort;
+}
+
 /** y-indexeddb's object store of updates (its record format, which we keep). */
 const UPDATES_STORE = 'updates';
 /** How long after the store passes {@link PREFERRED_TRIM_SIZE} records it is compacted (y-indexeddb's own delay). */
 const TRIM_DELAY_MS = 1_000;
+const RESCUE_PREFIX = 'prepmate-doc-rescue:';
 
 /**
  * y-indexeddb, which uses the global `indexedDB` (browsers; in Node tests, `fake-indexeddb/auto`).
@@ -31,53 +44,123 @@ const TRIM_DELAY_MS = 1_000;
  * tab closed a few milliseconds after a burst of edits lost every edit whose transaction had not
  * reached that point (measured in Chromium: 13 closes in 30 lost edits). Here the updates of one
  * task go in one transaction that is committed explicitly, so the browser finishes it without
- * waiting for the page.
+ * waiting for the page. A write still in progress when the tab is torn down can still be lost;
+ * with a rescue store, the updates not yet written are copied there synchronously on `hidden`
+ * and `pagehide`, and the next load applies and writes them.
  */
-export const indexedDbDocPersistence: DocPersistenceFactory = (docName, doc, report) => {
-  const idb = new IndexeddbPersistence(`prepmate-doc:${docName}`, doc);
-  doc.off('update', idb._storeUpdate);
-  let pending: Uint8Array[] = [];
+export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOptions = {}): DocPersistenceFactory {
+  const rescue = options.rescue ?? null;
+  const lifecycle = options.lifecycle ?? noLifecycle;
+  return (docName, doc, report) => {
+    const idb = new IndexeddbPersistence(`prepmate-doc:${docName}`, doc);
+    doc.off('update', idb._storeUpdate);
+    const rescuePrefix = `${RESCUE_PREFIX}${encodeURIComponent(docName)}:`;
+    const rescueKey = `${rescuePrefix}${Math.random().toString(36).slice(2)}`;
+    let rescued = false;
+    let pending: Uint8Array[] = [];
+    /** Written, transaction not complete yet. */
+    const inflight = new Set<Uint8Array>();
 
-  const write = (): void => {
-    const db = idb.db;
-    if (!db || pending.length === 0 || idb._destroyed) return;
-    const update = pending.length === 1 ? pending[0]! : Y.mergeUpdates(pending);
-    pending = [];
-    try {
-      const tx = db.transaction([UPDATES_STORE], 'readwrite');
-      tx.addEventListener('abort', () => report(`saving the document locally failed: ${tx.error?.message ?? 'transaction aborted'}`));
-      tx.objectStore(UPDATES_STORE).add(update);
-      tx.commit();
-    } catch (err) {
-      report(`saving the document locally failed: ${err instanceof Error ? err.message : String(err)}`);
-      return;
-    }
-    if (++idb._dbsize >= PREFERRED_TRIM_SIZE) {
-      // Compaction rewrites the whole state as one record; debounced as y-indexeddb does.
-      if (idb._storeTimeoutId !== null) clearTimeout(idb._storeTimeoutId);
-      idb._storeTimeoutId = setTimeout(() => {
-        idb._storeTimeoutId = null;
-        void storeState(idb, false).catch((err: unknown) => report(`compacting the local document failed: ${String(err)}`));
-      }, TRIM_DELAY_MS);
-    }
-  };
+    const forget = (key: string): void => {
+      try {
+        rescue?.remove(key);
+      } catch {
+        // a stale copy is harmless: applying an update twice changes nothing
+      }
+    };
 
-  const onUpdate = (update: Uint8Array, origin: unknown): void => {
-    // Before the database is open there is nothing to write to: y-indexeddb's load writes the
-    // whole state first, which covers these updates.
-    if (origin === idb || !idb.db) return;
-    pending.push(update);
-    if (pending.length === 1) queueMicrotask(write);
-  };
-  doc.on('update', onUpdate);
+    const write = (onComplete?: () => void): void => {
+      const db = idb.db;
+      if (!db || pending.length === 0 || idb._destroyed) return;
+      const update = pending.length === 1 ? pending[0]! : Y.mergeUpdates(pending);
+      pending = [];
+      try {
+        const tx = db.transaction([UPDATES_STORE], 'readwrite');
+        inflight.add(update);
+        tx.addEventListener('abort', () => report(`saving the document locally failed: ${tx.error?.message ?? 'transaction aborted'}`));
+        tx.addEventListener('complete', () => {
+          inflight.delete(update);
+          onComplete?.();
+          if (rescued && inflight.size === 0 && pending.length === 0) {
+            forget(rescueKey);
+            rescued = false;
+          }
+        });
+        tx.objectStore(UPDATES_STORE).add(update);
+        tx.commit();
+      } catch (err) {
+        report(`saving the document locally failed: ${err instanceof Error ? err.message : String(err)}`);
+        return;
+      }
+      if (++idb._dbsize >= PREFERRED_TRIM_SIZE) {
+        // Compaction rewrites the whole state as one record; debounced as y-indexeddb does.
+        if (idb._storeTimeoutId !== null) clearTimeout(idb._storeTimeoutId);
+        idb._storeTimeoutId = setTimeout(() => {
+          idb._storeTimeoutId = null;
+          void storeState(idb, false).catch((err: unknown) => report(`compacting the local document failed: ${String(err)}`));
+        }, TRIM_DELAY_MS);
+      }
+    };
 
-  return {
-    origin: idb,
-    whenLoaded: idb.whenSynced.then(() => undefined),
-    destroy: async () => {
-      write();
-      doc.off('update', onUpdate);
-      await idb.destroy();
-    },
+    const onUpdate = (update: Uint8Array, origin: unknown): void => {
+      // Before the database is open there is nothing to write to: y-indexeddb's load writes the
+      // whole state first, which covers these updates.
+      if (origin === idb || !idb.db) return;
+      pending.push(update);
+      if (pending.length === 1) queueMicrotask(() => write());
+    };
+    doc.on('update', onUpdate);
+
+    const unsubscribe = rescue
+      ? lifecycle.subscribe(() => {
+          const unwritten = [...inflight, ...pending];
+          if (unwritten.length === 0) return;
+          try {
+            rescue.set(rescueKey, toBase64(Y.mergeUpdates(unwritten)));
+            rescued = true;
+          } catch {
+            // quota or storage disabled: the server copy (if online) is all that is left
+          }
+        })
+      : () => undefined;
+
+    /** Applies what earlier pages left in the rescue store, writes it, then removes the copies. */
+    const restore = (): void => {
+      if (!rescue) return;
+      const keys = safeKeys(rescue).filter((k) => k.startsWith(rescuePrefix) && k !== rescueKey);
+      for (const key of keys) {
+        try {
+          const update = fromBase64(rescue.get(key) ?? '');
+          // As loaded state (origin y-indexeddb): the client counts it as restored, not as new edits.
+          Y.applyUpdate(doc, update, idb);
+          pending.push(update);
+        } catch {
+          forget(key); // not an update of ours
+        }
+      }
+      if (pending.length > 0) write(() => keys.forEach(forget));
+    };
+
+    return {
+      origin: idb,
+      whenLoaded: idb.whenSynced.then(() => restore()),
+      destroy: async () => {
+        write();
+        unsubscribe();
+        doc.off('update', onUpdate);
+        await idb.destroy();
+      },
+    };
   };
-};
+}
+
+function safeKeys(store: RescueStore): string[] {
+  try {
+    return store.keys();
+  } catch {
+    return [];
+  }
+}
+
+/** {@link createIndexedDbDocPersistence} without a rescue store. */
+export const indexedDbDocPersistence: DocPersistenceFactory = createIndexedDbDocPersistence();
