@@ -2,6 +2,7 @@ import { fromBase64, toBase64 } from 'lib0/buffer';
 import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { noLifecycle, type LifecyclePort, type RescueStore } from '../ports.js';
+import { createRescueSlot } from '../rescue-slot.js';
 
 /**
  * Local persistence of the learner document (the port; y-indexeddb in browsers, an update
@@ -54,20 +55,10 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
   return (docName, doc, report) => {
     const idb = new IndexeddbPersistence(`prepmate-doc:${docName}`, doc);
     doc.off('update', idb._storeUpdate);
-    const rescuePrefix = `${RESCUE_PREFIX}${encodeURIComponent(docName)}:`;
-    const rescueKey = `${rescuePrefix}${Math.random().toString(36).slice(2)}`;
-    let rescued = false;
+    const slot = rescue ? createRescueSlot(rescue, `${RESCUE_PREFIX}${encodeURIComponent(docName)}:`, Math.random().toString(36).slice(2)) : null;
     let pending: Uint8Array[] = [];
     /** Written, transaction not complete yet. */
     const inflight = new Set<Uint8Array>();
-
-    const forget = (key: string): void => {
-      try {
-        rescue?.remove(key);
-      } catch {
-        // a stale copy is harmless: applying an update twice changes nothing
-      }
-    };
 
     const write = (onComplete?: () => void): void => {
       const db = idb.db;
@@ -81,10 +72,7 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
         tx.addEventListener('complete', () => {
           inflight.delete(update);
           onComplete?.();
-          if (rescued && inflight.size === 0 && pending.length === 0) {
-            forget(rescueKey);
-            rescued = false;
-          }
+          if (inflight.size === 0 && pending.length === 0) slot?.clear();
         });
         tx.objectStore(UPDATES_STORE).add(update);
         tx.commit();
@@ -111,34 +99,27 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
     };
     doc.on('update', onUpdate);
 
-    const unsubscribe = rescue
+    const unsubscribe = slot
       ? lifecycle.subscribe(() => {
           const unwritten = [...inflight, ...pending];
-          if (unwritten.length === 0) return;
-          try {
-            rescue.set(rescueKey, toBase64(Y.mergeUpdates(unwritten)));
-            rescued = true;
-          } catch {
-            // quota or storage disabled: the server copy (if online) is all that is left
-          }
+          if (unwritten.length > 0) slot.save(toBase64(Y.mergeUpdates(unwritten)));
         })
       : () => undefined;
 
     /** Applies what earlier pages left in the rescue store, writes it, then removes the copies. */
     const restore = (): void => {
-      if (!rescue) return;
-      const keys = safeKeys(rescue).filter((k) => k.startsWith(rescuePrefix) && k !== rescueKey);
-      for (const key of keys) {
+      const left = slot?.leftovers() ?? [];
+      for (const { key, value } of left) {
         try {
-          const update = fromBase64(rescue.get(key) ?? '');
+          const update = fromBase64(value);
           // As loaded state (origin y-indexeddb): the client counts it as restored, not as new edits.
           Y.applyUpdate(doc, update, idb);
           pending.push(update);
         } catch {
-          forget(key); // not an update of ours
+          slot?.remove(key); // not an update of ours
         }
       }
-      if (pending.length > 0) write(() => keys.forEach(forget));
+      if (pending.length > 0) write(() => left.forEach(({ key }) => slot?.remove(key)));
     };
 
     return {
@@ -152,14 +133,6 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
       },
     };
   };
-}
-
-function safeKeys(store: RescueStore): string[] {
-  try {
-    return store.keys();
-  } catch {
-    return [];
-  }
 }
 
 /** {@link createIndexedDbDocPersistence} without a rescue store. */

@@ -1,4 +1,5 @@
 import type { RescueStore } from '../../ports.js';
+import { createRescueSlot } from '../../rescue-slot.js';
 import type { OutboxItem } from '../types.js';
 
 /** Most JSON one instance writes to the rescue store; `localStorage` holds about 5 MB per origin. */
@@ -34,66 +35,35 @@ export interface Rescue {
 }
 
 export function createRescue({ store, scope, instanceId, unwritten }: RescueDeps): Rescue {
-  const scopePrefix = `${PREFIX}${encodeURIComponent(scope)}:`;
-  const ownKey = `${scopePrefix}${instanceId}`;
-  let saved = false;
-
-  const remove = (key: string): void => {
-    try {
-      store.remove(key);
-    } catch {
-      // nothing to do: the copy is harmless, its items are de-duplicated
-    }
-  };
-
+  const slot = createRescueSlot(store, `${PREFIX}${encodeURIComponent(scope)}:`, instanceId);
   return {
     save() {
       const items = unwritten();
-      if (items.length === 0) {
-        if (saved) remove(ownKey);
-        saved = false;
-        return;
-      }
+      if (items.length === 0) return slot.clear();
       let json = JSON.stringify(items);
       // Over the cap: keep the oldest that fit (they have waited longest).
       for (let n = items.length; json.length > RESCUE_MAX_CHARS && n > 1; ) {
         n = Math.max(1, Math.floor(n / 2));
         json = JSON.stringify(items.slice(0, n));
       }
-      try {
-        store.set(ownKey, json);
-        saved = true;
-      } catch {
-        // Quota or storage disabled: the keepalive send on unload is all that is left.
-      }
+      slot.save(json);
     },
     clearIfWritten() {
-      if (saved && unwritten().length === 0) {
-        remove(ownKey);
-        saved = false;
-      }
+      if (unwritten().length === 0) slot.clear();
     },
     pending() {
-      const keys: string[] = [];
+      const left = slot.leftovers();
       const items: OutboxItem[] = [];
-      let all: string[];
-      try {
-        all = store.keys();
-      } catch {
-        all = [];
-      }
-      for (const key of all) {
-        if (!key.startsWith(scopePrefix) || key === ownKey) continue;
-        keys.push(key);
+      for (const { value } of left) {
         let parsed: unknown;
         try {
-          parsed = JSON.parse(store.get(key) ?? '[]');
+          parsed = JSON.parse(value);
         } catch {
           continue; // not ours to read; removed with the rest
         }
-        if (Array.isArray(parsed)) for (const value of parsed) if (isOutboxItem(value)) items.push(value);
+        if (Array.isArray(parsed)) for (const v of parsed) if (isOutboxItem(v)) items.push(v);
       }
-      return { items, done: () => keys.forEach(remove) };
+      return { items, done: () => left.forEach(({ key }) => slot.remove(key)) };
     },
   };
 }
