@@ -19,6 +19,7 @@ function run(label, cmd, args) {
 }
 
 if (!extra.length) {
+  run('links', 'node', ['scripts/check-links.mjs']);
   run('typecheck', 'npm', ['run', 'typecheck']);
   run('build', 'node', ['scripts/build-if-missing.mjs']);
 }
