@@ -1,5 +1,5 @@
 /**
- * Yjs vs Automerge on a learner's year (issue 3): 20 000 assessments over 200 topics (plus one
+ * Yjs vs Automerge on a learner's year (engine choice, docs/crdt-model.md): 20 000 assessments over 200 topics (plus one
  * topic edit per 10 assessments) made on 2 devices. The first 90 % of the edits are made online
  * (each update applied to the other device as it happens); the last 10 % are made while both
  * devices are offline, so the replicas diverge and are then merged by exchanging state-vector

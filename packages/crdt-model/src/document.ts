@@ -1,5 +1,5 @@
 /**
- * The learner document over a `Y.Doc` (CONTRACT §6, schema version 1):
+ * The learner document over a `Y.Doc` (schema version 1, docs/crdt-model.md):
  *
  * - `getMap('assessments')`: assessmentId → plain JSON object, a grow-only map of immutable facts;
  * - `getMap('topics')`: topicId → `Y.Map` of per-field registers (`status`, `goal`, `notes`,

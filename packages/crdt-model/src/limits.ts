@@ -1,6 +1,6 @@
 /**
  * Limits that protect the server and keep every replica's document small. They are part of
- * the shared contract: the SDK validates with the same numbers before it queues anything, so a
+ * the REST API's rules (docs/api.md, Limits): the SDK validates with the same numbers before it queues anything, so a
  * client never builds an outbox the server will reject.
  */
 export const LIMITS = Object.freeze({

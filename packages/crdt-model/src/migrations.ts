@@ -3,7 +3,7 @@
  * server and the SDK each build theirs and pass it to `ensureSchema`.
  */
 
-/** The schema version this package writes (CONTRACT §6). */
+/** The schema version this package writes (docs/crdt-model.md). */
 export const CURRENT_SCHEMA_VERSION = 1;
 
 /**

@@ -22,7 +22,7 @@ function exchange(x: Y.Doc, y: Y.Doc): void {
   Y.applyUpdate(x, fromY);
 }
 
-describe('LearnerDocument (yjs): the wire shape of CONTRACT §6', () => {
+describe('LearnerDocument (yjs): the wire shape of the learner document (docs/crdt-model.md)', () => {
   it('when facts and topics are written, then the four root maps hold them as specified', () => {
     const ld = yjsEngine.create();
     ld.recordAssessment(fact);

@@ -24,7 +24,7 @@ export interface SyncClientOptions {
    * `forceRefresh: true` after the server refused the current one. Cache inside it.
    */
   readonly getToken: GetToken;
-  /** Document name; default the userId (CONTRACT §3: `<userId>` or `<userId>/<name>`). */
+  /** Document name; default the userId (`<userId>` or `<userId>/<name>`, see docs/crdt-model.md). */
   readonly docName?: string;
   /** Tuning of the outbox (batch size, caps, intervals…); see {@link TelemetryOptions}. */
   readonly telemetry?: Omit<TelemetryOptions, 'storage' | 'transport' | 'clock' | 'connectivity' | 'lifecycle' | 'locks' | 'channel' | 'scope'>;

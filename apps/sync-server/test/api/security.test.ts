@@ -70,7 +70,7 @@ describeEachStore('REST API security', (kind) => {
     expect(metrics.status).toBe(403);
   });
 
-  it('when 200 malformed bodies (seeded) are posted, then no answer is a 5xx and every error has the contract shape', async () => {
+  it('when 200 malformed bodies (seeded) are posted, then no answer is a 5xx and every error has the API error shape', async () => {
     const token = await api.token(uid('u'));
     const seed = 20261128;
     const validBatch = { batchId: 'fuzz', items: [eventItem('f1'), assessmentItem('fa1'), progressItem('ft1')] };
@@ -150,7 +150,7 @@ describeEachStore('REST API security', (kind) => {
     expect(notJson.json.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
-  it('when a route does not exist, then 404 in the contract shape', async () => {
+  it('when a route does not exist, then 404 in the API error shape', async () => {
     const res = await api.request('GET', '/api/nope');
     expect(res.status).toBe(404);
     expect(res.json).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });

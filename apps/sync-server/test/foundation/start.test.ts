@@ -64,7 +64,7 @@ describe('npm start with no configuration', () => {
     expect(readFileSync(join(dataDir, 'jwt-secret'), 'utf8').trim().length).toBeGreaterThanOrEqual(32);
   });
 
-  it('when an unknown /api route is called, then it answers 404 in the contract shape', async () => {
+  it('when an unknown /api route is called, then it answers 404 in the API error shape', async () => {
     const res = await fetch(`${url}/api/nope`);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ success: false, error: { code: 'NOT_FOUND' } });

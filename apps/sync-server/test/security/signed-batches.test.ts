@@ -32,7 +32,7 @@ describe('signed telemetry batches', () => {
     expect(signBatch(Buffer.from('{"a":1}'), 1700000000, SECRET)).toBe(`sha256=${expected}`);
   });
 
-  it('when a client with a key sends no signature, a bad one, a stale or future timestamp, or another client\'s signature, then each is 401 in the contract shape', async () => {
+  it('when a client with a key sends no signature, a bad one, a stale or future timestamp, or another client\'s signature, then each is 401 in the API error shape', async () => {
     const raw = body();
     const ts = nowSeconds();
     const cases: [string, Record<string, string>][] = [

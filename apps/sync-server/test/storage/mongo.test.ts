@@ -36,7 +36,7 @@ describeWithService(
       };
     });
 
-    it('when connected, then the indexes of CONTRACT section 7 exist', async () => {
+    it('when connected, then the indexes the API relies on exist (docs/operations.md)', async () => {
       const uri = mongoUriForTests() as string;
       const store = await createStore({ MONGODB_URI: uri, DATA_DIR: '/nonexistent' });
       expect(store.kind).toBe('mongodb');

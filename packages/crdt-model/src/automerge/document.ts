@@ -2,7 +2,7 @@
  * The learner model on Automerge, behind the same {@link LearnerReplica} interface as the Yjs
  * document, so one convergence suite and one benchmark run over both.
  *
- * Automerge is not bound by the Yjs wire shape of CONTRACT §6, and it has the same pitfall as
+ * Automerge is not bound by the Yjs wire shape of the learner document (docs/crdt-model.md), and it has the same pitfall as
  * Yjs (a map key holding a nested object is one register; two replicas that each create the
  * object concurrently keep only one of them), so the shape avoids nested creation entirely:
  *

@@ -6,7 +6,7 @@ export interface WireItem {
   readonly itemData: JsonObject;
 }
 
-/** The per-item result of `POST /api/telemetry/batch` (CONTRACT §4). */
+/** The per-item result of `POST /api/telemetry/batch` (docs/api.md). */
 export interface ItemResult {
   readonly index: number;
   readonly status: 'stored' | 'duplicate' | 'merged' | 'rejected';
@@ -63,7 +63,7 @@ export interface HttpTransportOptions {
   /** A `role: service` token acts for this user: `userId` goes on every item. */
   readonly actAsUserId?: string;
   /**
-   * Gzip request bodies of at least 1 KiB (`Content-Encoding: gzip`, CONTRACT §4) where
+   * Gzip request bodies of at least 1 KiB (`Content-Encoding: gzip`, which the REST API accepts) where
    * `CompressionStream` exists. Telemetry JSON shrinks several-fold. Keepalive sends on unload are
    * never compressed: compression is asynchronous and the page may be gone. Default true.
    */

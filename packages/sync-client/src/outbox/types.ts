@@ -5,7 +5,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 /** A JSON object (event data, item data). */
 export type JsonObject = { [key: string]: JsonValue };
 
-/** The kinds of item the batch endpoint accepts (CONTRACT §4). */
+/** The kinds of item the batch endpoint accepts (docs/api.md). */
 export type ItemType = 'event' | 'progress' | 'assessment';
 
 /**
