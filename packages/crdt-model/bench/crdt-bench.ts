@@ -15,6 +15,7 @@
  *   BENCH_ASSESSMENTS=2000 BENCH_COMPARE_ASSESSMENTS=500  # quick look
  */
 import { canonicalJson, yjsEngine, type LearnerModelEngine, type LearnerReplica, type TopicPatch } from '../src/index.js';
+import { mulberry32 } from '../src/testing/index.js';
 import { automergeEngine } from '../src/automerge/index.js';
 
 const SEED = 0x5eed;
@@ -25,17 +26,6 @@ const TOPICS = 200;
 const OFFLINE_SHARE = 0.1;
 const STATUSES = ['not_started', 'in_progress', 'completed'] as const;
 const AREAS = ['recursion', 'graphs', 'dp', 'sql-joins', 'concurrency', 'big-o', 'system-design', 'behavioural'];
-
-function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Edit =
   | { readonly device: 0 | 1; readonly kind: 'assessment'; readonly data: Parameters<LearnerReplica['recordAssessment']>[0] }

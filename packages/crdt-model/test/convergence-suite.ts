@@ -15,6 +15,7 @@ import {
   type TopicPatch,
   type TopicStatus,
 } from '../src/index.js';
+import { mulberry32 } from '../src/testing/index.js';
 
 const TOPICS = ['t0', 't1', 't2', 't3'] as const;
 const STATUSES: readonly TopicStatus[] = ['not_started', 'in_progress', 'completed'];
@@ -70,18 +71,6 @@ export const scenarioArb = fc.record({
   drainSeed: fc.integer(),
 });
 export type Scenario = typeof scenarioArb extends fc.Arbitrary<infer S> ? S : never;
-
-/** mulberry32: a tiny seeded PRNG for the drain order (reproducible from the scenario). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs one scenario and checks convergence; throws (an expect failure) on divergence. */
 export function runScenario(engine: LearnerModelEngine, scenario: Scenario): void {
@@ -152,7 +141,7 @@ export function runScenario(engine: LearnerModelEngine, scenario: Scenario): voi
     }
 
     // Heal and drain every queue in a seeded random order (late delivery of everything left).
-    const random = prng(scenario.drainSeed);
+    const random = mulberry32(scenario.drainSeed);
     const pending: [number, Uint8Array][] = [];
     queues.forEach((row) => row.forEach((queue, to) => queue.forEach((u) => pending.push([to, u]))));
     for (let i = pending.length - 1; i > 0; i--) {

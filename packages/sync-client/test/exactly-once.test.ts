@@ -6,7 +6,7 @@ import { createTelemetry, type Telemetry } from '../src/outbox/telemetry.js';
 import type { ItemResult, SendOutcome, WireItem } from '../src/outbox/transport.js';
 import { createManualConnectivity, createManualLifecycle } from '../src/ports.js';
 import { createFakeClock, createFakeTransport, settle } from './fakes.js';
-import { seeded } from './server-helper.js';
+import { mulberry32 } from '@prepmate/crdt-model/testing';
 
 /**
  * Seeded randomized runs of the whole outbox against a fake server that stores by eventId, with
@@ -22,7 +22,7 @@ type Fault = 'ok' | 'drop-before' | 'drop-after' | 'error-500' | 'rate-429' | 't
 
 /** Runs one seeded simulation; returns how many times the server saw an id it already had. */
 async function simulate(seed: number): Promise<number> {
-  const random = seeded(seed);
+  const random = mulberry32(seed);
   const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const clock = createFakeClock();
   const connectivity = createManualConnectivity(true);

@@ -7,7 +7,8 @@ import { createIndexedDbOutboxStorage } from '../src/outbox/indexeddb-storage.js
 import type { FetchLike } from '../src/outbox/transport.js';
 import { createInProcessLocks, createManualConnectivity, createManualLifecycle, noLifecycle, type ChannelPort } from '../src/ports.js';
 import { eventually } from './fakes.js';
-import { seeded, startFaultProxy, startTestServer, type Fault, type TestServer } from './server-helper.js';
+import { mulberry32 } from '@prepmate/crdt-model/testing';
+import { startFaultProxy, startTestServer, type Fault, type TestServer } from './server-helper.js';
 
 /**
  * Against the real sync server (port 0, SQLite in a temp dir). Names say "when …, then …";
@@ -72,7 +73,7 @@ describe('telemetry against the real server', () => {
 
   it('when the network drops, fails, throttles, refuses as too large, stalls and duplicates, then every event is stored exactly once', async () => {
     const userId = newUser();
-    const random = seeded(42);
+    const random = mulberry32(42);
     const faults: Fault[] = ['drop-request', 'drop-response', 'error-500', 'rate-429', 'too-large-413', 'slow', 'duplicate'];
     let n429 = 0;
     const proxy = await startFaultProxy(server.url, () => {

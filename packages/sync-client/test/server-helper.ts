@@ -171,14 +171,3 @@ export async function startFaultProxy(target: string, choose: (n: number, itemCo
   };
 }
 
-/** Mulberry32: a tiny seeded PRNG so that fault schedules are reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
