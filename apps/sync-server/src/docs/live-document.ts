@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
-import { writeSyncStep1, writeSyncStep2 } from '../ws/protocol.js';
+import { writeSyncStep1, writeSyncStep2 } from '../protocol/wire.js';
 
 /**
  * A connected client of a document, as the document layer sees it. The WebSocket endpoint

@@ -19,7 +19,7 @@ import type { Store } from '../storage/ports.js';
 import { createLocalFanout, type Fanout } from '../fanout/ports.js';
 import { createRedisFanout } from '../fanout/redis-streams.js';
 import { runSnapshots, scheduleSnapshots, type SnapshotJobDeps, type SnapshotRunResult, type SnapshotSchedule } from '../jobs/snapshots.js';
-import { CloseCode } from '../ws/close-codes.js';
+import { CloseCode } from '../protocol/close-codes.js';
 import { createSyncEndpoint, defaultSyncLimits, type SyncLimits } from '../ws/endpoint.js';
 import { createDocumentService, type DocumentService } from './document-service.js';
 import { createDocumentManager } from './manager.js';

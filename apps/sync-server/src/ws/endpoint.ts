@@ -18,8 +18,8 @@ import type { Logger } from '../logger.js';
 import type { AckState, LiveDocument, Peer } from '../docs/live-document.js';
 import type { DocumentManager } from '../docs/manager.js';
 import type { SyncMetrics } from '../docs/metrics.js';
-import { CloseCode } from './close-codes.js';
-import { MalformedMessageError, readClientMessage, writeAwareness } from './protocol.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { MalformedMessageError, readClientMessage, writeAwareness } from '../protocol/wire.js';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 
 /** Per-connection limits. Defaults suit people typing; benchmarks raise them. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CloseCode } from '../../src/ws/close-codes.js';
+import { CloseCode } from '../../src/protocol/close-codes.js';
 import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, useSqliteSyncServer } from '../helpers/sync.js';
 
 describe('sync service', () => {

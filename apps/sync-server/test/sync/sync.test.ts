@@ -3,8 +3,8 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import type { Store } from '../../src/storage/ports.js';
-import { CloseCode } from '../../src/ws/close-codes.js';
-import { MessageType, readDurableAck, writeSyncUpdate } from '../../src/ws/protocol.js';
+import { CloseCode } from '../../src/protocol/close-codes.js';
+import { MessageType, readDurableAck, writeSyncUpdate } from '../../src/protocol/wire.js';
 import {
   backendFactories,
   connectClient,
