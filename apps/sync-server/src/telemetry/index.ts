@@ -19,4 +19,4 @@ export { anonymiseIp, enrichTimes } from './enrich.js';
 export { mergeQueueItems, type MergeOutcome } from './merge.js';
 export { settleOutcomes, nextAttemptAt, maxAttempts } from './settle.js';
 export { scheduleTelemetryJobs, type TelemetrySchedule, type TelemetryScheduleDeps } from './schedule.js';
-export { createInlineValidator, createWorkerValidator, type ItemValidator, type WorkerValidatorOptions } from './validation.js';
+export { createInlineValidator, createWorkerValidator, type ItemValidator, type WorkerValidatorOptions } from './item-validator.js';

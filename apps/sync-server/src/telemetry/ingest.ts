@@ -15,8 +15,8 @@ import {
   type TelemetryDeps,
   type TrackResult,
 } from './types.js';
-import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId } from './validate.js';
-import { createInlineValidator } from './validation.js';
+import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId } from './parse.js';
+import { createInlineValidator } from './item-validator.js';
 
 /** Assessments first: they are facts other devices wait for; progress patches can lag. */
 const PRIORITY = { assessment: 10, progress: 5 } as const;

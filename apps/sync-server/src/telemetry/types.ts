@@ -3,7 +3,10 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
-import type { ItemValidator } from './validation.js';
+import type { ItemValidator } from './item-validator.js';
+import type { ItemError } from './parse.js';
+
+export type { ItemError } from './parse.js';
 
 /** The configuration the telemetry use-cases read. */
 export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'>;
@@ -45,11 +48,6 @@ export interface RequestContext {
 
 export type ItemStatus = 'stored' | 'duplicate' | 'merged' | 'rejected';
 
-export interface ItemError {
-  readonly code: 'VALIDATION_FAILED' | 'FORBIDDEN';
-  readonly message: string;
-  readonly details?: readonly { readonly path: string; readonly message: string }[];
-}
 
 export interface ItemResult {
   readonly index: number;
