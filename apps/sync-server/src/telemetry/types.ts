@@ -74,7 +74,7 @@ export interface TrackResult {
   readonly flags: readonly string[];
 }
 
-export interface SyncStatus {
+export interface LearnerSyncStatus {
   readonly lastSyncTime: string | null;
   readonly pendingItems: number;
   readonly totalItems: number;

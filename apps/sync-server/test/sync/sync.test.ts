@@ -148,7 +148,7 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
       expect(observer.map.has('after')).toBe(false);
       expect(staying.map.has('after')).toBe(false);
       expect((await readStored(store, 'olga')).getMap('m').has('after')).toBe(false);
-      expect(await pinging.registry.metrics()).toMatch(/prepmate_sync_sockets_closed_total\{code="4401"\} 1\b/);
+      expect(await pinging.registry.metrics()).toMatch(/prepmate_sync_sockets_closed_total\{[^}]*code="4401"[^}]*\} 1\b/);
     } finally {
       for (const c of local) c.destroy();
       await pinging.stop();
@@ -280,7 +280,7 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
     await a.whenSynced();
     for (let i = 0; i < 20; i++) a.map.set(`k${i}`, i);
     await until(async () => (await store.documents.loadDocument('ivy')).updates.length > 0 && (await readStored(store, 'ivy')).getMap('m').size === 20, 'logged');
-    const result = await server.service.runSnapshotsNow();
+    const result = await server.service.runSnapshots();
     expect(result.compacted).toBeGreaterThanOrEqual(1);
     const loaded = await store.documents.loadDocument('ivy');
     expect(loaded.updates.length).toBe(0);

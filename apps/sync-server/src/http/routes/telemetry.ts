@@ -2,14 +2,14 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { actingUserId, type TokenService } from '../../auth/tokens.js';
 import type { RateLimiter } from '../../cache/ports.js';
 import type { Config } from '../../config.js';
-import type { RequestContext, TelemetryService } from '../../telemetry/index.js';
+import type { RequestContext, LearnerDataService } from '../../telemetry/index.js';
 import { clientIp, principalOf, requireAuth } from '../auth.js';
 import { rateLimit } from '../rate-limit.js';
 
 /** What the telemetry, progress and users routers need. */
 export interface RestRouterDeps {
   readonly tokens: TokenService;
-  readonly service: TelemetryService;
+  readonly service: LearnerDataService;
   /** Per-caller limiter (`createCacheService(...).rateLimiter`). */
   readonly limiter: RateLimiter;
   readonly config: Pick<Config, 'RATE_LIMIT_PER_MINUTE'>;

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { LearnerDocument } from '@prepmate/crdt-model';
-import type { LearnerDocuments, LearnerJson } from './ports.js';
+import type { LearnerDocuments, LearnerJson } from '../../src/telemetry/ports.js';
 
 export interface MemoryLearnerDocuments extends LearnerDocuments {
   /** The live Y.Doc of a learner (created on demand), for tests that observe merges. */
@@ -11,7 +11,7 @@ export interface MemoryLearnerDocuments extends LearnerDocuments {
 
 /**
  * The document port over plain in-memory Y.Docs: what the telemetry tests run against, and a
- * stand-in until the server's document service is wired. Not durable.
+ * fake for unit tests of the telemetry use cases. Not durable.
  */
 export function createMemoryLearnerDocuments(): MemoryLearnerDocuments {
   const docs = new Map<string, Y.Doc>();
