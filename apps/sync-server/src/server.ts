@@ -175,7 +175,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       pseudonymSecret: secret,
       registry,
       ...(now ? { now } : {}),
-      ...(overrides.auditWindowMs !== undefined ? { documentAuditWindowMs: overrides.auditWindowMs } : {}),
+      ...(overrides.auditWindowMs !== undefined ? { auditWindowMs: overrides.auditWindowMs } : {}),
     });
   } catch (error) {
     await closeOwnStore().catch(() => undefined);

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { createAuditContext, type AuditContext } from '../audit/context.js';
-import { auditingDocumentStore } from '../audit/documents.js';
+import { createAuditBuffer } from '../audit/audit-buffer.js';
 import { createPseudonymiser } from '../audit/pseudonym.js';
 import { auditingTelemetryStore } from '../audit/telemetry.js';
 import { ConfigError, type Config } from '../config.js';
@@ -31,7 +31,7 @@ export interface SecurityLayerDeps {
   readonly registry: Registry;
   readonly now?: () => Date;
   /** Write window of buffered audit entries (`document.update`, `event.ingest`), ms (tests shorten it). Default 1000. */
-  readonly documentAuditWindowMs?: number;
+  readonly auditWindowMs?: number;
 }
 
 export interface SecurityLayer {
@@ -104,18 +104,18 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
   };
 
   const context = createAuditContext();
-  const documentAudit = auditingDocumentStore(base.documents, {
+  const auditBuffer = createAuditBuffer(base.documents, {
     audit: base.audit,
     onError: onAuditError,
-    ...(deps.documentAuditWindowMs !== undefined ? { windowMs: deps.documentAuditWindowMs } : {}),
+    ...(deps.auditWindowMs !== undefined ? { windowMs: deps.auditWindowMs } : {}),
   });
-  let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => documentAudit.enqueue(entries), context, now });
+  let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => auditBuffer.enqueue(entries), context, now });
   if (fields !== null) telemetry = encryptingTelemetryStore(telemetry, fields.cipher);
 
   // A plain object, not a spread: adapters may be class instances whose methods a spread drops.
   const store: Store = {
     kind: base.kind,
-    documents: documentAudit.documents,
+    documents: auditBuffer.documents,
     telemetry,
     syncQueue: base.syncQueue,
     batchLogs: base.batchLogs,
@@ -137,8 +137,8 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
     audit: base.audit,
     documents: base.documents,
     pseudonym,
-    flushAudit: () => documentAudit.flush(),
+    flushAudit: () => auditBuffer.flush(),
     purgeExpiredLeases: () => base.leases.purgeExpired(),
-    stop: () => documentAudit.stop(),
+    stop: () => auditBuffer.stop(),
   };
 }

@@ -2,7 +2,7 @@ import type * as Y from 'yjs';
 import type { LearnerDocumentJSON } from '@prepmate/crdt-model';
 
 /**
- * The learner document as the REST API shows it (CONTRACT section 4, `GET /api/progress`):
+ * The learner document as the REST API shows it (`GET /api/progress`, docs/api.md):
  * plain JSON of the Y.Doc, each topic with its derived `mastery`.
  */
 export interface LearnerJson extends LearnerDocumentJSON {

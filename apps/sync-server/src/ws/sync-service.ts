@@ -35,7 +35,7 @@ export interface SyncServiceDeps {
   readonly redis?: { readonly url: string; readonly streamKey?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
-  /** Tuning that is not in the environment contract (tests, benchmarks). */
+  /** Tuning that is not in the environment (tests, benchmarks). */
   readonly options?: {
     /** Idle time before a document without peers is unloaded, ms. Default 2 000. */
     readonly unloadGraceMs?: number;
