@@ -13,6 +13,7 @@ import { runAuditRetention, AUDIT_RETENTION_LEASE_MS } from './audit/retention.j
 import { createTokenService, loadOrCreateDevSecret, type TokenService } from './auth/tokens.js';
 import { createCacheService, type CacheService } from './cache/index.js';
 import type { Config } from './config.js';
+import { learnerDocName } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
 import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
@@ -111,7 +112,7 @@ export interface RunningServer {
 function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   return {
     read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
-    apply: (userId, author, fn) => documents.change(userId, author, fn),
+    apply: (userId, author, fn) => documents.change(learnerDocName(userId), author, fn),
     evict: (docName) => documents.erase(docName),
     // Also loaded `<userId>/<name>` documents whose updates are not in the store yet.
     evictAll: (userId) => documents.eraseUser(userId),

@@ -7,6 +7,7 @@
 import type * as Y from 'yjs';
 import { applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import type { Fanout, FanoutMessage } from '../fanout/ports.js';
+import type { DocName } from '../ids.js';
 import type { Logger } from '../logger.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { writeAwareness } from '../protocol/wire.js';
@@ -37,7 +38,7 @@ export interface DocumentManager {
    * reference: call {@link release} exactly once. Rejects when the store cannot load it, or with
    * `StoreUnavailableError` while the update log is overloaded: never an empty stand-in.
    */
-  acquire(docName: string): Promise<LiveDocument>;
+  acquire(docName: DocName): Promise<LiveDocument>;
   release(live: LiveDocument): void;
   /** Adds a peer and sends it sync step 1 and the current awareness. */
   attach(live: LiveDocument, peer: Peer): void;
@@ -53,7 +54,7 @@ export interface DocumentManager {
   /** After a fan-out gap: re-read every loaded document from the store. */
   resyncFromStore(): Promise<void>;
   /** Closes peers, forgets queued updates, deletes from the store, tells other instances. */
-  erase(docName: string): Promise<void>;
+  erase(docName: DocName): Promise<void>;
   /** Compacts every document changed since it was loaded (stop). */
   snapshotDirty(deadline: number): Promise<void>;
   readonly loadedCount: number;

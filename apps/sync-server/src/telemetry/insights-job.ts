@@ -1,4 +1,5 @@
 import type * as Y from 'yjs';
+import { asUserId, type UserId } from '../ids.js';
 import { LearnerDocument, computeTrend, computeWeakAreas, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
 import type { TelemetryJobDeps } from './sync-queue-job.js';
@@ -20,7 +21,7 @@ export interface EventInsights {
 
 export interface InsightsJobOptions {
   /** Learners to refresh instead of those active in the look-back window (manual runs, tests). */
-  readonly userIds?: readonly string[];
+  readonly userIds?: readonly UserId[];
   /** How far back learner activity (batch logs) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
   readonly lookbackMs?: number;
 }
@@ -60,7 +61,8 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   if (!userIds) {
     const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
     const logs = await store.batchLogs.listSince(new Date(now().getTime() - lookback), MAX_LEARNERS);
-    userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId))];
+    // Batch logs name learners the ingestion validated.
+    userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => asUserId(l.userId)))];
   }
   let written = 0;
   for (const userId of userIds) {
@@ -74,7 +76,7 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   if (userIds.length > 0) logger.info({ job: 'insights', learners: userIds.length, written }, 'insights refreshed');
 }
 
-async function refreshLearner(deps: TelemetryJobDeps, userId: string): Promise<boolean> {
+async function refreshLearner(deps: TelemetryJobDeps, userId: UserId): Promise<boolean> {
   const page = await deps.store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER });
   const events = eventInsights(page.events);
   let changed = false;

@@ -1,3 +1,4 @@
+import type { UserId } from '../ids.js';
 import { createIngestion } from './ingest.js';
 import type { LearnerJson } from './ports.js';
 import { listEvents, type EventListing } from './queries.js';
@@ -9,11 +10,11 @@ import { eraseUser, exportUser, type ErasureReport, type UserExport } from './us
 export interface LearnerDataService {
   track(ctx: RequestContext, body: unknown): Promise<TrackResult>;
   ingestBatch(ctx: RequestContext, body: unknown): Promise<BatchResult>;
-  status(userId: string): Promise<LearnerSyncStatus>;
-  listEvents(userId: string, query: Record<string, unknown>): Promise<EventListing>;
-  progress(userId: string): Promise<LearnerJson>;
-  exportUser(userId: string): Promise<UserExport>;
-  eraseUser(userId: string): Promise<ErasureReport>;
+  status(userId: UserId): Promise<LearnerSyncStatus>;
+  listEvents(userId: UserId, query: Record<string, unknown>): Promise<EventListing>;
+  progress(userId: UserId): Promise<LearnerJson>;
+  exportUser(userId: UserId): Promise<UserExport>;
+  eraseUser(userId: UserId): Promise<ErasureReport>;
 }
 
 export function createLearnerDataService(deps: TelemetryDeps): LearnerDataService {

@@ -1,4 +1,5 @@
 import type { Cache } from '../cache/ports.js';
+import { asUserId, type UserId } from '../ids.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Store, SyncQueueItem } from '../storage/ports.js';
@@ -38,11 +39,13 @@ export async function runSyncQueueJob(deps: TelemetryJobDeps): Promise<void> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const items = await store.syncQueue.claim(config.SYNC_BATCH_SIZE, now(), maxAttempts(config), STALE_SYNCING_MS);
     if (items.length === 0) break;
-    const byUser = new Map<string, SyncQueueItem[]>();
+    const byUser = new Map<UserId, SyncQueueItem[]>();
     for (const item of items) {
-      const list = byUser.get(item.userId);
+      // Queue items name learners the ingestion validated.
+      const userId = asUserId(item.userId);
+      const list = byUser.get(userId);
       if (list) list.push(item);
-      else byUser.set(item.userId, [item]);
+      else byUser.set(userId, [item]);
     }
     for (const [userId, list] of byUser) {
       const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list);

@@ -1,5 +1,6 @@
 import type { Cache } from '../cache/ports.js';
 import type { Config } from '../config.js';
+import type { UserId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
@@ -34,12 +35,12 @@ export interface TelemetryDeps {
 /** What the HTTP layer knows about one request. */
 export interface RequestContext {
   /** The learner the request acts for (token subject, or `userId` for a service). */
-  readonly userId: string;
+  readonly userId: UserId;
   /**
    * Resolves a `userId` named inside the body (batch item field) against the caller's token:
    * the caller's own id for a learner, any id for a service; throws `ApiError` (403/400).
    */
-  readonly actFor: (requested: unknown) => string;
+  readonly actFor: (requested: unknown) => UserId;
   /** Raw client address; stored only anonymised. */
   readonly ip: string | null;
   /** The `User-Agent` header, used when the event's metadata has none. */

@@ -262,13 +262,15 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     } catch {
       return refuse(socket, 401, 'UNAUTHORIZED', 'a valid token is required (?token=...)');
     }
-    let docName: string;
+    let rawName: string;
     try {
-      docName = decodeURIComponent(url.pathname.slice(SYNC_PREFIX.length));
+      rawName = decodeURIComponent(url.pathname.slice(SYNC_PREFIX.length));
     } catch {
       return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
     }
-    if (!docNameSchema.safeParse(docName).success) return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
+    const parsed = docNameSchema.safeParse(rawName);
+    if (!parsed.success) return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
+    const docName = parsed.data;
     if (principal.role !== 'service' && ownerOfDocName(docName) !== principal.userId) {
       return refuse(socket, 403, 'FORBIDDEN', 'this document belongs to another learner');
     }

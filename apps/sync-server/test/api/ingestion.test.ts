@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createMemoryCacheService } from '../../src/cache/index.js';
 import { loadConfig } from '../../src/config.js';
+import { asUserId, type UserId } from '../../src/ids.js';
 import { createScheduler, everySeconds } from '../../src/jobs/scheduler.js';
 import type { TelemetryEventRecord } from '../../src/storage/ports.js';
 import { SYNC_QUEUE_LEASE_MS, runInsightsJob, runRetentionJob, runSyncQueueJob, type LearnerDocuments, type TelemetryJobDeps } from '../../src/telemetry/index.js';
@@ -19,7 +20,7 @@ function switchableDocuments(): MemoryLearnerDocuments & { failing: boolean } {
     doc: inner.doc,
     read: inner.read,
     evict: inner.evict,
-    async apply(userId: string, author: string, fn: Parameters<LearnerDocuments['apply']>[2]): Promise<void> {
+    async apply(userId: UserId, author: string, fn: Parameters<LearnerDocuments['apply']>[2]): Promise<void> {
       if (docs.failing) throw new Error('document service unavailable');
       return inner.apply(userId, author, fn);
     },
@@ -187,7 +188,7 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     const writes = documents.log.filter((l) => l.docName === user && l.author === 'service:insights').length;
     expect(writes).toBe(1);
     // Unchanged facts: a second run writes nothing.
-    await runInsightsJob(jobDeps(), { userIds: [user] });
+    await runInsightsJob(jobDeps(), { userIds: [asUserId(user)] });
     expect(documents.log.filter((l) => l.docName === user && l.author === 'service:insights')).toHaveLength(writes);
   });
 
@@ -240,7 +241,7 @@ describe('the job scheduler', () => {
       expect(jobs.state()).toBe('running');
       // The queue tick is every 5 s (RETRY_DELAY_MS clamped to 5–59 s).
       await eventually(async () => (await opened.store.syncQueue.listForUser(user, 1))[0]?.status === 'synced', { timeoutMs: 15_000, intervalMs: 100 });
-      expect((await documents.read(user)).topics['sched']).toMatchObject({ status: 'completed' });
+      expect((await documents.read(asUserId(user))).topics['sched']).toMatchObject({ status: 'completed' });
       expect(jobs.jobs()).toEqual([expect.objectContaining({ name: 'sync-queue', schedule: '*/5 * * * * *', lastError: null })]);
       expect(jobs.jobs()[0]!.lastRunAt).not.toBeNull();
     } finally {

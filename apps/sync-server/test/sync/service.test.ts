@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { asUserId } from '../../src/ids.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, useSqliteSyncServer } from '../helpers/sync.js';
 
@@ -32,7 +33,7 @@ describe('sync service', () => {
     await until(async () => (await readStored(fx.store, 'gone/notes')).getMap('m').get('y') === 2, 'stored');
     const closes: number[] = [];
     a.provider.on('connection-close', (event: { code: number } | null) => event && closes.push(event.code));
-    await fx.server.service.documents.eraseUser('gone');
+    await fx.server.service.documents.eraseUser(asUserId('gone'));
     await until(() => closes.includes(CloseCode.DOCUMENT_DELETED), 'closed with 4410');
     expect(await fx.store.documents.listUserDocuments('gone')).toEqual([]);
     expect((await readStored(fx.store, 'gone')).getMap('m').size).toBe(0);

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
+import { asDocName, asUserId } from '../../src/ids.js';
 import type { Store } from '../../src/storage/ports.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { MessageType, readDurableAck, writeSyncUpdate } from '../../src/protocol/wire.js';
@@ -264,13 +265,13 @@ describe.each(backendFactories())('sync server on $name', ({ create }) => {
     const token = await server.tokens.sign('hank');
     const a = client('hank', token);
     await a.whenSynced();
-    await server.service.documents.change('hank', 'service:test', (doc) => doc.getMap('m').set('server', 'yes'));
+    await server.service.documents.change(asDocName('hank'), 'service:test', (doc) => doc.getMap('m').set('server', 'yes'));
     await until(() => a.map.get('server') === 'yes', 'client saw server change');
     const history = await server.service.documents.history('hank', 100);
     expect(history.some((u) => u.author === 'service:test')).toBe(true);
     a.map.set('client', 1);
     await until(async () => (await server.service.documents.history('hank', 100)).some((u) => u.author === 'hank'), 'client author logged');
-    const json = await server.service.documents.readLearner('hank');
+    const json = await server.service.documents.readLearner(asUserId('hank'));
     expect(json).toHaveProperty('topics');
   });
 
