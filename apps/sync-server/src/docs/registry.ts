@@ -5,6 +5,7 @@
  */
 import * as Y from 'yjs';
 import { StoreUnavailableError } from '../errors.js';
+import { applyAll } from './compaction.js';
 import type { DocumentStore } from '../storage/ports.js';
 import { LiveDocument } from './live-document.js';
 import type { SyncMetrics } from './metrics.js';
@@ -52,14 +53,6 @@ interface Entry {
   /** Peers plus in-flight service reads/changes; unloading waits for zero. */
   refs: number;
   unloadTimer: NodeJS.Timeout | null;
-}
-
-/** Applies stored updates in one transaction: linear, unlike Y.mergeUpdates over a long log. */
-export function applyAll(doc: Y.Doc, updates: readonly Uint8Array[], origin: unknown): void {
-  if (updates.length === 0) return;
-  doc.transact(() => {
-    for (const update of updates) Y.applyUpdate(doc, update);
-  }, origin);
 }
 
 export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks): DocumentRegistry {

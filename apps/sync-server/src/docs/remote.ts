@@ -12,7 +12,8 @@ import type { DocumentStore } from '../storage/ports.js';
 import type { LiveDocument } from './live-document.js';
 import type { SyncMetrics } from './metrics.js';
 import { LOAD_ORIGIN, instanceOrigin } from './origins.js';
-import { applyAll, type DocumentRegistry } from './registry.js';
+import { applyAll } from './compaction.js';
+import type { DocumentRegistry } from './registry.js';
 import type { Turn } from './turn.js';
 import type { UpdateLog } from './update-log.js';
 
