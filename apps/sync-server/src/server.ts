@@ -113,9 +113,7 @@ function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   return {
     read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
     apply: (userId, author, fn) => documents.change(learnerDocName(userId), author, fn),
-    evict: (docName) => documents.erase(docName),
-    // Also loaded `<userId>/<name>` documents whose updates are not in the store yet.
-    evictAll: (userId) => documents.eraseUser(userId),
+    eraseAll: (userId) => documents.eraseUser(userId),
   };
 }
 

@@ -29,8 +29,8 @@ export interface DocumentService {
    * forgets its queued updates, deletes it from the store and tells other instances. Idempotent.
    */
   erase(docName: DocName): Promise<void>;
-  /** {@link erase} for every document of a learner (`<userId>` and `<userId>/*`, stored or loaded). */
-  eraseUser(userId: UserId): Promise<void>;
+  /** {@link erase} for every document of a learner (`<userId>` and `<userId>/*`, stored or loaded); resolves with how many were stored. */
+  eraseUser(userId: UserId): Promise<number>;
 }
 
 export function createDocumentService(deps: { manager: DocumentManager; log: UpdateLog; store: DocumentStore }): DocumentService {
@@ -72,12 +72,14 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
     history: (docName, limit) => store.listUpdates(docName, limit),
     erase: (docName) => manager.erase(docName),
     async eraseUser(userId) {
-      const names = new Set(await store.listUserDocuments(userId));
+      const stored = await store.listUserDocuments(userId);
+      const names = new Set<string>(stored);
       names.add(userId);
       // Loaded documents whose updates are not in the store yet.
       for (const name of manager.loadedNames()) if (name === userId || name.startsWith(`${userId}/`)) names.add(name);
       // Stored names were validated when written.
       for (const name of names) await manager.erase(asDocName(name));
+      return stored.length;
     },
   };
 }

@@ -1,6 +1,6 @@
 import type * as Y from 'yjs';
 import type { LearnerDocumentJSON } from '@prepmate/crdt-model';
-import type { DocName, UserId } from '../ids.js';
+import type { UserId } from '../ids.js';
 
 /**
  * The learner document as the REST API shows it (`GET /api/progress`, docs/api.md):
@@ -32,14 +32,10 @@ export interface LearnerDocuments {
    */
   apply(userId: UserId, author: DocumentAuthor, fn: (doc: Y.Doc) => void): Promise<void>;
   /**
-   * Drops a document from memory without persisting it and disconnects its clients; used
-   * before erasure so that nothing writes the erased state back.
+   * Erases every document of the learner (`<userId>`, `<userId>/*`), stored or only loaded: its
+   * sockets are closed, it is dropped from memory without being persisted, its queued updates are
+   * forgotten, it is deleted from the store and other instances are told. Idempotent. Resolves
+   * with how many documents the store held.
    */
-  evict(docName: DocName): Promise<void>;
-  /**
-   * {@link evict} for every document of the learner that is loaded (`<userId>`, `<userId>/*`),
-   * including ones whose updates have not reached the store yet — erasure cannot find those
-   * by listing the store. Optional: without it only stored names and `<userId>` are evicted.
-   */
-  evictAll?(userId: UserId): Promise<void>;
+  eraseAll(userId: UserId): Promise<number>;
 }

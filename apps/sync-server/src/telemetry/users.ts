@@ -1,5 +1,5 @@
 import * as Y from 'yjs';
-import { asDocName, type UserId } from '../ids.js';
+import type { UserId } from '../ids.js';
 import type { BatchLog, SyncQueueItem } from '../storage/ports.js';
 import type { LearnerJson } from './ports.js';
 import { eventToJson } from './records.js';
@@ -91,15 +91,11 @@ export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents'
  */
 export async function eraseUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'cache'>, userId: UserId): Promise<ErasureReport> {
   const { store } = deps;
-  const names = await store.documents.listUserDocuments(userId);
-  // Loaded documents may have no stored state yet (or updates not yet flushed): evict what is
-  // open too, or a later flush would write erased data back.
-  if (deps.documents.evictAll) await deps.documents.evictAll(userId);
-  for (const name of new Set<string>([userId, ...names])) await deps.documents.evict(asDocName(name));
-  for (const name of names) await store.documents.deleteDocument(name);
+  // One call: open copies are dropped before the stored state goes, so nothing writes it back.
+  const documents = await deps.documents.eraseAll(userId);
   const events = await store.telemetry.deleteUserEvents(userId);
   const queueItems = await store.syncQueue.deleteUser(userId);
   const batchLogs = await store.batchLogs.deleteUser(userId);
   await deps.cache.delete(statusCacheKey(userId));
-  return { userId, deleted: { events, queueItems, batchLogs, documents: names.length } };
+  return { userId, deleted: { events, queueItems, batchLogs, documents } };
 }

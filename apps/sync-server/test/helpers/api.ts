@@ -127,7 +127,7 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
     DATA_DIR: '/nonexistent-data-dir',
     ...options.env,
   });
-  const documents = options.documents ?? createMemoryLearnerDocuments();
+  const documents = options.documents ?? createMemoryLearnerDocuments(options.store.documents);
   const cache = options.cache ?? createMemoryCacheService();
   const server = await startServer(config, {
     logger: createLogger(config.LOG_LEVEL),
