@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test`: typecheck every workspace, build what the end-to-end tests serve, then run the
-// whole Vitest suite once. Suites that need MongoDB (MONGODB_URI) or Redis (REDIS_URL) print
+// `npm test`: typecheck every workspace, check the sync server's layering (dependency-cruiser,
+// rules in .dependency-cruiser.cjs), build what the end-to-end tests serve, then run the whole
+// Vitest suite once. Suites that need MongoDB (MONGODB_URI) or Redis (REDIS_URL) print
 // why they skip; with CI=true a skip is a failure. `scripts/test-services.mjs up` starts them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ function run(label, cmd, args) {
 if (!extra.length) {
   run('links', 'node', ['scripts/check-links.mjs']);
   run('typecheck', 'npm', ['run', 'typecheck']);
+  run('layering', 'npx', ['depcruise', '--config', '.dependency-cruiser.cjs', 'apps/sync-server/src', 'apps/sync-server/bench', 'apps/sync-server/test']);
   run('build', 'node', ['scripts/build-if-missing.mjs']);
 }
 const results = join(root, '.tmp', 'vitest-results.json');

@@ -1,5 +1,5 @@
 /**
- * Ingestion benchmark (exactly-once telemetry ingestion vs raw inserts): 200 000 events in 500-event batches through
+ * Ingestion benchmark: 200 000 events in 500-event batches through
  * `POST /api/telemetry/batch` over 4 concurrent keep-alive connections, beside the same store's
  * raw `insertEvents` rate for the same rows with the same concurrency, in the same run (raw and
  * HTTP chunks interleaved in rounds; the HTTP client in its own worker thread). SQLite always;
@@ -10,24 +10,22 @@
  *
  * Environment: BENCH_EVENTS (default 200000), BENCH_BATCH (500), BENCH_CONNECTIONS (4),
  * BENCH_SEED (42), BENCH_ROUNDS (8), BENCH_STORES (`sqlite,mongodb`), BENCH_VALIDATION (`workers` | `inline`).
+ *
+ * The server is the shipped one (`startServer`: security decorators, audit, jobs), configured
+ * like a deployment would be: `VALIDATION_THREADS` = cores − 1 for `workers`, 0 for `inline`.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { createTokenService } from '../src/auth/tokens.js';
-import { createMemoryCacheService } from '../src/cache/index.js';
 import { loadConfig } from '../src/config.js';
-import { createApp } from '../src/http/app.js';
-import { createTelemetryRouter } from '../src/http/routes/telemetry.js';
-import { createLogger } from '../src/logger.js';
+import { startServer as startShippedServer } from '../src/server.js';
 import { createMongoStore, createSqliteStore, type Store, type TelemetryEventRecord } from '../src/storage/index.js';
-import { createInlineValidator, createMemoryLearnerDocuments, createTelemetryService, createWorkerValidator } from '../src/telemetry/index.js';
 import { toEventRecord } from '../src/telemetry/records.js';
+import { mulberry32 } from '../test/helpers/random.js';
 
 const intEnv = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -45,17 +43,6 @@ const STORES = (process.env['BENCH_STORES'] ?? 'sqlite,mongodb').split(',').map(
 /** Learners the events are spread over: realistic index fan-out, several batches per learner. */
 const LEARNERS = 50;
 const SECRET = 'bench-secret-that-is-long-enough-0123456789';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Row {
   readonly userId: string;
@@ -196,24 +183,21 @@ interface Harness {
 /** BENCH_VALIDATION=inline measures without the worker pool. */
 const VALIDATION = process.env['BENCH_VALIDATION'] ?? 'workers';
 
-async function startServer(store: Store): Promise<Harness> {
-  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', MAX_BATCH_ITEMS: String(Math.max(500, BATCH)), DATA_DIR: tmpdir() });
-  const logger = createLogger('silent');
-  const tokens = createTokenService(SECRET);
-  const cache = createMemoryCacheService();
-  const validator = VALIDATION === 'inline' ? createInlineValidator() : createWorkerValidator({ logger });
-  const service = createTelemetryService({ store, documents: createMemoryLearnerDocuments(), cache: cache.cache, config, logger, validator });
-  const app = createApp({ config, logger, apiRouters: [createTelemetryRouter({ tokens, service, limiter: cache.rateLimiter, config })] });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: new URL(`http://127.0.0.1:${port}/api/telemetry/batch`),
-    close: async () => {
-      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
-      await validator.close();
-    },
-  };
+async function startServer(store: Store, dataDir: string): Promise<Harness> {
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    JWT_SECRET: SECRET,
+    AUTH_MODE: 'jwt',
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_PER_MINUTE: '0',
+    MAX_BATCH_ITEMS: String(Math.max(500, BATCH)),
+    VALIDATION_THREADS: String(VALIDATION === 'inline' ? 0 : Math.max(1, availableParallelism() - 1)),
+    DATA_DIR: dataDir,
+  });
+  const server = await startShippedServer(config, { store });
+  return { url: new URL(`${server.url}/api/telemetry/batch`), close: () => server.stop() };
 }
 
 /**
@@ -307,7 +291,7 @@ async function startClient(url: URL, requests: readonly { token: string; body: B
 async function measure(kind: string, batches: readonly Batch[]): Promise<void> {
   const raw = await openStore(kind);
   const api = await openStore(kind);
-  const server = await startServer(api.store);
+  const server = await startServer(api.store, tmpdir());
   let client: HttpClient | null = null;
   try {
     const tokens = createTokenService(SECRET);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { KeyFormatError, parseEncryptedFields, parseFieldKeys, parseSigningKeys } from './security/keys.js';
+import { KeyFormatError, parseEncryptedFields, parseFieldKeys, parseSigningKeys } from './key-formats.js';
 
 /**
- * The whole runtime configuration, one schema (CONTRACT section 2). Every field documents
+ * The whole runtime configuration, one schema (documented in docs/operations.md). Every field documents
  * its default and unit; `.env.example` mirrors this file.
  */
 const bool = z
@@ -50,7 +50,7 @@ export const configSchema = z.object({
   RETRY_DELAY_MS: int(1, 3_600_000, 'an integer number of milliseconds from 1 to 3600000').default(5000),
   /** Lifetime of cached status answers, seconds. Default 300. */
   CACHE_TTL_SECONDS: int(0, 86_400, 'an integer number of seconds from 0 to 86400').default(300),
-  /** Upper bound of unflushed updates held in memory per instance before new ones are refused. Default 1000 (×100 updates). */
+  /** Bound of unflushed updates held in memory per instance, in units of {@link UPDATES_PER_QUEUE_UNIT} updates (the default 1000 is 100 000 updates); above it new documents and server-side changes are refused. Default 1000. */
   MAX_QUEUE_SIZE: int(1, 10_000_000, 'an integer from 1 to 10000000').default(1000),
   /** Group-commit window of the update log, milliseconds. Default 50. */
   UPDATE_FLUSH_MS: int(1, 10_000, 'an integer number of milliseconds from 1 to 10000').default(50),
@@ -64,6 +64,12 @@ export const configSchema = z.object({
    * record, which must fit a 16 MB MongoDB document.
    */
   SYNC_MAX_MESSAGE_BYTES: int(1024, 12 * 1024 * 1024, 'an integer number of bytes from 1024 to 12582912').default(12 * 1024 * 1024),
+  /**
+   * Worker threads that validate telemetry batch items, 0–64; 0 validates on the main thread.
+   * Default 0. Workers pay off when several large batches arrive at once: validation then
+   * overlaps with the store writes instead of holding the event loop (`npm run bench`).
+   */
+  VALIDATION_THREADS: int(0, 64, 'an integer from 0 to 64').default(0),
   /** Largest number of items in one telemetry batch, 1–10000. Default 500. */
   MAX_BATCH_ITEMS: int(1, 10_000, 'an integer from 1 to 10000').default(500),
   /** Requests per learner per minute on the REST API; 0 disables. Default 600. */
@@ -87,6 +93,15 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * `MAX_QUEUE_SIZE` counts units of this many updates (the variable keeps its name for existing
+ * deployments); the update log's bound in records is `MAX_QUEUE_SIZE × UPDATES_PER_QUEUE_UNIT`.
+ */
+export const UPDATES_PER_QUEUE_UNIT = 100;
+
+/** The update log's in-memory bound, in updates. */
+export const maxPendingUpdates = (config: Pick<Config, 'MAX_QUEUE_SIZE'>): number => config.MAX_QUEUE_SIZE * UPDATES_PER_QUEUE_UNIT;
 
 /** Thrown at start when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {

@@ -1,6 +1,6 @@
 /**
  * The one error class of the API. Thrown anywhere below the HTTP layer; the error middleware
- * maps it to the contract's shape `{ success: false, error: { code, message, details } }`.
+ * maps it to the API's error shape (docs/api.md) `{ success: false, error: { code, message, details } }`.
  */
 export type ErrorCode =
   | 'VALIDATION_FAILED'

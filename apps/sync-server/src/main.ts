@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const clientDir = join(here, '..', '..', 'client', 'dist');
   let server;
   try {
-    server = await startServer(config, logger, { clientDir });
+    server = await startServer(config, { logger, clientDir });
   } catch (error) {
     // Start-up checks that need the store (e.g. stored ciphertext under an unknown key) are
     // configuration errors too: the same one-line message and exit code as a bad variable.
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     signals += 1;
     if (signals > 1) process.exit(1);
     logger.info({ signal }, 'stopping');
-    // The contract promises exit within 10 s; a stuck store must not hold the process.
+    // docs/operations.md promises exit within 10 s; a stuck store must not hold the process.
     const deadline = setTimeout(() => {
       logger.error('graceful stop took longer than 9 s; exiting');
       process.exit(1);

@@ -1,78 +1,170 @@
+/**
+ * The composition root: config → store → security decorators → services → jobs → HTTP and
+ * WebSocket entry points. `main.ts`, every test helper and every benchmark start the server
+ * through {@link startServer}; overrides replace a part for a test or a benchmark, never the
+ * wiring itself.
+ */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { Router } from 'express';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config.js';
+import type { Router } from 'express';
+import type { Registry } from 'prom-client';
+import { runAuditRetention, AUDIT_RETENTION_LEASE_MS } from './audit/retention.js';
 import { createTokenService, loadOrCreateDevSecret, type TokenService } from './auth/tokens.js';
+import { createCacheService, type CacheService } from './cache/index.js';
+import type { Config } from './config.js';
+import { learnerDocName } from './ids.js';
+import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
+import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
 import { createDevTokenRouter } from './http/routes/dev-token.js';
 import { createHealthRouter } from './http/routes/health.js';
 import { createMetricsRouter } from './http/routes/metrics.js';
-import type { Logger } from './logger.js';
-import { createMetricsRegistry } from './metrics.js';
-import { createStore } from './storage/index.js';
-import type { Store } from './storage/ports.js';
-import { createCacheService, type CacheService } from './cache/index.js';
-import { createSyncService, type SyncService } from './docs/sync-service.js';
-import type { DocumentService } from './docs/document-service.js';
 import { createProgressRouter } from './http/routes/progress.js';
 import { createTelemetryRouter } from './http/routes/telemetry.js';
 import { createUsersRouter } from './http/routes/users.js';
-import { createTelemetryMetrics, createTelemetryService, scheduleTelemetryJobs, type LearnerDocuments } from './telemetry/index.js';
+import { createScheduler, everyMinutes, everySeconds, type Scheduler } from './jobs/scheduler.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry } from './metrics.js';
 import { createSecurityLayer, type SecurityLayer } from './security/index.js';
+import { createStore } from './storage/index.js';
+import type { Store } from './storage/ports.js';
+import {
+  INSIGHTS_LEASE_MS,
+  RETENTION_LEASE_MS,
+  SYNC_QUEUE_LEASE_MS,
+  createInlineValidator,
+  createLearnerDataService,
+  createTelemetryMetrics,
+  createWorkerValidator,
+  runInsightsJob,
+  runRetentionJob,
+  runSyncQueueJob,
+  type ItemValidator,
+  type LearnerDataService,
+  type LearnerDocuments,
+  type TelemetryJobDeps,
+} from './telemetry/index.js';
+import type { SyncLimits } from './ws/endpoint.js';
+import { createSyncService, type SyncService } from './ws/sync-service.js';
+
+/** Sync tuning that is not in the environment (tests, benchmarks). */
+export interface SyncTuning {
+  /** Idle time before a document without peers is unloaded, ms. Default 2 000. */
+  readonly unloadGraceMs?: number;
+  readonly limits?: Partial<SyncLimits>;
+  /** Budget of the sync service's stop, ms. Default 5 000. */
+  readonly stopTimeoutMs?: number;
+  /** Redis stream of the fan-out (tests isolate instances sharing one Redis). */
+  readonly redisStreamKey?: string;
+}
+
+/** Parts a test or a benchmark replaces; everything else is what `npm start` runs. */
+export interface ServerOverrides {
+  /** Default: pino at `LOG_LEVEL`. */
+  readonly logger?: Logger;
+  /** Directory of the built client served at `/`. */
+  readonly clientDir?: string;
+  /**
+   * This store instead of the one the config selects (tests wrap stores to inject faults). The
+   * caller owns it: {@link RunningServer.stop} does not close it.
+   */
+  readonly store?: Store;
+  /** This cache and rate limiter instead of the one the config selects. */
+  readonly cache?: CacheService;
+  /** Injectable clock for the telemetry use cases, the audit and the jobs. */
+  readonly now?: () => Date;
+  readonly sync?: SyncTuning;
+  /** Write window of buffered audit entries (`document.update`, `event.ingest`), ms (tests shorten it). Default 1000. */
+  readonly auditWindowMs?: number;
+  /** The REST side's learner documents instead of the sync service's (API tests observe merges in a fake). */
+  readonly learnerDocuments?: LearnerDocuments;
+  /** This item validator instead of the one `VALIDATION_THREADS` selects (tests pass a failing worker). The caller closes it. */
+  readonly validator?: ItemValidator;
+  /** False: jobs are registered and reported but run only through `jobs.runNow` (tests). Default true. */
+  readonly runJobs?: boolean;
+}
 
 export interface RunningServer {
   /** `http://host:port` as reachable from this machine. */
   readonly url: string;
   readonly port: number;
+  readonly config: Config;
+  /** The store every service uses (with the security decorators). */
   readonly store: Store;
   readonly tokens: TokenService;
+  readonly cache: CacheService;
+  readonly registry: Registry;
   readonly sync: SyncService;
+  /** What the REST routes serve: telemetry, progress, export and erasure. */
+  readonly learnerData: LearnerDataService;
+  /** The REST side's view of the learner documents. */
+  readonly learnerDocuments: LearnerDocuments;
+  /** Every scheduled job (also reported by `GET /api/health`). */
+  readonly jobs: Scheduler;
   /** The routers mounted under `/api`, in order (the OpenAPI test compares them with docs/openapi.yaml). */
   readonly apiRouters: readonly Router[];
-  /** Graceful stop: stop accepting, flush the update log, snapshot dirty documents, close the store. */
+  /** Graceful stop: stop accepting, stop the jobs, flush the update log, snapshot dirty documents, close what was opened here. */
   stop(): Promise<void>;
-}
-
-export interface StartOptions {
-  /** Directory of the built client served at `/`. */
-  readonly clientDir?: string;
-  /** Use this store instead of creating one from the config (tests wrap stores to inject faults). */
-  readonly store?: Store;
-  /** Use this cache and rate limiter instead of the one the config selects. */
-  readonly cache?: CacheService;
-  /** Injectable clock for the telemetry use-cases and jobs (tests). */
-  readonly now?: () => Date;
-  /** Tuning of the sync service that is not in the environment contract (tests, benchmarks). */
-  readonly syncOptions?: Parameters<typeof createSyncService>[0]['options'];
-  /** Write window of buffered audit entries (`document.update`, `event.ingest`), ms (tests shorten it). Default 1000. */
-  readonly auditWindowMs?: number;
 }
 
 /** The REST side's view of the learner documents: the sync service's live documents. */
 function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   return {
     read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
-    apply: (userId, author, fn) => documents.change(userId, author, fn),
-    evict: (docName) => documents.erase(docName),
-    // Also loaded `<userId>/<name>` documents whose updates are not in the store yet.
-    evictAll: (userId) => documents.eraseUser(userId),
+    apply: (userId, author, fn) => documents.change(learnerDocName(userId), author, fn),
+    eraseAll: (userId) => documents.eraseUser(userId),
   };
 }
 
+/** Registers every job of the server; `ENABLE_SCHEDULED_SYNC=false` leaves only the sync-queue retries scheduled. */
+function registerJobs(jobs: Scheduler, config: Config, sync: SyncService, telemetry: TelemetryJobDeps, audit: () => Promise<unknown>): void {
+  const scheduled = config.ENABLE_SCHEDULED_SYNC;
+  jobs.register({
+    name: 'snapshots',
+    timing: { everyMs: config.SYNC_INTERVAL_MINUTES * 60_000 },
+    // Each document is compacted under its own lease; instances share the work of one run.
+    leaseMs: null,
+    enabled: scheduled,
+    run: async () => void (await sync.runSnapshots()),
+  });
+  jobs.register({
+    name: 'sync-queue',
+    timing: { cron: everySeconds(config.RETRY_DELAY_MS / 1000) },
+    leaseMs: SYNC_QUEUE_LEASE_MS,
+    // Always: acknowledged progress and assessment items depend on it after a failed merge.
+    enabled: true,
+    run: () => runSyncQueueJob(telemetry),
+  });
+  jobs.register({
+    name: 'insights',
+    timing: { cron: everyMinutes(config.SYNC_INTERVAL_MINUTES) },
+    leaseMs: INSIGHTS_LEASE_MS,
+    enabled: scheduled,
+    run: () => runInsightsJob(telemetry),
+  });
+  jobs.register({ name: 'retention', timing: { cron: '30 3 * * *' }, leaseMs: RETENTION_LEASE_MS, enabled: scheduled, run: () => runRetentionJob(telemetry) });
+  // After the telemetry retention at 03:30.
+  jobs.register({ name: 'audit-retention', timing: { cron: '45 3 * * *' }, leaseMs: AUDIT_RETENTION_LEASE_MS, enabled: scheduled, run: async () => void (await audit()) });
+}
+
 /**
- * The composition root: config → store → services → HTTP + WebSocket entry points → jobs.
- * `main.ts` calls it with the process environment; tests call it with port 0.
+ * Starts the whole server on `config.PORT` (0: any free port). Rejects with `ConfigError` when a
+ * start-up check that needs the store fails (stored ciphertext under an unknown key).
  */
-export async function startServer(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(config: Config, overrides: ServerOverrides = {}): Promise<RunningServer> {
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
   const instanceId = randomUUID();
   const startedAt = Date.now();
+  const now = overrides.now;
   const secret = config.JWT_SECRET ?? loadOrCreateDevSecret(config.DATA_DIR);
   const tokens = createTokenService(secret);
   const registry = createMetricsRegistry(instanceId);
-  const baseStore = options.store ?? (await createStore(config, logger));
-  // Issue 8 (encryption, audit, signed batches) wraps the store in decorators; every service
-  // below sees only the wrapped store.
+  const baseStore = overrides.store ?? (await createStore(config, logger));
+  const closeOwnStore = async (): Promise<void> => {
+    if (!overrides.store) await baseStore.close();
+  };
+  // Encryption, audit and signed batches wrap the store; every service below sees only the wrapped store.
   let security: SecurityLayer;
   try {
     security = await createSecurityLayer({
@@ -81,17 +173,16 @@ export async function startServer(config: Config, logger: Logger, options: Start
       store: baseStore,
       pseudonymSecret: secret,
       registry,
-      instanceId,
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.auditWindowMs !== undefined ? { documentAuditWindowMs: options.auditWindowMs } : {}),
+      ...(now ? { now } : {}),
+      ...(overrides.auditWindowMs !== undefined ? { auditWindowMs: overrides.auditWindowMs } : {}),
     });
   } catch (error) {
-    if (!options.store) await baseStore.close().catch(() => undefined);
+    await closeOwnStore().catch(() => undefined);
     throw error;
   }
   const store = security.store;
-  const cache = options.cache ?? createCacheService(config, logger);
-  const now = options.now;
+  const cache = overrides.cache ?? createCacheService(config, logger);
+  const tuning = overrides.sync ?? {};
 
   const sync = createSyncService({
     config,
@@ -99,31 +190,47 @@ export async function startServer(config: Config, logger: Logger, options: Start
     store,
     tokens,
     registry,
-    redis: config.REDIS_URL ? { url: config.REDIS_URL } : null,
+    redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisStreamKey ? { streamKey: tuning.redisStreamKey } : {}) } : null,
     instanceId,
-    ...(options.syncOptions ? { options: options.syncOptions } : {}),
+    options: {
+      ...(tuning.unloadGraceMs !== undefined ? { unloadGraceMs: tuning.unloadGraceMs } : {}),
+      ...(tuning.limits ? { limits: tuning.limits } : {}),
+      ...(tuning.stopTimeoutMs !== undefined ? { stopTimeoutMs: tuning.stopTimeoutMs } : {}),
+    },
   });
   await sync.start();
-  const documents = learnerDocumentsOf(sync.documents);
-  const telemetry = createTelemetryService({
+  const learnerDocuments = overrides.learnerDocuments ?? learnerDocumentsOf(sync.documents);
+  const validator =
+    overrides.validator ?? (config.VALIDATION_THREADS > 0 ? createWorkerValidator({ logger, threads: config.VALIDATION_THREADS }) : createInlineValidator());
+  const learnerData = createLearnerDataService({
     store,
-    documents,
+    documents: learnerDocuments,
     cache: cache.cache,
     config,
     logger,
     metrics: createTelemetryMetrics(registry),
+    validator,
     ...(now ? { now } : {}),
   });
-  const snapshots = config.ENABLE_SCHEDULED_SYNC ? sync.scheduleSnapshots() : null;
-  const jobs = scheduleTelemetryJobs({ store, documents, cache: cache.cache, config, logger, instanceId, ...(now ? { now } : {}) });
 
-  const restDeps = { tokens, service: telemetry, limiter: cache.rateLimiter, config };
+  const jobs = createScheduler({ leases: store.leases, instanceId, logger });
+  registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, ...(now ? { now } : {}) }, () =>
+    runAuditRetention({ store, days: config.AUDIT_RETENTION_DAYS, logger, ...(now ? { now } : {}) }),
+  );
+  if (overrides.runJobs !== false) jobs.start();
+
+  const restDeps = { tokens, service: learnerData, limiter: cache.rateLimiter, config };
   const apiRouters = [
     createHealthRouter({
       startedAt,
       pingDatabase: () => store.ping(),
       cacheState: () => cache.state(),
-      schedulerState: () => jobs.state(),
+      schedulerState: () => {
+        const state = jobs.state();
+        // Only the sync-queue retries run without ENABLE_SCHEDULED_SYNC: report the schedule as disabled.
+        return state === 'running' && !config.ENABLE_SCHEDULED_SYNC ? 'disabled' : state;
+      },
+      jobs: () => jobs.jobs(),
       syncState: () => {
         const s = sync.status();
         return { logBacklog: s.logBacklog, storeHealthy: s.storeHealthy, loadedDocuments: s.loadedDocuments, connections: s.connections };
@@ -131,13 +238,18 @@ export async function startServer(config: Config, logger: Logger, options: Start
     }),
     createMetricsRouter(registry, tokens),
     ...(config.AUTH_MODE === 'dev' ? [createDevTokenRouter(tokens)] : []),
-    ...security.routersBefore(),
+    ...createSecurityRoutersBefore(security, {
+      tokens,
+      logger,
+      now: now ?? (() => new Date()),
+      retryAfterSeconds: Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000)),
+    }),
     createTelemetryRouter(restDeps),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
-    security.auditRouter(tokens),
+    createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),
   ];
-  const app = createApp({ config, logger, apiRouters, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
+  const app = createApp({ config, logger, apiRouters, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
   const server: Server = createServer(app);
   server.on('upgrade', (req, socket, head) => sync.handleUpgrade(req, socket, head));
 
@@ -155,21 +267,21 @@ export async function startServer(config: Config, logger: Logger, options: Start
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      // Stop accepting first, then drain: sockets close, the log is flushed, dirty documents
-      // are snapshotted, and only then does the store close.
+      // Stop accepting first, then drain: jobs stop, sockets close, the log is flushed, dirty
+      // documents are snapshotted, and only then does the store close.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      jobs.stop();
-      await snapshots?.stop();
+      await jobs.stop();
       await sync.stop();
       // After the update log's last flush, so its document.update audit entries are written.
       await security.stop();
       server.closeAllConnections();
       await closed;
-      await cache.close();
-      await store.close();
+      if (!overrides.validator) await validator.close();
+      if (!overrides.cache) await cache.close();
+      await closeOwnStore();
     })();
     return stopping;
   };
-  return { url, port, store, tokens, sync, apiRouters, stop };
+  return { url, port, config, store, tokens, cache, registry, sync, learnerData, learnerDocuments, jobs, apiRouters, stop };
 }

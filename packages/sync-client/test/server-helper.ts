@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../../apps/sync-server/src/config.js';
 import { createLogger } from '../../../apps/sync-server/src/logger.js';
-import { startServer, type RunningServer, type StartOptions } from '../../../apps/sync-server/src/server.js';
+import { startServer, type RunningServer, type ServerOverrides } from '../../../apps/sync-server/src/server.js';
 
 /** The real sync server on port 0 with a fresh data directory. */
 export interface TestServer extends RunningServer {
@@ -21,7 +21,7 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, reuseDir?: string, startOptions: StartOptions = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, reuseDir?: string, startOptions: ServerOverrides = {}): Promise<TestServer> {
   const dir = reuseDir ?? (await mkdtemp(join(tmpdir(), 'sync-client-it-')));
   const config = loadConfig({
     PORT: '0',
@@ -32,7 +32,7 @@ export async function startTestServer(env: Record<string, string> = {}, reuseDir
     RATE_LIMIT_PER_MINUTE: '0',
     ...env,
   });
-  const server = await startServer(config, createLogger('silent'), startOptions);
+  const server = await startServer(config, { logger: createLogger('silent'), ...startOptions });
   const getJson = async <T>(path: string, userId: string): Promise<T> => {
     const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${await server.tokens.sign(userId)}` } });
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);

@@ -3,7 +3,7 @@ import type { AuditContext } from './context.js';
 
 export interface AuditingDeps {
   /**
-   * Where entries go: the shared audit buffer (`DocumentAudit.enqueue`), written within a second
+   * Where entries go: the shared audit buffer (`AuditBuffer.enqueue`), written within a second
    * in one transaction with the document entries. A failed write is logged and counted there;
    * the data write is not undone (it is durable and the client was told so).
    */

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { userIdSchema } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
+import { asUserId, type UserId } from '../ids.js';
 import { JwtError, verifyHs256 } from './hs256.js';
 
 /** Who is calling: a learner acts for itself; a service may act for any learner. */
 export interface Principal {
-  readonly userId: string;
+  readonly userId: UserId;
   readonly role: 'learner' | 'service';
   /**
    * When the token stops being valid (`exp`), ms since epoch; null for a token without `exp`.
@@ -50,7 +51,7 @@ export function createTokenService(secret: string): TokenService {
       if (!sub.success) throw new ApiError('UNAUTHORIZED', 'The token subject is not a valid userId');
       const exp = payload['exp'];
       return {
-        userId: sub.data,
+        userId: asUserId(sub.data),
         role: payload['role'] === 'service' ? 'service' : 'learner',
         expiresAt: typeof exp === 'number' ? exp * 1000 : null,
       };
@@ -77,12 +78,12 @@ export function loadOrCreateDevSecret(dataDir: string): string {
 }
 
 /** The learner whose data a request addresses: self, or any learner for a service. */
-export function actingUserId(principal: Principal, requested: unknown): string {
+export function actingUserId(principal: Principal, requested: unknown): UserId {
   if (requested === undefined || requested === null || requested === '') return principal.userId;
   const parsed = userIdSchema.safeParse(requested);
   if (!parsed.success) throw new ApiError('VALIDATION_FAILED', 'userId is not valid', [{ path: 'userId', message: 'expected 1–128 characters of [A-Za-z0-9_-]' }]);
   if (parsed.data !== principal.userId && principal.role !== 'service') {
     throw new ApiError('FORBIDDEN', 'Only a service token may act for another learner');
   }
-  return parsed.data;
+  return asUserId(parsed.data);
 }

@@ -1,6 +1,14 @@
 import * as Y from 'yjs';
 import type { DocumentStore } from '../storage/ports.js';
 
+/** Applies stored updates in one transaction: linear, unlike Y.mergeUpdates over a long log. */
+export function applyAll(doc: Y.Doc, updates: readonly Uint8Array[], origin: unknown): void {
+  if (updates.length === 0) return;
+  doc.transact(() => {
+    for (const update of updates) Y.applyUpdate(doc, update);
+  }, origin);
+}
+
 /**
  * Folds a document's log into its snapshot: load snapshot + log, merge (plus the in-memory state
  * when the document is loaded, which may hold updates another instance has not logged yet), write
@@ -17,10 +25,7 @@ export async function compactDocument(store: DocumentStore, docName: string, inM
     const parts: Uint8Array[] = [];
     if (loaded.snapshot) parts.push(loaded.snapshot.state);
     for (const entry of loaded.updates) parts.push(entry.update);
-    // One transaction, update by update: linear, unlike Y.mergeUpdates over a long log.
-    doc.transact(() => {
-      for (const part of parts) Y.applyUpdate(doc, part);
-    });
+    applyAll(doc, parts, null);
     if (inMemory) Y.applyUpdate(doc, Y.encodeStateAsUpdate(inMemory));
     await store.compact(docName, Y.encodeStateAsUpdate(doc), loaded.updates.map((u) => u.id));
     return loaded.updates.length;

@@ -1,6 +1,7 @@
 import type * as Y from 'yjs';
 import { LearnerDocument, type LearnerDocumentJSON } from '@prepmate/crdt-model';
 import { StoreUnavailableError } from '../errors.js';
+import { asDocName, type DocName, type UserId } from '../ids.js';
 import type { DocumentStore } from '../storage/ports.js';
 import type { DocumentManager } from './manager.js';
 import type { UpdateLog } from './update-log.js';
@@ -11,31 +12,31 @@ import type { UpdateLog } from './update-log.js';
  */
 export interface DocumentService {
   /** Runs `fn` on the loaded document (loading it first). `fn` must not keep the doc. */
-  read<T>(docName: string, fn: (doc: Y.Doc) => T): Promise<T>;
+  read<T>(docName: DocName, fn: (doc: Y.Doc) => T): Promise<T>;
   /** The learner document (named by the userId) as JSON, via crdt-model's `LearnerDocument`. */
-  readLearner(userId: string): Promise<LearnerDocumentJSON>;
+  readLearner(userId: UserId): Promise<LearnerDocumentJSON>;
   /**
    * Applies `fn` in one transaction authored by `author` (e.g. `service:telemetry`), broadcasts
    * it, and resolves once it is in the durable log. Throws `StoreUnavailableError` if the log does
    * not confirm within `durableTimeoutMs` (the change stays applied and is written when the store
    * is back; a retry is harmless because Yjs merges are idempotent for the same facts).
    */
-  change(docName: string, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
+  change(docName: DocName, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
   /** Log entries of a document (author, time), oldest first. */
   history: DocumentStore['listUpdates'];
   /**
    * Erases one document: closes its sockets (4410), drops it from memory without persisting,
    * forgets its queued updates, deletes it from the store and tells other instances. Idempotent.
    */
-  erase(docName: string): Promise<void>;
-  /** {@link erase} for every document of a learner (`<userId>` and `<userId>/*`, stored or loaded). */
-  eraseUser(userId: string): Promise<void>;
+  erase(docName: DocName): Promise<void>;
+  /** {@link erase} for every document of a learner (`<userId>` and `<userId>/*`, stored or loaded); resolves with how many were stored. */
+  eraseUser(userId: UserId): Promise<number>;
 }
 
 export function createDocumentService(deps: { manager: DocumentManager; log: UpdateLog; store: DocumentStore }): DocumentService {
   const { manager, log, store } = deps;
 
-  async function read<T>(docName: string, fn: (doc: Y.Doc) => T): Promise<T> {
+  async function read<T>(docName: DocName, fn: (doc: Y.Doc) => T): Promise<T> {
     const live = await manager.acquire(docName);
     try {
       return fn(live.doc);
@@ -46,7 +47,7 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
 
   return {
     read,
-    readLearner: (userId) => read(userId, (doc) => new LearnerDocument(doc).toJSON()),
+    readLearner: (userId) => read(asDocName(userId), (doc) => new LearnerDocument(doc).toJSON()),
     async change(docName, author, fn, options = {}) {
       if (log.overloaded) throw new StoreUnavailableError('the update log backlog is full; retry later');
       const live = await manager.acquire(docName);
@@ -71,11 +72,14 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
     history: (docName, limit) => store.listUpdates(docName, limit),
     erase: (docName) => manager.erase(docName),
     async eraseUser(userId) {
-      const names = new Set(await store.listUserDocuments(userId));
+      const stored = await store.listUserDocuments(userId);
+      const names = new Set<string>(stored);
       names.add(userId);
       // Loaded documents whose updates are not in the store yet.
       for (const name of manager.loadedNames()) if (name === userId || name.startsWith(`${userId}/`)) names.add(name);
-      for (const name of names) await manager.erase(name);
+      // Stored names were validated when written.
+      for (const name of names) await manager.erase(asDocName(name));
+      return stored.length;
     },
   };
 }

@@ -2,12 +2,12 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ApiError, StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-/** The contract's error body. */
+/** The API's error body (docs/api.md). */
 export function errorBody(error: ApiError): { success: false; error: { code: string; message: string; details: readonly unknown[] } } {
   return { success: false, error: { code: error.code, message: error.message, details: error.details } };
 }
 
-/** Unknown `/api` routes answer 404 in the contract's shape, never Express's HTML. */
+/** Unknown `/api` routes answer 404 in the API's error shape, never Express's HTML. */
 export const apiNotFound: RequestHandler = (req, _res, next) => {
   next(new ApiError('NOT_FOUND', `No route ${req.method} ${req.baseUrl}${req.path}`));
 };

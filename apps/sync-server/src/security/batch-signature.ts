@@ -53,7 +53,7 @@ const unauthorized = (message: string): ApiError => new ApiError('UNAUTHORIZED',
 /**
  * Middleware for `POST /telemetry/batch`. A request naming a client that has a key — or any
  * request when signing is required — must carry a fresh timestamp and a valid signature;
- * otherwise 401 in the contract's error shape. Other requests pass untouched.
+ * otherwise 401 in the API's error shape. Other requests pass untouched.
  * A replay within the tolerance is harmless: batches are idempotent (batchId, eventIds).
  */
 export function verifyBatchSignature(options: BatchSignatureOptions): RequestHandler {

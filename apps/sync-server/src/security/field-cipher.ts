@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { FieldKeyring } from './keys.js';
+import type { FieldKeyring } from '../key-formats.js';
 
 /**
  * Field-level encryption of telemetry `eventData` (AES-256-GCM). An encrypted value is replaced

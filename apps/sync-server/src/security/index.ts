@@ -1,31 +1,25 @@
-import { Router } from 'express';
+import type { RequestHandler } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { createAuditContext, type AuditContext } from '../audit/context.js';
-import { auditingDocumentStore } from '../audit/documents.js';
-import { auditContextMiddleware, createAuditRouter, createUserAuditRouter } from '../audit/http.js';
+import { createAuditBuffer } from '../audit/audit-buffer.js';
 import { createPseudonymiser } from '../audit/pseudonym.js';
-import { scheduleAuditRetention } from '../audit/retention.js';
 import { auditingTelemetryStore } from '../audit/telemetry.js';
-import type { TokenService } from '../auth/tokens.js';
 import { ConfigError, type Config } from '../config.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { AuditEntry, Store } from '../storage/ports.js';
+import type { AuditEntry, AuditStore, DocumentStore, Store } from '../storage/ports.js';
 import { verifyBatchSignature } from './batch-signature.js';
 import { encryptingTelemetryStore } from './encrypted-telemetry.js';
 import { createFieldCipher, type FieldCipher } from './field-cipher.js';
-import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from './keys.js';
+import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from '../key-formats.js';
 import { checkStoredCiphertext } from './startup-check.js';
 
 export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS } from './batch-signature.js';
 export { createFieldCipher, isEncryptedValue, findEncryptedValues, FieldDecryptionError, type FieldCipher, type EncryptedValue } from './field-cipher.js';
-export { parseFieldKeys, parseEncryptedFields, parseSigningKeys, KeyFormatError, type FieldKeyring, type FieldKey } from './keys.js';
+export { parseFieldKeys, parseEncryptedFields, parseSigningKeys, KeyFormatError, type FieldKeyring, type FieldKey } from '../key-formats.js';
 
-/** The configuration issue 8 adds. */
-export type SecurityConfig = Pick<
-  Config,
-  'ENCRYPTED_FIELDS' | 'FIELD_ENCRYPTION_KEY' | 'AUDIT_RETENTION_DAYS' | 'BATCH_SIGNING_KEYS' | 'BATCH_SIGNING_REQUIRED' | 'ENABLE_SCHEDULED_SYNC' | 'RETRY_DELAY_MS'
->;
+/** The configuration of field encryption and batch signatures. */
+export type SecurityConfig = Pick<Config, 'ENCRYPTED_FIELDS' | 'FIELD_ENCRYPTION_KEY' | 'BATCH_SIGNING_KEYS' | 'BATCH_SIGNING_REQUIRED'>;
 
 export interface SecurityLayerDeps {
   readonly config: SecurityConfig;
@@ -35,10 +29,9 @@ export interface SecurityLayerDeps {
   /** Keys the audit pseudonyms (the server's JWT secret). */
   readonly pseudonymSecret: string;
   readonly registry: Registry;
-  readonly instanceId: string;
   readonly now?: () => Date;
   /** Write window of buffered audit entries (`document.update`, `event.ingest`), ms (tests shorten it). Default 1000. */
-  readonly documentAuditWindowMs?: number;
+  readonly auditWindowMs?: number;
 }
 
 export interface SecurityLayer {
@@ -47,11 +40,19 @@ export interface SecurityLayer {
   readonly context: AuditContext;
   /** null when FIELD_ENCRYPTION_KEY is unset. */
   readonly cipher: FieldCipher | null;
-  /** Mounted under `/api` before the telemetry and users routers: audit context, batch signatures, export/erasure audit. */
-  routersBefore(): Router[];
-  /** `GET /api/audit`, `GET /api/audit/history`. */
-  auditRouter(tokens: TokenService): Router;
-  /** Writes pending audit entries and stops the retention job; call before closing the store. */
+  /** `POST /telemetry/batch` middleware: refuses a missing (when required), stale or wrong signature. */
+  readonly verifyBatchSignature: RequestHandler;
+  /** The audit trail itself (its own writes are not audited). */
+  readonly audit: AuditStore;
+  /** The document store under the audit decorator (the audit history reads it). */
+  readonly documents: DocumentStore;
+  /** The keyed pseudonym of a learner (erasure). */
+  pseudonym(userId: string): string;
+  /** Writes buffered audit entries now, so erasure pseudonymises them too. */
+  flushAudit(): Promise<void>;
+  /** Drops expired leases, whose keys may name an erased learner's documents. */
+  purgeExpiredLeases(): Promise<unknown>;
+  /** Writes buffered audit entries and stops their timer; call before closing the store. */
   stop(): Promise<void>;
 }
 
@@ -63,7 +64,7 @@ export function fieldCipherOf(config: Pick<Config, 'ENCRYPTED_FIELDS' | 'FIELD_E
 }
 
 /**
- * Issue 8 as decorators and middleware around the existing services: nothing inside telemetry/,
+ * Encryption, audit and signed batches as decorators and middleware around the existing services: nothing inside telemetry/,
  * docs/ or the routers knows about it. Refuses to start (ConfigError) when stored ciphertext
  * names a key the configuration lacks.
  */
@@ -103,18 +104,18 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
   };
 
   const context = createAuditContext();
-  const documentAudit = auditingDocumentStore(base.documents, {
+  const auditBuffer = createAuditBuffer(base.documents, {
     audit: base.audit,
     onError: onAuditError,
-    ...(deps.documentAuditWindowMs !== undefined ? { windowMs: deps.documentAuditWindowMs } : {}),
+    ...(deps.auditWindowMs !== undefined ? { windowMs: deps.auditWindowMs } : {}),
   });
-  let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => documentAudit.enqueue(entries), context, now });
+  let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => auditBuffer.enqueue(entries), context, now });
   if (fields !== null) telemetry = encryptingTelemetryStore(telemetry, fields.cipher);
 
   // A plain object, not a spread: adapters may be class instances whose methods a spread drops.
   const store: Store = {
     kind: base.kind,
-    documents: documentAudit.documents,
+    documents: auditBuffer.documents,
     telemetry,
     syncQueue: base.syncQueue,
     batchLogs: base.batchLogs,
@@ -126,40 +127,18 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
   };
 
   const signingKeys = parseSigningKeys(config.BATCH_SIGNING_KEYS ?? '');
-  const retention = config.ENABLE_SCHEDULED_SYNC
-    ? scheduleAuditRetention({ store: base, days: config.AUDIT_RETENTION_DAYS, logger, instanceId: deps.instanceId, now })
-    : null;
   const pseudonym = createPseudonymiser(deps.pseudonymSecret);
 
   return {
     store,
     context,
     cipher: fields?.cipher ?? null,
-    routersBefore() {
-      const router = Router();
-      // `use` on purpose: every later `/api` route runs inside the audit context.
-      router.use(auditContextMiddleware(context));
-      router.post(
-        '/telemetry/batch',
-        verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }),
-      );
-      return [
-        router,
-        createUserAuditRouter({
-          audit: base.audit,
-          logger,
-          now,
-          pseudonym,
-          flushPending: () => documentAudit.flush(),
-          purgeLeases: () => base.leases.purgeExpired(),
-          retryAfterSeconds: Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000)),
-        }),
-      ];
-    },
-    auditRouter: (tokens) => createAuditRouter({ tokens, audit: base.audit, documents: base.documents }),
-    async stop() {
-      retention?.stop();
-      await documentAudit.stop();
-    },
+    verifyBatchSignature: verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }),
+    audit: base.audit,
+    documents: base.documents,
+    pseudonym,
+    flushAudit: () => auditBuffer.flush(),
+    purgeExpiredLeases: () => base.leases.purgeExpired(),
+    stop: () => auditBuffer.stop(),
   };
 }

@@ -1,6 +1,6 @@
 import type { RecordStore } from '../storage/ports.js';
 import { findEncryptedValues } from './field-cipher.js';
-import type { FieldKeyring } from './keys.js';
+import type { FieldKeyring } from '../key-formats.js';
 
 /** Events read at start to check that the configured keys can read what is stored. */
 export const STARTUP_SAMPLE = 200;

@@ -5,18 +5,19 @@ export type {
   ItemResult,
   ItemStatus,
   RequestContext,
-  SyncStatus,
+  LearnerSyncStatus,
   TelemetryConfig,
   TelemetryDeps,
   TelemetryMetrics,
   TrackResult,
 } from './types.js';
 export { statusCacheKey } from './types.js';
-export { createTelemetryService, type TelemetryService } from './service.js';
-export { createMemoryLearnerDocuments } from './memory-documents.js';
+export { createLearnerDataService, type LearnerDataService } from './learner-data-service.js';
 export { createTelemetryMetrics } from './metrics.js';
 export { anonymiseIp, enrichTimes } from './enrich.js';
 export { mergeQueueItems, type MergeOutcome } from './merge.js';
 export { settleOutcomes, nextAttemptAt, maxAttempts } from './settle.js';
-export { scheduleTelemetryJobs, type TelemetrySchedule, type TelemetryScheduleDeps } from './schedule.js';
-export { createInlineValidator, createWorkerValidator, type ItemValidator, type WorkerValidatorOptions } from './validation.js';
+export { runSyncQueueJob, SYNC_QUEUE_LEASE_MS, type TelemetryJobDeps } from './sync-queue-job.js';
+export { runInsightsJob, INSIGHTS_LEASE_MS, type InsightsJobOptions } from './insights-job.js';
+export { runRetentionJob, RETENTION_LEASE_MS } from './retention-job.js';
+export { createInlineValidator, createWorkerValidator, type ItemValidator, type WorkerValidatorOptions } from './item-validator.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchItem } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
+import type { UserId } from '../ids.js';
 import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
 import { anonymiseIp, trimUserAgent } from './enrich.js';
 import { mergeQueueItems } from './merge.js';
@@ -15,8 +16,8 @@ import {
   type TelemetryDeps,
   type TrackResult,
 } from './types.js';
-import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId } from './validate.js';
-import { createInlineValidator } from './validation.js';
+import { makeBatchEnvelopeSchema, parseBatchEnvelope, parseTrackBody, requestedUserId } from './parse.js';
+import { createInlineValidator } from './item-validator.js';
 
 /** Assessments first: they are facts other devices wait for; progress patches can lag. */
 const PRIORITY = { assessment: 10, progress: 5 } as const;
@@ -66,13 +67,13 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
 
     // Group valid items by the learner they belong to: a learner's items all belong to them; a
     // service may send items of several learners in one batch.
-    const owners: { index: number; userId: string; raw: unknown }[] = [];
+    const owners: { index: number; userId: UserId; raw: unknown }[] = [];
     envelope.items.forEach((raw, index) => {
       try {
         // Only an item that names a learner needs the token check; the request's own learner
         // is already resolved (and checking it per item would be 500 schema parses a batch).
         const requested = requestedUserId(raw);
-        owners.push({ index, userId: requested === undefined || requested === ctx.userId ? ctx.userId : ctx.actFor(requested), raw });
+        owners.push({ index, userId: requested === undefined || requested === (ctx.userId as string) ? ctx.userId : ctx.actFor(requested), raw });
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
         const code = error.code === 'FORBIDDEN' ? 'FORBIDDEN' : 'VALIDATION_FAILED';
@@ -80,7 +81,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       }
     });
     const validations = await validator.validate(owners.map((o) => o.raw));
-    const groups = new Map<string, Entry[]>();
+    const groups = new Map<UserId, Entry[]>();
     owners.forEach(({ index, userId }, i) => {
       const validation = validations[i]!;
       if (!validation.ok) {
@@ -126,7 +127,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
 
   async function ingestGroup(
     ctx: RequestContext,
-    userId: string,
+    userId: UserId,
     batchId: string,
     batchSentAt: Date | null,
     entries: readonly Entry[],
@@ -193,7 +194,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
    * A failed merge leaves the item durably queued (`stored`) for the queue job to retry.
    */
   async function mergeNow(
-    userId: string,
+    userId: UserId,
     inserted: readonly SyncQueueItem[],
     indexByKey: ReadonlyMap<string, number>,
     set: (index: number, status: ItemStatus) => void,

@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
 import { LearnerDocument, assessmentSchema, canonicalJson, progressSchema, type Assessment, type Origin } from '@prepmate/crdt-model';
+import type { UserId } from '../ids.js';
 import type { SyncQueueItem } from '../storage/ports.js';
 import type { DocumentAuthor, LearnerDocuments } from './ports.js';
 
@@ -59,7 +60,7 @@ function applyProgress(learner: LearnerDocument, data: Record<string, unknown>):
  */
 export async function mergeQueueItems(
   documents: LearnerDocuments,
-  userId: string,
+  userId: UserId,
   author: DocumentAuthor,
   items: readonly SyncQueueItem[],
 ): Promise<MergeOutcome[]> {

@@ -1,12 +1,13 @@
 import type * as Y from 'yjs';
 import type { LearnerDocumentJSON } from '@prepmate/crdt-model';
+import type { UserId } from '../ids.js';
 
 /**
- * The learner document as the REST API shows it (CONTRACT section 4, `GET /api/progress`):
+ * The learner document as the REST API shows it (`GET /api/progress`, docs/api.md):
  * plain JSON of the Y.Doc, each topic with its derived `mastery`.
  */
 export interface LearnerJson extends LearnerDocumentJSON {
-  readonly userId: string;
+  readonly userId: UserId;
 }
 
 /**
@@ -23,22 +24,18 @@ export type DocumentAuthor = string;
  */
 export interface LearnerDocuments {
   /** The learner document `<userId>` as JSON (an empty document when it does not exist yet). */
-  read(userId: string): Promise<LearnerJson>;
+  read(userId: UserId): Promise<LearnerJson>;
   /**
    * Runs `fn` on the learner document in one transaction and resolves once the resulting
    * update is durable (in the update log). Rejects when the document cannot be loaded or the
    * update cannot be persisted; the caller then retries through the sync queue.
    */
-  apply(userId: string, author: DocumentAuthor, fn: (doc: Y.Doc) => void): Promise<void>;
+  apply(userId: UserId, author: DocumentAuthor, fn: (doc: Y.Doc) => void): Promise<void>;
   /**
-   * Drops a document from memory without persisting it and disconnects its clients; used
-   * before erasure so that nothing writes the erased state back.
+   * Erases every document of the learner (`<userId>`, `<userId>/*`), stored or only loaded: its
+   * sockets are closed, it is dropped from memory without being persisted, its queued updates are
+   * forgotten, it is deleted from the store and other instances are told. Idempotent. Resolves
+   * with how many documents the store held.
    */
-  evict(docName: string): Promise<void>;
-  /**
-   * {@link evict} for every document of the learner that is loaded (`<userId>`, `<userId>/*`),
-   * including ones whose updates have not reached the store yet — erasure cannot find those
-   * by listing the store. Optional: without it only stored names and `<userId>` are evicted.
-   */
-  evictAll?(userId: string): Promise<void>;
+  eraseAll(userId: UserId): Promise<number>;
 }

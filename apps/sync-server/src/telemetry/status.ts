@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { BatchLog, SyncQueueStatus } from '../storage/ports.js';
-import { statusCacheKey, type SyncStatus, type TelemetryDeps } from './types.js';
+import { statusCacheKey, type LearnerSyncStatus, type TelemetryDeps } from './types.js';
 
 const cachedStatusSchema = z.object({
   lastSyncTime: z.string().nullable(),
@@ -14,7 +14,7 @@ const cachedStatusSchema = z.object({
  * `degraded`: some queue item is in `error` (retried with backoff) or the last batch was partial.
  * `good` otherwise. Documented in docs/api.md.
  */
-export function syncHealthOf(counts: Record<SyncQueueStatus, number>, lastLog: BatchLog | undefined): SyncStatus['syncHealth'] {
+export function syncHealthOf(counts: Record<SyncQueueStatus, number>, lastLog: BatchLog | undefined): LearnerSyncStatus['syncHealth'] {
   if (lastLog?.status === 'failed' || (counts.error > 0 && counts.error >= counts.synced)) return 'failing';
   if (counts.error > 0 || lastLog?.status === 'partial') return 'degraded';
   return 'good';
@@ -25,7 +25,7 @@ export function syncHealthOf(counts: Record<SyncQueueStatus, number>, lastLog: B
  * queue item and the newest stored event), cached for `CACHE_TTL_SECONDS` (the caller's own ingestion and the
  * queue job invalidate it, so the cache only hides other instances' in-flight work).
  */
-export async function readSyncStatus(deps: Pick<TelemetryDeps, 'store' | 'cache' | 'config'>, userId: string): Promise<SyncStatus> {
+export async function readSyncStatus(deps: Pick<TelemetryDeps, 'store' | 'cache' | 'config'>, userId: string): Promise<LearnerSyncStatus> {
   const key = statusCacheKey(userId);
   const cached = cachedStatusSchema.safeParse(await deps.cache.get(key));
   if (cached.success) return cached.data;
@@ -42,7 +42,7 @@ export async function readSyncStatus(deps: Pick<TelemetryDeps, 'store' | 'cache'
   const lastLog = logs[0];
   const candidates = [lastLog?.endTime, lastSynced, newest.events[0]?.createdAt].filter((d): d is Date => d instanceof Date);
   const last = candidates.length > 0 ? new Date(Math.max(...candidates.map((d) => d.getTime()))) : null;
-  const status: SyncStatus = {
+  const status: LearnerSyncStatus = {
     lastSyncTime: last ? last.toISOString() : null,
     pendingItems: counts.pending + counts.syncing + counts.error,
     totalItems: events + counts.pending + counts.syncing + counts.synced + counts.error,

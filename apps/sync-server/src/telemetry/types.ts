@@ -1,9 +1,13 @@
 import type { Cache } from '../cache/ports.js';
 import type { Config } from '../config.js';
+import type { UserId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
-import type { ItemValidator } from './validation.js';
+import type { ItemValidator } from './item-validator.js';
+import type { ItemError } from './parse.js';
+
+export type { ItemError } from './parse.js';
 
 /** The configuration the telemetry use-cases read. */
 export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'>;
@@ -31,12 +35,12 @@ export interface TelemetryDeps {
 /** What the HTTP layer knows about one request. */
 export interface RequestContext {
   /** The learner the request acts for (token subject, or `userId` for a service). */
-  readonly userId: string;
+  readonly userId: UserId;
   /**
    * Resolves a `userId` named inside the body (batch item field) against the caller's token:
    * the caller's own id for a learner, any id for a service; throws `ApiError` (403/400).
    */
-  readonly actFor: (requested: unknown) => string;
+  readonly actFor: (requested: unknown) => UserId;
   /** Raw client address; stored only anonymised. */
   readonly ip: string | null;
   /** The `User-Agent` header, used when the event's metadata has none. */
@@ -45,11 +49,6 @@ export interface RequestContext {
 
 export type ItemStatus = 'stored' | 'duplicate' | 'merged' | 'rejected';
 
-export interface ItemError {
-  readonly code: 'VALIDATION_FAILED' | 'FORBIDDEN';
-  readonly message: string;
-  readonly details?: readonly { readonly path: string; readonly message: string }[];
-}
 
 export interface ItemResult {
   readonly index: number;
@@ -76,7 +75,7 @@ export interface TrackResult {
   readonly flags: readonly string[];
 }
 
-export interface SyncStatus {
+export interface LearnerSyncStatus {
   readonly lastSyncTime: string | null;
   readonly pendingItems: number;
   readonly totalItems: number;

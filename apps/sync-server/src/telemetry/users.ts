@@ -1,4 +1,5 @@
 import * as Y from 'yjs';
+import type { UserId } from '../ids.js';
 import type { BatchLog, SyncQueueItem } from '../storage/ports.js';
 import type { LearnerJson } from './ports.js';
 import { eventToJson } from './records.js';
@@ -10,7 +11,7 @@ const EXPORT_PAGE = 1000;
 const EXPORT_MAX_ROWS = 100_000;
 
 export interface UserExport {
-  readonly userId: string;
+  readonly userId: UserId;
   readonly exportedAt: string;
   readonly progress: LearnerJson;
   readonly events: readonly Record<string, unknown>[];
@@ -21,7 +22,7 @@ export interface UserExport {
 }
 
 export interface ErasureReport {
-  readonly userId: string;
+  readonly userId: UserId;
   readonly deleted: { readonly events: number; readonly queueItems: number; readonly batchLogs: number; readonly documents: number };
 }
 
@@ -49,7 +50,7 @@ function batchLogToJson(log: BatchLog): Record<string, unknown> {
 }
 
 /** `GET /users/me/export`: everything stored about the learner, as one JSON document. */
-export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'now'>, userId: string): Promise<UserExport> {
+export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'now'>, userId: UserId): Promise<UserExport> {
   const { store } = deps;
   const events: Record<string, unknown>[] = [];
   let cursor: string | undefined;
@@ -88,17 +89,13 @@ export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents'
  * stored state is removed, so no open copy writes it back), then events, queue and logs.
  * Every step is idempotent: a request cut short by a store outage is completed by repeating it.
  */
-export async function eraseUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'cache'>, userId: string): Promise<ErasureReport> {
+export async function eraseUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'cache'>, userId: UserId): Promise<ErasureReport> {
   const { store } = deps;
-  const names = await store.documents.listUserDocuments(userId);
-  // Loaded documents may have no stored state yet (or updates not yet flushed): evict what is
-  // open too, or a later flush would write erased data back.
-  if (deps.documents.evictAll) await deps.documents.evictAll(userId);
-  for (const name of new Set([userId, ...names])) await deps.documents.evict(name);
-  for (const name of names) await store.documents.deleteDocument(name);
+  // One call: open copies are dropped before the stored state goes, so nothing writes it back.
+  const documents = await deps.documents.eraseAll(userId);
   const events = await store.telemetry.deleteUserEvents(userId);
   const queueItems = await store.syncQueue.deleteUser(userId);
   const batchLogs = await store.batchLogs.deleteUser(userId);
   await deps.cache.delete(statusCacheKey(userId));
-  return { userId, deleted: { events, queueItems, batchLogs, documents: names.length } };
+  return { userId, deleted: { events, queueItems, batchLogs, documents } };
 }

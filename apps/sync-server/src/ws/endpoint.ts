@@ -15,11 +15,12 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { docNameSchema, ownerOfDocName } from '@prepmate/crdt-model';
 import type { Principal, TokenService } from '../auth/tokens.js';
 import type { Logger } from '../logger.js';
-import type { AckState, LiveDocument, Peer } from '../docs/live-document.js';
+import type { LiveDocument } from '../docs/live-document.js';
+import type { Peer } from '../docs/origins.js';
 import type { DocumentManager } from '../docs/manager.js';
 import type { SyncMetrics } from '../docs/metrics.js';
-import { CloseCode } from './close-codes.js';
-import { MalformedMessageError, readClientMessage, writeAwareness } from './protocol.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { MalformedMessageError, readClientMessage, writeAwareness } from '../protocol/wire.js';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 
 /** Per-connection limits. Defaults suit people typing; benchmarks raise them. */
@@ -78,7 +79,6 @@ function refuse(socket: Duplex, status: number, code: string, message: string, r
 class Connection implements Peer {
   readonly kind = 'peer' as const;
   readonly awarenessIds = new Set<number>();
-  readonly ack: AckState | null;
   alive = true;
   tokens: number;
   lastRefill = performance.now();
@@ -92,11 +92,10 @@ class Connection implements Peer {
     readonly author: string,
     /** The token's `exp`, ms since epoch (Infinity without one): one number, no timer per socket. */
     readonly expiresAt: number,
-    wantsAck: boolean,
+    readonly wantsAck: boolean,
     burst: number,
     private readonly onServerClose: (code: number) => void,
   ) {
-    this.ack = wantsAck ? { received: 0, waiting: [] } : null;
     this.tokens = burst;
   }
 
@@ -263,13 +262,15 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     } catch {
       return refuse(socket, 401, 'UNAUTHORIZED', 'a valid token is required (?token=...)');
     }
-    let docName: string;
+    let rawName: string;
     try {
-      docName = decodeURIComponent(url.pathname.slice(SYNC_PREFIX.length));
+      rawName = decodeURIComponent(url.pathname.slice(SYNC_PREFIX.length));
     } catch {
       return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
     }
-    if (!docNameSchema.safeParse(docName).success) return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
+    const parsed = docNameSchema.safeParse(rawName);
+    if (!parsed.success) return refuse(socket, 400, 'VALIDATION_FAILED', 'the document name is not valid');
+    const docName = parsed.data;
     if (principal.role !== 'service' && ownerOfDocName(docName) !== principal.userId) {
       return refuse(socket, 403, 'FORBIDDEN', 'this document belongs to another learner');
     }

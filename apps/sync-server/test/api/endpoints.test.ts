@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { MemoryLearnerDocuments } from '../../src/telemetry/memory-documents.js';
+import type { MemoryLearnerDocuments } from '../helpers/memory-documents.js';
 import { describeEachStore, openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
 import { assessmentItem, eventItem, iso, progressItem, trackBody, uid } from './fixtures.js';
 

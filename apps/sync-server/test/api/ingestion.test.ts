@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createMemoryCacheService } from '../../src/cache/index.js';
 import { loadConfig } from '../../src/config.js';
-import { runInsightsJob } from '../../src/jobs/insights.js';
-import { runSyncQueueJob, type TelemetryJobDeps } from '../../src/jobs/queue.js';
-import { runRetentionJob } from '../../src/jobs/retention.js';
+import { asUserId, type UserId } from '../../src/ids.js';
+import { createScheduler, everySeconds } from '../../src/jobs/scheduler.js';
 import type { TelemetryEventRecord } from '../../src/storage/ports.js';
-import { createMemoryLearnerDocuments, scheduleTelemetryJobs, type LearnerDocuments } from '../../src/telemetry/index.js';
-import type { MemoryLearnerDocuments } from '../../src/telemetry/memory-documents.js';
+import { SYNC_QUEUE_LEASE_MS, runInsightsJob, runRetentionJob, runSyncQueueJob, type LearnerDocuments, type TelemetryJobDeps } from '../../src/telemetry/index.js';
+import { createMemoryLearnerDocuments, type MemoryLearnerDocuments } from '../helpers/memory-documents.js';
 import { describeEachStore, openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
 import { eventually } from '../helpers/stores.js';
 import { assessmentItem, eventItem, iso, progressItem, trackBody, uid } from './fixtures.js';
@@ -20,8 +19,8 @@ function switchableDocuments(): MemoryLearnerDocuments & { failing: boolean } {
     log: inner.log,
     doc: inner.doc,
     read: inner.read,
-    evict: inner.evict,
-    async apply(userId: string, author: string, fn: Parameters<LearnerDocuments['apply']>[2]): Promise<void> {
+    eraseAll: inner.eraseAll,
+    async apply(userId: UserId, author: string, fn: Parameters<LearnerDocuments['apply']>[2]): Promise<void> {
       if (docs.failing) throw new Error('document service unavailable');
       return inner.apply(userId, author, fn);
     },
@@ -43,7 +42,6 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     cache: api.cache.cache,
     config: { ...api.config, ...overrides },
     logger: pino({ level: 'silent' }),
-    instanceId: 'test-instance',
     now,
   });
 
@@ -157,12 +155,12 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     offsetMs += 61_000;
     expect(await opened.store.leases.tryAcquire('job:sync-queue', 'other-instance', 60_000)).toBe(true);
     try {
-      await runSyncQueueJob(jobDeps());
+      expect(await api.jobs.runNow('sync-queue')).toBe(false);
       expect((await opened.store.syncQueue.listForUser(user, 10))[0]!.status).toBe('error');
     } finally {
       await opened.store.leases.release('job:sync-queue', 'other-instance');
     }
-    await runSyncQueueJob(jobDeps());
+    expect(await api.jobs.runNow('sync-queue')).toBe(true);
     expect((await opened.store.syncQueue.listForUser(user, 10))[0]!.status).toBe('synced');
   });
 
@@ -190,7 +188,7 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     const writes = documents.log.filter((l) => l.docName === user && l.author === 'service:insights').length;
     expect(writes).toBe(1);
     // Unchanged facts: a second run writes nothing.
-    await runInsightsJob(jobDeps(), { userIds: [user] });
+    await runInsightsJob(jobDeps(), { userIds: [asUserId(user)] });
     expect(documents.log.filter((l) => l.docName === user && l.author === 'service:insights')).toHaveLength(writes);
   });
 
@@ -220,7 +218,7 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
   });
 });
 
-describe('scheduleTelemetryJobs', () => {
+describe('the job scheduler', () => {
   let opened: OpenedStore;
   beforeAll(async () => {
     opened = await openStore('sqlite');
@@ -235,18 +233,26 @@ describe('scheduleTelemetryJobs', () => {
     const logger = pino({ level: 'silent' });
     const user = uid('u');
     await opened.store.syncQueue.enqueue([{ userId: user, itemKey: 'progress:sched:0', itemType: 'progress', itemData: { topicId: 'sched', status: 'completed' }, priority: 5 }]);
-    const schedule = scheduleTelemetryJobs({ store: opened.store, documents, cache: createMemoryCacheService().cache, config, logger, instanceId: uid('i') });
+    const deps: TelemetryJobDeps = { store: opened.store, documents, cache: createMemoryCacheService().cache, config, logger };
+    const jobs = createScheduler({ leases: opened.store.leases, instanceId: uid('i'), logger });
+    jobs.register({ name: 'sync-queue', timing: { cron: everySeconds(config.RETRY_DELAY_MS / 1000) }, leaseMs: SYNC_QUEUE_LEASE_MS, enabled: true, run: () => runSyncQueueJob(deps) });
+    jobs.start();
     try {
-      expect(schedule.state()).toBe('running');
+      expect(jobs.state()).toBe('running');
       // The queue tick is every 5 s (RETRY_DELAY_MS clamped to 5–59 s).
       await eventually(async () => (await opened.store.syncQueue.listForUser(user, 1))[0]?.status === 'synced', { timeoutMs: 15_000, intervalMs: 100 });
-      expect((await documents.read(user)).topics['sched']).toMatchObject({ status: 'completed' });
+      expect((await documents.read(asUserId(user))).topics['sched']).toMatchObject({ status: 'completed' });
+      expect(jobs.jobs()).toEqual([expect.objectContaining({ name: 'sync-queue', schedule: '*/5 * * * * *', lastError: null })]);
+      expect(jobs.jobs()[0]!.lastRunAt).not.toBeNull();
     } finally {
-      schedule.stop();
+      await jobs.stop();
     }
-    expect(schedule.state()).toBe('stopped');
-    const disabled = scheduleTelemetryJobs({ store: opened.store, documents, cache: createMemoryCacheService().cache, config: { ...config, ENABLE_SCHEDULED_SYNC: false }, logger, instanceId: uid('i') });
+    expect(jobs.state()).toBe('stopped');
+    const disabled = createScheduler({ leases: opened.store.leases, instanceId: uid('i'), logger });
+    disabled.register({ name: 'insights', timing: { cron: '* * * * *' }, leaseMs: 1000, enabled: false, run: async () => undefined });
+    disabled.start();
     expect(disabled.state()).toBe('disabled');
-    disabled.stop();
+    expect(disabled.jobs()[0]!.state).toBe('disabled');
+    await disabled.stop();
   });
 });

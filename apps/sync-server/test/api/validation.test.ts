@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInlineValidator, createWorkerValidator, type ItemValidator } from '../../src/telemetry/validation.js';
+import { createInlineValidator, createWorkerValidator, type ItemValidator } from '../../src/telemetry/item-validator.js';
 import { openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
 import { eventually } from '../helpers/stores.js';
 import { assessmentItem, eventItem, progressItem, uid } from './fixtures.js';

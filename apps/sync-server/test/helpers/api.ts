@@ -1,27 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { Router } from 'express';
 import mongoose from 'mongoose';
 import { describe } from 'vitest';
-import { createTokenService, type TokenService } from '../../src/auth/tokens.js';
+import type { TokenService } from '../../src/auth/tokens.js';
 import { createMemoryCacheService, type CacheService } from '../../src/cache/index.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { createApp } from '../../src/http/app.js';
-import { createDevTokenRouter } from '../../src/http/routes/dev-token.js';
-import { createHealthRouter } from '../../src/http/routes/health.js';
-import { createMetricsRouter } from '../../src/http/routes/metrics.js';
-import { createProgressRouter } from '../../src/http/routes/progress.js';
-import { createTelemetryRouter } from '../../src/http/routes/telemetry.js';
-import { createUsersRouter } from '../../src/http/routes/users.js';
 import { createLogger } from '../../src/logger.js';
-import { createMetricsRegistry } from '../../src/metrics.js';
+import type { Scheduler } from '../../src/jobs/scheduler.js';
+import { startServer } from '../../src/server.js';
 import { createSqliteStore, type Store } from '../../src/storage/index.js';
 import { createMongoStore } from '../../src/storage/mongo/index.js';
-import { createMemoryLearnerDocuments, createTelemetryMetrics, createTelemetryService, type ItemValidator, type LearnerDocuments } from '../../src/telemetry/index.js';
-import type { MemoryLearnerDocuments } from '../../src/telemetry/memory-documents.js';
+import type { ItemValidator, LearnerDocuments } from '../../src/telemetry/index.js';
+import { createMemoryLearnerDocuments, type MemoryLearnerDocuments } from './memory-documents.js';
 import { describeWithService, mongoUriForTests, tempSqliteDir } from './stores.js';
 
 /** A store and how to dispose of it (and its data). */
@@ -103,6 +94,8 @@ export interface ApiHarness {
   readonly cache: CacheService;
   /** The routers mounted under `/api`, in order (the OpenAPI test walks their routes). */
   readonly apiRouters: readonly Router[];
+  /** The server's jobs, registered but not scheduled: tests run them with `runNow`. */
+  readonly jobs: Scheduler;
   token(userId: string, options?: { role?: 'learner' | 'service'; expiresInSeconds?: number }): Promise<string>;
   request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
   close(): Promise<void>;
@@ -119,8 +112,9 @@ export interface StartApiOptions {
 }
 
 /**
- * The real Express app (`createApp`) with every `/api` router, on 127.0.0.1 port 0. The
- * health, metrics and dev-token routers are the lead's, mounted as `main.ts` would.
+ * The real server (`startServer`, what `npm start` runs) on 127.0.0.1 port 0 over `store`, with
+ * the learner documents of the REST side replaced by an in-memory fake (tests observe merges in
+ * it) and the jobs registered but not scheduled (tests run them explicitly).
  */
 export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
   const config = loadConfig({
@@ -133,42 +127,19 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
     DATA_DIR: '/nonexistent-data-dir',
     ...options.env,
   });
-  const logger = createLogger(config.LOG_LEVEL);
-  const tokens = createTokenService(TEST_SECRET);
-  const registry = createMetricsRegistry(randomUUID());
-  const documents = options.documents ?? createMemoryLearnerDocuments();
+  const documents = options.documents ?? createMemoryLearnerDocuments(options.store.documents);
   const cache = options.cache ?? createMemoryCacheService();
-  const service = createTelemetryService({
+  const server = await startServer(config, {
+    logger: createLogger(config.LOG_LEVEL),
     store: options.store,
-    documents,
-    cache: cache.cache,
-    config,
-    logger,
-    metrics: createTelemetryMetrics(registry),
+    cache,
+    learnerDocuments: documents,
+    runJobs: false,
     ...(options.now ? { now: options.now } : {}),
     ...(options.validator ? { validator: options.validator } : {}),
   });
-  const restDeps = { tokens, service, limiter: cache.rateLimiter, config };
-  const startedAt = Date.now();
-  const apiRouters = [
-    createHealthRouter({
-      startedAt,
-      pingDatabase: () => options.store.ping(),
-      cacheState: () => cache.state(),
-      schedulerState: () => 'running',
-      syncState: () => ({ logBacklog: 0, storeHealthy: true, loadedDocuments: 0, connections: 0 }),
-    }),
-    createMetricsRouter(registry, tokens),
-    ...(config.AUTH_MODE === 'dev' ? [createDevTokenRouter(tokens)] : []),
-    createTelemetryRouter(restDeps),
-    createProgressRouter(restDeps),
-    createUsersRouter(restDeps),
-  ];
-  const app = createApp({ config, logger, apiRouters });
-  const server: Server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = server.url;
+  const tokens = server.tokens;
 
   return {
     baseUrl,
@@ -177,7 +148,8 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
     documents,
     tokens,
     cache,
-    apiRouters,
+    apiRouters: server.apiRouters,
+    jobs: server.jobs,
     token: (userId, o = {}) => tokens.sign(userId, o),
     async request(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
@@ -202,8 +174,7 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
       return { status: res.status, headers: res.headers, text, json };
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.stop();
       await cache.close();
     },
   };
@@ -265,16 +236,7 @@ export function faultyStore(inner: Store): FaultyStore {
   return faulty;
 }
 
-/** Seeded PRNG (mulberry32): tests that generate data print the seed and replay exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: tests that generate data print the seed and replay exactly. */
+export { mulberry32 as seededRandom } from './random.js';
 
 export type MemoryDocs = MemoryLearnerDocuments;

@@ -3,16 +3,17 @@
  * real TokenService, real stores (SQLite always, MongoDB/FerretDB when `MONGODB_URI` is set),
  * stock y-websocket clients in Node, and a store wrapper that injects outages.
  */
-import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { createTokenService, type TokenService } from '../../src/auth/tokens.js';
-import { createSyncService, type SyncConfig, type SyncService, type SyncServiceDeps } from '../../src/docs/sync-service.js';
+import type { TokenService } from '../../src/auth/tokens.js';
+import { createMemoryCacheService } from '../../src/cache/index.js';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer, type SyncTuning } from '../../src/server.js';
+import type { SyncConfig, SyncService } from '../../src/ws/sync-service.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { createMongoStore, createSqliteStore } from '../../src/storage/index.js';
 import type { DocumentStore, Store } from '../../src/storage/ports.js';
@@ -99,43 +100,48 @@ export interface SyncTestServer {
   readonly service: SyncService;
   readonly tokens: TokenService;
   readonly registry: Registry;
-  readonly http: Server;
-  /** Stops the service and the HTTP server (not the store). */
+  /** The whole server (`startServer`), e.g. for its jobs. */
+  readonly running: RunningServer;
+  /** Stops the server (not the store: the caller owns it). */
   stop(): Promise<void>;
 }
 
+/**
+ * The real server (`startServer`) on 127.0.0.1 over `store`, with the sync settings of
+ * {@link testSyncConfig} and the jobs registered but not scheduled (tests run them explicitly).
+ */
 export async function startSyncServer(
   store: Store,
-  overrides: { config?: Partial<SyncConfig>; redis?: SyncServiceDeps['redis']; options?: SyncServiceDeps['options']; port?: number } = {},
+  overrides: { config?: Partial<SyncConfig>; redis?: { readonly url: string; readonly streamKey?: string } | null; options?: SyncTuning; port?: number } = {},
 ): Promise<SyncTestServer> {
-  const tokens = createTokenService(TEST_SECRET);
-  const registry = new Registry();
-  const service = createSyncService({
-    config: { ...testSyncConfig, ...overrides.config },
+  const sync = { ...testSyncConfig, ...overrides.config };
+  const env: Record<string, string> = {
+    HOST: '127.0.0.1',
+    PORT: String(overrides.port ?? 0),
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    DATA_DIR: '/nonexistent-data-dir',
+  };
+  for (const [key, value] of Object.entries(sync)) env[key] = String(value);
+  if (overrides.redis) env['REDIS_URL'] = overrides.redis.url;
+  const cache = createMemoryCacheService();
+  const running = await startServer(loadConfig(env), {
     logger: silentLogger,
     store,
-    tokens,
-    registry,
-    redis: overrides.redis ?? null,
-    instanceId: randomUUID(),
-    options: { unloadGraceMs: 50, ...overrides.options },
+    cache,
+    runJobs: false,
+    sync: { unloadGraceMs: 50, ...overrides.options, ...(overrides.redis?.streamKey ? { redisStreamKey: overrides.redis.streamKey } : {}) },
   });
-  await service.start();
-  const http = createServer((_req, res) => res.writeHead(404).end());
-  http.on('upgrade', service.handleUpgrade);
-  await new Promise<void>((resolve) => http.listen(overrides.port ?? 0, '127.0.0.1', resolve));
-  const port = (http.address() as AddressInfo).port;
   return {
-    syncUrl: `ws://127.0.0.1:${port}/sync`,
-    port,
-    service,
-    tokens,
-    registry,
-    http,
+    syncUrl: `ws://127.0.0.1:${running.port}/sync`,
+    port: running.port,
+    service: running.sync,
+    tokens: running.tokens,
+    registry: running.registry,
+    running,
     async stop() {
-      await service.stop();
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
+      await running.stop();
+      await cache.close();
     },
   };
 }

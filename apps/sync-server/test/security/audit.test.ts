@@ -135,11 +135,12 @@ describeEachKind('audit trail', (kind) => {
     await store.audit.append([{ at: new Date('2020-01-01T00:00:00Z'), actor: 'service:old', actorRole: 'system', action: 'keys.rotate', subjectUserId: null, target: null, from: null, details: null }]);
     const logger = createLogger('silent');
     expect(await store.leases.tryAcquire('job:audit-retention', 'other-instance', 60_000)).toBe(true);
-    expect(await runAuditRetention({ store, days: 365, logger, instanceId: 'me' })).toBeNull();
+    expect(await client.server.jobs.runNow('audit-retention')).toBe(false);
+    expect((await store.audit.list({ action: 'keys.rotate', limit: 10 })).entries.filter((e) => e.actor === 'service:old')).toHaveLength(1);
     await store.leases.release('job:audit-retention', 'other-instance');
-    expect(await runAuditRetention({ store, days: 365, logger, instanceId: 'me' })).toBe(1);
+    expect(await client.server.jobs.runNow('audit-retention')).toBe(true);
     expect((await store.audit.list({ action: 'keys.rotate', limit: 10 })).entries.filter((e) => e.actor === 'service:old')).toEqual([]);
-    expect(await runAuditRetention({ store, days: 0, logger, instanceId: 'me' })).toBe(0);
+    expect(await runAuditRetention({ store, days: 0, logger })).toBe(0);
   });
 });
 

@@ -42,7 +42,7 @@ describeEachKind('erasure leaves nothing', (kind) => {
     await until(async () => (await client.server.store.audit.list({ userId: learner, action: 'document.update', limit: 10 })).entries.length > 0, 'document audit');
 
     // A compaction run leaves snapshots, leases and a batch log behind: all must go too.
-    await client.server.sync.runSnapshotsNow();
+    await client.server.sync.runSnapshots();
     await client.server.store.documents.appendUpdates([{ docName: learner, update: new Uint8Array([0, 0]), author: learner, createdAt: new Date() }]);
     const before = [...(await db.dump()).values()].flat().join('\n');
     for (const needle of [learner, batchId, ...eventIds, ids.notes]) expect(before, needle).toContain(needle);

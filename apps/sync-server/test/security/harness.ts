@@ -7,7 +7,7 @@ import mongoose from 'mongoose';
 import { describe } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { startServer, type RunningServer, type StartOptions } from '../../src/server.js';
+import { startServer, type RunningServer, type ServerOverrides } from '../../src/server.js';
 import { createStore } from '../../src/storage/index.js';
 import type { Store } from '../../src/storage/ports.js';
 import { describeWithService, mongoUriForTests, tempSqliteDir } from '../helpers/stores.js';
@@ -146,9 +146,9 @@ export interface Client {
 }
 
 /** The real server (`startServer`) on port 0 over the test database. */
-export async function start(db: TestDatabase, env: Record<string, string> = {}, options: StartOptions = {}): Promise<Client> {
+export async function start(db: TestDatabase, env: Record<string, string> = {}, options: ServerOverrides = {}): Promise<Client> {
   const config = testConfig(db, env);
-  const server = await startServer(config, createLogger(config.LOG_LEVEL), { auditWindowMs: 20, ...options });
+  const server = await startServer(config, { logger: createLogger(config.LOG_LEVEL), auditWindowMs: 20, ...options });
   return {
     server,
     token: (userId, role = 'learner') => server.tokens.sign(userId, { role }),

@@ -7,7 +7,7 @@ const HOUR = 60 * MIN;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 
 /**
- * Timestamp verification is ingestion's (telemetry/enrich.ts); the security layer relies on it:
+ * Timestamp verification is ingestion's (telemetry/enrich.ts); the security checks verify it end to end:
  * a client time more than 5 minutes ahead is flagged `future_timestamp`, a device clock more
  * than 24 h off (measured by the batch's `sentAt`) is flagged `clock_skew`, and the corrected
  * time `receivedAt − (sentAt − clientTimestamp)` is stored beside the raw one.

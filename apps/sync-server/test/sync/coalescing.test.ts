@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import * as Y from 'yjs';
-import { readClientMessage, writeSyncUpdate } from '../../src/ws/protocol.js';
+import { readClientMessage, writeSyncUpdate } from '../../src/protocol/wire.js';
 import { connectClient, rawSocket, readStored, until, useSqliteSyncServer } from '../helpers/sync.js';
 
 /** Client ids whose structs an update carries. */

@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
-import { writeSyncUpdate } from '../../src/ws/protocol.js';
+import { writeSyncUpdate } from '../../src/protocol/wire.js';
 import { readStored, until, useSqliteSyncServer } from '../helpers/sync.js';
 
 const DOCS = 10_000;

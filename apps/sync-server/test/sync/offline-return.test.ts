@@ -10,7 +10,7 @@ describe('a learner back from a long offline stretch', () => {
     const tmp = await tempSqliteDir();
     // REST bodies capped at 64 KiB; WebSocket messages keep their own (default) limit.
     const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: tmp.dir, JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', ENABLE_SCHEDULED_SYNC: 'false', MAX_BODY_BYTES: String(64 * 1024) });
-    const server = await startServer(config, createLogger('silent'));
+    const server = await startServer(config, { logger: createLogger('silent') });
     const syncUrl = `${server.url.replace(/^http/, 'ws')}/sync`;
     const token = await server.tokens.sign('traveller');
     const device = connectClient(syncUrl, 'traveller', token);

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { JobReport } from '../../jobs/scheduler.js';
 
 export type ComponentState = 'connected' | 'disconnected' | 'degraded' | 'in-process' | 'running' | 'stopped' | 'disabled';
 
@@ -7,6 +8,8 @@ export interface HealthReport {
   readonly uptime: number;
   readonly services: { readonly database: ComponentState; readonly cache: ComponentState; readonly scheduler: ComponentState };
   readonly details?: Record<string, unknown>;
+  /** Every registered job: its schedule, state and last run on this instance. */
+  readonly jobs: readonly JobReport[];
 }
 
 export interface HealthSources {
@@ -15,6 +18,7 @@ export interface HealthSources {
   /** `in-process` when no Redis is configured. */
   cacheState(): Promise<ComponentState>;
   schedulerState(): ComponentState;
+  jobs(): readonly JobReport[];
   /** Unflushed update-log backlog and whether the last store write failed. */
   syncState(): { logBacklog: number; storeHealthy: boolean; loadedDocuments: number; connections: number };
   startedAt: number;
@@ -43,6 +47,7 @@ export async function checkHealth(sources: HealthSources): Promise<HealthReport>
     uptime: Math.round((Date.now() - sources.startedAt) / 1000),
     services: { database, cache, scheduler },
     details: { ...sync },
+    jobs: sources.jobs(),
   };
 }
 

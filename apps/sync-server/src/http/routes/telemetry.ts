@@ -2,14 +2,15 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { actingUserId, type TokenService } from '../../auth/tokens.js';
 import type { RateLimiter } from '../../cache/ports.js';
 import type { Config } from '../../config.js';
-import type { RequestContext, TelemetryService } from '../../telemetry/index.js';
+import type { UserId } from '../../ids.js';
+import type { RequestContext, LearnerDataService } from '../../telemetry/index.js';
 import { clientIp, principalOf, requireAuth } from '../auth.js';
 import { rateLimit } from '../rate-limit.js';
 
 /** What the telemetry, progress and users routers need. */
 export interface RestRouterDeps {
   readonly tokens: TokenService;
-  readonly service: TelemetryService;
+  readonly service: LearnerDataService;
   /** Per-caller limiter (`createCacheService(...).rateLimiter`). */
   readonly limiter: RateLimiter;
   readonly config: Pick<Config, 'RATE_LIMIT_PER_MINUTE'>;
@@ -28,7 +29,7 @@ function bodyField(body: unknown, field: string): unknown {
 }
 
 /** The learner a request acts for: `?userId=` or the body's `userId` (service tokens), else the caller. */
-export function actingUser(req: Request, res: Response): string {
+export function actingUser(req: Request, res: Response): UserId {
   return actingUserId(principalOf(res), req.query['userId'] ?? bodyField(req.body, 'userId'));
 }
 

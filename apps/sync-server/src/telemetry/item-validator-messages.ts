@@ -1,5 +1,5 @@
 import type { BatchItem } from '@prepmate/crdt-model';
-import type { ItemValidation } from './validate.js';
+import type { ItemValidation } from './parse.js';
 
 /** Worker answer for a valid item whose parsed form is its input unchanged. */
 export const SAME_AS_INPUT = 1;

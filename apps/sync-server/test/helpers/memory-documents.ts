@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import { LearnerDocument } from '@prepmate/crdt-model';
-import type { LearnerDocuments, LearnerJson } from './ports.js';
+import type { DocumentStore } from '../../src/storage/ports.js';
+import type { LearnerDocuments, LearnerJson } from '../../src/telemetry/ports.js';
 
 export interface MemoryLearnerDocuments extends LearnerDocuments {
   /** The live Y.Doc of a learner (created on demand), for tests that observe merges. */
@@ -10,10 +11,11 @@ export interface MemoryLearnerDocuments extends LearnerDocuments {
 }
 
 /**
- * The document port over plain in-memory Y.Docs: what the telemetry tests run against, and a
- * stand-in until the server's document service is wired. Not durable.
+ * The document port over plain in-memory Y.Docs: a fake for tests of the telemetry use cases.
+ * Not durable. With `stored`, erasure also deletes the learner's documents from that store, as
+ * the real document service does.
  */
-export function createMemoryLearnerDocuments(): MemoryLearnerDocuments {
+export function createMemoryLearnerDocuments(stored?: Pick<DocumentStore, 'listUserDocuments' | 'deleteDocument'>): MemoryLearnerDocuments {
   const docs = new Map<string, Y.Doc>();
   const log: { docName: string; author: string; update: Uint8Array }[] = [];
   const docOf = (name: string): Y.Doc => {
@@ -41,16 +43,15 @@ export function createMemoryLearnerDocuments(): MemoryLearnerDocuments {
       // An empty update is 2 bytes (no structs, empty delete set).
       if (update.byteLength > 2) log.push({ docName: userId, author, update });
     },
-    async evict(docName) {
-      docs.get(docName)?.destroy();
-      docs.delete(docName);
-    },
-    async evictAll(userId) {
+    async eraseAll(userId) {
       for (const name of [...docs.keys()]) {
         if (name !== userId && !name.startsWith(`${userId}/`)) continue;
         docs.get(name)?.destroy();
         docs.delete(name);
       }
+      const names = stored ? await stored.listUserDocuments(userId) : [];
+      for (const name of names) await stored?.deleteDocument(name);
+      return names.length;
     },
   };
 }

@@ -3,8 +3,8 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import { validateItem, type ItemValidation } from './validate.js';
-import { resultOf, type WorkerResult } from './validation-protocol.js';
+import { validateItem, type ItemValidation } from './parse.js';
+import { resultOf, type WorkerResult } from './item-validator-messages.js';
 
 /**
  * Validates batch items with the crdt-model schemas. A port so that ingestion can validate in
@@ -32,7 +32,7 @@ export interface WorkerValidatorOptions {
    * and back costs more than it saves. Default 32.
    */
   readonly minItems?: number;
-  /** The worker script; default `validation-worker`. Tests pass a failing one. */
+  /** The worker script; default `item-validator-worker`. Tests pass a failing one. */
   readonly entry?: URL;
 }
 
@@ -42,10 +42,10 @@ export interface WorkerValidatorOptions {
  * a small ESM bootstrap registers tsx's loader in the worker first, then imports it.
  */
 function workerEntry(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./validation-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return new URL('./item-validator-worker.js', import.meta.url);
   // The ESM build of tsx's API (its CommonJS build cannot register hooks from a data: URL).
   const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const source = new URL('./validation-worker.ts', import.meta.url).href;
+  const source = new URL('./item-validator-worker.ts', import.meta.url).href;
   const bootstrap = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(source)});\n`;
   return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
 }

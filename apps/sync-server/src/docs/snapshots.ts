@@ -1,18 +1,17 @@
 /**
- * The scheduled compaction job: folds update logs into snapshots, `SYNC_BATCH_SIZE` documents a
- * run, each under a lease in the shared store so two instances never compact one document at
- * once, and writes one batch log (kind `snapshot`) per run.
+ * The compaction job (scheduled by jobs/scheduler.ts): folds update logs into snapshots,
+ * `SYNC_BATCH_SIZE` documents a run, each under a lease in the shared store so two instances never
+ * compact one document at once, and writes one batch log (kind `snapshot`) per run.
  */
-import schedule from 'node-schedule';
 import type * as Y from 'yjs';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
-import { compactDocument } from '../docs/compaction.js';
+import { compactDocument } from './compaction.js';
 
 export interface SnapshotJobDeps {
   readonly store: Store;
   readonly logger: Logger;
-  readonly config: { readonly SYNC_BATCH_SIZE: number; readonly SYNC_INTERVAL_MINUTES: number };
+  readonly config: { readonly SYNC_BATCH_SIZE: number };
   /** Lease owner: unique per process. */
   readonly instanceId: string;
   /** The in-memory document, when loaded here (it may hold updates another instance has not logged). */
@@ -92,48 +91,4 @@ export async function runSnapshots(deps: SnapshotJobDeps): Promise<SnapshotRunRe
   }
   if (names.length > 0) logger.info(result, 'snapshots: run finished');
   return result;
-}
-
-export interface SnapshotSchedule {
-  /** Runs now (or joins the run in progress). */
-  runNow(): Promise<SnapshotRunResult>;
-  /** Cancels the schedule and waits for a run in progress. */
-  stop(): Promise<void>;
-}
-
-/**
- * Runs {@link runSnapshots} every `SYNC_INTERVAL_MINUTES` with node-schedule. Each run schedules
- * the next one-shot job, which works for any interval (a cron step would not for 90 minutes) and
- * never overlaps runs.
- */
-export function scheduleSnapshots(deps: SnapshotJobDeps): SnapshotSchedule {
-  let running: Promise<SnapshotRunResult> | null = null;
-  let job: schedule.Job | null = null;
-  let stopped = false;
-
-  const runNow = (): Promise<SnapshotRunResult> => {
-    running ??= runSnapshots(deps).finally(() => (running = null));
-    return running;
-  };
-
-  const next = (): void => {
-    if (stopped) return;
-    const at = new Date(Date.now() + deps.config.SYNC_INTERVAL_MINUTES * 60_000);
-    job = schedule.scheduleJob(at, () => {
-      void runNow()
-        .catch((error: unknown) => deps.logger.error({ err: error }, 'snapshots: run failed'))
-        .finally(next);
-    });
-  };
-  next();
-
-  return {
-    runNow,
-    async stop() {
-      stopped = true;
-      job?.cancel();
-      job = null;
-      await running?.catch(() => undefined);
-    },
-  };
 }

@@ -5,8 +5,8 @@
  * `{ id, results }` out; no state kept between messages.
  */
 import { parentPort } from 'node:worker_threads';
-import { validateItem } from './validate.js';
-import { SAME_AS_INPUT, isVerbatimEvent, type WorkerResult } from './validation-protocol.js';
+import { validateItem } from './parse.js';
+import { SAME_AS_INPUT, isVerbatimEvent, type WorkerResult } from './item-validator-messages.js';
 
 interface Request {
   readonly id: number;

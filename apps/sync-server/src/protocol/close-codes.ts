@@ -1,5 +1,5 @@
 /**
- * WebSocket close codes the sync endpoint uses, one name each (listed in `docs/PROTOCOL.md`).
+ * WebSocket close codes the sync endpoint uses, one name each (listed in `docs/PROTOCOL.md`; a leaf module: imports nothing).
  *
  * The stock y-websocket client treats 4400–4499 as permanent (it stops reconnecting and emits
  * `closed`) and every other code as transient, so the ranges are chosen on purpose: a client that

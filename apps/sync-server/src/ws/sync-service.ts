@@ -1,30 +1,23 @@
 /**
- * The sync service: the one object `main.ts` wires. It owns the update log, the document
- * manager, the WebSocket endpoint and the fan-out, and offers the REST side a document service.
- *
- * Wiring (main.ts):
- *   const sync = createSyncService({ config, logger, store, tokens, registry, redis: config.REDIS_URL ? { url: config.REDIS_URL } : null, instanceId });
- *   await sync.start();
- *   server.on('upgrade', sync.handleUpgrade);
- *   const snapshots = config.ENABLE_SCHEDULED_SYNC ? sync.scheduleSnapshots() : null;
- *   // SIGTERM: server.close(); await snapshots?.stop(); await sync.stop();
+ * The sync service: owns the update log, the loaded documents, the WebSocket endpoint and the
+ * fan-out, and offers the REST side a document service. `startServer` (server.ts) wires it.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { TokenService } from '../auth/tokens.js';
-import type { Config } from '../config.js';
+import { maxPendingUpdates, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import { createLocalFanout, type Fanout } from '../fanout/ports.js';
 import { createRedisFanout } from '../fanout/redis-streams.js';
-import { runSnapshots, scheduleSnapshots, type SnapshotJobDeps, type SnapshotRunResult, type SnapshotSchedule } from '../jobs/snapshots.js';
-import { CloseCode } from '../ws/close-codes.js';
-import { createSyncEndpoint, defaultSyncLimits, type SyncLimits } from '../ws/endpoint.js';
-import { createDocumentService, type DocumentService } from './document-service.js';
-import { createDocumentManager } from './manager.js';
-import { createSyncMetrics } from './metrics.js';
-import { createUpdateLog } from './update-log.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { createSyncEndpoint, defaultSyncLimits, type SyncLimits } from './endpoint.js';
+import { createDocumentService, type DocumentService } from '../docs/document-service.js';
+import { createDocumentManager } from '../docs/manager.js';
+import { createSyncMetrics } from '../docs/metrics.js';
+import { runSnapshots, type SnapshotJobDeps, type SnapshotRunResult } from '../docs/snapshots.js';
+import { createUpdateLog } from '../docs/update-log.js';
 
 export type SyncConfig = Pick<
   Config,
@@ -42,7 +35,7 @@ export interface SyncServiceDeps {
   readonly redis?: { readonly url: string; readonly streamKey?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
-  /** Tuning that is not in the environment contract (tests, benchmarks). */
+  /** Tuning that is not in the environment (tests, benchmarks). */
   readonly options?: {
     /** Idle time before a document without peers is unloaded, ms. Default 2 000. */
     readonly unloadGraceMs?: number;
@@ -52,7 +45,7 @@ export interface SyncServiceDeps {
   };
 }
 
-export interface SyncStatus {
+export interface SyncServiceStatus {
   readonly loadedDocuments: number;
   readonly connections: number;
   /** Update-log records not yet durable. */
@@ -66,11 +59,9 @@ export interface SyncService {
   readonly documents: DocumentService;
   /** `server.on('upgrade', sync.handleUpgrade)`: `/sync/<docName>`, everything else 404. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  status(): SyncStatus;
-  /** One compaction run now (also what the schedule runs). */
-  runSnapshotsNow(): Promise<SnapshotRunResult>;
-  /** node-schedule every `SYNC_INTERVAL_MINUTES`; stop the handle before {@link stop}. */
-  scheduleSnapshots(): SnapshotSchedule;
+  status(): SyncServiceStatus;
+  /** One compaction run (the `snapshots` job of the scheduler). */
+  runSnapshots(): Promise<SnapshotRunResult>;
   start(): Promise<void>;
   /** Closes sockets (1001), drains the log, snapshots dirty documents, within `stopTimeoutMs`. */
   stop(): Promise<void>;
@@ -86,8 +77,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     flushMs: config.UPDATE_FLUSH_MS,
     maxRetries: config.MAX_RETRIES,
     retryDelayMs: config.RETRY_DELAY_MS,
-    // MAX_QUEUE_SIZE counts batches of 100 updates (config.ts): the record bound is ×100.
-    maxPendingRecords: config.MAX_QUEUE_SIZE * 100,
+    maxPendingRecords: maxPendingUpdates(config),
     metrics: metrics.log,
   });
   const fanout: Fanout = deps.redis
@@ -127,8 +117,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
         lastStoreError: s.lastError,
       };
     },
-    runSnapshotsNow: () => runSnapshots(jobDeps),
-    scheduleSnapshots: () => scheduleSnapshots(jobDeps),
+    runSnapshots: () => runSnapshots(jobDeps),
     async start() {
       await fanout.start({
         onMessage: (message) => manager.onRemote(message),

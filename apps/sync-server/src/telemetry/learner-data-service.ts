@@ -1,22 +1,23 @@
+import type { UserId } from '../ids.js';
 import { createIngestion } from './ingest.js';
 import type { LearnerJson } from './ports.js';
 import { listEvents, type EventListing } from './queries.js';
 import { readSyncStatus } from './status.js';
-import type { BatchResult, RequestContext, SyncStatus, TelemetryDeps, TrackResult } from './types.js';
+import type { BatchResult, RequestContext, LearnerSyncStatus, TelemetryDeps, TrackResult } from './types.js';
 import { eraseUser, exportUser, type ErasureReport, type UserExport } from './users.js';
 
 /** Every REST use-case of telemetry, progress and users, over the store and the document port. */
-export interface TelemetryService {
+export interface LearnerDataService {
   track(ctx: RequestContext, body: unknown): Promise<TrackResult>;
   ingestBatch(ctx: RequestContext, body: unknown): Promise<BatchResult>;
-  status(userId: string): Promise<SyncStatus>;
-  listEvents(userId: string, query: Record<string, unknown>): Promise<EventListing>;
-  progress(userId: string): Promise<LearnerJson>;
-  exportUser(userId: string): Promise<UserExport>;
-  eraseUser(userId: string): Promise<ErasureReport>;
+  status(userId: UserId): Promise<LearnerSyncStatus>;
+  listEvents(userId: UserId, query: Record<string, unknown>): Promise<EventListing>;
+  progress(userId: UserId): Promise<LearnerJson>;
+  exportUser(userId: UserId): Promise<UserExport>;
+  eraseUser(userId: UserId): Promise<ErasureReport>;
 }
 
-export function createTelemetryService(deps: TelemetryDeps): TelemetryService {
+export function createLearnerDataService(deps: TelemetryDeps): LearnerDataService {
   const ingestion = createIngestion(deps);
   return {
     track: ingestion.track,

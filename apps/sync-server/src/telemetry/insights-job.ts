@@ -1,12 +1,15 @@
 import type * as Y from 'yjs';
+import { asUserId, type UserId } from '../ids.js';
 import { LearnerDocument, computeTrend, computeWeakAreas, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
-import { withLease, type TelemetryJobDeps } from './queue.js';
+import type { TelemetryJobDeps } from './sync-queue-job.js';
 
 /** Most recent events read per learner: enough for a trend, bounded per run. */
 const EVENTS_PER_LEARNER = 200;
 /** Learners handled per run; the rest are picked up by the next run's wider window. */
 const MAX_LEARNERS = 10_000;
+/** Lease of one run across instances (jobs/scheduler.ts). */
+export const INSIGHTS_LEASE_MS = 10 * 60 * 1000;
 
 /** What the event stream adds to the document-derived insights (key `events` of the map). */
 export interface EventInsights {
@@ -18,7 +21,7 @@ export interface EventInsights {
 
 export interface InsightsJobOptions {
   /** Learners to refresh instead of those active in the look-back window (manual runs, tests). */
-  readonly userIds?: readonly string[];
+  readonly userIds?: readonly UserId[];
   /** How far back learner activity (batch logs) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
   readonly lookbackMs?: number;
 }
@@ -54,27 +57,26 @@ export function eventInsights(events: readonly TelemetryEventRecord[]): EventIns
 export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJobOptions = {}): Promise<void> {
   const { store, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  await withLease(store.leases, 'job:insights', deps.instanceId, 10 * 60 * 1000, async () => {
-    let userIds = options.userIds;
-    if (!userIds) {
-      const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
-      const logs = await store.batchLogs.listSince(new Date(now().getTime() - lookback), MAX_LEARNERS);
-      userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId))];
+  let userIds = options.userIds;
+  if (!userIds) {
+    const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
+    const logs = await store.batchLogs.listSince(new Date(now().getTime() - lookback), MAX_LEARNERS);
+    // Batch logs name learners the ingestion validated.
+    userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => asUserId(l.userId)))];
+  }
+  let written = 0;
+  for (const userId of userIds) {
+    try {
+      if (await refreshLearner(deps, userId)) written += 1;
+    } catch (error) {
+      // One learner's failure (document unavailable) must not stop the others; the next run retries.
+      logger.warn({ job: 'insights', userId, err: error }, 'insights not written');
     }
-    let written = 0;
-    for (const userId of userIds) {
-      try {
-        if (await refreshLearner(deps, userId)) written += 1;
-      } catch (error) {
-        // One learner's failure (document unavailable) must not stop the others; the next run retries.
-        logger.warn({ job: 'insights', userId, err: error }, 'insights not written');
-      }
-    }
-    if (userIds.length > 0) logger.info({ job: 'insights', learners: userIds.length, written }, 'insights refreshed');
-  });
+  }
+  if (userIds.length > 0) logger.info({ job: 'insights', learners: userIds.length, written }, 'insights refreshed');
 }
 
-async function refreshLearner(deps: TelemetryJobDeps, userId: string): Promise<boolean> {
+async function refreshLearner(deps: TelemetryJobDeps, userId: UserId): Promise<boolean> {
   const page = await deps.store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER });
   const events = eventInsights(page.events);
   let changed = false;

@@ -13,7 +13,6 @@ import {
   type TrackRequest,
 } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
-import type { ItemError } from './types.js';
 
 /**
  * Prototype-pollution keys and runaway nesting are refused on the raw parsed JSON, before any
@@ -83,6 +82,13 @@ export function parseBatchEnvelope(schema: ReturnType<typeof makeBatchEnvelopeSc
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw new ApiError('VALIDATION_FAILED', 'The batch is not valid', details(parsed.error));
   return parsed.data;
+}
+
+/** Why one batch item was refused (its entry in the batch answer). */
+export interface ItemError {
+  readonly code: 'VALIDATION_FAILED' | 'FORBIDDEN';
+  readonly message: string;
+  readonly details?: readonly { readonly path: string; readonly message: string }[];
 }
 
 export type ItemValidation = { readonly ok: true; readonly item: BatchItem } | { readonly ok: false; readonly error: ItemError };

@@ -1,13 +1,14 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
-import type { Principal, TokenService } from '../auth/tokens.js';
-import { ApiError } from '../errors.js';
-import { clientIp, principalOf, requireAuth } from '../http/auth.js';
-import { errorBody } from '../http/errors.js';
-import type { Logger } from '../logger.js';
-import type { AuditEntry, AuditStore, DocumentStore, StoredAuditEntry } from '../storage/ports.js';
-import { anonymiseIp } from '../telemetry/enrich.js';
-import { actorOf, type AuditContext } from './context.js';
+import type { Principal, TokenService } from '../../auth/tokens.js';
+import { actorOf, type AuditContext } from '../../audit/context.js';
+import { ApiError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { SecurityLayer } from '../../security/index.js';
+import type { AuditEntry, AuditStore, DocumentStore, StoredAuditEntry } from '../../storage/ports.js';
+import { anonymiseIp } from '../../telemetry/enrich.js';
+import { clientIp, principalOf, requireAuth } from '../auth.js';
+import { errorBody } from '../errors.js';
 
 /**
  * Runs the rest of the request inside the audit context, so the store decorators know who is
@@ -192,4 +193,35 @@ export function createAuditRouter(deps: AuditRouterDeps): Router {
     });
   });
   return router;
+}
+
+export interface SecurityRouterDeps {
+  readonly tokens: TokenService;
+  readonly logger: Logger;
+  readonly now: () => Date;
+  /** Seconds for `Retry-After` when the audit write fails. */
+  readonly retryAfterSeconds: number;
+}
+
+/**
+ * The security layer's routers, mounted under `/api` before the telemetry and users routers:
+ * the audit context (`use`, so every later route runs inside it), batch signatures, and the
+ * export/erasure audit.
+ */
+export function createSecurityRoutersBefore(security: SecurityLayer, deps: SecurityRouterDeps): Router[] {
+  const router = Router();
+  router.use(auditContextMiddleware(security.context));
+  router.post('/telemetry/batch', security.verifyBatchSignature);
+  return [
+    router,
+    createUserAuditRouter({
+      audit: security.audit,
+      logger: deps.logger,
+      now: deps.now,
+      pseudonym: security.pseudonym,
+      flushPending: () => security.flushAudit(),
+      purgeLeases: () => security.purgeExpiredLeases(),
+      retryAfterSeconds: deps.retryAfterSeconds,
+    }),
+  ];
 }

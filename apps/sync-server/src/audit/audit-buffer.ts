@@ -1,18 +1,24 @@
+import { ownerOfDocName } from '@prepmate/crdt-model';
 import type { AuditEntry, AuditStore, DocumentStore, UpdateRecord } from '../storage/ports.js';
 
-export interface DocumentAuditOptions {
+export interface AuditBufferOptions {
   readonly audit: AuditStore;
   /**
    * Aggregation window, ms. Default 1000. The update log flushes every `UPDATE_FLUSH_MS` (50 ms);
    * an audit row per flush would double the write rate of a busy document for no extra
    * information, so updates are counted per (document, author) and written once per window,
-   * together with whatever other entries were {@link DocumentAudit.enqueue}d meanwhile.
+   * together with whatever other entries were {@link AuditBuffer.enqueue}d meanwhile.
    */
   readonly windowMs?: number;
   readonly onError: (error: unknown, entries: readonly AuditEntry[]) => void;
 }
 
-export interface DocumentAudit {
+/**
+ * The buffer every audit entry of a high-rate action goes through: `document.update` counts from
+ * the decorated document store, `event.ingest` entries enqueued by the telemetry decorator. One
+ * write per window for all of them.
+ */
+export interface AuditBuffer {
   /** The decorated store: `appendUpdates` also counts what it wrote. */
   readonly documents: DocumentStore;
   /**
@@ -35,16 +41,14 @@ interface Pending {
   last: Date;
 }
 
-/** `alice/notes` → `alice`: the learner a document belongs to (CONTRACT §3). */
-export const ownerOf = (docName: string): string => docName.split('/')[0] ?? docName;
 
 /**
- * Decorates a DocumentStore so every durable Yjs update is accounted for in the audit trail as
+ * The audit buffer, and the DocumentStore decorated so every durable Yjs update is accounted for in the audit trail as
  * `document.update` entries: one per document, author and second, with the update count, bytes
  * and first/last time. The fine-grained history (each update with author and time) stays in the
  * update log until compaction and is listed by `GET /api/audit/history`.
  */
-export function auditingDocumentStore(inner: DocumentStore, options: DocumentAuditOptions): DocumentAudit {
+export function createAuditBuffer(inner: DocumentStore, options: AuditBufferOptions): AuditBuffer {
   const windowMs = options.windowMs ?? 1000;
   const pending = new Map<string, Pending>();
   let queued: AuditEntry[] = [];
@@ -57,7 +61,7 @@ export function auditingDocumentStore(inner: DocumentStore, options: DocumentAud
         actor: p.author,
         actorRole: p.author.startsWith('service:') ? 'service' : 'learner',
         action: 'document.update',
-        subjectUserId: ownerOf(p.docName),
+        subjectUserId: ownerOfDocName(p.docName) ?? p.docName,
         target: p.docName,
         from: null,
         details: { updates: p.updates, bytes: p.bytes, firstAt: p.first.toISOString(), lastAt: p.last.toISOString() },
