@@ -9,7 +9,7 @@ export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 export { createMongoStore, type MongoStoreOptions } from './mongo/index.js';
 export { createMemoryStore, type MemoryStore } from './memory/index.js';
 
-/** The part of the configuration that picks the store (CONTRACT section 2). */
+/** The part of the configuration that picks the store (docs/operations.md). */
 export interface StoreConfig {
   /** Set: MongoDB (or FerretDB) through mongoose. Unset: embedded SQLite. */
   readonly MONGODB_URI?: string | undefined;
