@@ -54,9 +54,8 @@ function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   return {
     read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
     apply: (userId, author, fn) => documents.change(userId, author, fn),
-    evict: (docName) => documents.erase(docName),
-    // Also loaded `<userId>/<name>` documents whose updates are not in the store yet.
-    evictAll: (userId) => documents.eraseUser(userId),
+    // Stored and loaded documents (also `<userId>/<name>` ones whose updates are not in the store yet).
+    eraseAll: (userId) => documents.eraseUser(userId),
   };
 }
 

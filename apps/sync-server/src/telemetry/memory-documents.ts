@@ -41,11 +41,8 @@ export function createMemoryLearnerDocuments(): MemoryLearnerDocuments {
       // An empty update is 2 bytes (no structs, empty delete set).
       if (update.byteLength > 2) log.push({ docName: userId, author, update });
     },
-    async evict(docName) {
-      docs.get(docName)?.destroy();
-      docs.delete(docName);
-    },
-    async evictAll(userId) {
+    async eraseAll(userId) {
+      // Only the in-memory documents: this port owns no store (see `eraseUser`).
       for (const name of [...docs.keys()]) {
         if (name !== userId && !name.startsWith(`${userId}/`)) continue;
         docs.get(name)?.destroy();

@@ -2,7 +2,7 @@ import type * as Y from 'yjs';
 import type { LearnerDocumentJSON } from '@prepmate/crdt-model';
 
 /**
- * The learner document as the REST API shows it (CONTRACT section 4, `GET /api/progress`):
+ * The learner document as the REST API shows it (`GET /api/progress`, docs/api.md):
  * plain JSON of the Y.Doc, each topic with its derived `mastery`.
  */
 export interface LearnerJson extends LearnerDocumentJSON {
@@ -31,14 +31,10 @@ export interface LearnerDocuments {
    */
   apply(userId: string, author: DocumentAuthor, fn: (doc: Y.Doc) => void): Promise<void>;
   /**
-   * Drops a document from memory without persisting it and disconnects its clients; used
-   * before erasure so that nothing writes the erased state back.
+   * Erasure of the learner's documents: every document `<userId>` and `<userId>/*`, stored or
+   * only loaded (updates not yet in the store), has its clients disconnected, is dropped from
+   * memory without being persisted, and has its stored state deleted, each document once.
+   * Idempotent: repeating it after a failure completes it.
    */
-  evict(docName: string): Promise<void>;
-  /**
-   * {@link evict} for every document of the learner that is loaded (`<userId>`, `<userId>/*`),
-   * including ones whose updates have not reached the store yet — erasure cannot find those
-   * by listing the store. Optional: without it only stored names and `<userId>` are evicted.
-   */
-  evictAll?(userId: string): Promise<void>;
+  eraseAll(userId: string): Promise<void>;
 }

@@ -84,18 +84,18 @@ export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents'
 }
 
 /**
- * `DELETE /users/me`: documents first (each dropped from memory and disconnected before its
+ * `DELETE /users/me`: documents first (each disconnected and dropped from memory before its
  * stored state is removed, so no open copy writes it back), then events, queue and logs.
  * Every step is idempotent: a request cut short by a store outage is completed by repeating it.
  */
 export async function eraseUser(deps: Pick<TelemetryDeps, 'store' | 'documents' | 'cache'>, userId: string): Promise<ErasureReport> {
   const { store } = deps;
   const names = await store.documents.listUserDocuments(userId);
-  // Loaded documents may have no stored state yet (or updates not yet flushed): evict what is
-  // open too, or a later flush would write erased data back.
-  if (deps.documents.evictAll) await deps.documents.evictAll(userId);
-  for (const name of new Set([userId, ...names])) await deps.documents.evict(name);
-  for (const name of names) await store.documents.deleteDocument(name);
+  // One call erases every document of the learner, loaded or stored, each once.
+  await deps.documents.eraseAll(userId);
+  // A document port that owns no store (the in-memory one) leaves stored state behind; with the
+  // server's port this finds nothing, so no document is deleted twice.
+  for (const name of await store.documents.listUserDocuments(userId)) await store.documents.deleteDocument(name);
   const events = await store.telemetry.deleteUserEvents(userId);
   const queueItems = await store.syncQueue.deleteUser(userId);
   const batchLogs = await store.batchLogs.deleteUser(userId);

@@ -20,7 +20,7 @@ function switchableDocuments(): MemoryLearnerDocuments & { failing: boolean } {
     log: inner.log,
     doc: inner.doc,
     read: inner.read,
-    evict: inner.evict,
+    eraseAll: inner.eraseAll,
     async apply(userId: string, author: string, fn: Parameters<LearnerDocuments['apply']>[2]): Promise<void> {
       if (docs.failing) throw new Error('document service unavailable');
       return inner.apply(userId, author, fn);
