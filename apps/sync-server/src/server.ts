@@ -70,7 +70,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const tokens = createTokenService(secret);
   const registry = createMetricsRegistry(instanceId);
   const baseStore = options.store ?? (await createStore(config, logger));
-  // Issue 8 (encryption, audit, signed batches) wraps the store in decorators; every service
+  // The security layer (encryption at rest, audit trail, signed batches) wraps the store in decorators; every service
   // below sees only the wrapped store.
   let security: SecurityLayer;
   try {
