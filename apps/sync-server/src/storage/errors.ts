@@ -1,7 +1,18 @@
 /**
- * Errors the storage layer throws besides `StoreUnavailableError`. Storage knows nothing about
- * HTTP: the HTTP layer maps these to the API's error shape (http/errors.ts).
+ * The errors the storage layer throws. Storage knows nothing about HTTP: the HTTP error
+ * middleware (http/errors.ts) maps these to the API's error shape.
  */
+
+/**
+ * The backing store cannot be reached (or the file cannot be used); callers retry or answer 503.
+ * Adapters reconnect by themselves, so a later call may succeed.
+ */
+export class StoreUnavailableError extends Error {
+  override readonly name = 'StoreUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
 
 /** A page cursor that is not one this store returned (tampered, truncated, from another listing). */
 export class InvalidCursorError extends Error {

@@ -5,7 +5,7 @@ import { createSqliteStore } from './sqlite/index.js';
 
 export type * from './ports.js';
 export type { StoreLogger } from './logger.js';
-export { InvalidCursorError } from './errors.js';
+export { InvalidCursorError, StoreUnavailableError } from './errors.js';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 export { createMongoStore, type MongoStoreOptions } from './mongo/index.js';
 export { createMemoryStore, type MemoryStore } from './memory/index.js';

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { AuditEntry, BatchLog, StoredUpdate, SyncQueueItem, TelemetryEventRecord } from '../ports.js';
 
 export interface StoredEvent {

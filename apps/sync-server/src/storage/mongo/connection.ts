@@ -1,5 +1,5 @@
 import mongoose, { type Types } from 'mongoose';
-import { StoreUnavailableError } from '../../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { StoreLogger } from '../logger.js';
 import { ObjectId, buildModels, type Models } from './models.js';
 

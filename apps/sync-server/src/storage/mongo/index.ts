@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Store } from '../ports.js';
 import { silentLogger, type StoreLogger } from '../logger.js';
 import { mongoAudit } from './audit.js';

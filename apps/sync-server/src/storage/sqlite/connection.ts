@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreUnavailableError } from '../../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { StoreLogger } from '../logger.js';
 import { SCHEMA_SQL } from './schema.js';
 import { MAIN_PRAGMAS } from './statements.js';

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from '../../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { DocumentStore, LoadedDocument, StoredUpdate, UpdateRecord } from '../ports.js';
 import { clampLimit, joinParts, newestCompleteVersion, splitSnapshot, userDocumentRange } from '../shared.js';
 import type { SqliteAppender } from './appender.js';
