@@ -45,10 +45,3 @@ export class ApiError extends Error {
   }
 }
 
-/** Raised by storage adapters when the backing store cannot be reached; maps to 503. */
-export class StoreUnavailableError extends Error {
-  override readonly name = 'StoreUnavailableError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}

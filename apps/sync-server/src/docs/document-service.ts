@@ -1,6 +1,6 @@
 import type * as Y from 'yjs';
 import { LearnerDocument, type LearnerDocumentJSON } from '@prepmate/crdt-model';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../storage/errors.js';
 import { asDocName, type DocName, type UserId } from '../ids.js';
 import type { DocumentStore } from '../storage/ports.js';
 import type { DocumentManager } from './manager.js';

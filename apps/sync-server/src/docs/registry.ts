@@ -4,7 +4,7 @@
  * the loads in flight, the references and the unload timers.
  */
 import * as Y from 'yjs';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../storage/errors.js';
 import { applyAll } from './compaction.js';
 import type { DocumentStore } from '../storage/ports.js';
 import { LiveDocument } from './live-document.js';

@@ -1,6 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { ApiError, StoreUnavailableError } from '../errors.js';
+import { ApiError } from '../errors.js';
+import { StoreUnavailableError } from '../storage/errors.js';
 import type { Logger } from '../logger.js';
+import { InvalidCursorError } from '../storage/errors.js';
 
 /** The API's error body (docs/api.md). */
 export function errorBody(error: ApiError): { success: false; error: { code: string; message: string; details: readonly unknown[] } } {
@@ -26,6 +28,8 @@ export function errorMiddleware(logger: Logger, storeRetryAfterSeconds: number):
       apiError = err;
     } else if (err instanceof StoreUnavailableError) {
       apiError = new ApiError('STORE_UNAVAILABLE', 'The store is unavailable; retry later', [], storeRetryAfterSeconds);
+    } else if (err instanceof InvalidCursorError) {
+      apiError = new ApiError('VALIDATION_FAILED', err.message, [{ path: err.field, message: 'invalid cursor' }]);
     } else if (typeof err === 'object' && err !== null && ('type' in err || 'status' in err)) {
       // body-parser errors: most carry a `type`; a corrupt gzip stream only a 400 `status`.
       const parserError = err as BodyParserError;

@@ -5,7 +5,7 @@ import { createAuditBuffer } from '../audit/audit-buffer.js';
 import { createPseudonymiser } from '../audit/pseudonym.js';
 import { auditingTelemetryStore } from '../audit/telemetry.js';
 import { ConfigError, type Config } from '../config.js';
-import { StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../storage/errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditEntry, AuditStore, DocumentStore, Store } from '../storage/ports.js';
 import { verifyBatchSignature } from './batch-signature.js';

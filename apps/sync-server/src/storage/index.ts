@@ -5,11 +5,12 @@ import { createSqliteStore } from './sqlite/index.js';
 
 export type * from './ports.js';
 export type { StoreLogger } from './logger.js';
+export { InvalidCursorError, StoreUnavailableError } from './errors.js';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 export { createMongoStore, type MongoStoreOptions } from './mongo/index.js';
 export { createMemoryStore, type MemoryStore } from './memory/index.js';
 
-/** The part of the configuration that picks the store (CONTRACT section 2). */
+/** The part of the configuration that picks the store (docs/operations.md). */
 export interface StoreConfig {
   /** Set: MongoDB (or FerretDB) through mongoose. Unset: embedded SQLite. */
   readonly MONGODB_URI?: string | undefined;

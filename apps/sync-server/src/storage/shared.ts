@@ -2,8 +2,9 @@
  * Pieces every adapter shares, so the three agree byte for byte on what they accept and return:
  * snapshot splitting, the event cursor, metadata (de)serialisation and small limits.
  */
-import { ApiError } from '../errors.js';
-import type { SyncQueueError, TelemetryMetadata } from './ports.js';
+import { InvalidCursorError } from './errors.js';
+import type { SyncQueueError } from './ports/sync-queue.js';
+import type { TelemetryMetadata } from './ports/telemetry.js';
 
 /**
  * Largest snapshot part, bytes. MongoDB rejects documents above 16 MB; 12 MiB leaves room for
@@ -93,8 +94,8 @@ export function decodeCursor(raw: string): EventCursor | null {
 export function requireCursor(raw: string | undefined): EventCursor | null {
   if (raw === undefined || raw === '') return null;
   const cursor = decodeCursor(raw);
-  // An ApiError so the HTTP layer answers 400 without knowing about storage.
-  if (cursor === null) throw new ApiError('VALIDATION_FAILED', 'cursor is not one this server returned', [{ path: 'cursor', message: 'invalid cursor' }]);
+  // A storage error; the HTTP layer answers it with 400 VALIDATION_FAILED.
+  if (cursor === null) throw new InvalidCursorError();
   return cursor;
 }
 

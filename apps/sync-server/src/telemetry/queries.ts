@@ -23,7 +23,7 @@ export async function listEvents(deps: Pick<TelemetryDeps, 'store'>, userId: str
     throw new ApiError('VALIDATION_FAILED', 'Invalid query parameters', validationDetails(parsed.error).map((d) => ({ path: d.path, message: d.message })));
   }
   const q = parsed.data;
-  // A tampered cursor is rejected by the store with a 400 ApiError.
+  // A tampered cursor is rejected by the store (InvalidCursorError); the error middleware answers 400.
   const page = await deps.store.telemetry.listEvents(userId, {
     limit: q.limit,
     ...(q.since ? { since: new Date(q.since) } : {}),

@@ -85,7 +85,7 @@ export async function exportUser(deps: Pick<TelemetryDeps, 'store' | 'documents'
 }
 
 /**
- * `DELETE /users/me`: documents first (each dropped from memory and disconnected before its
+ * `DELETE /users/me`: documents first (each disconnected and dropped from memory before its
  * stored state is removed, so no open copy writes it back), then events, queue and logs.
  * Every step is idempotent: a request cut short by a store outage is completed by repeating it.
  */

@@ -5,7 +5,7 @@ import { describe } from 'vitest';
 import type { TokenService } from '../../src/auth/tokens.js';
 import { createMemoryCacheService, type CacheService } from '../../src/cache/index.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/storage/errors.js';
 import { createLogger } from '../../src/logger.js';
 import type { Scheduler } from '../../src/jobs/scheduler.js';
 import { startServer } from '../../src/server.js';

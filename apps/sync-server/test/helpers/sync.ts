@@ -14,7 +14,7 @@ import { createMemoryCacheService } from '../../src/cache/index.js';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer, type SyncTuning } from '../../src/server.js';
 import type { SyncConfig, SyncService } from '../../src/ws/sync-service.js';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/storage/errors.js';
 import { createMongoStore, createSqliteStore } from '../../src/storage/index.js';
 import type { DocumentStore, Store } from '../../src/storage/ports.js';
 import { afterAll, beforeAll } from 'vitest';

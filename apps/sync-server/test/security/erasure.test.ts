@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createPseudonymiser } from '../../src/audit/pseudonym.js';
 import { assessmentItem, eventItem, progressItem, trackBody, uid } from '../api/fixtures.js';
-import { describeEachKind, JWT_SECRET, newKey, openDatabase, start, until, type TestDatabase } from './harness.js';
+import type { Store } from '../../src/storage/ports.js';
+import { asDocName } from '../../src/ids.js';
+import { describeEachKind, JWT_SECRET, newKey, openDatabase, openRawStore, start, until, type TestDatabase } from './harness.js';
 
 /**
  * GDPR erasure, verified from the outside: after `DELETE /api/users/me` every table (SQLite) or
@@ -72,5 +74,30 @@ describeEachKind('erasure leaves nothing', (kind) => {
     // Stopping (flush + snapshot of dirty documents) writes nothing back about the learner.
     const afterStop = [...(await db.dump()).values()].flat().join('\n');
     expect(afterStop).not.toContain(learner);
+  });
+
+  it('when a learner with stored and loaded documents is erased, then each stored document is deleted exactly once', async () => {
+    const raw = await openRawStore(db);
+    const deletes: string[] = [];
+    // The real store, with a counter on the one call that removes a document's stored state.
+    const store: Store = { ...raw, documents: { ...raw.documents, deleteDocument: (docName) => (deletes.push(docName), raw.documents.deleteDocument(docName)) } };
+    const client = await start(db, {}, { store });
+    try {
+      const learner = `learner_${uid('x')}`;
+      const token = await client.token(learner);
+      const names = [learner, `${learner}/notes`, `${learner}/plan`];
+      for (const docName of names) await store.documents.appendUpdates([{ docName, update: new Uint8Array([0, 0]), author: learner, createdAt: new Date() }]);
+      // Loaded as well as stored: the erasure must not delete it once per path that knows it.
+      await client.server.sync.documents.read(asDocName(learner), () => undefined);
+
+      const erased = await client.request('DELETE', '/api/users/me', { token });
+      expect(erased.status).toBe(200);
+      expect(erased.json.data.deleted.documents).toBe(3);
+      expect(await raw.documents.listUserDocuments(learner)).toEqual([]);
+      expect(deletes.filter((n) => names.includes(n)).sort()).toEqual([...names].sort());
+    } finally {
+      await client.stop();
+      await raw.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/storage/errors.js';
+import { InvalidCursorError } from '../../src/storage/errors.js';
 import { RECORD_COLLECTIONS, type AuditEntry, type RecordCollection, type Store, type StoreRecord, type TelemetryEventRecord, type UpdateRecord } from '../../src/storage/ports.js';
 import { eventually } from '../helpers/stores.js';
 
@@ -209,8 +210,9 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(both.events.map((e) => e.metadata.eventId)).toEqual(['new']);
       });
 
-      it('when the cursor is not one the store made, then listing rejects', async () => {
-        await expect(store.telemetry.listEvents('alice', { limit: 10, cursor: 'not-a-cursor' })).rejects.toThrow(/cursor/);
+      it('when the cursor is not one the store made, then listing rejects with InvalidCursorError (the HTTP layer answers 400)', async () => {
+        await expect(store.telemetry.listEvents('alice', { limit: 10, cursor: 'not-a-cursor' })).rejects.toThrow(InvalidCursorError);
+        await expect(store.audit.list({ limit: 10, cursor: 'not-a-cursor' })).rejects.toThrow(InvalidCursorError);
       });
 
       it('when retention runs, then only events older than the cutoff are deleted', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/storage/errors.js';
 import { createMemoryStore } from '../../src/storage/memory/index.js';
 import { runStoreConformance } from './conformance.js';
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/storage/errors.js';
 import { createStore, type Store } from '../../src/storage/index.js';
 import { createMongoStore } from '../../src/storage/mongo/index.js';
 import { describeWithService, eventually, mongoUriForTests, tempSqliteDir } from '../helpers/stores.js';

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { StoreUnavailableError } from '../../src/storage/errors.js';
 import { createStore } from '../../src/storage/index.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 import { tempSqliteDir } from '../helpers/stores.js';

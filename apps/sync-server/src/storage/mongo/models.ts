@@ -2,7 +2,7 @@ import mongoose, { Schema, type Connection, type Types } from 'mongoose';
 import type { AuditActorRole, BatchLog, SyncQueueItem, SyncQueueStatus, TelemetryEventRecord } from '../ports.js';
 
 /**
- * The collections of CONTRACT section 7 plus the Yjs log, snapshots, claim tickets and leases.
+ * The telemetry collections (events, sync queue, batch logs, audit log; docs/api.md) plus the Yjs log, snapshots, claim tickets and leases.
  * Schemas are built per connection (no module-level models), and indexes are built explicitly
  * at connect (`autoIndex: false`) so a store is never used before its unique indexes exist.
  */

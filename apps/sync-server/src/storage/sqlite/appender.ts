@@ -15,10 +15,13 @@
  *
  * The worker runs plain JavaScript from a string: it must start the same way whether the server
  * runs from `src/` under tsx/Vitest or from `dist/`, and Node cannot load a `.ts` worker file.
+ * Its pragmas and its INSERT come from `statements.ts` through `workerData`, so the SQL is
+ * written once for both connections.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { UpdateRecord } from '../ports.js';
+import { APPENDER_PRAGMAS, INSERT_UPDATE } from './statements.js';
 
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
@@ -27,12 +30,8 @@ let db = null;
 let insert = null;
 function open() {
   db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  // Appends touch the table's last page and a few index pages; SQLite's default 2 MiB page cache
-  // per connection would only duplicate what the OS already caches (memory per document matters).
-  db.pragma('cache_size = -512');
-  insert = db.prepare('INSERT INTO doc_updates (doc_name, update_data, author, created_at) VALUES (?, ?, ?, ?)');
+  for (const pragma of workerData.pragmas) db.pragma(pragma);
+  insert = db.prepare(workerData.insertSql);
 }
 function drop() {
   try { if (db) db.close(); } catch (_) { /* a broken handle is dropped either way */ }
@@ -101,7 +100,7 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
   }
 
   function start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs, pragmas: APPENDER_PRAGMAS, insertSql: INSERT_UPDATE } });
     w.on('message', (reply: Reply) => {
       const p = pending.get(reply.id);
       if (!p) return;

@@ -1,0 +1,36 @@
+import type { EventPage, EventQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { clone, deleteWhere, eventKey, type MemoryDb } from './connection.js';
+import { keysetPage } from './paging.js';
+
+/** Stores the event unless `(userId, eventId)` is stored; true when it was new (ingestion and restore). */
+export function insertEvent(db: MemoryDb, record: TelemetryEventRecord): boolean {
+  const key = eventKey(record.userId, record.metadata.eventId);
+  if (db.events.has(key)) return false;
+  db.events.set(key, { seq: db.nextSeq(), record: clone(record) });
+  return true;
+}
+
+export function memoryTelemetry(db: MemoryDb): TelemetryStore {
+  const { op, events } = db;
+  return {
+    insertEvents: op(async (records: readonly TelemetryEventRecord[]) => {
+      const inserted: string[] = [];
+      const duplicates: string[] = [];
+      for (const record of records) (insertEvent(db, record) ? inserted : duplicates).push(record.metadata.eventId);
+      return { inserted, duplicates };
+    }),
+    listEvents: op(async (userId: string, query: EventQuery): Promise<EventPage> => {
+      const matching = [...events.values()].filter(({ record: r }) => {
+        if (r.userId !== userId) return false;
+        if (query.since !== undefined && r.createdAt < query.since) return false;
+        if (query.eventType !== undefined && r.eventType !== query.eventType) return false;
+        return true;
+      });
+      const { rows, nextCursor } = keysetPage(matching, { timeOf: (e) => e.record.createdAt, seqOf: (e) => e.seq, order: 'desc', limit: query.limit, cursor: query.cursor });
+      return { events: rows.map((e) => clone(e.record)), nextCursor };
+    }),
+    countEvents: op(async (userId: string) => [...events.values()].filter((e) => e.record.userId === userId).length),
+    deleteUserEvents: op(async (userId: string) => deleteWhere(events, (e) => e.record.userId === userId)),
+    deleteEventsOlderThan: op(async (cutoff: Date) => deleteWhere(events, (e) => e.record.createdAt < cutoff)),
+  };
+}

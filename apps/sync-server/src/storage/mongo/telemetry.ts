@@ -1,0 +1,62 @@
+import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { insertIgnoringDuplicates, withoutUndefined } from './connection.js';
+import { ObjectId, type Models, type TelemetryDoc } from './models.js';
+import { keysetPage } from './paging.js';
+
+export const toEvent = (d: TelemetryDoc): TelemetryEventRecord => ({
+  userId: d.userId,
+  eventType: d.eventType,
+  eventData: d.eventData,
+  metadata: d.metadata,
+  status: d.status,
+  retryCount: d.retryCount,
+  batchId: d.batchId ?? null,
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
+
+export const eventDoc = (e: TelemetryEventRecord): TelemetryDoc => ({
+  _id: new ObjectId(),
+  userId: e.userId,
+  eventType: e.eventType,
+  eventData: e.eventData,
+  metadata: withoutUndefined(e.metadata),
+  status: e.status,
+  retryCount: e.retryCount,
+  batchId: e.batchId,
+  createdAt: e.createdAt,
+  updatedAt: e.updatedAt,
+});
+
+/**
+ * Inserts the events unordered: one duplicate does not stop the rest; the unique
+ * (userId, metadata.eventId) index decides, so concurrent callers with the same ids store each
+ * exactly once. Returns the indexes the index refused (ingestion and restore).
+ */
+export const insertEventDocs = (m: Models, events: readonly TelemetryEventRecord[]): Promise<Set<number>> =>
+  insertIgnoringDuplicates(() => m.telemetry.insertMany(events.map(eventDoc), { ordered: false, lean: true }));
+
+export function mongoTelemetry(m: Models): TelemetryStore {
+  return {
+    async insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult> {
+      if (events.length === 0) return { inserted: [], duplicates: [] };
+      const rejected = await insertEventDocs(m, events);
+      const inserted: string[] = [];
+      const duplicates: string[] = [];
+      events.forEach((e, i) => (rejected.has(i) ? duplicates : inserted).push(e.metadata.eventId));
+      return { inserted, duplicates };
+    },
+
+    async listEvents(userId: string, query: EventQuery): Promise<EventPage> {
+      const and: Record<string, unknown>[] = [{ userId }];
+      if (query.since !== undefined) and.push({ createdAt: { $gte: query.since } });
+      if (query.eventType !== undefined) and.push({ eventType: query.eventType });
+      const { rows, nextCursor } = await keysetPage<TelemetryDoc>(m.telemetry, { timeField: 'createdAt', order: 'desc', and, limit: query.limit, cursor: query.cursor }, (d) => d.createdAt);
+      return { events: rows.map(toEvent), nextCursor };
+    },
+
+    countEvents: (userId: string) => m.telemetry.countDocuments({ userId }),
+    deleteUserEvents: async (userId: string) => (await m.telemetry.deleteMany({ userId })).deletedCount,
+    deleteEventsOlderThan: async (cutoff: Date) => (await m.telemetry.deleteMany({ createdAt: { $lt: cutoff } })).deletedCount,
+  };
+}

@@ -1,0 +1,64 @@
+/** The telemetry port: events stored exactly once per (userId, eventId), paged newest first. */
+
+export interface TelemetryMetadata {
+  readonly eventId: string;
+  readonly clientTimestamp: Date | null;
+  readonly serverTimestamp: Date;
+  /** When the client says it sent the request; used for clock-skew correction. */
+  readonly sentAt?: Date | null;
+  /** `receivedAt − (sentAt − clientTimestamp)`, when `sentAt` was given. */
+  readonly correctedTimestamp?: Date | null;
+  readonly userAgent?: string | null;
+  /** Anonymised: last IPv4 octet / last 80 IPv6 bits zeroed. */
+  readonly ipAddress?: string | null;
+  /** Other client metadata fields, kept as sent (after validation). */
+  readonly extra?: Record<string, unknown>;
+  /** e.g. `future_timestamp`, `clock_skew`. */
+  readonly flags?: readonly string[];
+}
+
+export interface TelemetryEventRecord {
+  readonly userId: string;
+  readonly eventType: string;
+  readonly eventData: Record<string, unknown>;
+  readonly metadata: TelemetryMetadata;
+  readonly status: 'completed' | 'failed' | 'retrying';
+  readonly retryCount: number;
+  readonly batchId: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface InsertEventsResult {
+  /** eventIds newly stored by this call. */
+  readonly inserted: readonly string[];
+  /** eventIds that were already stored for that user (the unique index said so). */
+  readonly duplicates: readonly string[];
+}
+
+export interface EventQuery {
+  readonly since?: Date;
+  readonly eventType?: string;
+  /** 1–1000. */
+  readonly limit: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface EventPage {
+  /** Newest first. */
+  readonly events: readonly TelemetryEventRecord[];
+  readonly nextCursor: string | null;
+}
+
+export interface TelemetryStore {
+  /**
+   * Stores each event once per `(userId, metadata.eventId)`. Concurrent calls with the same
+   * ids store each exactly once; the losers report those ids as duplicates.
+   */
+  insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult>;
+  listEvents(userId: string, query: EventQuery): Promise<EventPage>;
+  countEvents(userId: string): Promise<number>;
+  deleteUserEvents(userId: string): Promise<number>;
+  deleteEventsOlderThan(cutoff: Date): Promise<number>;
+}

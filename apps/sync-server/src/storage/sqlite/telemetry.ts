@@ -1,0 +1,76 @@
+import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { metadataFromJson, metadataToJson } from '../shared.js';
+import type { Connection, SqliteDb } from './connection.js';
+import { keysetPage } from './paging.js';
+import { INSERT_EVENT } from './statements.js';
+
+export interface TelemetryRow {
+  id: number;
+  user_id: string;
+  event_type: string;
+  event_data: string;
+  metadata: string;
+  status: TelemetryEventRecord['status'];
+  retry_count: number;
+  batch_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export const toEvent = (r: TelemetryRow): TelemetryEventRecord => ({
+  userId: r.user_id,
+  eventType: r.event_type,
+  eventData: JSON.parse(r.event_data) as Record<string, unknown>,
+  metadata: metadataFromJson(r.metadata),
+  status: r.status,
+  retryCount: r.retry_count,
+  batchId: r.batch_id,
+  createdAt: new Date(r.created_at),
+  updatedAt: new Date(r.updated_at),
+});
+
+/** Inserts one event unless `(userId, eventId)` is stored; true when it was new (ingestion and restore). */
+export function insertEvent(c: Connection, e: TelemetryEventRecord): boolean {
+  const { changes } = c
+    .prep(INSERT_EVENT)
+    .run(e.userId, e.metadata.eventId, e.eventType, JSON.stringify(e.eventData), metadataToJson(e.metadata), e.status, e.retryCount, e.batchId, e.createdAt.getTime(), e.updatedAt.getTime());
+  return changes === 1;
+}
+
+export function sqliteTelemetry(db: SqliteDb): TelemetryStore {
+  return {
+    insertEvents: (events: readonly TelemetryEventRecord[]) =>
+      db.run((c): InsertEventsResult => {
+        const inserted: string[] = [];
+        const duplicates: string[] = [];
+        c.db.transaction(() => {
+          for (const e of events) (insertEvent(c, e) ? inserted : duplicates).push(e.metadata.eventId);
+        })();
+        return { inserted, duplicates };
+      }),
+
+    listEvents: (userId: string, query: EventQuery) =>
+      db.run((c): EventPage => {
+        const where = ['user_id = @userId'];
+        const params: Record<string, unknown> = { userId };
+        if (query.since !== undefined) {
+          where.push('created_at >= @since');
+          params['since'] = query.since.getTime();
+        }
+        if (query.eventType !== undefined) {
+          where.push('event_type = @eventType');
+          params['eventType'] = query.eventType;
+        }
+        const { rows, nextCursor } = keysetPage<TelemetryRow>(
+          c,
+          { table: 'telemetry', timeColumn: 'created_at', order: 'desc', where, params, limit: query.limit, cursor: query.cursor },
+          (r) => r.created_at,
+        );
+        return { events: rows.map(toEvent), nextCursor };
+      }),
+
+    countEvents: (userId: string) => db.run((c) => (c.prep('SELECT COUNT(*) AS n FROM telemetry WHERE user_id = ?').get(userId) as { n: number }).n),
+    deleteUserEvents: (userId: string) => db.run((c) => c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes),
+    deleteEventsOlderThan: (cutoff: Date) => db.run((c) => c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes),
+  };
+}
