@@ -141,9 +141,10 @@ export function planTopicPatch(raw: Iterable<readonly [string, unknown]>, patch:
 /** Drops the losing values of one field (the learner keeps the current value); `null` when there are none. */
 export function planTopicDismiss(raw: Iterable<readonly [string, unknown]>, field: ConflictField): RegisterWrite | null {
   const groups = groupRegisters(raw);
-  const resolved = resolveRegister(field, groups.get(field), legacyStamp(groups.get('updatedAt')?.plain?.value));
+  const group = groups.get(field);
+  const resolved = resolveRegister(field, group, legacyStamp(groups.get('updatedAt')?.plain?.value));
   if (!resolved || resolved.losers.length === 0) return null;
-  const w = planDismissLosers(resolved, field, true);
+  const w = planDismissLosers(resolved, field, group, true);
   return isEmpty(w) ? null : w;
 }
 

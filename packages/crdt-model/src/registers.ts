@@ -116,14 +116,17 @@ export function planRegisterWrite(field: string, group: RegisterGroup | undefine
   return { set, delete: del };
 }
 
-/** Keeps the winner and deletes the losing writes of a field (the learner chose the current value). */
-export function planDismissLosers(resolved: ResolvedRegister, field: string, mirror: boolean): RegisterWrite {
+/**
+ * Keeps the winner and deletes the losing writes of a field (the learner chose the current
+ * value). With `mirror`, the plain key is set to the winner when it holds anything else: after a
+ * concurrent merge it may hold a losing value, which would otherwise outlive its stamped write.
+ */
+export function planDismissLosers(resolved: ResolvedRegister, field: string, group: RegisterGroup | undefined, mirror: boolean): RegisterWrite {
   const del = resolved.losers.filter((e) => e.key !== field).map((e) => e.key);
   const set: (readonly [string, unknown])[] = [];
-  // A losing plain value (an older writer's) is replaced by the winner, so it stops competing.
-  if (resolved.losers.some((e) => e.key === field)) {
-    if (mirror) set.push([field, resolved.winner.value]);
-    else del.push(field);
-  }
+  const plain = group?.plain;
+  if (mirror) {
+    if (!plain || !same(plain.value, resolved.winner.value)) set.push([field, resolved.winner.value]);
+  } else if (plain && resolved.winner.key !== field) del.push(field);
   return { set, delete: del };
 }
