@@ -172,9 +172,11 @@ export const useLearnerStore = defineStore('learner', () => {
   function createTopic(name: string): string {
     const valid = topicNameSchema.parse(name);
     const id = resolveTopicName(valid);
+    // A name typed as the id itself ("sql", "system-design") keeps the readable label ("SQL").
+    const name = valid === id ? {} : { name: valid };
     const state = requireDocument().getTopic(id);
-    if (!state) updateTopic(id, { name: valid });
-    else if (state.deleted === true) updateTopic(id, { deleted: false, ...(state.name === undefined ? { name: valid } : {}) });
+    if (!state) updateTopic(id, name);
+    else if (state.deleted === true) updateTopic(id, { deleted: false, ...(state.name === undefined ? name : {}) });
     return id;
   }
 
