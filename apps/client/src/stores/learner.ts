@@ -173,10 +173,10 @@ export const useLearnerStore = defineStore('learner', () => {
     const valid = topicNameSchema.parse(name);
     const id = resolveTopicName(valid);
     // A name typed as the id itself ("sql", "system-design") keeps the readable label ("SQL").
-    const name = valid === id ? {} : { name: valid };
+    const named = valid === id ? {} : { name: valid };
     const state = requireDocument().getTopic(id);
-    if (!state) updateTopic(id, name);
-    else if (state.deleted === true) updateTopic(id, { deleted: false, ...(state.name === undefined ? name : {}) });
+    if (!state) updateTopic(id, named);
+    else if (state.deleted === true) updateTopic(id, { deleted: false, ...(state.name === undefined ? named : {}) });
     return id;
   }
 
