@@ -96,6 +96,8 @@ export interface LearnerReplica {
   isAssessmentDeleted(assessmentId: string): boolean;
   /** The device id in this replica's stamps. */
   readonly node: string;
+  /** The encoded stamp of this replica's last edit, `null` before its first. */
+  lastStamp(): string | null;
   /** Stores insights (default: derived from the facts) key by key, only keys that changed. */
   writeInsights(insights?: Insights, origin?: Origin): boolean;
   /** The session as corrected; `undefined` when unknown or deleted. */

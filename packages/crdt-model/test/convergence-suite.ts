@@ -64,7 +64,7 @@ const patchArb: fc.Arbitrary<TopicPatch> = fc.record(
 const correctionArb: fc.Arbitrary<AssessmentCorrection> = fc.oneof(
   fc.record({ score: fc.constantFrom(0, 42, 99) }),
   fc.record({ deleted: fc.boolean() }),
-  fc.record({ weakAreas: fc.constantFrom(null, ['graphs'], ['dp', 'sql']) }),
+  fc.record({ weakAreas: fc.constantFrom<string[] | null>(null, ['graphs'], ['dp', 'sql']) }),
 );
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
