@@ -12,7 +12,7 @@
  * Because a write's stamp is above every stamp it supersedes, an edit made after seeing another
  * always sorts after it, whatever the clocks say: a device whose clock is a year ahead wins only
  * against edits made without having seen its own, and once the others have seen one of its
- * stamps their next edits sort after it.
+ * stamps in a record their next edits of that record sort after it.
  */
 
 /** One stamp; compare with {@link compareStamps}. */
