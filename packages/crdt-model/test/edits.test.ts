@@ -141,6 +141,22 @@ describe.each([yjsEngine, automergeEngine] as LearnerModelEngine[])('edits by ti
     expect(() => a.correctAssessment('nope', { score: 1 })).toThrow(/no session/);
   });
 
+  it('when a session is corrected here or on another device, then observers hear of that session', () => {
+    const a = device(engine, 'deviceA', 1, { now: T0 });
+    const b = device(engine, 'deviceB', 2, { now: T0 });
+    a.recordAssessment({ assessmentId: 's1', topicId: 'sql', score: 40, completedAt: '2026-05-01T10:00:00.000Z' });
+    sync(a, b);
+    const heardA: string[][] = [];
+    const heardB: string[][] = [];
+    a.observe((c) => heardA.push([...c.assessments]));
+    b.observe((c) => heardB.push([...c.assessments]));
+    a.correctAssessment('s1', { deleted: true });
+    sync(a, b);
+    expect(heardA).toEqual([['s1']]);
+    expect(heardB).toEqual([['s1']]);
+    expect(b.getAssessment('s1')).toBeUndefined();
+  });
+
   it('when a topic is deleted, then its sessions leave the derived values until it is restored', () => {
     const a = device(engine, 'deviceA', 1, { now: T0 });
     a.recordAssessment({ assessmentId: 's1', topicId: 'sql', score: 40, completedAt: '2026-05-01T10:00:00.000Z', weakAreas: ['joins'] });
