@@ -52,6 +52,8 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('fixing mistakes and
   const shot = (d: Device, file: string): Promise<Buffer> => d.page.screenshot({ path: join(ARTIFACTS, file), fullPage: true, animations: 'disabled' });
   /** Desktop (as is), dark, and phone screenshots of the current screen. */
   async function shots(d: Device, base: string): Promise<void> {
+    // From the top, so the sticky header is not captured mid-page.
+    await d.page.evaluate(() => window.scrollTo(0, 0));
     await shot(d, `${base}.png`);
     await d.page.emulateMedia({ colorScheme: 'dark' });
     await shot(d, `${base}-dark.png`);
