@@ -195,6 +195,12 @@ describe('learner store', () => {
     expect(learner.timeline).toEqual([]);
     expect(learner.createTopic('C++')).toBe(id);
     expect(learner.timeline).toHaveLength(1);
+    // A topic renamed away from "C++" keeps its id; a new "C++" gets a topic of its own.
+    learner.renameTopic(id, 'C++ templates');
+    const fresh = learner.createTopic('C++');
+    expect(fresh).not.toBe(id);
+    expect(learner.topic(fresh)?.label).toBe('C++');
+    expect(learner.resolveTopicName('c++')).toBe(fresh);
     // Two devices that name a topic alike offline end with one topic.
     const other = yjsEngine.create({ node: 'phone' });
     other.updateTopic(learner.resolveTopicName('機械学習'), { name: '機械学習' });

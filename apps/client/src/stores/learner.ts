@@ -161,7 +161,13 @@ export const useLearnerStore = defineStore('learner', () => {
     const valid = topicNameSchema.parse(name);
     const key = topicNameKey(valid);
     const existing = Object.keys(topics.value).find((id) => topics.value[id]?.deleted !== true && (topicNameKey(labelOf(id)) === key || id === key));
-    return existing ?? topicIdForName(valid);
+    if (existing) return existing;
+    // The derived id may belong to a topic since renamed to something else: take the next free
+    // one ("-2", "-3", …) rather than log into the renamed topic.
+    const base = topicIdForName(valid);
+    let id = base;
+    for (let n = 2; topics.value[id] && topicNameKey(labelOf(id)) !== key && id !== key; n++) id = `${base}-${n}`;
+    return id;
   }
 
   /**
@@ -176,7 +182,7 @@ export const useLearnerStore = defineStore('learner', () => {
     const named = valid === id ? {} : { name: valid };
     const state = requireDocument().getTopic(id);
     if (!state) updateTopic(id, named);
-    else if (state.deleted === true) updateTopic(id, { deleted: false, ...(state.name === undefined ? named : {}) });
+    else if (state.deleted === true) updateTopic(id, { deleted: false, ...named });
     return id;
   }
 
