@@ -263,6 +263,8 @@ describe('Topic', () => {
     laptop.updateTopic('sql', { goal: 'Laptop, newer' });
     doc.applyUpdate(laptop.encodeDiff(doc.syncState()));
     await nextTick();
+    const dashboard = h.mount(DashboardView);
+    expect(dashboard.find('[data-testid="topic-review"]').text()).toBe('Changed on another device');
     const notice = w.find('[data-testid="losing-edit"]');
     expect(notice.text()).toContain('Another device changed this while you were offline');
     expect(notice.find('[data-testid="losing-mine"]').text()).toBe('Mine, older');
@@ -271,6 +273,7 @@ describe('Topic', () => {
     expect(doc.getTopic('sql')?.goal).toBe('Mine, older');
     expect(w.find('[data-testid="losing-edit"]').exists()).toBe(false);
     expect((w.find('#topic-goal').element as HTMLInputElement).value).toBe('Mine, older');
+    expect(dashboard.find('[data-testid="topic-review"]').exists()).toBe(false);
   });
 
   it('when a session is edited, deleted and restored, then the history and mastery follow', async () => {
