@@ -1,7 +1,7 @@
 import { yjsEngine } from '@prepmate/crdt-model';
 import { Emitter, type FlushResult, type SyncClient, type SyncClientEvents, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
 import { describe, expect, it, vi } from 'vitest';
-import { createSessionWith } from '../src/sdk/browser-session';
+import { createSessionWith, deviceId } from '../src/sdk/browser-session';
 import type { FlushRecord, PeerDevice } from '../src/sdk/port';
 
 /** The part of y-protocols' Awareness the adapter uses, in memory. */
@@ -131,5 +131,20 @@ describe('browser session (the SDK adapter)', () => {
     const s = createSessionWith(f.create, { userId: 'ada', getToken: async () => 't' });
     await s.captureEvent('screen_viewed', { screen: 'sync' });
     expect(f.captured).toEqual([{ type: 'screen_viewed', data: { screen: 'sync' } }]);
+  });
+});
+
+describe('device id', () => {
+  it('when asked twice on one device, then the same id is returned; a missing or tampered one is replaced', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
+    const first = deviceId(storage);
+    expect(first).toMatch(/^[a-z0-9]{12}$/);
+    expect(deviceId(storage)).toBe(first);
+    store.set('prepmate.device-id.v1', 'not valid!');
+    const replaced = deviceId(storage);
+    expect(replaced).not.toBe('not valid!');
+    expect(replaced).toMatch(/^[a-z0-9]{12}$/);
+    expect(deviceId(null)).not.toBe(deviceId(null));
   });
 });

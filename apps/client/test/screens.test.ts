@@ -121,8 +121,43 @@ describe('Dashboard', () => {
     const w = h.mount(DashboardView);
     await w.find('#new-topic').setValue('Dynamic Programming');
     await w.find('form.add').trigger('submit');
-    expect(h.run(() => useLearnerStore()).topics['dynamic-programming']).toMatchObject({ status: 'not_started' });
+    expect(h.run(() => useLearnerStore()).topics['dynamic-programming']).toMatchObject({ name: 'Dynamic Programming' });
     expect(h.router.route.value).toMatchObject({ name: 'topic', params: { topicId: 'dynamic-programming' } });
+  });
+
+  it('when topics have names in any script, then they are added, shown isolated, and one without sessions shows no data', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const w = h.mount(DashboardView);
+    for (const name of ['C++', '機械学習', 'الخوارزميات']) {
+      await w.find('#new-topic').setValue(name);
+      await w.find('form.add').trigger('submit');
+    }
+    const learner = h.run(() => useLearnerStore());
+    expect(learner.activeTopics.map((t) => t.label).sort()).toEqual(['C++', 'الخوارزميات', '機械学習'].sort());
+    expect(w.find('#new-topic-error').text()).toBe('');
+    const links = w.findAll('[data-testid="topic-list"] a.topic-name');
+    expect(links.every((a) => a.attributes('dir') === 'auto')).toBe(true);
+    expect(w.findAll('[data-testid="mastery-no-data"]')).toHaveLength(3);
+    expect(w.find('[role="meter"]').exists()).toBe(false);
+    // An Arabic weak area keeps its count on the same side as any other chip.
+    learner.logAssessment({ assessmentId: 'a1', topicId: learner.resolveTopicName('C++'), score: 40, completedAt: at(1), weakAreas: ['المؤشرات'] });
+    await nextTick();
+    const chip = w.find('[data-testid="weak-areas"] li');
+    expect(chip.find('bdi').text()).toBe('المؤشرات');
+    expect(chip.text()).toMatch(/×1$/);
+    // The first session moves the topic to "In progress"; the others still show no data.
+    expect(w.findAll('[data-testid="topic-list"] .pill').map((p) => p.text())).toContain('In progress');
+    expect(w.findAll('[data-testid="mastery-no-data"]')).toHaveLength(2);
+  });
+
+  it('when a topic name is refused, then the learner is told why, in words', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const w = h.mount(DashboardView);
+    await w.find('#new-topic').setValue('x'.repeat(81));
+    await w.find('form.add').trigger('submit');
+    expect(w.find('#new-topic-error').text()).toMatch(/1 to 80 characters, in any language/);
   });
 });
 
@@ -162,6 +197,28 @@ describe('Log practice', () => {
   });
 });
 
+describe('Log practice in any language', () => {
+  it('when a session names a new topic in Japanese and is dated in the future, then the date is refused; fixed, the topic is created with that name', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const w = h.mount(LogAssessmentView);
+    await w.find('#log-topic').setValue('機械学習');
+    await w.find('#log-score').setValue('55');
+    await w.find('#log-when').setValue('2031-01-01T10:00');
+    await w.find('form').trigger('submit');
+    await flushPromises();
+    expect(w.find('#log-when-error').text()).toMatch(/in the future/);
+    const learner = h.run(() => useLearnerStore());
+    expect(learner.timeline).toHaveLength(0);
+    await w.find('#log-when').setValue('2026-01-01T10:00');
+    await w.find('form').trigger('submit');
+    await flushPromises();
+    expect(learner.timeline).toHaveLength(1);
+    expect(learner.topic(learner.timeline[0]!.topicId)).toMatchObject({ label: '機械学習', status: 'in_progress' });
+    expect(w.find('[data-testid="log-saved"] bdi').text()).toBe('機械学習');
+  });
+});
+
 describe('Topic', () => {
   it('when status, goal and notes are edited, then they are written to the document', async () => {
     storeSignedIn('ada');
@@ -193,6 +250,78 @@ describe('Topic', () => {
     expect(w.text()).toContain('Another device changed these notes');
     await w.findAll('button').find((b) => b.text() === 'Use theirs')!.trigger('click');
     expect((w.find('#topic-notes').element as HTMLTextAreaElement).value).toBe('Laptop notes');
+  });
+
+  it('when this device’s edit lost to a newer one from another device, then the topic says so and "Restore mine" brings it back', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const w = h.mount(TopicView, { topicId: 'sql' });
+    const doc = h.sessions[0]!.document;
+    const laptop = yjsEngine.load(doc.save(), { node: 'laptop', now: () => Date.now() + 60_000 });
+    await w.find('#topic-goal').setValue('Mine, older');
+    await w.find('form').trigger('submit');
+    laptop.updateTopic('sql', { goal: 'Laptop, newer' });
+    doc.applyUpdate(laptop.encodeDiff(doc.syncState()));
+    await nextTick();
+    const dashboard = h.mount(DashboardView);
+    expect(dashboard.find('[data-testid="topic-review"]').text()).toBe('Changed on another device');
+    const notice = w.find('[data-testid="losing-edit"]');
+    expect(notice.text()).toContain('Another device changed this while you were offline');
+    expect(notice.find('[data-testid="losing-mine"]').text()).toBe('Mine, older');
+    expect((w.find('#topic-goal').element as HTMLInputElement).value).toBe('Laptop, newer');
+    await notice.find('[data-testid="restore-mine"]').trigger('click');
+    expect(doc.getTopic('sql')?.goal).toBe('Mine, older');
+    expect(w.find('[data-testid="losing-edit"]').exists()).toBe(false);
+    expect((w.find('#topic-goal').element as HTMLInputElement).value).toBe('Mine, older');
+    expect(dashboard.find('[data-testid="topic-review"]').exists()).toBe(false);
+  });
+
+  it('when a session is edited, deleted and restored, then the history and mastery follow', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    learner.logAssessment({ assessmentId: 'a1', topicId: 'sql', score: 40, completedAt: at(1) });
+    learner.logAssessment({ assessmentId: 'a2', topicId: 'sql', score: 60, completedAt: at(2) });
+    const w = h.mount(TopicView, { topicId: 'sql' });
+    await w.findAll('[data-testid="session-edit"]')[1]!.trigger('click');
+    await w.find('[data-testid="edit-score"]').setValue('80');
+    await w.find('[data-testid="session-editor"]').trigger('submit');
+    expect(learner.assessments['a1']?.score).toBe(80);
+    expect(w.find('[data-testid="session-editor"]').exists()).toBe(false);
+
+    await w.findAll('[data-testid="session-edit"]')[0]!.trigger('click');
+    await w.find('[data-testid="edit-when"]').setValue('2099-01-01T10:00');
+    await w.find('[data-testid="session-editor"]').trigger('submit');
+    expect(w.find('[data-testid="edit-error"]').text()).toMatch(/future/);
+    expect(learner.assessments['a2']?.completedAt).toBe(at(2));
+
+    await w.findAll('[data-testid="session-delete"]')[0]!.trigger('click');
+    await w.find('[data-testid="session-delete-confirm"]').trigger('click');
+    expect(learner.timeline.map((a) => a.assessmentId)).toEqual(['a1']);
+    expect(w.findAll('tbody tr')).toHaveLength(1);
+    await w.find('[data-testid="session-undo"]').trigger('click');
+    expect(learner.timeline.map((a) => a.assessmentId)).toEqual(['a1', 'a2']);
+  });
+
+  it('when a topic is renamed, archived, deleted and restored, then every list follows', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    learner.logAssessment({ assessmentId: 'a1', topicId: 'sql', score: 40, completedAt: at(1) });
+    const w = h.mount(TopicView, { topicId: 'sql' });
+    await w.find('[data-testid="topic-name"]').setValue('SQL für Analysten');
+    await w.find('form.rename').trigger('submit');
+    expect(w.find('h1').text()).toBe('SQL für Analysten');
+    await w.find('[data-testid="topic-archive"]').trigger('click');
+    expect(learner.archivedTopics.map((t) => t.topicId)).toEqual(['sql']);
+    expect(learner.timeline).toHaveLength(1);
+    await w.find('[data-testid="topic-delete"]').trigger('click');
+    await w.find('[data-testid="topic-delete-confirm"]').trigger('click');
+    expect(learner.topicList).toEqual([]);
+    expect(learner.timeline).toEqual([]);
+    expect(w.find('[data-testid="topic-deleted"]').exists()).toBe(true);
+    await w.find('[data-testid="topic-restore"]').trigger('click');
+    expect(learner.timeline).toHaveLength(1);
   });
 
   it('when the URL names an invalid topic, then nothing can be written and the learner is told', () => {

@@ -169,6 +169,73 @@ describe('learner store', () => {
     expect(s.events[1]!.eventData).toEqual({ topicId: 'sql', fields: ['goal'] });
   });
 
+  it('when a topic is practised, then its status follows unless the learner chose one, and mastery is null until then', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const cpp = learner.createTopic('C++');
+    const go = learner.createTopic('Go');
+    expect(learner.topic(cpp)).toMatchObject({ label: 'C++', status: 'not_started', mastery: null, assessmentCount: 0 });
+    learner.updateTopic(go, { status: 'not_started' });
+    learner.logAssessment(assessment('a1', cpp, 70, 1));
+    learner.logAssessment(assessment('a2', go, 70, 1));
+    expect(learner.topic(cpp)).toMatchObject({ status: 'in_progress', mastery: 0.7 });
+    expect(learner.topic(go)!.status).toBe('not_started');
+  });
+
+  it('when a name is typed again in another form, or after the topic was deleted, then the same topic is used', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const id = learner.createTopic('C++');
+    expect(learner.resolveTopicName(' c++ ')).toBe(id);
+    expect(learner.createTopic('Ｃ＋＋')).toBe(id);
+    learner.logAssessment(assessment('a1', id, 70, 1));
+    learner.setDeleted(id, true);
+    expect(learner.timeline).toEqual([]);
+    expect(learner.createTopic('C++')).toBe(id);
+    expect(learner.timeline).toHaveLength(1);
+    // A topic renamed away from "C++" keeps its id; a new "C++" gets a topic of its own.
+    learner.renameTopic(id, 'C++ templates');
+    const fresh = learner.createTopic('C++');
+    expect(fresh).not.toBe(id);
+    expect(learner.topic(fresh)?.label).toBe('C++');
+    expect(learner.resolveTopicName('c++')).toBe(fresh);
+    // Two devices that name a topic alike offline end with one topic.
+    const other = yjsEngine.create({ node: 'phone' });
+    other.updateTopic(learner.resolveTopicName('機械学習'), { name: '機械学習' });
+    const mine = learner.createTopic('機械学習');
+    const doc = h.sessions[0]!.document;
+    doc.applyUpdate(other.save());
+    expect(learner.topicList.filter((t) => t.label === '機械学習').map((t) => t.topicId)).toEqual([mine]);
+  });
+
+  it('when a session is dated in the future, then the store refuses it', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    expect(() => learner.logAssessment({ ...assessment('a1', 'sql', 50, 1), completedAt: '2031-01-01T00:00:00.000Z' })).toThrow(/future/);
+    learner.logAssessment(assessment('a2', 'sql', 50, 1));
+    expect(() => learner.correctSession('a2', { completedAt: '2031-01-01T00:00:00.000Z' })).toThrow(/future/);
+    expect(learner.timeline.map((a) => a.completedAt)).toEqual([assessment('a2', 'sql', 50, 1).completedAt]);
+  });
+
+  it('when the learner keeps the newer value, then the losing one is gone on this device', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const doc = h.sessions[0]!.document;
+    const laptop = yjsEngine.load(doc.save(), { node: 'laptop', now: () => Date.now() + 60_000 });
+    learner.updateTopic('sql', { status: 'completed' });
+    laptop.updateTopic('sql', { status: 'in_progress' });
+    doc.applyUpdate(laptop.encodeDiff(doc.syncState()));
+    expect(learner.myLosingEdits('sql')).toMatchObject([{ field: 'status', current: 'in_progress', mine: { value: 'completed' } }]);
+    // The laptop's own losing values are not "mine" here.
+    expect(learner.keepCurrent('sql', 'status')).toBe(true);
+    expect(learner.myLosingEdits('sql')).toEqual([]);
+    expect(learner.topics['sql']?.status).toBe('in_progress');
+  });
+
   it('when an assessment is invalid, then the model refuses it and nothing is written', () => {
     storeSignedIn('ada');
     const h = createHarness();

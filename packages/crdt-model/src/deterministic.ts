@@ -26,7 +26,7 @@ const TOPIC_CLIENT_SPAN = Number.MAX_SAFE_INTEGER - RESERVED_CLIENT_BASE - 1;
  * cyrb53 (public domain): a fast 53-bit string hash with good dispersion. 53 bits keep the
  * chance that two of a learner's topics share a clientID negligible (~n²/2⁵⁴: 10⁻¹² for 200).
  */
-function cyrb53(str: string, seed = 0): number {
+export function cyrb53(str: string, seed = 0): number {
   let h1 = 0xdeadbeef ^ seed;
   let h2 = 0x41c6ce57 ^ seed;
   for (let i = 0; i < str.length; i++) {

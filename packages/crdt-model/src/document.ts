@@ -3,7 +3,11 @@
  *
  * - `getMap('assessments')`: assessmentId → plain JSON object, a grow-only map of immutable facts;
  * - `getMap('topics')`: topicId → `Y.Map` of per-field registers (`status`, `goal`, `notes`,
- *   `updatedAt`), created deterministically (see deterministic.ts);
+ *   `updatedAt`, `name`, `archived`, `deleted`), created deterministically (see deterministic.ts);
+ *   each field is a plain key (the current value) plus stamped `field@<stamp>` keys that decide
+ *   concurrent edits by the time of the edit (see registers.ts);
+ * - `getMap('corrections')`: `<assessmentId>/<field>@<stamp>` → value, corrections and deletions
+ *   of sessions (the facts themselves never change);
  * - `getMap('insights')`: derived values, one key per insight, written only when they change;
  * - `getMap('meta')`: `schemaVersion`.
  */
@@ -13,27 +17,51 @@ import { deriveInsights, type Insights } from './derive.js';
 import { applyDeterministic, genesisUpdate, topicCreationUpdate } from './deterministic.js';
 import { canonicalJson, type JsonObject } from './json.js';
 import { CURRENT_SCHEMA_VERSION, MigrationRegistry, type SchemaStatus } from './migrations.js';
+import { HybridClock, encodeStamp, randomNodeId } from './hlc.js';
 import {
-  TOPIC_FIELDS,
   buildLearnerJSON,
   compactAssessment,
   readStoredAssessment,
-  readTopicState,
   type LearnerChange,
   type LearnerDocumentJSON,
   type LearnerFacts,
   type LearnerModelEngine,
   type LearnerReplica,
   type ReplicaOptions,
-  type TopicState,
 } from './model.js';
 import { LOCAL_ORIGIN, REMOTE_ORIGIN, isOrigin, type Origin } from './origin.js';
-import { assessmentSchema, idSchema, topicPatchSchema, type Assessment, type AssessmentInput, type Progress, type TopicPatch } from './schemas.js';
+import {
+  applyCorrections,
+  correctionKey,
+  planCorrection,
+  planTopicDismiss,
+  planTopicPatch,
+  resolveCorrections,
+  resolveTopicRecord,
+  splitCorrectionKey,
+  type ConflictField,
+  type FieldConflict,
+  type TopicState,
+} from './records.js';
+import type { RegisterWrite } from './registers.js';
+import {
+  assessmentSchema,
+  idSchema,
+  type Assessment,
+  type AssessmentCorrection,
+  type AssessmentInput,
+  type Progress,
+  type TopicPatch,
+} from './schemas.js';
 
 /** Options of a {@link LearnerDocument}. */
 export interface LearnerDocumentOptions {
   /** Migration steps `ensureSchema` may run (default: none; version 1 is current). */
   readonly migrations?: MigrationRegistry<LearnerDocument>;
+  /** The device id in this replica's edit stamps (see {@link ReplicaOptions.node}). */
+  readonly node?: string;
+  /** The wall clock of the edit stamps. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** The typed learner document over Yjs; the engine the server and the SDK use. */
@@ -45,6 +73,8 @@ export class LearnerDocument implements LearnerReplica {
   readonly topicsMap: Y.Map<unknown>;
   readonly insightsMap: Y.Map<unknown>;
   readonly metaMap: Y.Map<unknown>;
+  readonly correctionsMap: Y.Map<unknown>;
+  readonly #clock: HybridClock;
   readonly #migrations: MigrationRegistry<LearnerDocument>;
   readonly #cleanups = new Set<() => void>();
 
@@ -54,7 +84,19 @@ export class LearnerDocument implements LearnerReplica {
     this.topicsMap = doc.getMap('topics');
     this.insightsMap = doc.getMap('insights');
     this.metaMap = doc.getMap('meta');
+    this.correctionsMap = doc.getMap('corrections');
+    this.#clock = new HybridClock(options.node ?? randomNodeId(), options.now);
     this.#migrations = options.migrations ?? new MigrationRegistry<LearnerDocument>();
+  }
+
+  get node(): string {
+    return this.#clock.node;
+  }
+
+  /** The stamp of this replica's last edit (encoded), if it made one. */
+  lastStamp(): string | null {
+    const last = this.#clock.last;
+    return last ? encodeStamp(last) : null;
   }
 
   /** `meta.schemaVersion`, or `null` before {@link ensureSchema} (or before the first sync). */
@@ -109,29 +151,60 @@ export class LearnerDocument implements LearnerReplica {
 
   /**
    * Sets the given fields of a topic, creating its `Y.Map` deterministically on first use so
-   * that concurrent first edits of different fields on two replicas both survive. Fields whose
-   * value is unchanged are not rewritten (no tombstones).
+   * that concurrent first edits of different fields on two replicas both survive. Each changed
+   * field gets a stamped write and its plain value; fields whose value is unchanged are not
+   * rewritten (no tombstones, and a no-op save cannot win a race).
    * @throws ZodError when the topicId or the patch is invalid.
    */
   updateTopic(topicId: string, patch: TopicPatch, origin: Origin = LOCAL_ORIGIN): boolean {
     const id = idSchema.parse(topicId);
-    const fields = topicPatchSchema.parse(patch);
     let changed = false;
+    const existing = this.#topicMap(id);
+    const plan = planTopicPatch(existing ? existing.entries() : [], patch, this.#clock);
+    if (existing && !plan) return false;
     this.doc.transact((tr) => {
       let map = this.#topicMap(id);
       if (!map) {
         map = this.#createTopicMap(tr, id);
         changed = true;
       }
-      for (const field of TOPIC_FIELDS) {
-        const value = fields[field];
-        if (value !== undefined && map.get(field) !== value) {
-          map.set(field, value);
-          changed = true;
-        }
-      }
+      if (plan) changed = applyWrite(map, plan, (k) => k) || changed;
     }, origin);
     return changed;
+  }
+
+  topicConflicts(topicId: string): FieldConflict[] {
+    const map = this.#topicMap(topicId);
+    return map ? [...resolveTopicRecord(map.entries()).conflicts] : [];
+  }
+
+  dismissTopicConflict(topicId: string, field: ConflictField, origin: Origin = LOCAL_ORIGIN): boolean {
+    const map = this.#topicMap(topicId);
+    const plan = map ? planTopicDismiss(map.entries(), field) : null;
+    if (!map || !plan) return false;
+    this.doc.transact(() => applyWrite(map, plan, (k) => k), origin);
+    return true;
+  }
+
+  /**
+   * Corrects or deletes a session (see {@link LearnerReplica.correctAssessment}). The writes are
+   * stamped registers in `corrections`, merged like topic fields.
+   */
+  correctAssessment(assessmentId: string, correction: AssessmentCorrection, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fact = this.getRecordedAssessment(assessmentId);
+    if (!fact) throw new Error(`no session with id "${assessmentId}"`);
+    const plan = planCorrection(fact, this.#correctionEntries(assessmentId), correction, this.#clock);
+    if (!plan) return false;
+    this.doc.transact(() => applyWrite(this.correctionsMap, plan, (k) => correctionKey(assessmentId, k)), origin);
+    return true;
+  }
+
+  getRecordedAssessment(assessmentId: string): Assessment | undefined {
+    return readStoredAssessment(assessmentId, this.assessmentsMap.get(assessmentId));
+  }
+
+  isAssessmentDeleted(assessmentId: string): boolean {
+    return this.getRecordedAssessment(assessmentId) !== undefined && resolveCorrections(this.#correctionEntries(assessmentId)).deleted === true;
   }
 
   /** Merges a `progress` batch item (see {@link updateTopic}). */
@@ -160,14 +233,17 @@ export class LearnerDocument implements LearnerReplica {
   }
 
   getAssessment(assessmentId: string): Assessment | undefined {
-    return readStoredAssessment(assessmentId, this.assessmentsMap.get(assessmentId));
+    const fact = this.getRecordedAssessment(assessmentId);
+    return fact && applyCorrections(fact, resolveCorrections(this.#correctionEntries(assessmentId)));
   }
 
-  /** All valid assessments (invalid values written by foreign clients are skipped). */
+  /** All sessions as corrected, without deleted ones (invalid values written by foreign clients are skipped). */
   assessments(): Assessment[] {
+    const corrections = this.#allCorrections();
     const out: Assessment[] = [];
     this.assessmentsMap.forEach((raw, key) => {
-      const a = readStoredAssessment(key, raw);
+      const fact = readStoredAssessment(key, raw);
+      const a = fact && applyCorrections(fact, resolveCorrections(corrections.get(key) ?? []));
       if (a) out.push(a);
     });
     return out;
@@ -175,21 +251,22 @@ export class LearnerDocument implements LearnerReplica {
 
   getTopic(topicId: string): TopicState | undefined {
     const map = this.#topicMap(topicId);
-    return map ? readTopicState((f) => map.get(f)) : undefined;
+    return map ? resolveTopicRecord(map.entries()).state : undefined;
   }
 
   facts(): LearnerFacts {
-    const assessments: Record<string, Assessment> = {};
-    for (const a of this.assessments()) assessments[a.assessmentId] = a;
     const topics: Record<string, TopicState> = {};
     this.topicsMap.forEach((value, key) => {
-      if (value instanceof Y.Map) topics[key] = readTopicState((f) => value.get(f));
+      if (value instanceof Y.Map) topics[key] = resolveTopicRecord((value as Y.Map<unknown>).entries()).state;
     });
+    const assessments: Record<string, Assessment> = {};
+    for (const a of this.assessments()) if (topics[a.topicId]?.deleted !== true) assessments[a.assessmentId] = a;
     return { assessments, topics };
   }
 
+  /** Insights of {@link facts} (corrected sessions, without deleted sessions and topics). */
   derive(): Insights {
-    return deriveInsights(this.assessments());
+    return deriveInsights(Object.values(this.facts().assessments));
   }
 
   /** What is stored in `insights`. */
@@ -209,6 +286,7 @@ export class LearnerDocument implements LearnerReplica {
     const handler = (tr: Y.Transaction): void => {
       let aEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
       let tEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
+      let cEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
       let insights = false;
       let meta = false;
       for (const [changed, events] of tr.changedParentTypes) {
@@ -218,10 +296,17 @@ export class LearnerDocument implements LearnerReplica {
         else if (type === this.topicsMap) tEvents = events;
         else if (type === this.insightsMap) insights = true;
         else if (type === this.metaMap) meta = true;
+        else if (type === this.correctionsMap) cEvents = events;
       }
-      if (!aEvents && !tEvents && !insights && !meta) return;
+      if (!aEvents && !tEvents && !cEvents && !insights && !meta) return;
       const assessments = new Set<string>();
       for (const ev of aEvents ?? []) if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) assessments.add(k);
+      for (const ev of cEvents ?? []) {
+        if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) {
+          const split = splitCorrectionKey(k);
+          if (split) assessments.add(split[0]);
+        }
+      }
       const topics = new Set<string>();
       for (const ev of tEvents ?? []) {
         if (ev.target === this.topicsMap && ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) topics.add(k);
@@ -294,6 +379,24 @@ export class LearnerDocument implements LearnerReplica {
     return value instanceof Y.Map ? (value as Y.Map<unknown>) : undefined;
   }
 
+  /** The raw register keys of one session's corrections. */
+  #correctionEntries(assessmentId: string): [string, unknown][] {
+    return this.#allCorrections().get(assessmentId) ?? [];
+  }
+
+  /** Corrections grouped by session (one pass over the map; corrections are few). */
+  #allCorrections(): Map<string, [string, unknown][]> {
+    const out = new Map<string, [string, unknown][]>();
+    this.correctionsMap.forEach((value, key) => {
+      const split = splitCorrectionKey(key);
+      if (!split) return;
+      const list = out.get(split[0]);
+      if (list) list.push([split[1], value]);
+      else out.set(split[0], [[split[1], value]]);
+    });
+    return out;
+  }
+
   #createTopicMap(tr: Y.Transaction, topicId: string): Y.Map<unknown> {
     applyDeterministic(tr, topicCreationUpdate(topicId));
     const created = this.#topicMap(topicId);
@@ -306,6 +409,13 @@ export class LearnerDocument implements LearnerReplica {
   }
 }
 
+/** Stores a register write into `map`, naming keys with `keyOf`. `true` when anything was written. */
+function applyWrite(map: Y.Map<unknown>, write: RegisterWrite, keyOf: (key: string) => string): boolean {
+  for (const key of write.delete) map.delete(keyOf(key));
+  for (const [key, value] of write.set) map.set(keyOf(key), value);
+  return write.set.length > 0 || write.delete.length > 0;
+}
+
 function migrationOrigin(from: number, to: number): Origin {
   return { kind: 'migration', from, to };
 }
@@ -314,16 +424,20 @@ function migrationOrigin(from: number, to: number): Origin {
 export const yjsEngine: LearnerModelEngine<LearnerDocument> = Object.freeze({
   name: 'yjs',
   create(options: ReplicaOptions = {}): LearnerDocument {
-    const ld = new LearnerDocument(newDoc(options));
+    const ld = new LearnerDocument(newDoc(options), clockOptions(options));
     ld.ensureSchema();
     return ld;
   },
   load(bytes: Uint8Array, options: ReplicaOptions = {}): LearnerDocument {
     const doc = newDoc(options);
     Y.applyUpdate(doc, bytes, { kind: 'persistence' } satisfies Origin);
-    return new LearnerDocument(doc);
+    return new LearnerDocument(doc, clockOptions(options));
   },
 });
+
+function clockOptions(options: ReplicaOptions): LearnerDocumentOptions {
+  return { ...(options.node !== undefined ? { node: options.node } : {}), ...(options.now ? { now: options.now } : {}) };
+}
 
 function newDoc(options: ReplicaOptions): Y.Doc {
   const doc = new Y.Doc();

@@ -10,5 +10,8 @@ export * from './origin.js';
 export * from './derive.js';
 export * from './migrations.js';
 export * from './model.js';
+export { applyCorrections, effectiveTopicStatus, type CorrectionValues, type ResolvedTopic } from './records.js';
+export { HybridClock, compareStamps, decodeStamp, encodeStamp, isNodeId, type Stamp } from './hlc.js';
+export { topicIdForName, topicNameKey } from './topic-names.js';
 export { LearnerDocument, yjsEngine, type LearnerDocumentOptions } from './document.js';
 export { topicClientId, RESERVED_CLIENT_BASE, GENESIS_CLIENT_ID } from './deterministic.js';

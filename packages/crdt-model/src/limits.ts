@@ -30,6 +30,13 @@ export const LIMITS = Object.freeze({
   maxGoalLength: 512,
   /** Maximum length of topic notes, in characters. */
   maxNotesLength: 4096,
+  /** Maximum length of a topic's display name, in Unicode code points (after trimming). */
+  maxTopicNameLength: 80,
+  /**
+   * How far in the future a new session may be dated, in milliseconds: a device's clock may be
+   * a few minutes off, a session from the future is a typo (it would become the "latest").
+   */
+  maxFutureSkewMs: 5 * 60_000,
   /** Maximum assessment duration, in seconds (one day). */
   maxDurationSec: 86_400,
   /** Maximum number of questions in one assessment. */

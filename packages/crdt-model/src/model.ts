@@ -6,36 +6,22 @@ import { deriveInsights, computeTopicMastery, type Insights } from './derive.js'
 import type { JsonObject } from './json.js';
 import type { SchemaStatus } from './migrations.js';
 import type { Origin } from './origin.js';
-import {
-  assessmentSchema,
-  topicStatusSchema,
-  type Assessment,
-  type AssessmentInput,
-  type TopicPatch,
-  type TopicStatus,
-} from './schemas.js';
-import { z } from 'zod';
+import type { ConflictField, FieldConflict, TopicState } from './records.js';
+import { assessmentSchema, type Assessment, type AssessmentCorrection, type AssessmentInput, type TopicPatch } from './schemas.js';
 
-/** The per-topic registers, in the order they are written. */
-export const TOPIC_FIELDS = ['status', 'goal', 'notes', 'updatedAt'] as const;
-/** A topic register name. */
-export type TopicField = (typeof TOPIC_FIELDS)[number];
-
-/** The editable state of a topic (each field present once it was ever set). */
-export interface TopicState {
-  readonly status?: TopicStatus;
-  readonly goal?: string;
-  readonly notes?: string;
-  readonly updatedAt?: string;
-}
+export { TOPIC_FIELDS, CONFLICT_FIELDS, effectiveTopicStatus } from './records.js';
+export type { TopicField, TopicState, ConflictField, FieldConflict, LosingValue } from './records.js';
 
 /** A topic as `toJSON()` and `GET /api/progress` show it: its state plus derived mastery. */
 export interface TopicView extends TopicState {
-  /** Recency-weighted mean score, 0–1 (0 without assessments). */
+  /** Recency-weighted mean score, 0–1 (0 without assessments, which a screen shows as "no data", not 0 %). */
   readonly mastery: number;
 }
 
-/** The facts of a learner: the inputs of every derived value. */
+/**
+ * The facts of a learner: the inputs of every derived value. `assessments` are the sessions as
+ * corrected, without deleted sessions and without the sessions of deleted topics.
+ */
 export interface LearnerFacts {
   readonly assessments: Readonly<Record<string, Assessment>>;
   readonly topics: Readonly<Record<string, TopicState>>;
@@ -57,7 +43,7 @@ export interface LearnerChange {
   readonly origin: Origin | undefined;
   /** `true` when the change was made on this replica (not applied from an update). */
   readonly local: boolean;
-  /** assessmentIds added (or, from foreign writers, replaced). */
+  /** assessmentIds added, corrected or deleted (or, from foreign writers, replaced). */
   readonly assessments: readonly string[];
   /** topicIds whose state changed. */
   readonly topics: readonly string[];
@@ -72,6 +58,14 @@ export interface ReplicaOptions {
    * benchmarks. Leave unset in applications: two live replicas must never share one.
    */
   readonly replicaId?: number;
+  /**
+   * The device id that stamps this replica's edits (1–64 of `[A-Za-z0-9_-]`); stable per device
+   * so that the app can tell which losing values are the learner's own on this device.
+   * Default: random per replica.
+   */
+  readonly node?: string;
+  /** The wall clock of the edit stamps (tests). Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -84,10 +78,29 @@ export interface LearnerReplica {
   readonly engine: string;
   /** Records an immutable fact; `false` (and nothing written) when the id is already known. */
   recordAssessment(assessment: AssessmentInput, origin?: Origin): boolean;
-  /** Sets the given topic fields; `false` when nothing changed. */
+  /** Sets the given topic fields (stamped, see docs/crdt-model.md); `false` when nothing changed. */
   updateTopic(topicId: string, patch: TopicPatch, origin?: Origin): boolean;
+  /** The topic's fields whose concurrent edits lost, with the losing values. */
+  topicConflicts(topicId: string): FieldConflict[];
+  /** Forgets the losing values of a field (the learner keeps the current one); `false` when there were none. */
+  dismissTopicConflict(topicId: string, field: ConflictField, origin?: Origin): boolean;
+  /**
+   * Corrects or deletes (`deleted: true`) a known session; the stored fact stays as it was.
+   * `false` when nothing changed.
+   * @throws ZodError when the correction is invalid; Error when the session is unknown.
+   */
+  correctAssessment(assessmentId: string, correction: AssessmentCorrection, origin?: Origin): boolean;
+  /** The session as recorded, before corrections (also for deleted sessions). */
+  getRecordedAssessment(assessmentId: string): Assessment | undefined;
+  /** `true` when the session exists and is deleted. */
+  isAssessmentDeleted(assessmentId: string): boolean;
+  /** The device id in this replica's stamps. */
+  readonly node: string;
+  /** The encoded stamp of this replica's last edit, `null` before its first. */
+  lastStamp(): string | null;
   /** Stores insights (default: derived from the facts) key by key, only keys that changed. */
   writeInsights(insights?: Insights, origin?: Origin): boolean;
+  /** The session as corrected; `undefined` when unknown or deleted. */
   getAssessment(assessmentId: string): Assessment | undefined;
   getTopic(topicId: string): TopicState | undefined;
   facts(): LearnerFacts;
@@ -128,20 +141,6 @@ export function readStoredAssessment(key: string, raw: unknown): Assessment | un
   const parsed = assessmentSchema.safeParse(raw);
   if (!parsed.success || parsed.data.assessmentId !== key) return undefined;
   return parsed.data;
-}
-
-const storedStringSchema = z.string();
-
-/** Reads a topic's registers defensively, dropping values of the wrong type. */
-export function readTopicState(get: (field: TopicField) => unknown): TopicState {
-  const out: { -readonly [K in keyof TopicState]: TopicState[K] } = {};
-  const status = topicStatusSchema.safeParse(get('status'));
-  if (status.success) out.status = status.data;
-  for (const field of ['goal', 'notes', 'updatedAt'] as const) {
-    const value = storedStringSchema.safeParse(get(field));
-    if (value.success) out[field] = value.data;
-  }
-  return out;
 }
 
 /** Builds {@link LearnerDocumentJSON} (keys sorted, so both engines print the same JSON). */

@@ -133,22 +133,25 @@ export const eventItemSchema = z.object({
 /** A parsed event item. */
 export type EventItem = z.output<typeof eventItemSchema>;
 
+/** The fields of an assessment, before the cross-field check. */
+const assessmentFields = {
+  assessmentId: idSchema,
+  topicId: idSchema,
+  kind: z.string().min(1).max(LIMITS.maxKindLength).optional(),
+  score: z.number().min(0).max(100),
+  durationSec: z.number().min(0).max(LIMITS.maxDurationSec).optional(),
+  questionsAttempted: z.number().int().min(0).max(LIMITS.maxQuestions).optional(),
+  correctAnswers: z.number().int().min(0).max(LIMITS.maxQuestions).optional(),
+  weakAreas: z
+    .array(z.string().trim().min(1).max(LIMITS.maxWeakAreaLength))
+    .max(LIMITS.maxWeakAreas)
+    .optional(),
+  completedAt: isoDateTimeSchema,
+};
+
 /** An assessment: an immutable fact, identified by `assessmentId`; `kind` is free text (e.g. `mock_interview`). */
 export const assessmentSchema = z
-  .object({
-    assessmentId: idSchema,
-    topicId: idSchema,
-    kind: z.string().min(1).max(LIMITS.maxKindLength).optional(),
-    score: z.number().min(0).max(100),
-    durationSec: z.number().min(0).max(LIMITS.maxDurationSec).optional(),
-    questionsAttempted: z.number().int().min(0).max(LIMITS.maxQuestions).optional(),
-    correctAnswers: z.number().int().min(0).max(LIMITS.maxQuestions).optional(),
-    weakAreas: z
-      .array(z.string().trim().min(1).max(LIMITS.maxWeakAreaLength))
-      .max(LIMITS.maxWeakAreas)
-      .optional(),
-    completedAt: isoDateTimeSchema,
-  })
+  .object(assessmentFields)
   .superRefine((a, ctx) => {
     if (a.correctAnswers !== undefined && a.questionsAttempted !== undefined && a.correctAnswers > a.questionsAttempted) {
       ctx.addIssue({ code: 'custom', message: 'correctAnswers cannot exceed questionsAttempted', path: ['correctAnswers'] });
@@ -164,15 +167,78 @@ export const topicStatusSchema = z.enum(['not_started', 'in_progress', 'complete
 /** A topic status. */
 export type TopicStatus = z.output<typeof topicStatusSchema>;
 
-/** The editable fields of a topic; each is an independent last-writer-wins register. */
+/**
+ * Control characters, and the bidi embeddings/overrides/isolates that could make a name display
+ * as something else (`dir="auto"` and `<bdi>` isolate names; they need no marks of their own).
+ */
+const NAME_FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * A topic's display name: any Unicode text ("C++", "C#", "機械学習", Arabic, emoji) of 1–80 code
+ * points after NFC normalisation, trimming and collapsing whitespace; no control characters or
+ * bidi overrides. The topic's id is separate (see `topicIdForName`).
+ */
+export const topicNameSchema = z
+  .string()
+  .transform((s) => s.normalize('NFC').replace(/\s+/gu, ' ').trim())
+  .pipe(
+    z
+      .string()
+      .min(1, 'a topic name cannot be empty')
+      .refine((s) => [...s].length <= LIMITS.maxTopicNameLength, `at most ${LIMITS.maxTopicNameLength} characters`)
+      .refine((s) => !NAME_FORBIDDEN.test(s), 'no control characters or direction overrides'),
+  );
+
+/** The learner-editable fields of a topic; each is an independent last-writer-wins register. */
 export const topicPatchSchema = z.object({
+  /** Display name; the id never changes (renaming writes this). */
+  name: topicNameSchema.optional(),
   status: topicStatusSchema.optional(),
   goal: z.string().max(LIMITS.maxGoalLength).optional(),
   notes: z.string().max(LIMITS.maxNotesLength).optional(),
+  /** Hidden from the active list; its sessions still count. */
+  archived: z.boolean().optional(),
+  /** A tombstone: the topic and its sessions leave every list and derived value; `false` restores it. */
+  deleted: z.boolean().optional(),
   updatedAt: isoDateTimeSchema.optional(),
 });
 /** A change to some fields of a topic. */
 export type TopicPatch = z.output<typeof topicPatchSchema>;
+
+/**
+ * A correction of a logged session: the fields to change (`null` removes an optional field),
+ * or `deleted: true` (a tombstone; `false` restores the session). The stored fact never changes.
+ */
+export const assessmentCorrectionSchema = z.object({
+  topicId: assessmentFields.topicId.optional(),
+  kind: assessmentFields.kind.unwrap().nullable().optional(),
+  score: assessmentFields.score.optional(),
+  durationSec: assessmentFields.durationSec.unwrap().nullable().optional(),
+  questionsAttempted: assessmentFields.questionsAttempted.unwrap().nullable().optional(),
+  correctAnswers: assessmentFields.correctAnswers.unwrap().nullable().optional(),
+  weakAreas: assessmentFields.weakAreas.unwrap().nullable().optional(),
+  completedAt: assessmentFields.completedAt.optional(),
+  deleted: z.boolean().optional(),
+});
+/** A parsed correction. */
+export type AssessmentCorrection = z.output<typeof assessmentCorrectionSchema>;
+/** The fields a correction can carry, in the order they are written. */
+export const CORRECTION_FIELDS = ['topicId', 'kind', 'score', 'durationSec', 'questionsAttempted', 'correctAnswers', 'weakAreas', 'completedAt', 'deleted'] as const;
+/** A correctable field. */
+export type CorrectionField = (typeof CORRECTION_FIELDS)[number];
+
+/**
+ * Refuses a session dated more than `LIMITS.maxFutureSkewMs` after `now`. Applied where a
+ * session is entered or corrected, never when stored facts are read (reads must not depend on
+ * a clock, or replicas would disagree).
+ * @throws z.ZodError with path `completedAt`.
+ */
+export function assertNotInFuture(completedAt: string, now: number = Date.now()): void {
+  const at = Date.parse(completedAt);
+  if (Number.isFinite(at) && at > now + LIMITS.maxFutureSkewMs) {
+    throw new z.ZodError([{ code: 'custom', path: ['completedAt'], message: 'a session cannot be dated in the future', input: completedAt }]);
+  }
+}
 
 /** A `progress` batch item: a topic patch naming its topic. */
 export const progressSchema = topicPatchSchema.extend({ topicId: idSchema });

@@ -26,6 +26,12 @@ export interface SyncClientOptions {
   readonly getToken: GetToken;
   /** Document name; default the userId (`<userId>` or `<userId>/<name>`, see docs/crdt-model.md). */
   readonly docName?: string;
+  /**
+   * This device's id in the document's edit stamps (1–64 of `[A-Za-z0-9_-]`), kept across
+   * sessions, so that the app can tell which losing values of concurrent edits were made here.
+   * Default: a new random id per client.
+   */
+  readonly deviceId?: string;
   /** Tuning of the outbox (batch size, caps, intervals…); see {@link TelemetryOptions}. */
   readonly telemetry?: Omit<TelemetryOptions, 'storage' | 'transport' | 'clock' | 'connectivity' | 'lifecycle' | 'locks' | 'channel' | 'scope'>;
   /** Do not connect the document (telemetry only, e.g. a REST-only service). Default false. */
@@ -153,7 +159,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
   });
 
   const doc = new Y.Doc();
-  const document = new LearnerDocument(doc);
+  const document = new LearnerDocument(doc, { now: () => clock.now(), ...(options.deviceId !== undefined ? { node: options.deviceId } : {}) });
   const tracker = new AckTracker();
   const persistenceFactory = options.docPersistence !== undefined ? options.docPersistence : platform.docPersistence;
   let persistence: DocPersistence | null = null;

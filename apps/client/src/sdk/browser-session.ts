@@ -13,6 +13,7 @@ interface DevicePresence {
 }
 
 const DEVICE_KEY = 'prepmate.device.v1';
+const DEVICE_ID_KEY = 'prepmate.device-id.v1';
 
 /** "Chrome on Linux" from the user agent; enough to tell one's own devices apart. */
 export function describeUserAgent(ua: string): string {
@@ -35,6 +36,34 @@ function deviceLabel(): string {
   }
   const base = describeUserAgent(navigator.userAgent);
   return tag ? `${base} · ${tag}` : base;
+}
+
+/**
+ * A stable id of this browser profile for the document's edit stamps: it tells which losing
+ * values of concurrent edits were made here ("Restore mine"). Not personal data; it is not
+ * tied to the learner. Without storage, a random id per session.
+ */
+export function deviceId(storage: Pick<Storage, 'getItem' | 'setItem'> | null = safeLocalStorage()): string {
+  const fresh = (): string => Array.from(globalThis.crypto.getRandomValues(new Uint8Array(12)), (b) => (b % 36).toString(36)).join('');
+  if (!storage) return fresh();
+  try {
+    let id = storage.getItem(DEVICE_ID_KEY);
+    if (!id || !/^[a-z0-9]{12}$/.test(id)) {
+      id = fresh();
+      storage.setItem(DEVICE_ID_KEY, id);
+    }
+    return id;
+  } catch {
+    return fresh();
+  }
+}
+
+function safeLocalStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
 }
 
 function toSessionStatus(s: SyncStatus): SessionStatus {
@@ -83,6 +112,7 @@ export function createSessionWith(create: (options: SyncClientOptions) => SyncCl
     wsUrl: `${origin.replace(/^http/, 'ws')}/sync`,
     userId: config.userId,
     getToken: config.getToken,
+    deviceId: deviceId(),
   });
   const label = deviceLabel();
   let screen = 'dashboard';

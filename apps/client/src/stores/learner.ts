@@ -7,18 +7,28 @@
  * even before the server has written its `insights`.
  */
 import {
+  assertNotInFuture,
   assessmentSchema,
   computeTopicMastery,
   deriveInsights,
+  effectiveTopicStatus,
   sortAssessments,
+  topicIdForName,
+  topicNameKey,
+  topicNameSchema,
   topicPatchSchema,
   type Assessment,
+  type AssessmentCorrection,
   type AssessmentInput,
+  type ConflictField,
   type Insights,
   type LearnerDocument,
+  type LosingValue,
   type TopicPatch,
   type TopicState,
+  type TopicStatus,
 } from '@prepmate/crdt-model';
+import { topicLabel } from '../format';
 import { defineStore } from 'pinia';
 import { computed, shallowRef, watch } from 'vue';
 import { useSyncStore } from './sync';
@@ -26,10 +36,23 @@ import { useSyncStore } from './sync';
 /** A topic as the screens list it. */
 export interface TopicSummary extends TopicState {
   readonly topicId: string;
-  /** 0–1; 0 without assessments. */
-  readonly mastery: number;
+  /** The learner's name for it, or a readable form of the id for topics made before names. */
+  readonly label: string;
+  /** What the topic shows: the learner's choice, else "in progress" once practised. */
+  readonly status: TopicStatus;
+  /** 0–1; `null` without sessions ("no data", not 0 %). */
+  readonly mastery: number | null;
   readonly assessmentCount: number;
   readonly lastScore: number | null;
+}
+
+/** A field of a topic where this device's edit lost to a newer one made without seeing it. */
+export interface MyLosingEdit {
+  readonly field: ConflictField;
+  /** The value the topic shows now. */
+  readonly current: string | boolean | undefined;
+  /** This device's value that lost (the newest, when several). */
+  readonly mine: LosingValue;
 }
 
 /** Topics the app suggests before the learner has any. */
@@ -88,8 +111,8 @@ export const useLearnerStore = defineStore('learner', () => {
     { immediate: true },
   );
 
-  /** Assessments oldest first (stable order of the model). */
-  const timeline = computed(() => sortAssessments(Object.values(assessments.value)));
+  /** Sessions oldest first (stable order of the model), without those of deleted topics. */
+  const timeline = computed(() => sortAssessments(Object.values(assessments.value).filter((a) => topics.value[a.topicId]?.deleted !== true)));
   const recentAssessments = computed(() => [...timeline.value].reverse());
   const insights = computed<Insights>(() => deriveInsights(timeline.value));
 
@@ -100,21 +123,94 @@ export const useLearnerStore = defineStore('learner', () => {
       if (list) list.push(a);
       else byTopic.set(a.topicId, [a]);
     }
-    const ids = [...new Set([...Object.keys(topics.value), ...byTopic.keys()])].sort();
-    return ids.map((topicId) => {
-      const list = byTopic.get(topicId) ?? [];
+    const ids = [...new Set([...Object.keys(topics.value), ...byTopic.keys()])].filter((id) => topics.value[id]?.deleted !== true);
+    const list = ids.map((topicId): TopicSummary => {
+      const sessions = byTopic.get(topicId) ?? [];
+      const state = topics.value[topicId];
       return {
-        ...topics.value[topicId],
+        ...state,
         topicId,
-        mastery: computeTopicMastery(list),
-        assessmentCount: list.length,
-        lastScore: list.at(-1)?.score ?? null,
+        label: labelOf(topicId),
+        status: effectiveTopicStatus(state, sessions.length),
+        mastery: sessions.length === 0 ? null : computeTopicMastery(sessions),
+        assessmentCount: sessions.length,
+        lastScore: sessions.at(-1)?.score ?? null,
       };
     });
+    // By name as people read it (locale order is fine here: it only orders a list on screen).
+    return list.sort((a, b) => a.label.localeCompare(b.label) || (a.topicId < b.topicId ? -1 : 1));
   });
+  const activeTopics = computed(() => topicList.value.filter((t) => t.archived !== true));
+  const archivedTopics = computed(() => topicList.value.filter((t) => t.archived === true));
 
   function topic(topicId: string): TopicSummary | undefined {
     return topicList.value.find((t) => t.topicId === topicId);
+  }
+
+  /** The display name of a topic: its name, else a readable form of its id. */
+  function labelOf(topicId: string): string {
+    return topics.value[topicId]?.name ?? topicLabel(topicId);
+  }
+
+  /**
+   * The topic a typed name means: an existing topic whose name (or id) has the same key, else
+   * the id a new topic of that name gets (the same on every device).
+   * @throws ZodError when the name is not a valid topic name.
+   */
+  function resolveTopicName(name: string): string {
+    const valid = topicNameSchema.parse(name);
+    const key = topicNameKey(valid);
+    const existing = Object.keys(topics.value).find((id) => topics.value[id]?.deleted !== true && (topicNameKey(labelOf(id)) === key || id === key));
+    if (existing) return existing;
+    // The derived id may belong to a topic since renamed to something else: take the next free
+    // one ("-2", "-3", …) rather than log into the renamed topic.
+    const base = topicIdForName(valid);
+    let id = base;
+    for (let n = 2; topics.value[id] && topicNameKey(labelOf(id)) !== key && id !== key; n++) id = `${base}-${n}`;
+    return id;
+  }
+
+  /**
+   * Opens or creates the topic called `name` and returns its id. A deleted topic of that name
+   * is restored (with its sessions) rather than shadowed by a second one.
+   * @throws ZodError when the name is not a valid topic name.
+   */
+  function createTopic(name: string): string {
+    const valid = topicNameSchema.parse(name);
+    const id = resolveTopicName(valid);
+    // A name typed as the id itself ("sql", "system-design") keeps the readable label ("SQL").
+    const named = valid === id ? {} : { name: valid };
+    const state = requireDocument().getTopic(id);
+    if (!state) updateTopic(id, named);
+    else if (state.deleted === true) updateTopic(id, { deleted: false, ...named });
+    return id;
+  }
+
+  /** This device's edits of `topicId` that lost to newer edits made without seeing them. */
+  function myLosingEdits(topicId: string): MyLosingEdit[] {
+    // Read the mirror so that screens recompute when the topic changes.
+    void topics.value[topicId];
+    void revision.value;
+    const doc = sync.session?.document;
+    if (!doc) return [];
+    const out: MyLosingEdit[] = [];
+    for (const c of doc.topicConflicts(topicId)) {
+      const mine = c.losing.find((l) => l.node === doc.node);
+      if (mine) out.push({ field: c.field, current: c.value, mine });
+    }
+    return out;
+  }
+
+  /** "Restore mine": writes this device's losing value again, as a new edit that wins everywhere. */
+  function restoreMine(topicId: string, field: ConflictField): boolean {
+    const edit = myLosingEdits(topicId).find((e) => e.field === field);
+    if (!edit) return false;
+    return updateTopic(topicId, { [field]: edit.mine.value } as Omit<TopicPatch, 'updatedAt'>);
+  }
+
+  /** "Keep this": forgets the losing values of the field on every device. */
+  function keepCurrent(topicId: string, field: ConflictField): boolean {
+    return requireDocument().dismissTopicConflict(topicId, field);
   }
 
   function assessmentsOf(topicId: string): Assessment[] {
@@ -134,6 +230,7 @@ export const useLearnerStore = defineStore('learner', () => {
    */
   function logAssessment(input: AssessmentInput): boolean {
     const fact = assessmentSchema.parse(input);
+    assertNotInFuture(fact.completedAt);
     const added = requireDocument().recordAssessment(fact);
     if (added) {
       sync.track('assessment_logged', {
@@ -154,7 +251,7 @@ export const useLearnerStore = defineStore('learner', () => {
     const fields = topicPatchSchema.parse(patch);
     const doc = requireDocument();
     const current = doc.getTopic(topicId);
-    const changedFields = (['status', 'goal', 'notes'] as const).filter((k) => fields[k] !== undefined && fields[k] !== current?.[k]);
+    const changedFields = (['name', 'status', 'goal', 'notes', 'archived', 'deleted'] as const).filter((k) => fields[k] !== undefined && fields[k] !== current?.[k]);
     // Only real changes move `updatedAt`: a no-op save must not win a last-writer-wins race.
     if (current && changedFields.length === 0) return false;
     doc.updateTopic(topicId, { ...fields, updatedAt: new Date().toISOString() });
@@ -162,8 +259,61 @@ export const useLearnerStore = defineStore('learner', () => {
     return true;
   }
 
+  /**
+   * Corrects a logged session (the original stays in the document; the correction wins).
+   * @throws ZodError when the correction is invalid or dates the session in the future.
+   */
+  function correctSession(assessmentId: string, correction: AssessmentCorrection): boolean {
+    if (correction.completedAt) assertNotInFuture(correction.completedAt);
+    const changed = requireDocument().correctAssessment(assessmentId, correction);
+    if (changed) sync.track('session_corrected', { assessmentId, fields: Object.keys(correction).filter((k) => k !== 'deleted') });
+    return changed;
+  }
+
+  /** Deletes a session (a tombstone: undoable, and every device leaves it out of its values). */
+  function deleteSession(assessmentId: string): boolean {
+    const changed = requireDocument().correctAssessment(assessmentId, { deleted: true });
+    if (changed) sync.track('session_deleted', { assessmentId });
+    return changed;
+  }
+
+  function restoreSession(assessmentId: string): boolean {
+    return requireDocument().correctAssessment(assessmentId, { deleted: false });
+  }
+
+  /**
+   * Renames a topic (its id, and so its sessions and links, stay).
+   * @throws ZodError when the name is not a valid topic name.
+   */
+  function renameTopic(topicId: string, name: string): boolean {
+    return updateTopic(topicId, { name: topicNameSchema.parse(name) });
+  }
+
+  function setArchived(topicId: string, archived: boolean): boolean {
+    return updateTopic(topicId, { archived });
+  }
+
+  /** Deletes a topic (a tombstone: its sessions leave every value until it is restored). */
+  function setDeleted(topicId: string, deleted: boolean): boolean {
+    return updateTopic(topicId, { deleted });
+  }
+
   return {
     assessments,
+    activeTopics,
+    archivedTopics,
+    labelOf,
+    resolveTopicName,
+    createTopic,
+    myLosingEdits,
+    restoreMine,
+    keepCurrent,
+    correctSession,
+    deleteSession,
+    restoreSession,
+    renameTopic,
+    setArchived,
+    setDeleted,
     topics,
     revision,
     timeline,

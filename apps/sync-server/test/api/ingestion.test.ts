@@ -9,6 +9,7 @@ import { SYNC_QUEUE_LEASE_MS, runInsightsJob, runRetentionJob, runSyncQueueJob, 
 import { createMemoryLearnerDocuments, type MemoryLearnerDocuments } from '../helpers/memory-documents.js';
 import { describeEachStore, openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
 import { eventually } from '../helpers/stores.js';
+import { topicIdForName } from '@prepmate/crdt-model';
 import { assessmentItem, eventItem, iso, progressItem, trackBody, uid } from './fixtures.js';
 
 /** The memory document port with a switch that makes every write fail (document service down). */
@@ -80,6 +81,22 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     expect(updates).toBeGreaterThanOrEqual(1);
     expect(updates).toBeLessThanOrEqual(2);
     expect(progress.json.data.topics.dp).toMatchObject({ status: 'in_progress' });
+  });
+
+  it('when progress names a topic in any script, then it is merged under its derived id; a name with a direction override is refused', async () => {
+    const user = uid('u');
+    const token = await api.token(user);
+    const names = ['C++', '機械学習', 'الخوارزميات', 'Graphs 🧭'];
+    const items = names.map((name) => progressItem(topicIdForName(name), { name }));
+    const ok = await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items } });
+    expect(ok.status).toBe(200);
+    const progress = await api.request('GET', '/api/progress', { token });
+    for (const name of names) expect(progress.json.data.topics[topicIdForName(name)]).toMatchObject({ name, status: 'in_progress' });
+    const bad = await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: [progressItem('x', { name: 'abc\u202Edef' })] } });
+    expect(bad.json.data.results[0]).toMatchObject({
+      status: 'rejected',
+      error: { code: 'VALIDATION_FAILED', details: [{ path: 'itemData.name', message: 'no control characters or direction overrides' }] },
+    });
   });
 
   it('when ten connections track the same event at once, then one answer is new and nine are duplicates', async () => {

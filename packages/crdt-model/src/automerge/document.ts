@@ -11,35 +11,49 @@
  * - `assessments`: assessmentId → canonical JSON of the fact as a scalar string (an opaque
  *   value, like Yjs' `ContentAny`, rather than one op per field or per character);
  * - `topicFields`: `"<topicId>/<field>"` → value, flat per-field registers (`/` is not an id
- *   character), plus `"<topicId>/"` marking that the topic exists;
+ *   character), plus `"<topicId>/"` marking that the topic exists; stamped writes are
+ *   `"<topicId>/<field>@<stamp>"` → canonical JSON of the value (same rule as Yjs, registers.ts);
+ * - `corrections`: `"<assessmentId>/<field>@<stamp>"` → canonical JSON, as in the Yjs document;
  * - `insights`: key → canonical JSON; `meta.schemaVersion`.
  */
 import * as A from '@automerge/automerge';
 import { deriveInsights, type Insights } from '../derive.js';
 import { canonicalJson, type JsonObject, type JsonValue } from '../json.js';
 import { CURRENT_SCHEMA_VERSION, MigrationRegistry, type SchemaStatus } from '../migrations.js';
+import { HybridClock, encodeStamp, randomNodeId } from '../hlc.js';
 import {
-  TOPIC_FIELDS,
   buildLearnerJSON,
   compactAssessment,
   readStoredAssessment,
-  readTopicState,
   type LearnerChange,
   type LearnerDocumentJSON,
   type LearnerFacts,
   type LearnerModelEngine,
   type LearnerReplica,
   type ReplicaOptions,
-  type TopicField,
-  type TopicState,
 } from '../model.js';
 import { LOCAL_ORIGIN, REMOTE_ORIGIN, type Origin } from '../origin.js';
-import { assessmentSchema, idSchema, topicPatchSchema, type Assessment, type AssessmentInput, type Progress, type TopicPatch } from '../schemas.js';
+import {
+  applyCorrections,
+  correctionKey,
+  planCorrection,
+  planTopicDismiss,
+  planTopicPatch,
+  resolveCorrections,
+  resolveTopicRecord,
+  splitCorrectionKey,
+  type ConflictField,
+  type FieldConflict,
+  type TopicState,
+} from '../records.js';
+import type { RegisterWrite } from '../registers.js';
+import { assessmentSchema, idSchema, type Assessment, type AssessmentCorrection, type AssessmentInput, type Progress, type TopicPatch } from '../schemas.js';
 
 /** The Automerge document's shape (what `A.load(...)` of a saved learner document shows). */
 export interface AutomergeLearnerShape {
   assessments: Record<string, string>;
-  topicFields: Record<string, string>;
+  topicFields: Record<string, string | boolean>;
+  corrections: Record<string, string>;
   insights: Record<string, string>;
   meta: { schemaVersion: number };
 }
@@ -61,6 +75,7 @@ export function automergeGenesis(): Uint8Array {
   const doc = A.change(A.init<AutomergeLearnerShape>({ actor: GENESIS_ACTOR }), { time: 0 }, (d) => {
     d.assessments = {};
     d.topicFields = {};
+    d.corrections = {};
     d.insights = {};
     d.meta = { schemaVersion: CURRENT_SCHEMA_VERSION };
   });
@@ -70,10 +85,19 @@ export function automergeGenesis(): Uint8Array {
 /** Options of an {@link AutomergeLearnerDocument}. */
 export interface AutomergeLearnerDocumentOptions {
   readonly migrations?: MigrationRegistry<AutomergeMigrationTarget>;
+  /** The device id in this replica's edit stamps. */
+  readonly node?: string;
+  /** The wall clock of the edit stamps. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
-const topicKey = (topicId: string, field: TopicField | ''): string => `${topicId}/${field}`;
-const ROOTS = ['assessments', 'topicFields', 'insights', 'meta'] as const;
+const topicKey = (topicId: string, key: string): string => `${topicId}/${key}`;
+const ROOTS = ['assessments', 'topicFields', 'corrections', 'insights', 'meta'] as const;
+
+/** Stamped values are canonical JSON (Automerge scalars cannot hold arrays); plain ones are as written. */
+function decodeRegisterValue(key: string, value: unknown): unknown {
+  return key.includes('@') ? parseStored(value) : value;
+}
 
 /**
  * The learner document on Automerge. It works on the low-level document handle rather than the
@@ -86,6 +110,7 @@ export class AutomergeLearnerDocument implements LearnerReplica {
   readonly #h: Handle;
   readonly #objects: Record<(typeof ROOTS)[number], string>;
   readonly #migrations: MigrationRegistry<AutomergeMigrationTarget>;
+  readonly #clock: HybridClock;
   readonly #updateListeners = new Set<(update: Uint8Array) => void>();
   readonly #changeListeners = new Set<(change: LearnerChange) => void>();
 
@@ -100,6 +125,17 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     }
     this.#objects = objects;
     this.#migrations = options.migrations ?? new MigrationRegistry<AutomergeMigrationTarget>();
+    this.#clock = new HybridClock(options.node ?? randomNodeId(), options.now);
+  }
+
+  get node(): string {
+    return this.#clock.node;
+  }
+
+  /** The stamp of this replica's last edit (encoded), if it made one. */
+  lastStamp(): string | null {
+    const last = this.#clock.last;
+    return last ? encodeStamp(last) : null;
   }
 
   /** The low-level document handle. */
@@ -140,19 +176,43 @@ export class AutomergeLearnerDocument implements LearnerReplica {
 
   updateTopic(topicId: string, patch: TopicPatch, origin: Origin = LOCAL_ORIGIN): boolean {
     const id = idSchema.parse(topicId);
-    const fields = topicPatchSchema.parse(patch);
     const obj = this.#objects.topicFields;
-    const writes: [string, string][] = [];
-    if (this.#h.get(obj, topicKey(id, '')) === undefined) writes.push([topicKey(id, ''), '']);
-    for (const field of TOPIC_FIELDS) {
-      const value = fields[field];
-      if (value !== undefined && this.#h.get(obj, topicKey(id, field)) !== value) writes.push([topicKey(id, field), value]);
-    }
-    if (writes.length === 0) return false;
+    const exists = this.#h.get(obj, topicKey(id, '')) !== undefined;
+    const plan = planTopicPatch(this.#topicEntries(id), patch, this.#clock);
+    if (exists && !plan) return false;
     this.#commit(origin, () => {
-      for (const [key, value] of writes) this.#h.put(obj, key, value);
+      if (!exists) this.#h.put(obj, topicKey(id, ''), '');
+      if (plan) this.#store(obj, plan, (k) => topicKey(id, k));
     });
     return true;
+  }
+
+  topicConflicts(topicId: string): FieldConflict[] {
+    return [...resolveTopicRecord(this.#topicEntries(topicId)).conflicts];
+  }
+
+  dismissTopicConflict(topicId: string, field: ConflictField, origin: Origin = LOCAL_ORIGIN): boolean {
+    const plan = planTopicDismiss(this.#topicEntries(topicId), field);
+    if (!plan) return false;
+    this.#commit(origin, () => this.#store(this.#objects.topicFields, plan, (k) => topicKey(topicId, k)));
+    return true;
+  }
+
+  correctAssessment(assessmentId: string, correction: AssessmentCorrection, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fact = this.getRecordedAssessment(assessmentId);
+    if (!fact) throw new Error(`no session with id "${assessmentId}"`);
+    const plan = planCorrection(fact, this.#correctionEntries().get(assessmentId) ?? [], correction, this.#clock);
+    if (!plan) return false;
+    this.#commit(origin, () => this.#store(this.#objects.corrections, plan, (k) => correctionKey(assessmentId, k)));
+    return true;
+  }
+
+  getRecordedAssessment(assessmentId: string): Assessment | undefined {
+    return readStoredAssessment(assessmentId, parseStored(this.#h.get(this.#objects.assessments, assessmentId)));
+  }
+
+  isAssessmentDeleted(assessmentId: string): boolean {
+    return this.getRecordedAssessment(assessmentId) !== undefined && resolveCorrections(this.#correctionEntries().get(assessmentId) ?? []).deleted === true;
   }
 
   applyProgress(progress: Progress, origin: Origin = LOCAL_ORIGIN): boolean {
@@ -173,45 +233,48 @@ export class AutomergeLearnerDocument implements LearnerReplica {
   }
 
   getAssessment(assessmentId: string): Assessment | undefined {
-    return readStoredAssessment(assessmentId, parseStored(this.#h.get(this.#objects.assessments, assessmentId)));
+    const fact = this.getRecordedAssessment(assessmentId);
+    return fact && applyCorrections(fact, resolveCorrections(this.#correctionEntries().get(assessmentId) ?? []));
   }
 
   assessments(): Assessment[] {
     const obj = this.#objects.assessments;
+    const corrections = this.#correctionEntries();
     const out: Assessment[] = [];
     for (const key of this.#h.keys(obj)) {
-      const a = readStoredAssessment(key, parseStored(this.#h.get(obj, key)));
+      const fact = readStoredAssessment(key, parseStored(this.#h.get(obj, key)));
+      const a = fact && applyCorrections(fact, resolveCorrections(corrections.get(key) ?? []));
       if (a) out.push(a);
     }
     return out;
   }
 
   getTopic(topicId: string): TopicState | undefined {
-    const obj = this.#objects.topicFields;
-    if (this.#h.get(obj, topicKey(topicId, '')) === undefined) return undefined;
-    return readTopicState((f) => this.#h.get(obj, topicKey(topicId, f)));
+    if (this.#h.get(this.#objects.topicFields, topicKey(topicId, '')) === undefined) return undefined;
+    return resolveTopicRecord(this.#topicEntries(topicId)).state;
   }
 
   facts(): LearnerFacts {
-    const assessments: Record<string, Assessment> = {};
-    for (const a of this.assessments()) assessments[a.assessmentId] = a;
     const obj = this.#objects.topicFields;
-    const raw = new Map<string, Map<string, unknown>>();
+    const raw = new Map<string, [string, unknown][]>();
     for (const key of this.#h.keys(obj)) {
       const slash = key.indexOf('/');
       if (slash <= 0) continue;
       const topicId = key.slice(0, slash);
-      const fields = raw.get(topicId) ?? new Map<string, unknown>();
-      fields.set(key.slice(slash + 1), this.#h.get(obj, key));
+      const rest = key.slice(slash + 1);
+      const fields = raw.get(topicId) ?? [];
+      fields.push([rest, decodeRegisterValue(rest, this.#h.get(obj, key))]);
       raw.set(topicId, fields);
     }
     const topics: Record<string, TopicState> = {};
-    for (const [topicId, fields] of raw) if (fields.has('')) topics[topicId] = readTopicState((f) => fields.get(f));
+    for (const [topicId, fields] of raw) if (fields.some(([k]) => k === '')) topics[topicId] = resolveTopicRecord(fields).state;
+    const assessments: Record<string, Assessment> = {};
+    for (const a of this.assessments()) if (topics[a.topicId]?.deleted !== true) assessments[a.assessmentId] = a;
     return { assessments, topics };
   }
 
   derive(): Insights {
-    return deriveInsights(this.assessments());
+    return deriveInsights(Object.values(this.facts().assessments));
   }
 
   storedInsights(): JsonObject {
@@ -285,6 +348,42 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     this.#changeListeners.clear();
   }
 
+  /** The raw register keys of one topic (prefix scan of the flat map). */
+  #topicEntries(topicId: string): [string, unknown][] {
+    const obj = this.#objects.topicFields;
+    const prefix = topicKey(topicId, '');
+    const out: [string, unknown][] = [];
+    for (const key of this.#h.keys(obj)) {
+      if (!key.startsWith(prefix) || key === prefix) continue;
+      const rest = key.slice(prefix.length);
+      out.push([rest, decodeRegisterValue(rest, this.#h.get(obj, key))]);
+    }
+    return out;
+  }
+
+  /** Corrections grouped by session. */
+  #correctionEntries(): Map<string, [string, unknown][]> {
+    const obj = this.#objects.corrections;
+    const out = new Map<string, [string, unknown][]>();
+    for (const key of this.#h.keys(obj)) {
+      const split = splitCorrectionKey(key);
+      if (!split) continue;
+      const list = out.get(split[0]) ?? [];
+      list.push([split[1], parseStored(this.#h.get(obj, key))]);
+      out.set(split[0], list);
+    }
+    return out;
+  }
+
+  /** Writes a register plan into a flat map; stamped values as canonical JSON. */
+  #store(obj: string, write: RegisterWrite, keyOf: (key: string) => string): void {
+    for (const key of write.delete) this.#h.delete(obj, keyOf(key));
+    for (const [key, value] of write.set) {
+      if (key.includes('@')) this.#h.put(obj, keyOf(key), canonicalJson(value as JsonValue));
+      else this.#h.put(obj, keyOf(key), value as string | boolean);
+    }
+  }
+
   #commit(origin: Origin, write: () => void): void {
     const before = this.#changeListeners.size > 0 ? this.#h.getHeads() : undefined;
     write();
@@ -315,6 +414,10 @@ class PatchCollector {
       const [root, key] = patch.path;
       if (root === 'assessments' && typeof key === 'string') this.#assessments.add(key);
       else if (root === 'topicFields' && typeof key === 'string') this.#topics.add(key.slice(0, key.indexOf('/')));
+      else if (root === 'corrections' && typeof key === 'string') {
+        const split = splitCorrectionKey(key);
+        if (split) this.#assessments.add(split[0]);
+      }
       else if (root === 'insights') this.#insights = true;
       else if (root === 'meta') this.#meta = true;
     }
@@ -377,7 +480,10 @@ export function createAutomergeEngine(): LearnerModelEngine<AutomergeLearnerDocu
   const init = (bytes: Uint8Array, options: ReplicaOptions): AutomergeLearnerDocument => {
     const actor = actorOf(options.replicaId);
     // The JS proxy document is only used to load; from then on the replica owns the handle.
-    return new AutomergeLearnerDocument(A.getBackend(A.load<AutomergeLearnerShape>(bytes, actor ? { actor } : undefined)));
+    return new AutomergeLearnerDocument(A.getBackend(A.load<AutomergeLearnerShape>(bytes, actor ? { actor } : undefined)), {
+      ...(options.node !== undefined ? { node: options.node } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
   };
   return Object.freeze({
     name: 'automerge',
