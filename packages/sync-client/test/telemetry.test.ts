@@ -122,6 +122,31 @@ describe('telemetry outbox', () => {
     await telemetry.destroy();
   });
 
+  it('when a flush joins one in flight, then its extra round reports its own reason in sync:complete', async () => {
+    const { telemetry, transport, clock, seen } = setup({ syncIntervalMs: 10_000 });
+    await telemetry.ready;
+    await settle();
+    let answer!: () => void;
+    transport.setResponder((items, call) => (call === 1 ? new Promise<SendOutcome>((resolve) => (answer = () => resolve(ok(items)))) : ok(items)));
+    await telemetry.captureEvent('first');
+    // Captured as the first round ends, so only the joined round can send it.
+    const off = telemetry.on('sync:complete', () => {
+      off();
+      void telemetry.captureEvent('second');
+    });
+    const manual = telemetry.flush();
+    await eventually(() => expect(transport.calls).toHaveLength(1));
+    await clock.advance(10_000); // the interval flush joins the manual one
+    answer();
+    const result = await manual;
+    expect(result).toMatchObject({ sent: 2, stored: 2, remaining: 0 });
+    expect(seen['sync:complete']!.map((e) => [e.reason, e.sent])).toEqual([
+      ['manual', 1],
+      ['interval', 1],
+    ]);
+    await telemetry.destroy();
+  });
+
   it('when events were queued before start-up, then they are sent at start-up', async () => {
     const storage = createMemoryOutboxStorage();
     // Reuse the storage in a fresh instance, as a reloaded page would reopen IndexedDB.

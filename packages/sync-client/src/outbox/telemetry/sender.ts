@@ -55,6 +55,8 @@ export function createSender(deps: SenderDeps): Sender {
   const inFlight = new Set<EventId>();
   let flushing: Promise<FlushResult> | null = null;
   let again = false;
+  // Why the extra round was asked for: its `sync:complete` reports that reason, not the first round's.
+  let againReason: FlushReason | null = null;
   const retry = createRetrySchedule({ state, clock, random: deps.random, connectivity, options: deps.options, report, onDue: () => void flushAs('retry') });
 
   async function sendSplitting(items: readonly OutboxItem[], out: SendResult): Promise<void> {
@@ -202,6 +204,7 @@ export function createSender(deps: SenderDeps): Sender {
     }
     if (flushing) {
       again = true;
+      againReason = reason;
       return flushing;
     }
     flushing = (async () => {
@@ -212,7 +215,8 @@ export function createSender(deps: SenderDeps): Sender {
       const worthAnother = (r: FlushResult): boolean => !r.error && (!r.skipped || (r.skipped === 'offline' && connectivity.isOnline()));
       while (again && !state.destroyed && worthAnother(result)) {
         again = false;
-        const next = await safeFlushOnce(reason);
+        const next = await safeFlushOnce(againReason ?? reason);
+        againReason = null;
         result = {
           ...next,
           sent: result.sent + next.sent,
@@ -224,6 +228,7 @@ export function createSender(deps: SenderDeps): Sender {
         };
       }
       again = false;
+      againReason = null;
       return result;
     })().finally(() => {
       flushing = null;
