@@ -28,6 +28,9 @@ export {
 } from './outbox/transport.js';
 export {
   createTelemetry,
+  DrainTimeoutError,
+  type DrainOptions,
+  type DrainResult,
   type FlushReason,
   type FlushResult,
   type Telemetry,

@@ -1,7 +1,7 @@
 import type { SyncClient, SyncClientEvents, SyncStatus } from '../client.js';
 import { Emitter } from '../emitter.js';
 import type { EventId } from '../ids.js';
-import type { FlushResult, TelemetryEvents } from '../outbox/telemetry.js';
+import type { DrainOptions, DrainResult, FlushResult, TelemetryEvents } from '../outbox/telemetry.js';
 import type { JsonObject } from '../outbox/types.js';
 import { resolveClient, type ServiceSource } from './source.js';
 
@@ -73,6 +73,11 @@ export class TelemetryService {
   /** Sends what is queued now. Never rejects for network errors: see `FlushResult.error`. */
   flush(): Promise<FlushResult> {
     return this.client.flush();
+  }
+
+  /** Sends until the outbox is empty, keeping a Node process alive; rejects at `timeoutMs` with the count left. */
+  drain(options: DrainOptions): Promise<DrainResult> {
+    return this.client.drain(options);
   }
 
   /** Subscribes; returns the unsubscribe function. */
