@@ -128,6 +128,10 @@ export function createMemoryStore(): MemoryStore {
           nextCursor: matching.length > limit && last !== undefined ? encodeCursor({ createdAt: last.record.createdAt.getTime(), id: String(last.seq) }) : null,
         };
       }),
+      findEvent: op(async (userId: string, eventId: string) => {
+        const stored = events.get(`${userId}\0${eventId}`);
+        return stored ? clone(stored.record) : null;
+      }),
       countEvents: op(async (userId: string) => [...events.values()].filter((e) => e.record.userId === userId).length),
       deleteUserEvents: op(async (userId: string) => deleteWhere(events, (e) => e.record.userId === userId)),
       deleteEventsOlderThan: op(async (cutoff: Date) => deleteWhere(events, (e) => e.record.createdAt < cutoff)),

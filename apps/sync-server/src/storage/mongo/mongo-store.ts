@@ -366,6 +366,10 @@ export async function createMongoStore(options: MongoStoreOptions): Promise<Stor
       };
     },
 
+    async findEvent(userId: string, eventId: string) {
+      const row = await m.telemetry.findOne({ userId, 'metadata.eventId': eventId }).lean<TelemetryDoc>();
+      return row ? toEvent(row) : null;
+    },
     countEvents: (userId: string) => m.telemetry.countDocuments({ userId }),
     deleteUserEvents: async (userId: string) => (await m.telemetry.deleteMany({ userId })).deletedCount,
     deleteEventsOlderThan: async (cutoff: Date) => (await m.telemetry.deleteMany({ createdAt: { $lt: cutoff } })).deletedCount,

@@ -458,6 +458,11 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
         };
       }),
 
+    findEvent: (userId: string, eventId: string) =>
+      withDb((c) => {
+        const row = c.prep('SELECT * FROM telemetry WHERE user_id = ? AND event_id = ?').get(userId, eventId) as TelemetryRow | undefined;
+        return row === undefined ? null : toEvent(row);
+      }),
     countEvents: (userId: string) => withDb((c) => (c.prep('SELECT COUNT(*) AS n FROM telemetry WHERE user_id = ?').get(userId) as { n: number }).n),
     deleteUserEvents: (userId: string) => withDb((c) => c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes),
     deleteEventsOlderThan: (cutoff: Date) => withDb((c) => c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes),
