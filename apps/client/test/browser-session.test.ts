@@ -1,6 +1,7 @@
 import { yjsEngine } from '@prepmate/crdt-model';
 import { Emitter, type FlushResult, type SyncClient, type SyncClientEvents, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
 import { describe, expect, it, vi } from 'vitest';
+import { apiEndpoints } from '../src/config/api';
 import { createSessionWith, deviceId } from '../src/sdk/browser-session';
 import type { FlushRecord, PeerDevice } from '../src/sdk/port';
 
@@ -84,6 +85,14 @@ describe('browser session (the SDK adapter)', () => {
     expect(o.wsUrl).toBe(`${window.location.origin.replace(/^http/, 'ws')}/sync`);
     expect(o.getToken).toBe(getToken);
     expect(s.status()).toEqual({ online: true, connected: true, synced: true, unsavedChanges: 0, queuedEvents: 0, lastSyncTime: null, lastError: null });
+  });
+
+  it('when the API is on another origin (VITE_API_URL), then the SDK gets that origin and its wss URL', async () => {
+    const f = fakeClient();
+    const s = createSessionWith(f.create, { userId: 'ada', getToken: async () => 't' }, apiEndpoints('https://api.prepmate.example/', 'http://app.local'));
+    await s.whenLoaded;
+    expect(f.options()).toMatchObject({ apiBaseUrl: 'https://api.prepmate.example', wsUrl: 'wss://api.prepmate.example/sync' });
+    await s.destroy();
   });
 
   it('when other devices and tabs publish presence, then they are listed, and this device announces its screen', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { apiEndpoints } from '../src/config/api';
 import { relativeTime, topicLabel } from '../src/format';
 import { parseHash, topicHref } from '../src/router';
 import { describeUserAgent } from '../src/sdk/browser-session';
@@ -14,6 +15,20 @@ describe('router', () => {
     expect(parseHash(topicHref('a b/c'))).toMatchObject({ name: 'topic', params: { topicId: 'a b/c' } });
     expect(parseHash('#/topics/%E0%A4%A')).toMatchObject({ name: 'topic', params: { topicId: '%E0%A4%A' } });
     expect(parseHash('#main')).toMatchObject({ name: 'notFound' });
+  });
+});
+
+describe('API endpoints', () => {
+  it('when VITE_API_URL is unset or blank, then the page origin serves REST and the socket', () => {
+    expect(apiEndpoints(undefined, 'https://app.example')).toEqual({ apiBaseUrl: 'https://app.example', wsUrl: 'wss://app.example/sync' });
+    expect(apiEndpoints('  ', 'http://localhost:5173')).toEqual({ apiBaseUrl: 'http://localhost:5173', wsUrl: 'ws://localhost:5173/sync' });
+  });
+
+  it('when VITE_API_URL is set, then it wins (path prefix kept, trailing slash dropped), and a bad one fails loudly', () => {
+    expect(apiEndpoints('http://127.0.0.1:5000/', 'http://localhost:5173')).toEqual({ apiBaseUrl: 'http://127.0.0.1:5000', wsUrl: 'ws://127.0.0.1:5000/sync' });
+    expect(apiEndpoints('https://api.example/prep/', 'http://x')).toEqual({ apiBaseUrl: 'https://api.example/prep', wsUrl: 'wss://api.example/prep/sync' });
+    expect(() => apiEndpoints('api.example', 'http://x')).toThrow(/VITE_API_URL is not a URL/);
+    expect(() => apiEndpoints('ftp://api.example', 'http://x')).toThrow(/http\(s\)/);
   });
 });
 

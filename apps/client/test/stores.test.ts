@@ -25,7 +25,7 @@ describe('auth store', () => {
     const h = createHarness();
     const auth = h.run(() => useAuthStore());
     await auth.signInDev('  ada ');
-    expect(fetchMock).toHaveBeenCalledWith('/api/auth/dev-token', expect.objectContaining({ method: 'POST', body: JSON.stringify({ userId: 'ada' }) }));
+    expect(fetchMock).toHaveBeenCalledWith(`${window.location.origin}/api/auth/dev-token`, expect.objectContaining({ method: 'POST', body: JSON.stringify({ userId: 'ada' }) }));
     expect(auth.userId).toBe('ada');
     expect(JSON.parse(localStorage.getItem(SESSION_STORAGE_KEY)!)).toMatchObject({ userId: 'ada', mode: 'dev' });
   });

@@ -116,6 +116,7 @@ function timed(store: Store): { store: Store; insertMs: () => number } {
         }
       },
       listEvents: (u, q) => telemetry.listEvents(u, q),
+      findEvent: (u, id) => telemetry.findEvent(u, id),
       countEvents: (u) => telemetry.countEvents(u),
       deleteUserEvents: (u) => telemetry.deleteUserEvents(u),
       deleteEventsOlderThan: (c) => telemetry.deleteEventsOlderThan(c),

@@ -23,8 +23,32 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   /** development | production | test. Default development. */
   NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'accepts development, production or test' }).default('development'),
-  /** Allowed CORS origin(s), comma separated; unset: same origin only (and any origin in dev mode). */
-  CLIENT_URL: z.string().optional(),
+  /**
+   * Allowed CORS origin(s) of an app served from another origin than this server, comma
+   * separated (`http(s)://host[:port]`, a trailing `/` is dropped); unset: same origin only (and
+   * any origin in dev mode). Browsers send the bare origin, so anything else could never match.
+   */
+  CLIENT_URL: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined || value.trim() === '') return undefined;
+      const origins: string[] = [];
+      for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+        let url: URL | null = null;
+        try {
+          url = new URL(entry);
+        } catch {
+          url = null;
+        }
+        if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search || url.hash || url.username) {
+          ctx.addIssue({ code: 'custom', message: `accepts comma-separated origins like https://app.example.com (scheme, host, optional port; no path), got ${JSON.stringify(entry)}` });
+          return z.NEVER;
+        }
+        origins.push(url.origin);
+      }
+      return origins.join(',');
+    }),
   /** Directory of the embedded SQLite database and the generated dev secret. Default ./data. */
   DATA_DIR: z.string().min(1).default('./data'),
   /** MongoDB connection string; unset: embedded SQLite in DATA_DIR. */

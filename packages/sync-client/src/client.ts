@@ -7,7 +7,7 @@ import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js
 import { Emitter } from './emitter.js';
 import { createIdGenerator, type EventId } from './ids.js';
 import type { OutboxStorage } from './outbox/storage.js';
-import { createTelemetry, type FlushResult, type Telemetry, type TelemetryEvents, type TelemetryOptions, type TelemetryStatus } from './outbox/telemetry.js';
+import { createTelemetry, type DrainOptions, type DrainResult, type FlushResult, type Telemetry, type TelemetryEvents, type TelemetryOptions, type TelemetryStatus } from './outbox/telemetry.js';
 import { createHttpTransport, type BatchSigning, type FetchLike, type GetToken } from './outbox/transport.js';
 import { systemClock, type ChannelPort, type Clock, type ConnectivityPort, type LifecyclePort, type LockPort, type RescueStore } from './ports.js';
 
@@ -114,8 +114,10 @@ export interface SyncClient {
   on<K extends keyof SyncClientEvents>(event: K, listener: (payload: SyncClientEvents[K]) => void): () => void;
   /** Shorthand for `telemetry.captureEvent`. */
   captureEvent(eventType: string, eventData?: Parameters<Telemetry['captureEvent']>[1]): Promise<EventId>;
-  /** Sends queued events now. */
+  /** Sends queued events now; resolves with `error` and `remaining` rather than rejecting when the server cannot be reached. */
   flush(): Promise<FlushResult>;
+  /** Sends until the outbox is empty, keeping a Node process alive until then; rejects at `timeoutMs` with the count left (`DrainTimeoutError`). */
+  drain(options: DrainOptions): Promise<DrainResult>;
   /** Resolves when `unsavedChanges` is 0 (every local edit is durable on the server). */
   whenSaved(): Promise<void>;
   /** Disconnects, stops timers, closes storage. Queued events and unsaved edits stay in local storage. */
@@ -265,6 +267,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     on: (event, listener) => emitter.on(event, listener),
     captureEvent: (eventType, eventData) => telemetry.captureEvent(eventType, eventData),
     flush: () => telemetry.flush(),
+    drain: (drainOptions) => telemetry.drain(drainOptions),
     whenSaved() {
       if (tracker.unsaved === 0) return Promise.resolve();
       return new Promise<void>((resolve) => {

@@ -28,6 +28,9 @@ export {
 } from './outbox/transport.js';
 export {
   createTelemetry,
+  DrainTimeoutError,
+  type DrainOptions,
+  type DrainResult,
   type FlushReason,
   type FlushResult,
   type Telemetry,
@@ -40,3 +43,18 @@ export { createSyncClientOn, type Platform, type SyncClient, type SyncClientEven
 export { AckTracker, MESSAGE_DURABLE_ACK, readDurableAckBody, isUpdateCarrying, stateVectorCovers, type DurableAck } from './doc/ack.js';
 export { connectDocument, type DocConnection, type DocConnectionOptions, type WebSocketConstructor } from './doc/connection.js';
 export { createIndexedDbDocPersistence, indexedDbDocPersistence, type DocPersistence, type DocPersistenceFactory, type IndexedDbDocPersistenceOptions } from './doc/persistence.js';
+export {
+  TELEMETRY_CONFIG,
+  telemetryConfigFromEnv,
+  syncSocketUrl,
+  createServices,
+  TelemetryService,
+  SyncService,
+  type ServiceOptions,
+  type ServiceSource,
+  type ServiceEvents,
+  type ServiceSyncResult,
+  type ServiceSyncStatus,
+  type Services,
+  type TelemetryConfig,
+} from './services/index.js';

@@ -14,6 +14,7 @@ import {
   type Telemetry,
   type TelemetryStatus,
 } from '../src/index.js';
+import { SyncService, TelemetryService, TELEMETRY_CONFIG, type ServiceSyncStatus, type TelemetryConfig } from '../src/index.js';
 import { createSyncClient as createNodeClient, createFileOutboxStorage } from '../src/node/index.js';
 
 type IsAny<T> = 0 extends 1 & T ? true : false;
@@ -43,3 +44,16 @@ expectTypeOf(createSyncClient).returns.toEqualTypeOf<SyncClient>();
 expectTypeOf(createNodeClient).returns.toEqualTypeOf<SyncClient>();
 expectTypeOf(createTelemetry).returns.toEqualTypeOf<Telemetry>();
 expectTypeOf<IsAny<Awaited<ReturnType<typeof createFileOutboxStorage>>>>().toEqualTypeOf<false>();
+
+// The guide's service facade: the guide's names, typed payloads.
+declare const guideTelemetry: TelemetryService;
+declare const guideSync: SyncService;
+expectTypeOf(TELEMETRY_CONFIG).toEqualTypeOf<TelemetryConfig>();
+expectTypeOf(guideTelemetry.captureEvent('interview_started', { interviewType: 'mock', duration: 30 })).toEqualTypeOf<Promise<EventId>>();
+guideTelemetry.on('sync:complete', (result) => {
+  expectTypeOf(result.successCount).toEqualTypeOf<number>();
+  expectTypeOf(result.reason).toEqualTypeOf<import('../src/index.js').FlushReason>();
+});
+expectTypeOf(guideSync.getStatus()).toEqualTypeOf<ServiceSyncStatus>();
+expectTypeOf<ServiceSyncStatus['syncedCount']>().toEqualTypeOf<number>();
+expectTypeOf<IsAny<Parameters<TelemetryService['on']>[1]>>().toEqualTypeOf<false>();

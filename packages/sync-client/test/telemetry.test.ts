@@ -122,6 +122,51 @@ describe('telemetry outbox', () => {
     await telemetry.destroy();
   });
 
+  it('when a flush joins one in flight, then its extra round reports its own reason in sync:complete', async () => {
+    const { telemetry, transport, clock, seen } = setup({ syncIntervalMs: 10_000 });
+    await telemetry.ready;
+    await settle();
+    let answer!: () => void;
+    transport.setResponder((items, call) => (call === 1 ? new Promise<SendOutcome>((resolve) => (answer = () => resolve(ok(items)))) : ok(items)));
+    await telemetry.captureEvent('first');
+    // Captured as the first round ends, so only the joined round can send it.
+    const off = telemetry.on('sync:complete', () => {
+      off();
+      void telemetry.captureEvent('second');
+    });
+    const manual = telemetry.flush();
+    await eventually(() => expect(transport.calls).toHaveLength(1));
+    await clock.advance(10_000); // the interval flush joins the manual one
+    answer();
+    const result = await manual;
+    expect(result).toMatchObject({ sent: 2, stored: 2, remaining: 0 });
+    expect(seen['sync:complete']!.map((e) => [e.reason, e.sent])).toEqual([
+      ['manual', 1],
+      ['interval', 1],
+    ]);
+    await telemetry.destroy();
+  });
+
+  it('when drain() runs through a failed round and later captures, then it resolves once all are confirmed', async () => {
+    const { telemetry, transport } = setup({ backoff: { baseMs: 5, maxMs: 10 }, clock: undefined });
+    await telemetry.ready;
+    await settle();
+    transport.setResponder((items, call) => (call === 1 ? { kind: 'retry', error: 'fetch failed', network: true } : ok(items)));
+    await telemetry.captureEvent('a');
+    // Captured once the retried round went through: nothing else would send it before the interval.
+    const off = telemetry.on('sync:complete', (e) => {
+      if (e.error) return;
+      off();
+      void telemetry.captureEvent('b');
+    });
+    const result = await telemetry.drain({ timeoutMs: 20_000 });
+    expect(result).toEqual({ confirmed: 2, rejected: 0 });
+    expect(telemetry.status().queuedEvents).toBe(0);
+    expect(transport.calls.map((c) => c.items.length)).toEqual([1, 1, 1]);
+    await expect(telemetry.drain({ timeoutMs: Number.NaN })).rejects.toThrow(RangeError);
+    await telemetry.destroy();
+  });
+
   it('when events were queued before start-up, then they are sent at start-up', async () => {
     const storage = createMemoryOutboxStorage();
     // Reuse the storage in a fresh instance, as a reloaded page would reopen IndexedDB.

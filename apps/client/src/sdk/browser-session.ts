@@ -4,6 +4,7 @@
  * flush history of the sync panel.
  */
 import { createSyncClient, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
+import { currentApiEndpoints, type ApiEndpoints } from '../config/api';
 import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus } from './port';
 
 /** What this app publishes in the awareness state of its document. */
@@ -99,17 +100,20 @@ function isPresence(value: unknown): value is DevicePresence {
   return typeof v.label === 'string' && typeof v.screen === 'string';
 }
 
-/** Creates the session of a signed-in learner on this page's server. */
+/** Creates the session of a signed-in learner on this build's server (`VITE_API_URL` or the page's origin). */
 export function createBrowserSession(config: SessionConfig): LearnerSession {
   return createSessionWith(createSyncClient, config);
 }
 
 /** {@link createBrowserSession} over any `createSyncClient` (tests pass a fake client). */
-export function createSessionWith(create: (options: SyncClientOptions) => SyncClient, config: SessionConfig): LearnerSession {
-  const origin = window.location.origin;
+export function createSessionWith(
+  create: (options: SyncClientOptions) => SyncClient,
+  config: SessionConfig,
+  endpoints: ApiEndpoints = currentApiEndpoints(),
+): LearnerSession {
   const client: SyncClient = create({
-    apiBaseUrl: origin,
-    wsUrl: `${origin.replace(/^http/, 'ws')}/sync`,
+    apiBaseUrl: endpoints.apiBaseUrl,
+    wsUrl: endpoints.wsUrl,
     userId: config.userId,
     getToken: config.getToken,
     deviceId: deviceId(),

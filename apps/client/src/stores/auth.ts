@@ -5,6 +5,7 @@
 import { userIdSchema } from '@prepmate/crdt-model';
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
+import { currentApiEndpoints } from '../config/api';
 
 /** How the token was obtained; decides whether it can be renewed without the learner. */
 export type SignInMode = 'dev' | 'token';
@@ -64,7 +65,7 @@ export function readTokenClaims(token: string): TokenClaims | null {
 async function fetchDevToken(userId: string): Promise<string> {
   let response: Response;
   try {
-    response = await fetch('/api/auth/dev-token', {
+    response = await fetch(`${currentApiEndpoints().apiBaseUrl}/api/auth/dev-token`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ userId }),

@@ -59,8 +59,21 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts the sync server from sources on a free port with a fresh data directory. */
-export async function startServer(timeoutMs = 60_000): Promise<RunningServer> {
+/**
+ * Builds the client into `outDir` with extra build-time variables (e.g. `VITE_API_URL`), for a
+ * test that serves it itself; the shared `dist` stays as it is.
+ */
+export function buildClientInto(outDir: string, env: Record<string, string>): void {
+  const result = spawnSync('npx', ['vite', 'build', '--logLevel', 'warn', '--outDir', outDir, '--emptyOutDir'], {
+    cwd: CLIENT,
+    encoding: 'utf8',
+    env: { ...process.env, ...env, NODE_ENV: 'production' },
+  });
+  if (result.status !== 0) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** Starts the sync server from sources on a free port with a fresh data directory (`env` adds to its environment). */
+export async function startServer(timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'prepmate-e2e-'));
   const loader = join(ROOT, 'node_modules/tsx/dist/loader.mjs');
   const child: ChildProcess = spawn(
@@ -68,7 +81,7 @@ export async function startServer(timeoutMs = 60_000): Promise<RunningServer> {
     ['--conditions=@prepmate/source', '--import', loader, 'apps/sync-server/src/main.ts'],
     {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', NODE_ENV: 'test' },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

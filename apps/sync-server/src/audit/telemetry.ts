@@ -49,6 +49,7 @@ export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps
       return result;
     },
     listEvents: (userId, query) => inner.listEvents(userId, query),
+    findEvent: (userId, eventId) => inner.findEvent(userId, eventId),
     countEvents: (userId) => inner.countEvents(userId),
     deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
     deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),

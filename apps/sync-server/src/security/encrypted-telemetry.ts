@@ -16,6 +16,10 @@ export function encryptingTelemetryStore(inner: TelemetryStore, cipher: FieldCip
       const page = await inner.listEvents(userId, query);
       return { ...page, events: page.events.map((e) => ({ ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) })) };
     },
+    async findEvent(userId, eventId) {
+      const e = await inner.findEvent(userId, eventId);
+      return e ? { ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) } : null;
+    },
     countEvents: (userId) => inner.countEvents(userId),
     deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
     deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BatchItem } from '@prepmate/crdt-model';
+import { canonicalJson, type BatchItem } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
 import type { UserId } from '../ids.js';
 import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
@@ -54,8 +54,16 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     const result = await store.telemetry.insertEvents([record]);
     const duplicate = !result.inserted.includes(eventId);
     deps.metrics?.itemsIngested('event', duplicate ? 'duplicate' : 'stored', 1);
-    if (!duplicate) await cache.delete(statusCacheKey(ctx.userId));
-    return { eventId, serverTimestamp: receivedAt.toISOString(), duplicate, flags: record.metadata.flags ?? [] };
+    if (!duplicate) {
+      await cache.delete(statusCacheKey(ctx.userId));
+      return { eventId, serverTimestamp: receivedAt.toISOString(), duplicate, flags: record.metadata.flags ?? [] };
+    }
+    // A repeat answers with what was stored the first time, so that every answer for one event
+    // agrees (a retry after a lost response must not see a second receipt time). Erased in
+    // between: nothing stored is left to report, so this request's view stands.
+    const stored = await store.telemetry.findEvent(ctx.userId, eventId);
+    const meta = stored?.metadata ?? record.metadata;
+    return { eventId, serverTimestamp: meta.serverTimestamp.toISOString(), duplicate, flags: meta.flags ?? [] };
   }
 
   async function ingestBatch(ctx: RequestContext, body: unknown): Promise<BatchResult> {
@@ -146,7 +154,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     const events: TelemetryEventRecord[] = [];
     const eventIndexes = new Map<string, number>();
     const queued: { index: number; item: NewSyncQueueItem }[] = [];
-    const queuedKeys = new Set<string>();
+    const queuedKeys = new Map<string, unknown>();
     for (const { index, item } of entries) {
       if (item.itemType === 'event') {
         const data = item.itemData;
@@ -159,11 +167,14 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
         continue;
       }
       const itemKey = item.itemType === 'assessment' ? `assessment:${item.itemData.assessmentId}` : `progress:${batchId}:${index}`;
-      if (queuedKeys.has(itemKey)) {
+      const first = queuedKeys.get(itemKey);
+      if (first) {
         set(index, 'duplicate');
+        // The same assessment id twice in one batch with other values: the first wins.
+        if (canonicalJson(first) !== canonicalJson(item.itemData)) conflicts.count += 1;
         continue;
       }
-      queuedKeys.add(itemKey);
+      queuedKeys.set(itemKey, item.itemData);
       queued.push({
         index,
         item: { userId, itemKey, itemType: item.itemType, itemData: { ...item.itemData }, priority: PRIORITY[item.itemType] },
@@ -178,15 +189,35 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     }
 
     if (queued.length > 0) {
-      const { inserted } = await store.syncQueue.enqueue(queued.map((q) => q.item));
+      const { inserted, duplicates } = await store.syncQueue.enqueue(queued.map((q) => q.item));
       const indexByKey = new Map(queued.map((q) => [q.item.itemKey, q.index]));
       // Keys the store already had: a replay, or a concurrent copy of this batch that won.
       for (const q of queued) set(q.index, 'duplicate');
       if (inserted.length > 0) await mergeNow(userId, inserted, indexByKey, set, conflicts);
+      conflicts.count += await knownAssessmentConflicts(userId, queued, duplicates);
       for (const q of queued) deps.metrics?.itemsIngested(q.item.itemType as 'progress' | 'assessment', results[q.index]!.status, 1);
     }
 
     return conflicts.count;
+  }
+
+  /**
+   * Assessments re-sent under a known id with other values: first-write-wins keeps the stored
+   * fact and answers `duplicate`, and the batch counts a conflict (a replay with the same values
+   * is no conflict). Compared with the learner document; a first version still waiting in the
+   * queue for its merge cannot be compared yet and is not counted.
+   */
+  async function knownAssessmentConflicts(userId: UserId, queued: readonly { item: NewSyncQueueItem }[], duplicateKeys: readonly string[]): Promise<number> {
+    const known = new Set(duplicateKeys.filter((k) => k.startsWith('assessment:')));
+    if (known.size === 0) return 0;
+    const { assessments } = await documents.read(userId);
+    let count = 0;
+    for (const { item } of queued) {
+      if (!known.has(item.itemKey)) continue;
+      const stored = assessments[String(item.itemData['assessmentId'])];
+      if (stored && canonicalJson(stored) !== canonicalJson(item.itemData)) count += 1;
+    }
+    return count;
   }
 
   /**

@@ -96,6 +96,31 @@ export type ItemValidation = { readonly ok: true; readonly item: BatchItem } | {
 const itemDataSchemas = { event: eventItemSchema, progress: progressSchema, assessment: assessmentSchema } as const;
 const ITEM_TYPES = Object.keys(itemDataSchemas) as (keyof typeof itemDataSchemas)[];
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * An event item's id may sit in `itemData.eventId` (the SDK) or in `itemData.metadata.eventId`
+ * (where `/track` takes it): one from `metadata` is lifted to `itemData.eventId`. Given in both
+ * places, they must agree — two ids for one event would make deduplication depend on which one
+ * a reader picks.
+ */
+function placeEventId(itemData: unknown): { ok: true; itemData: unknown } | { ok: false; error: ItemError } {
+  if (!isPlainObject(itemData) || !isPlainObject(itemData['metadata'])) return { ok: true, itemData };
+  const inMetadata = itemData['metadata']['eventId'];
+  if (inMetadata === undefined) return { ok: true, itemData };
+  const top = itemData['eventId'];
+  if (top === undefined) return { ok: true, itemData: { ...itemData, eventId: inMetadata } };
+  if (top === inMetadata) return { ok: true, itemData };
+  return {
+    ok: false,
+    error: {
+      code: 'VALIDATION_FAILED',
+      message: 'The item is not valid',
+      details: [{ path: 'itemData.metadata.eventId', message: 'differs from itemData.eventId; give the event id once, or the same id in both places' }],
+    },
+  };
+}
+
 /**
  * One batch item, with the crdt-model's schema of its `itemType` (what `batchItemSchema` does,
  * dispatched here directly: this runs for every item of every batch, and the union's own
@@ -112,7 +137,13 @@ export function validateItem(raw: unknown): ItemValidation {
     };
   }
   const type = itemType as keyof typeof itemDataSchemas;
-  const parsed = itemDataSchemas[type].safeParse((raw as { itemData?: unknown }).itemData);
+  let itemData = (raw as { itemData?: unknown }).itemData;
+  if (type === 'event') {
+    const placed = placeEventId(itemData);
+    if (!placed.ok) return { ok: false, error: placed.error };
+    itemData = placed.itemData;
+  }
+  const parsed = itemDataSchemas[type].safeParse(itemData);
   if (!parsed.success) {
     const itemDetails = details(parsed.error).map((d) => ({ path: d.path ? `itemData.${d.path}` : 'itemData', message: d.message }));
     return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: itemDetails } };

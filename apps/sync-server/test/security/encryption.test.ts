@@ -46,6 +46,17 @@ describeEachKind('field encryption at rest', (kind) => {
     expect(rows).toContain('"score":80');
   });
 
+  it('when an event with encrypted fields is tracked again, then the repeat answers with what was stored', async () => {
+    const client = await start(db, { ENCRYPTED_FIELDS: 'answers.text', FIELD_ENCRYPTION_KEY: newKey('k1') });
+    const token = await client.token(uid('enc'));
+    const body = trackBody(uid('t'), { eventData: { answers: { text: SECRET_TEXT } } });
+    const first = await client.request('POST', '/api/telemetry/track', { token, body });
+    const again = await client.request('POST', '/api/telemetry/track', { token, body });
+    expect(again.status).toBe(200);
+    expect(again.json.data).toEqual({ ...first.json.data, duplicate: true });
+    await client.stop();
+  });
+
   it('when the key is rotated and rotate-keys runs, then every stored value names the new key and a server with only the new key reads them', async () => {
     const k1 = newKey('k1');
     const k2 = newKey('k2');

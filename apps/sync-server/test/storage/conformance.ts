@@ -156,6 +156,16 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(page.nextCursor).toBeNull();
       });
 
+      it('when an event is looked up by id, then the stored record of that learner comes back, and null for others', async () => {
+        const e = event('alice', 'evt_find', { metadata: { ...event('alice', 'evt_find').metadata, flags: ['future_timestamp'] } });
+        await store.telemetry.insertEvents([e]);
+        // A repeat with another server time must not change what is stored.
+        await store.telemetry.insertEvents([event('alice', 'evt_find', { metadata: { ...e.metadata, serverTimestamp: at(60_000) } })]);
+        expect(await store.telemetry.findEvent('alice', 'evt_find')).toEqual(e);
+        expect(await store.telemetry.findEvent('bob', 'evt_find')).toBeNull();
+        expect(await store.telemetry.findEvent('alice', 'evt_missing')).toBeNull();
+      });
+
       it('when the same events are inserted twice, then each is stored once and the repeat reports duplicates', async () => {
         const first = await store.telemetry.insertEvents([event('alice', 'e1'), event('alice', 'e2'), event('bob', 'e1')]);
         expect([...first.inserted].sort()).toEqual(['e1', 'e1', 'e2']);

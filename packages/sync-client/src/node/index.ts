@@ -44,7 +44,10 @@ export function nodePlatform(options: Pick<NodeSyncClientOptions, 'dataDir' | 'p
   };
 }
 
-/** Creates the SDK in Node. Call `flush()` then `destroy()` before the process exits. */
+/**
+ * Creates the SDK in Node. Its timers do not keep the process alive: call `drain({ timeoutMs })`
+ * (or `flush()`) then `destroy()` before the process exits.
+ */
 export function createSyncClient(options: NodeSyncClientOptions): SyncClient {
   return createSyncClientOn(nodePlatform(options), options);
 }

@@ -5,6 +5,7 @@ import { createMemoryOutboxStorage } from './memory-storage.js';
 import type { OutboxStorage } from './storage.js';
 import type { FlushResult, Telemetry, TelemetryEvents, TelemetryOptions } from './telemetry/api.js';
 import { createCapture } from './telemetry/capture.js';
+import { drainOutbox } from './telemetry/drain.js';
 import { createLeadership } from './telemetry/leadership.js';
 import { createRescue, type Rescue } from './telemetry/rescue.js';
 import { createSender } from './telemetry/sender.js';
@@ -17,6 +18,7 @@ import type { OutboxLimits } from './types.js';
 import { MAX_USER_AGENT_LENGTH, validateBatchItem } from './validate.js';
 
 export type { FlushReason, FlushResult, Telemetry, TelemetryEvents, TelemetryOptions, TelemetryStatus } from './telemetry/api.js';
+export { DrainTimeoutError, type DrainOptions, type DrainResult } from './telemetry/drain.js';
 
 /**
  * Creates the telemetry outbox: capture writes to storage at once; one leader per scope sends
@@ -122,18 +124,22 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     report.statusChanged();
   });
 
+  async function flush(): Promise<FlushResult> {
+    await ready;
+    await capture.written();
+    if (state.leader || !tabs.isOpen() || state.destroyed) return sender.flushAs('manual');
+    // A follower: the leader sends.
+    return leadership.delegateFlush();
+  }
+  const on: Telemetry['on'] = (event, listener) => emitter.on(event, listener);
+
   return {
     captureEvent: capture.captureEvent,
     captureItem: capture.captureItem,
-    async flush(): Promise<FlushResult> {
-      await ready;
-      await capture.written();
-      if (state.leader || !tabs.isOpen() || state.destroyed) return sender.flushAs('manual');
-      // A follower: the leader sends.
-      return leadership.delegateFlush();
-    },
+    flush,
+    drain: (drainOptions) => drainOutbox({ flush, status: report.status, on }, drainOptions),
     status: report.status,
-    on: (event, listener) => emitter.on(event, listener),
+    on,
     ready,
     async destroy(): Promise<void> {
       if (state.destroyed) return;

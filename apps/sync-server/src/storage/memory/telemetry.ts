@@ -29,6 +29,10 @@ export function memoryTelemetry(db: MemoryDb): TelemetryStore {
       const { rows, nextCursor } = keysetPage(matching, { timeOf: (e) => e.record.createdAt, seqOf: (e) => e.seq, order: 'desc', limit: query.limit, cursor: query.cursor });
       return { events: rows.map((e) => clone(e.record)), nextCursor };
     }),
+    findEvent: op(async (userId: string, eventId: string) => {
+      const stored = events.get(eventKey(userId, eventId));
+      return stored ? clone(stored.record) : null;
+    }),
     countEvents: op(async (userId: string) => [...events.values()].filter((e) => e.record.userId === userId).length),
     deleteUserEvents: op(async (userId: string) => deleteWhere(events, (e) => e.record.userId === userId)),
     deleteEventsOlderThan: op(async (cutoff: Date) => deleteWhere(events, (e) => e.record.createdAt < cutoff)),

@@ -55,6 +55,10 @@ export function mongoTelemetry(m: Models): TelemetryStore {
       return { events: rows.map(toEvent), nextCursor };
     },
 
+    async findEvent(userId: string, eventId: string) {
+      const row = await m.telemetry.findOne({ userId, 'metadata.eventId': eventId }).lean<TelemetryDoc>();
+      return row ? toEvent(row) : null;
+    },
     countEvents: (userId: string) => m.telemetry.countDocuments({ userId }),
     deleteUserEvents: async (userId: string) => (await m.telemetry.deleteMany({ userId })).deletedCount,
     deleteEventsOlderThan: async (cutoff: Date) => (await m.telemetry.deleteMany({ createdAt: { $lt: cutoff } })).deletedCount,

@@ -58,6 +58,8 @@ export interface TelemetryStore {
    */
   insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult>;
   listEvents(userId: string, query: EventQuery): Promise<EventPage>;
+  /** The stored event `(userId, eventId)`, or `null`: a repeated track answers with what was stored. */
+  findEvent(userId: string, eventId: string): Promise<TelemetryEventRecord | null>;
   countEvents(userId: string): Promise<number>;
   deleteUserEvents(userId: string): Promise<number>;
   deleteEventsOlderThan(cutoff: Date): Promise<number>;

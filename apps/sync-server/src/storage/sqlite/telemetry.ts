@@ -69,6 +69,11 @@ export function sqliteTelemetry(db: SqliteDb): TelemetryStore {
         return { events: rows.map(toEvent), nextCursor };
       }),
 
+    findEvent: (userId: string, eventId: string) =>
+      db.run((c) => {
+        const row = c.prep('SELECT * FROM telemetry WHERE user_id = ? AND event_id = ?').get(userId, eventId) as TelemetryRow | undefined;
+        return row === undefined ? null : toEvent(row);
+      }),
     countEvents: (userId: string) => db.run((c) => (c.prep('SELECT COUNT(*) AS n FROM telemetry WHERE user_id = ?').get(userId) as { n: number }).n),
     deleteUserEvents: (userId: string) => db.run((c) => c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes),
     deleteEventsOlderThan: (cutoff: Date) => db.run((c) => c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes),

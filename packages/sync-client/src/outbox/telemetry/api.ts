@@ -10,6 +10,7 @@ import type { OutboxStorage } from '../storage.js';
 import type { BatchTransport } from '../transport.js';
 import type { ItemType, JsonObject } from '../types.js';
 import type { ItemValidator } from '../validate.js';
+import type { DrainOptions, DrainResult } from './drain.js';
 
 /** What started a flush. */
 export type FlushReason = 'manual' | 'batch-size' | 'batch-bytes' | 'interval' | 'online' | 'startup' | 'retry' | 'follower';
@@ -131,8 +132,17 @@ export interface Telemetry {
   captureEvent(eventType: string, eventData?: JsonObject): Promise<EventId>;
   /** Queues a `progress` or `assessment` item for the batch endpoint (merged into the learner document). */
   captureItem(itemType: Exclude<ItemType, 'event'>, itemData: JsonObject): Promise<EventId>;
-  /** Sends everything queued now (ignoring backoff, not `Retry-After`). In a follower tab it asks the leader. */
+  /**
+   * Sends everything queued now (ignoring backoff, not `Retry-After`). In a follower tab it asks the
+   * leader. Never rejects for a failed send: it resolves with `error` (e.g. `fetch failed` when the
+   * server is down) and `remaining`, and the items stay queued for the retry.
+   */
   flush(): Promise<FlushResult>;
+  /**
+   * Sends until the outbox is empty, keeping a Node process alive until then (the SDK's timers do
+   * not); rejects with a `DrainTimeoutError` carrying `remaining` at the deadline.
+   */
+  drain(options: DrainOptions): Promise<DrainResult>;
   status(): TelemetryStatus;
   on<K extends keyof TelemetryEvents>(event: K, listener: (payload: TelemetryEvents[K]) => void): () => void;
   /** Resolves when storage is open and the first election has run. */

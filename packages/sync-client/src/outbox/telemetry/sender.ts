@@ -55,6 +55,10 @@ export function createSender(deps: SenderDeps): Sender {
   const inFlight = new Set<EventId>();
   let flushing: Promise<FlushResult> | null = null;
   let again = false;
+  // Why the extra round was asked for: its `sync:complete` reports that reason, not the first round's.
+  let againReason: FlushReason | null = null;
+  // The running flush will still look at `again` (false once it is past its last round).
+  let acceptingJoins = false;
   const retry = createRetrySchedule({ state, clock, random: deps.random, connectivity, options: deps.options, report, onDue: () => void flushAs('retry') });
 
   async function sendSplitting(items: readonly OutboxItem[], out: SendResult): Promise<void> {
@@ -201,10 +205,17 @@ export function createSender(deps: SenderDeps): Sender {
       return Promise.resolve({ sent: 0, stored: 0, duplicates: 0, merged: 0, rejected: 0, retried: 0, remaining: state.queuedEvents, skipped: 'not-leader' });
     }
     if (flushing) {
-      again = true;
-      return flushing;
+      if (acceptingJoins) {
+        again = true;
+        againReason = reason;
+        return flushing;
+      }
+      // The running flush is past its last round (only its promise has yet to settle): a joiner
+      // would get a result that never looked at its items. Run after it instead.
+      return flushing.then(() => flushAs(reason));
     }
     flushing = (async () => {
+      acceptingJoins = true;
       // A flush requested while one runs joins it and gets one more round: its caller sees the
       // counts of every round, so "flush() resolved" means "what was queued before it was sent".
       let result = await safeFlushOnce(reason);
@@ -212,7 +223,8 @@ export function createSender(deps: SenderDeps): Sender {
       const worthAnother = (r: FlushResult): boolean => !r.error && (!r.skipped || (r.skipped === 'offline' && connectivity.isOnline()));
       while (again && !state.destroyed && worthAnother(result)) {
         again = false;
-        const next = await safeFlushOnce(reason);
+        const next = await safeFlushOnce(againReason ?? reason);
+        againReason = null;
         result = {
           ...next,
           sent: result.sent + next.sent,
@@ -223,7 +235,9 @@ export function createSender(deps: SenderDeps): Sender {
           retried: result.retried + next.retried,
         };
       }
+      acceptingJoins = false;
       again = false;
+      againReason = null;
       return result;
     })().finally(() => {
       flushing = null;
@@ -238,7 +252,10 @@ export function createSender(deps: SenderDeps): Sender {
       tabs.post({ t: 'flush' });
       return;
     }
-    if (state.nextRetryAt !== null || flushing || !connectivity.isOnline()) return;
+    if (state.nextRetryAt !== null || !connectivity.isOnline()) return;
+    // While a round runs this joins it: the round may already be past its last look at the queue
+    // (a start-up round that found it empty), and nothing else would send a full batch before the
+    // interval.
     void flushAs(reason);
   }
 
