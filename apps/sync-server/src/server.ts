@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
-import { createTokenService, loadOrCreateDevSecret, type TokenService } from './auth/tokens.js';
+import { createConfiguredTokenService, loadOrCreateDevSecret, type TokenService } from './auth/index.js';
 import { createApp } from './http/app.js';
 import { createDevTokenRouter } from './http/routes/dev-token.js';
 import { createHealthRouter } from './http/routes/health.js';
@@ -68,7 +68,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
   const instanceId = randomUUID();
   const startedAt = Date.now();
   const secret = config.JWT_SECRET ?? loadOrCreateDevSecret(config.DATA_DIR);
-  const tokens = createTokenService(secret);
+  const tokens = createConfiguredTokenService(config, secret, logger);
   const registry = createMetricsRegistry(instanceId);
   const baseStore = options.store ?? (await createStore(config, logger));
   // Issue 8 (encryption, audit, signed batches) wraps the store in decorators; every service

@@ -1,0 +1,77 @@
+/**
+ * Verification of identity-provider tokens against a remote JSON Web Key Set (jose).
+ *
+ * Caching: jose's remote set fetches once, then only when a token names a `kid` it does not hold
+ * (rotation), at most once per cooldown. jose would also refetch on every verification once the
+ * set is older than its `cacheMaxAge` and fail them all while the provider is down; instead the
+ * set here never expires inside jose, and this module refreshes it in the background every
+ * `cacheMaxAgeMs`. A failed refresh keeps the keys already held: learners with tokens signed by
+ * a known key keep working through a provider outage, tokens naming a new `kid` are refused until
+ * the provider answers again. A key the provider withdraws stops verifying at the next
+ * successful refresh.
+ */
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+
+/** Asymmetric algorithms only: an HS256 token "signed" with a public key is never accepted here. */
+export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+export type JwksFailure = 'expired' | 'unknown-key' | 'unavailable' | 'invalid';
+
+export class JwksError extends Error {
+  constructor(readonly reason: JwksFailure) {
+    super(`JWT ${reason}`);
+    this.name = 'JwksError';
+  }
+}
+
+export interface JwksVerifierOptions {
+  readonly url: URL;
+  /** Age after which the key set is refreshed in the background, ms. */
+  readonly cacheMaxAgeMs: number;
+  /** Least time between two fetches caused by an unknown `kid`, ms. */
+  readonly cooldownMs: number;
+  /** Timeout of one fetch of the key set, ms. Default 5000. */
+  readonly timeoutMs?: number;
+  /** A background refresh failed (the keys already held stay in use). */
+  readonly onRefreshError?: (error: unknown) => void;
+  readonly now?: () => number;
+}
+
+export interface JwksVerifier {
+  /** The verified payload; throws {@link JwksError}. Time claims are checked by the caller. */
+  verify(token: string): Promise<Record<string, unknown>>;
+}
+
+export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
+  const now = options.now ?? Date.now;
+  const keys = createRemoteJWKSet(options.url, {
+    cacheMaxAge: Number.POSITIVE_INFINITY,
+    cooldownDuration: options.cooldownMs,
+    timeoutDuration: options.timeoutMs ?? 5000,
+  });
+  let refreshedAt = now();
+
+  function refreshWhenStale(): void {
+    if (now() - refreshedAt < options.cacheMaxAgeMs || keys.reloading) return;
+    refreshedAt = now();
+    keys.reload().catch((error: unknown) => options.onRefreshError?.(error));
+  }
+
+  return {
+    async verify(token) {
+      refreshWhenStale();
+      let payload: JWTPayload;
+      try {
+        // exp/nbf are checked again by the caller with the same rules as HS256 tokens; jose's
+        // own check only rejects earlier.
+        ({ payload } = await jwtVerify(token, keys, { algorithms: [...JWKS_ALGORITHMS] }));
+      } catch (error) {
+        if (error instanceof errors.JWTExpired) throw new JwksError('expired');
+        if (error instanceof errors.JWKSNoMatchingKey) throw new JwksError('unknown-key');
+        if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) throw new JwksError('unavailable');
+        throw new JwksError('invalid');
+      }
+      return payload as Record<string, unknown>;
+    },
+  };
+}
