@@ -33,13 +33,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  logger.info({ url: server.url, store: server.store.kind }, 'PrepMate Sync listening');
-  process.stdout.write(`PrepMate Sync listening on ${server.url}\n`);
   if (config.AUTH_MODE === 'dev') {
     // Loud on purpose: the one setting that turns a developer's server into an open one.
     logger.warn({ host: config.HOST }, 'AUTH_MODE=dev: anyone who reaches this server can mint a token for any learner');
     process.stderr.write(devModeWarning(config.HOST));
   }
+  logger.info({ url: server.url, store: server.store.kind }, 'PrepMate Sync listening');
+  process.stdout.write(`PrepMate Sync listening on ${server.url}\n`);
 
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
