@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { createJwksVerifier } from '../../dist/auth/jwks.js';
 import { createTokenService } from '../../dist/auth/tokens.js';
 import { createSyncService } from '../../dist/docs/sync-service.js';
 import { createStore } from '../../dist/storage/index.js';
@@ -25,7 +26,11 @@ const sync = createSyncService({
   },
   logger: pino({ level: 'silent' }),
   store,
-  tokens: createTokenService(env.JWT_SECRET),
+  // JWT_JWKS_URL (bench/auth.ts): identity-provider tokens beside HS256, as JWT_JWKS_URL configures it.
+  tokens: createTokenService(
+    env.JWT_SECRET,
+    env.JWT_JWKS_URL ? { jwks: createJwksVerifier({ url: new URL(env.JWT_JWKS_URL), cacheMaxAgeMs: 600_000, cooldownMs: 30_000 }) } : {},
+  ),
   registry: new Registry(),
   redis: null,
   instanceId: randomUUID(),

@@ -105,7 +105,7 @@ describe('identity-provider tokens (JWT_JWKS_URL) on REST and the WebSocket upgr
     expect(await real.rest(genuine)).toBe(200);
   });
 
-  it('when a token claims alg none with a provider's kid, then it is refused', async () => {
+  it("when a token claims alg none with a provider's kid, then it is refused", async () => {
     const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
     const exp = Math.floor(Date.now() / 1000) + 600;
     const none = `${b64({ alg: 'none', kid: ec.kid })}.${b64({ iss: ISSUER, aud: AUDIENCE, [LEARNER_CLAIM]: 'grace', exp })}.`;
