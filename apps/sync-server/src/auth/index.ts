@@ -34,5 +34,10 @@ export function createConfiguredTokenService(config: Config, devSecret: string, 
           logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'auth: refreshing JWT_JWKS_URL failed; the keys already fetched stay in use'),
       })
     : undefined;
+  jwks?.refresh().then(
+    () => logger.info('auth: fetched the key set of JWT_JWKS_URL'),
+    (error: unknown) =>
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'auth: JWT_JWKS_URL could not be fetched at start; provider tokens are refused until it answers'),
+  );
   return createTokenService(secret, { policy: claimPolicyOf(config), ...(jwks ? { jwks } : {}) });
 }

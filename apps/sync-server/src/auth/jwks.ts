@@ -40,6 +40,8 @@ export interface JwksVerifierOptions {
 export interface JwksVerifier {
   /** The verified payload; throws {@link JwksError}. Time claims are checked by the caller. */
   verify(token: string): Promise<Record<string, unknown>>;
+  /** Fetches the key set now (at start: a wrong URL shows in the log, not only as 401s). */
+  refresh(): Promise<void>;
 }
 
 export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
@@ -58,6 +60,10 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
   }
 
   return {
+    async refresh() {
+      refreshedAt = now();
+      await keys.reload();
+    },
     async verify(token) {
       refreshWhenStale();
       let payload: JWTPayload;
