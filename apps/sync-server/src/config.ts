@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { KeyFormatError, parseEncryptedFields, parseFieldKeys, parseSigningKeys } from './security/keys.js';
 
 /**
- * The whole runtime configuration, one schema (CONTRACT section 2). Every field documents
- * its default and unit; `.env.example` mirrors this file.
+ * The whole runtime configuration, one schema. Every field documents its default and unit;
+ * `.env.example` and the README's configuration table mirror this file.
  */
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'accepts true or false' })
