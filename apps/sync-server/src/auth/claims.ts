@@ -72,6 +72,9 @@ export function principalFromClaims(payload: Record<string, unknown>, policy: Cl
   if (typeof exp !== 'number' || !Number.isFinite(exp)) throw unauthorized('The token has no expiry (exp)');
   if (exp <= nowSeconds) throw unauthorized('The token has expired');
   const iat = payload['iat'];
+  const nbf = payload['nbf'];
+  if ((iat !== undefined && typeof iat !== 'number') || (nbf !== undefined && typeof nbf !== 'number')) throw unauthorized('The token is invalid');
+  if (typeof nbf === 'number' && nbf > nowSeconds) throw unauthorized('The token is not valid yet (nbf)');
   const tooLong =
     exp - nowSeconds > policy.maxLifetimeSeconds + CLOCK_SKEW_SECONDS ||
     (typeof iat === 'number' && exp - iat > policy.maxLifetimeSeconds);

@@ -1,5 +1,6 @@
 /**
- * Verification of identity-provider tokens against a remote JSON Web Key Set (jose).
+ * Verification of identity-provider tokens against a remote JSON Web Key Set: jose fetches,
+ * caches and selects the key; the signature is checked inline (jws.ts, no thread-pool trip).
  *
  * Caching: jose's remote set fetches once, then only when a token names a `kid` it does not hold
  * (rotation), at most once per cooldown. jose would also refetch on every verification once the
@@ -10,12 +11,13 @@
  * the provider answers again. A key the provider withdraws stops verifying at the next
  * successful refresh.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, type CryptoKey, type FlattenedJWSInput, type JWSHeaderParameters } from 'jose';
+import { ASYMMETRIC_ALGORITHMS, JwsError, jwsPayload, parseJws, verifyJwsSignature, type ParsedJws } from './jws.js';
 
 /** Asymmetric algorithms only: an HS256 token "signed" with a public key is never accepted here. */
-export const JWKS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+export const JWKS_ALGORITHMS = ASYMMETRIC_ALGORITHMS;
 
-export type JwksFailure = 'expired' | 'unknown-key' | 'unavailable' | 'invalid';
+export type JwksFailure = 'unknown-key' | 'unavailable' | 'invalid';
 
 export class JwksError extends Error {
   constructor(readonly reason: JwksFailure) {
@@ -65,19 +67,46 @@ export function createJwksVerifier(options: JwksVerifierOptions): JwksVerifier {
       await keys.reload();
     },
     async verify(token) {
-      refreshWhenStale();
-      let payload: JWTPayload;
+      let jws: ParsedJws;
       try {
-        // exp/nbf are checked again by the caller with the same rules as HS256 tokens; jose's
-        // own check only rejects earlier.
-        ({ payload } = await jwtVerify(token, keys, { algorithms: [...JWKS_ALGORITHMS] }));
-      } catch (error) {
-        if (error instanceof errors.JWTExpired) throw new JwksError('expired');
-        if (error instanceof errors.JWKSNoMatchingKey) throw new JwksError('unknown-key');
-        if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) throw new JwksError('unavailable');
+        jws = parseJws(token);
+      } catch {
         throw new JwksError('invalid');
       }
-      return payload as Record<string, unknown>;
+      refreshWhenStale();
+      const header = jws.header as JWSHeaderParameters;
+      const input: FlattenedJWSInput = { payload: jws.payloadSegment, signature: jws.signatureSegment };
+      try {
+        verifyJwsSignature(jws, await keys(header, input));
+      } catch (error) {
+        if (error instanceof errors.JWKSMultipleMatchingKeys) {
+          // Several keys fit (no `kid`, or a reused one): any of them may have signed it.
+          if (!(await anyKeyVerifies(jws, error))) throw new JwksError('invalid');
+        } else {
+          throw jwksFailure(error);
+        }
+      }
+      // The time claims are checked by the caller, with the same rules as HS256 tokens.
+      return jwsPayload(jws);
     },
   };
+}
+
+async function anyKeyVerifies(jws: ParsedJws, candidates: AsyncIterable<CryptoKey>): Promise<boolean> {
+  for await (const key of candidates) {
+    try {
+      verifyJwsSignature(jws, key);
+      return true;
+    } catch {
+      // Try the next one.
+    }
+  }
+  return false;
+}
+
+function jwksFailure(error: unknown): JwksError {
+  if (error instanceof JwsError) return new JwksError('invalid');
+  if (error instanceof errors.JWKSNoMatchingKey) return new JwksError('unknown-key');
+  // The key set could not be fetched or read (network, timeout, not 200, not a key set).
+  return new JwksError(error instanceof errors.JOSEError && !(error instanceof errors.JWKSTimeout) ? 'invalid' : 'unavailable');
 }

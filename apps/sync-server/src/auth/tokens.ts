@@ -45,7 +45,6 @@ function algorithmOf(token: string): string | null {
 }
 
 const JWKS_MESSAGES: Record<JwksError['reason'], string> = {
-  expired: 'The token has expired',
   'unknown-key': 'The token is signed by an unknown key',
   unavailable: 'The token cannot be verified right now: the identity provider\'s keys are unreachable',
   invalid: 'The token is invalid',
