@@ -1,13 +1,13 @@
 /**
  * `npm run bench` (third part): what verifying a token costs per WebSocket upgrade, HS256 checked
- * inline against identity-provider tokens (RS256, ES256) verified through JWT_JWKS_URL (jose,
- * key set cached). One server process per mode (`servers/ours.mjs` from dist/), a local JWKS
+ * inline against identity-provider tokens (RS256, ES256) verified through JWT_JWKS_URL (key set
+ * fetched and cached by jose, signature checked inline). One server process per mode (`servers/ours.mjs` from dist/), a local JWKS
  * endpoint in this process, and a 500-socket reconnect storm: every socket closes and all 500
  * reconnect at once to documents that are still loaded, so the upgrade is mostly token checking.
  *
  * Per mode and round, one JSON line: upgrade latency p50/p99 (request to `open`, client clock),
  * the storm's wall time, and the server's CPU per upgrade (utime + stime from /proc). Then an
- * in-process line per mode: CPU per `verify()` alone, sequential. Medians over BENCH_AUTH_ROUNDS
+ * in-process line per mode: CPU per `verify()` alone, sequential, beside jose's own `jwtVerify`. Medians over BENCH_AUTH_ROUNDS
  * (default 3), modes interleaved and rotated.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import WebSocket from 'ws';
 import { createJwksVerifier } from '../src/auth/jwks.js';
 import { createTokenService } from '../src/auth/tokens.js';
@@ -177,6 +177,17 @@ async function runVerify(mode: Mode): Promise<void> {
     for (let i = 0; i < n; i++) await tokens.verify(token);
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    // For comparison, jose's own jwtVerify (WebCrypto) on the same key set: what the inline
+    // signature check replaces.
+    let joseCpu: number | string = 'n/a';
+    if (jwks) {
+      const set = createRemoteJWKSet(new URL(jwks.url));
+      for (let i = 0; i < 200; i++) await jwtVerify(token, set);
+      const j0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) await jwtVerify(token, set);
+      const j = process.cpuUsage(j0);
+      joseCpu = Math.round((j.user + j.system) / n);
+    }
     print({
       bench: 'auth',
       metric: 'verify_sequential',
@@ -184,6 +195,7 @@ async function runVerify(mode: Mode): Promise<void> {
       verifications: n,
       wall_us_per_verify: Math.round((wall * 1000) / n),
       cpu_us_per_verify: Math.round((cpu.user + cpu.system) / n),
+      jose_jwtVerify_cpu_us_per_verify: joseCpu,
     });
   } finally {
     await jwks?.close();
