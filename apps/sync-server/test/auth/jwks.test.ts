@@ -34,6 +34,7 @@ describe('identity-provider tokens (JWT_JWKS_URL) on REST and the WebSocket upgr
   });
   afterAll(async () => {
     await real?.close();
+    // Already stopped by the outage test unless it failed first; stopping twice is harmless.
     await jwks?.stop();
   });
 
@@ -111,6 +112,18 @@ describe('identity-provider tokens (JWT_JWKS_URL) on REST and the WebSocket upgr
     const none = `${b64({ alg: 'none', kid: ec.kid })}.${b64({ iss: ISSUER, aud: AUDIENCE, [LEARNER_CLAIM]: 'grace', exp })}.`;
     expect(await real.rest(none)).toBe(401);
     expect(await real.upgrade(none, 'grace')).toBe(401);
+  });
+
+  // Last in this suite: it stops the provider.
+  it('when the provider goes down, then REST and the upgrade keep accepting tokens of keys already held and refuse a new kid', async () => {
+    const held = await providerToken(ec, { [LEARNER_CLAIM]: 'outage' });
+    expect(await real.rest(held)).toBe(200);
+    await jwks.stop();
+    expect(await real.rest(held)).toBe(200);
+    expect(await real.upgrade(held, 'outage')).toBe(101);
+    const unseen = await providerToken(await providerKey('published-during-outage', 'ES256'), { [LEARNER_CLAIM]: 'outage' });
+    expect(await real.rest(unseen)).toBe(401);
+    expect(await real.upgrade(unseen, 'outage')).toBe(401);
   });
 });
 
