@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run backup|restore|rotate-keys`: runs apps/sync-server/src/backup/cli.ts from source when
-// tsx is installed (a checkout: always the current code), else the built dist/backup/cli.js
-// (a production install without dev dependencies, built by `npm run build` / `npm start`).
+// `npm run backup|restore|rotate-keys|mint-token`: runs apps/sync-server/src/backup/cli.ts (or
+// src/auth/mint-cli.ts) from source when tsx is installed (a checkout: always the current code),
+// else the built dist/ file (a production install without dev dependencies, built by
+// `npm run build` / `npm start`).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,10 +17,13 @@ try {
   tsx = null;
 }
 const hasTsx = tsx !== null;
-const args = process.argv.slice(2);
-const dist = join(server, 'dist', 'backup', 'cli.js');
+let args = process.argv.slice(2);
+// `mint-token` has its own entry point (src/auth/mint-cli.ts); every other command is backup/cli.ts.
+const cli = args[0] === 'mint-token' ? 'auth/mint-cli' : 'backup/cli';
+if (args[0] === 'mint-token') args = args.slice(1);
+const dist = join(server, 'dist', `${cli}.js`);
 const command = hasTsx
-  ? ['--conditions=@prepmate/source', '--import', tsx, join(server, 'src', 'backup', 'cli.ts'), ...args]
+  ? ['--conditions=@prepmate/source', '--import', tsx, join(server, 'src', `${cli}.ts`), ...args]
   : [dist, ...args];
 if (!hasTsx && !existsSync(dist)) {
   process.stderr.write('apps/sync-server is not built: run `npm run build` first\n');

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { KeyFormatError, parseEncryptedFields, parseFieldKeys, parseSigningKeys } from './key-formats.js';
 
 /**
- * The whole runtime configuration, one schema (documented in docs/operations.md). Every field documents
- * its default and unit; `.env.example` mirrors this file.
+ * The whole runtime configuration, one schema. Every field documents its default and unit;
+ * `.env.example` and the README's configuration table mirror this file.
  */
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'accepts true or false' })
@@ -16,17 +16,35 @@ const int = (min: number, max: number, what: string) =>
     .min(min, { message: `accepts ${what}` })
     .max(max, { message: `accepts ${what}` });
 
+/** A claim name (anything printable but a space) or a dotted path of them. */
+const CLAIM = /^[^\s]{1,200}$/;
+
+function isJwksUrl(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password) return false;
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
 export const configSchema = z.object({
   /** TCP port of the HTTP + WebSocket server. Default 5000. */
   PORT: int(0, 65535, 'an integer port from 0 to 65535').default(5000),
-  /** Interface to bind. Default 0.0.0.0 (all). */
-  HOST: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Interface to bind. Default: 127.0.0.1 in AUTH_MODE=dev (dev tokens are for the developer's
+   * own machine), 0.0.0.0 (all) in AUTH_MODE=jwt.
+   */
+  HOST: z.string().min(1).optional(),
   /** development | production | test. Default development. */
   NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'accepts development, production or test' }).default('development'),
   /**
    * Allowed CORS origin(s) of an app served from another origin than this server, comma
    * separated (`http(s)://host[:port]`, a trailing `/` is dropped); unset: same origin only (and
-   * any origin in dev mode). Browsers send the bare origin, so anything else could never match.
+   * loopback origins in dev mode). Browsers send the bare origin, so anything else could never match.
    */
   CLIENT_URL: z
     .string()
@@ -62,6 +80,30 @@ export const configSchema = z.object({
   JWT_SECRET: z.string().min(32, { message: 'accepts a secret of at least 32 characters' }).optional(),
   /** dev: the dev-token endpoint exists; jwt: only tokens signed elsewhere. Default dev. */
   AUTH_MODE: z.enum(['dev', 'jwt'], { message: 'accepts dev or jwt' }).default('dev'),
+  /**
+   * JSON Web Key Set of an identity provider (https://, or http:// on a loopback host): tokens
+   * signed with RS*, PS*, ES* or EdDSA are verified against it. Unset: HS256 with JWT_SECRET only.
+   */
+  JWT_JWKS_URL: z
+    .string()
+    .refine(isJwksUrl, { message: 'accepts an https:// URL (http:// only for localhost, 127.0.0.1 or ::1) without credentials' })
+    .optional(),
+  /** Seconds a fetched key set is trusted before it is refreshed in the background. Default 600. */
+  JWT_JWKS_CACHE_SECONDS: int(1, 86_400, 'an integer number of seconds from 1 to 86400').default(600),
+  /** Least seconds between two fetches caused by an unknown `kid`. Default 30. */
+  JWT_JWKS_COOLDOWN_SECONDS: int(0, 3600, 'an integer number of seconds from 0 to 3600').default(30),
+  /** Required `iss` of every token. Unset: not checked. */
+  JWT_ISSUER: z.string().optional(),
+  /** Accepted `aud` value(s), comma separated: a token must name one of them. Unset: not checked. */
+  JWT_AUDIENCE: z.string().optional(),
+  /** Claim holding the learner id (1–128 of [A-Za-z0-9_-]); a dotted path reaches nested claims. Default sub. */
+  JWT_USER_CLAIM: z.string().regex(CLAIM, { message: 'accepts a claim name or dotted path, e.g. sub or app_metadata.learner_id' }).default('sub'),
+  /** Claim holding the role (a string or an array of strings); a dotted path reaches nested claims. Default role. */
+  JWT_ROLE_CLAIM: z.string().regex(CLAIM, { message: 'accepts a claim name or dotted path, e.g. role or realm_access.roles' }).default('role'),
+  /** Value of JWT_ROLE_CLAIM that makes a token a service token (may act for any learner). Default service. */
+  JWT_SERVICE_ROLE: z.string().min(1).default('service'),
+  /** Longest accepted token lifetime (exp − iat, and exp − now), seconds. Tokens without exp are refused. Default 604800 (7 days). */
+  JWT_MAX_LIFETIME_SECONDS: int(60, 31_536_000, 'an integer number of seconds from 60 to 31536000').default(604_800),
   /** Run the scheduled jobs (snapshots, insights, retention). Default true. */
   ENABLE_SCHEDULED_SYNC: bool.default(true),
   /** Minutes between scheduled snapshot/queue runs, 1–1440. Default 5. */
@@ -116,7 +158,34 @@ export const configSchema = z.object({
   }).default('info'),
 });
 
-export type Config = z.infer<typeof configSchema>;
+/** The parsed configuration; HOST is resolved from AUTH_MODE when unset. */
+export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & { readonly HOST: string };
+
+/**
+ * Variables whose values are never printed, and variables that are URLs whose credentials are
+ * never printed: a configuration error ends up in terminals, CI logs and log shippers.
+ */
+const SECRET = /SECRET|KEY|TOKEN|PASSWORD/;
+const URL_VARIABLES = new Set(['MONGODB_URI', 'REDIS_URL', 'JWT_JWKS_URL', 'CLIENT_URL']);
+
+/** How a value may appear in an error message: secrets hidden, URL credentials and query removed. */
+export function printableValue(name: string, value: string): string {
+  if (SECRET.test(name)) return `<hidden, ${value.length} characters>`;
+  if (URL_VARIABLES.has(name)) return JSON.stringify(redactUrl(value));
+  return JSON.stringify(value);
+}
+
+/**
+ * `scheme://user:pass@host/db?authSource=x` → `scheme://***@host/db?***`: everything up to the
+ * last `@` (a password may hold `/` or `@` unescaped) and the query (it may hold credentials).
+ */
+export function redactUrl(value: string): string {
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(value)?.[0] ?? '';
+  const at = value.lastIndexOf('@');
+  const hidden = at >= 0 ? `${scheme}***${value.slice(at)}` : value;
+  const query = hidden.indexOf('?');
+  return query >= 0 && query < hidden.length - 1 ? `${hidden.slice(0, query)}?***` : hidden;
+}
 
 /**
  * `MAX_QUEUE_SIZE` counts units of this many updates (the variable keeps its name for existing
@@ -146,13 +215,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = issue.path.join('.');
-      return `${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`;
+      return `${name}=${printableValue(name, cleaned[name] ?? '')}: ${issue.message}`;
     });
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  const config = parsed.data;
-  if (config.AUTH_MODE === 'jwt' && !config.JWT_SECRET) {
-    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when AUTH_MODE=jwt (a secret of at least 32 characters)');
+  const { HOST, ...rest } = parsed.data;
+  const config: Config = { ...rest, HOST: HOST ?? (rest.AUTH_MODE === 'dev' ? '127.0.0.1' : '0.0.0.0') };
+  if (config.AUTH_MODE === 'jwt' && !config.JWT_SECRET && !config.JWT_JWKS_URL) {
+    throw new ConfigError(
+      'Invalid configuration:\n  JWT_SECRET: required when AUTH_MODE=jwt without JWT_JWKS_URL (a secret of at least 32 characters, or set JWT_JWKS_URL to your identity provider\'s key set)',
+    );
+  }
+  if (config.AUTH_MODE === 'dev' && config.NODE_ENV === 'production') {
+    throw new ConfigError(
+      'Invalid configuration:\n  AUTH_MODE: dev (the default) lets anyone mint a token for any learner and is refused when NODE_ENV=production; set AUTH_MODE=jwt with JWT_SECRET or JWT_JWKS_URL',
+    );
   }
   checkSecurityConfig(config);
   return config;

@@ -33,6 +33,11 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  if (config.AUTH_MODE === 'dev') {
+    // Loud on purpose: the one setting that turns a developer's server into an open one.
+    logger.warn({ host: config.HOST }, 'AUTH_MODE=dev: anyone who reaches this server can mint a token for any learner');
+    process.stderr.write(devModeWarning(config.HOST));
+  }
   logger.info({ url: server.url, store: server.store.kind }, 'PrepMate Sync listening');
   process.stdout.write(`PrepMate Sync listening on ${server.url}\n`);
 
@@ -60,6 +65,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+}
+
+function devModeWarning(host: string): string {
+  return [
+    '',
+    '  !!! AUTH_MODE=dev: ANYONE WHO CAN REACH THIS SERVER CAN MINT A TOKEN FOR ANY LEARNER !!!',
+    `  POST /api/auth/dev-token is open (bound to ${host}). For a developer's own machine only.`,
+    '  In production set AUTH_MODE=jwt with JWT_SECRET or JWT_JWKS_URL (NODE_ENV=production refuses dev).',
+    '',
+    '',
+  ].join('\n');
 }
 
 main().catch((error: unknown) => {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
 import type { Registry } from 'prom-client';
 import { runAuditRetention, AUDIT_RETENTION_LEASE_MS } from './audit/retention.js';
-import { createTokenService, loadOrCreateDevSecret, type TokenService } from './auth/tokens.js';
+import { createConfiguredTokenService, loadOrCreateDevSecret, type TokenService } from './auth/index.js';
 import { createCacheService, type CacheService } from './cache/index.js';
 import type { Config } from './config.js';
 import { learnerDocName } from './ids.js';
@@ -158,7 +158,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const startedAt = Date.now();
   const now = overrides.now;
   const secret = config.JWT_SECRET ?? loadOrCreateDevSecret(config.DATA_DIR);
-  const tokens = createTokenService(secret);
+  const tokens = createConfiguredTokenService(config, secret, logger);
   const registry = createMetricsRegistry(instanceId);
   const baseStore = overrides.store ?? (await createStore(config, logger));
   const closeOwnStore = async (): Promise<void> => {

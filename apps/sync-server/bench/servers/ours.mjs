@@ -12,6 +12,8 @@ const config = loadConfig({
   PORT: env.PORT ?? '0',
   DATA_DIR: env.DATA_DIR ?? './data',
   JWT_SECRET: env.JWT_SECRET,
+  // bench/auth.ts: identity-provider tokens beside HS256, as JWT_JWKS_URL configures them.
+  ...(env.JWT_JWKS_URL ? { AUTH_MODE: 'jwt', JWT_JWKS_URL: env.JWT_JWKS_URL } : {}),
   UPDATE_FLUSH_MS: env.UPDATE_FLUSH_MS ?? '50',
   RETRY_DELAY_MS: '100',
   LOG_LEVEL: 'silent',

@@ -2,59 +2,100 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
-import { userIdSchema } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
-import { asUserId, type UserId } from '../ids.js';
+import { defaultClaimPolicy, principalFromClaims, type ClaimPolicy, type Principal } from './claims.js';
 import { JwtError, verifyHs256 } from './hs256.js';
+import { JwksError, type JwksVerifier } from './jwks.js';
 
-/** Who is calling: a learner acts for itself; a service may act for any learner. */
-export interface Principal {
-  readonly userId: UserId;
-  readonly role: 'learner' | 'service';
-  /**
-   * When the token stops being valid (`exp`), ms since epoch; null for a token without `exp`.
-   * REST checks the token per request; a WebSocket outlives its upgrade, so the sync endpoint
-   * keeps this and closes the socket when it passes.
-   */
-  readonly expiresAt: number | null;
-}
+export type { Principal } from './claims.js';
+export { actingUserId, requestedUserId } from './acting.js';
 
 export interface TokenService {
+  /**
+   * A token of this server's own (HS256), for the dev-token route, tests and tools. Its lifetime
+   * is `expiresInSeconds` (default 7 days), never more than the policy's maximum.
+   */
   sign(userId: string, options?: { role?: 'learner' | 'service'; expiresInSeconds?: number }): Promise<string>;
-  /** Throws `ApiError('UNAUTHORIZED')` for a missing, malformed, forged, expired or `alg: none` token. */
+  /**
+   * Throws `ApiError('UNAUTHORIZED')` for a missing, malformed, forged, expired, unbounded (no
+   * `exp`, too long) or `alg: none` token, a wrong issuer or audience, or a key nobody knows.
+   */
   verify(token: string | undefined | null): Promise<Principal>;
 }
 
-/** HS256 only: pinning the algorithm refuses `alg: none` and key-confusion tokens. */
-export function createTokenService(secret: string): TokenService {
-  const key = new TextEncoder().encode(secret);
+export interface TokenServiceOptions {
+  readonly policy?: ClaimPolicy;
+  /** Verifies tokens signed by an identity provider (any algorithm but HS256). */
+  readonly jwks?: JwksVerifier;
+}
+
+const DEFAULT_LIFETIME_SECONDS = 7 * 24 * 3600;
+
+/** The `alg` of a compact JWS, or null when the header is not readable. */
+function algorithmOf(token: string): string | null {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return null;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8'));
+    const alg = typeof header === 'object' && header !== null ? (header as Record<string, unknown>)['alg'] : undefined;
+    return typeof alg === 'string' ? alg : null;
+  } catch {
+    return null;
+  }
+}
+
+const JWKS_MESSAGES: Record<JwksError['reason'], string> = {
+  'unknown-key': 'The token is signed by an unknown key',
+  unavailable: 'The token cannot be verified right now: the identity provider\'s keys are unreachable',
+  invalid: 'The token is invalid',
+};
+
+/**
+ * HS256 tokens are verified with `secret` (inline, see hs256.ts); any other algorithm only
+ * through `options.jwks`. Pinning each algorithm to its key source refuses `alg: none` and key
+ * confusion (an HS256 token whose "secret" is a provider's public key). A null `secret` accepts
+ * no HS256 token and signs none.
+ */
+export function createTokenService(secret: string | null, options: TokenServiceOptions = {}): TokenService {
+  const key = secret === null ? null : new TextEncoder().encode(secret);
+  const policy = options.policy ?? defaultClaimPolicy;
+  const jwks = options.jwks ?? null;
   return {
-    async sign(userId, options = {}) {
-      const jwt = new SignJWT(options.role === 'service' ? { role: 'service' } : {})
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(userId)
-        .setIssuedAt();
-      jwt.setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresInSeconds ?? 7 * 24 * 3600));
+    async sign(userId, signOptions = {}) {
+      if (key === null) throw new Error('this server has no JWT_SECRET to sign tokens with');
+      const claims: Record<string, unknown> = {};
+      // By exact name, dotted or not: claimAt reads exact names first.
+      if (policy.userClaim !== 'sub') claims[policy.userClaim] = userId;
+      if (signOptions.role === 'service') {
+        claims[policy.roleClaim] = policy.serviceRole;
+      }
+      const lifetime = Math.min(signOptions.expiresInSeconds ?? DEFAULT_LIFETIME_SECONDS, policy.maxLifetimeSeconds);
+      const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setSubject(userId).setIssuedAt();
+      if (policy.issuer !== null) jwt.setIssuer(policy.issuer);
+      if (policy.audiences.length > 0) jwt.setAudience(policy.audiences[0] as string);
+      jwt.setExpirationTime(Math.floor(Date.now() / 1000) + lifetime);
       return jwt.sign(key);
     },
     async verify(token) {
       if (!token) throw new ApiError('UNAUTHORIZED', 'A bearer token is required');
       let payload: Record<string, unknown>;
-      try {
-        // Inline HMAC, not a thread-pool round trip: see hs256.ts.
-        payload = verifyHs256(token, key, Math.floor(Date.now() / 1000));
-      } catch (error) {
-        const reason = error instanceof JwtError && error.reason === 'expired' ? 'The token has expired' : 'The token is invalid';
-        throw new ApiError('UNAUTHORIZED', reason);
+      if (algorithmOf(token) === 'HS256' || jwks === null) {
+        if (key === null) throw new ApiError('UNAUTHORIZED', 'The token is invalid');
+        try {
+          // Inline HMAC, not a thread-pool round trip: see hs256.ts.
+          payload = verifyHs256(token, key, Math.floor(Date.now() / 1000));
+        } catch (error) {
+          const reason = error instanceof JwtError && error.reason === 'expired' ? 'The token has expired' : 'The token is invalid';
+          throw new ApiError('UNAUTHORIZED', reason);
+        }
+      } else {
+        try {
+          payload = await jwks.verify(token);
+        } catch (error) {
+          throw new ApiError('UNAUTHORIZED', error instanceof JwksError ? JWKS_MESSAGES[error.reason] : 'The token is invalid');
+        }
       }
-      const sub = userIdSchema.safeParse(payload['sub']);
-      if (!sub.success) throw new ApiError('UNAUTHORIZED', 'The token subject is not a valid userId');
-      const exp = payload['exp'];
-      return {
-        userId: asUserId(sub.data),
-        role: payload['role'] === 'service' ? 'service' : 'learner',
-        expiresAt: typeof exp === 'number' ? exp * 1000 : null,
-      };
+      return principalFromClaims(payload, policy, Math.floor(Date.now() / 1000));
     },
   };
 }
@@ -75,15 +116,4 @@ export function loadOrCreateDevSecret(dataDir: string): string {
   const secret = randomBytes(48).toString('base64url');
   writeFileSync(file, secret + '\n', { mode: 0o600 });
   return secret;
-}
-
-/** The learner whose data a request addresses: self, or any learner for a service. */
-export function actingUserId(principal: Principal, requested: unknown): UserId {
-  if (requested === undefined || requested === null || requested === '') return principal.userId;
-  const parsed = userIdSchema.safeParse(requested);
-  if (!parsed.success) throw new ApiError('VALIDATION_FAILED', 'userId is not valid', [{ path: 'userId', message: 'expected 1–128 characters of [A-Za-z0-9_-]' }]);
-  if (parsed.data !== principal.userId && principal.role !== 'service') {
-    throw new ApiError('FORBIDDEN', 'Only a service token may act for another learner');
-  }
-  return asUserId(parsed.data);
 }

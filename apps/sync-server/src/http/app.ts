@@ -35,11 +35,25 @@ function requestLogging(logger: Logger): RequestHandler {
   };
 }
 
+/**
+ * Dev mode answers the developer's own pages (a Vite server on another port) without CLIENT_URL,
+ * but never a page from elsewhere: any site a developer visits could otherwise mint tokens and
+ * read learners' data from the server on their machine.
+ */
+function isLoopbackOrigin(origin: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(origin);
+    return (protocol === 'http:' || protocol === 'https:') && (hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]');
+  } catch {
+    return false;
+  }
+}
+
 function cors(config: Config): RequestHandler {
   const allowed = new Set((config.CLIENT_URL ?? '').split(',').map((s) => s.trim()).filter(Boolean));
   return (req, res, next) => {
     const origin = req.headers.origin;
-    if (origin && (allowed.has(origin) || (allowed.size === 0 && config.AUTH_MODE === 'dev'))) {
+    if (origin && (allowed.has(origin) || (allowed.size === 0 && config.AUTH_MODE === 'dev' && isLoopbackOrigin(origin)))) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Vary', 'Origin');
       res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Content-Encoding, X-Batch-Signature, X-Batch-Timestamp, X-Client-Id, X-Request-Id');

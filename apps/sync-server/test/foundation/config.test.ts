@@ -6,6 +6,7 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       PORT: 5000,
+      HOST: '127.0.0.1',
       DATA_DIR: './data',
       AUTH_MODE: 'dev',
       UPDATE_FLUSH_MS: 50,
@@ -30,6 +31,10 @@ describe('loadConfig', () => {
     ['MONGODB_URI', 'postgres://x', /MONGODB_URI/],
     ['AUTH_MODE', 'none', /AUTH_MODE="none": accepts dev or jwt/],
     ['JWT_SECRET', 'short', /JWT_SECRET.*at least 32/],
+    ['JWT_JWKS_URL', 'http://idp.example/jwks', /JWT_JWKS_URL="http:\/\/idp\.example\/jwks": accepts an https:\/\/ URL \(http:\/\/ only for localhost/],
+    ['JWT_JWKS_URL', 'not a url', /JWT_JWKS_URL/],
+    ['JWT_MAX_LIFETIME_SECONDS', '0', /JWT_MAX_LIFETIME_SECONDS="0": accepts an integer number of seconds from 60/],
+    ['JWT_USER_CLAIM', 'has space', /JWT_USER_CLAIM="has space": accepts a claim name or dotted path/],
     // One sync message is one update-log record, which must fit a 16 MB MongoDB document.
     ['SYNC_MAX_MESSAGE_BYTES', String(16 * 1024 * 1024), /SYNC_MAX_MESSAGE_BYTES="16777216": accepts an integer number of bytes from 1024 to 12582912/],
   ])('when %s=%s, then start fails naming it', (name, value, message) => {
@@ -39,6 +44,22 @@ describe('loadConfig', () => {
 
   it('when AUTH_MODE=jwt without JWT_SECRET, then start fails naming JWT_SECRET', () => {
     expect(() => loadConfig({ AUTH_MODE: 'jwt' })).toThrow(/JWT_SECRET: required when AUTH_MODE=jwt/);
+  });
+
+  it('when AUTH_MODE=jwt has JWT_JWKS_URL and no JWT_SECRET, then it starts, binding all interfaces by default', () => {
+    const config = loadConfig({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json' });
+    expect(config).toMatchObject({ HOST: '0.0.0.0', JWT_USER_CLAIM: 'sub', JWT_ROLE_CLAIM: 'role', JWT_SERVICE_ROLE: 'service', JWT_MAX_LIFETIME_SECONDS: 604_800 });
+    expect(loadConfig({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks' }).JWT_JWKS_URL).toBe('http://127.0.0.1:8080/jwks');
+  });
+
+  it('when dev mode has HOST set, then HOST wins over the loopback default', () => {
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+  });
+
+  it('when NODE_ENV=production with AUTH_MODE=dev, explicit or default, then start fails naming AUTH_MODE', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_MODE: dev .* refused when NODE_ENV=production/);
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'dev', JWT_SECRET: 'x'.repeat(40) })).toThrow(/AUTH_MODE/);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: 'x'.repeat(40) }).AUTH_MODE).toBe('jwt');
   });
 
   it('when several values are bad, then every one is named', () => {

@@ -1,5 +1,5 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { actingUserId, type TokenService } from '../../auth/tokens.js';
+import { actingUserId, requestedUserId, type TokenService } from '../../auth/tokens.js';
 import type { RateLimiter } from '../../cache/ports.js';
 import type { Config } from '../../config.js';
 import type { UserId } from '../../ids.js';
@@ -28,9 +28,12 @@ function bodyField(body: unknown, field: string): unknown {
   return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[field] : undefined;
 }
 
-/** The learner a request acts for: `?userId=` or the body's `userId` (service tokens), else the caller. */
+/**
+ * The learner a request acts for: `?userId=` and/or the body's `userId` (service tokens; both
+ * must agree), else the caller.
+ */
 export function actingUser(req: Request, res: Response): UserId {
-  return actingUserId(principalOf(res), req.query['userId'] ?? bodyField(req.body, 'userId'));
+  return actingUserId(principalOf(res), requestedUserId(req.query['userId'], bodyField(req.body, 'userId')));
 }
 
 function contextOf(req: Request, res: Response): RequestContext {
