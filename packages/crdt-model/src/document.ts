@@ -5,7 +5,8 @@
  * - `getMap('topics')`: topicId → `Y.Map` of per-field registers (`status`, `goal`, `notes`,
  *   `updatedAt`), created deterministically (see deterministic.ts);
  * - `getMap('insights')`: derived values, one key per insight, written only when they change;
- * - `getMap('meta')`: `schemaVersion`.
+ * - `getMap('meta')`: `schemaVersion`;
+ * - `getMap('settings')`: learner settings, one last-writer-wins key each (see settings.ts).
  */
 import { toBase64 } from 'lib0/buffer';
 import * as Y from 'yjs';
@@ -28,6 +29,7 @@ import {
   type TopicState,
 } from './model.js';
 import { LOCAL_ORIGIN, REMOTE_ORIGIN, isOrigin, type Origin } from './origin.js';
+import { SETTINGS_KEYS, readSettings, settingsPatchSchema, type LearnerSettings, type SettingsPatch } from './settings.js';
 import { assessmentSchema, idSchema, topicPatchSchema, type Assessment, type AssessmentInput, type Progress, type TopicPatch } from './schemas.js';
 
 /** Options of a {@link LearnerDocument}. */
@@ -45,6 +47,8 @@ export class LearnerDocument implements LearnerReplica {
   readonly topicsMap: Y.Map<unknown>;
   readonly insightsMap: Y.Map<unknown>;
   readonly metaMap: Y.Map<unknown>;
+  /** A root map, so it needs no creation (and no migration): every replica has the same one. */
+  readonly settingsMap: Y.Map<unknown>;
   readonly #migrations: MigrationRegistry<LearnerDocument>;
   readonly #cleanups = new Set<() => void>();
 
@@ -54,6 +58,7 @@ export class LearnerDocument implements LearnerReplica {
     this.topicsMap = doc.getMap('topics');
     this.insightsMap = doc.getMap('insights');
     this.metaMap = doc.getMap('meta');
+    this.settingsMap = doc.getMap('settings');
     this.#migrations = options.migrations ?? new MigrationRegistry<LearnerDocument>();
   }
 
@@ -178,6 +183,35 @@ export class LearnerDocument implements LearnerReplica {
     return map ? readTopicState((f) => map.get(f)) : undefined;
   }
 
+  /**
+   * Sets (or, with `null`, deletes) learner settings; unchanged values are not rewritten.
+   * @throws ZodError when the patch is invalid.
+   */
+  updateSettings(patch: SettingsPatch, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fields = settingsPatchSchema.parse(patch);
+    let changed = false;
+    this.doc.transact(() => {
+      for (const key of SETTINGS_KEYS) {
+        const value = fields[key];
+        if (value === undefined) continue;
+        if (value === null) {
+          if (this.settingsMap.has(key)) {
+            this.settingsMap.delete(key);
+            changed = true;
+          }
+        } else if (this.settingsMap.get(key) !== value) {
+          this.settingsMap.set(key, value);
+          changed = true;
+        }
+      }
+    }, origin);
+    return changed;
+  }
+
+  getSettings(): LearnerSettings {
+    return readSettings((key) => this.settingsMap.get(key));
+  }
+
   facts(): LearnerFacts {
     const assessments: Record<string, Assessment> = {};
     for (const a of this.assessments()) assessments[a.assessmentId] = a;
@@ -185,7 +219,7 @@ export class LearnerDocument implements LearnerReplica {
     this.topicsMap.forEach((value, key) => {
       if (value instanceof Y.Map) topics[key] = readTopicState((f) => value.get(f));
     });
-    return { assessments, topics };
+    return { assessments, topics, settings: this.getSettings() };
   }
 
   derive(): Insights {
@@ -211,6 +245,7 @@ export class LearnerDocument implements LearnerReplica {
       let tEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
       let insights = false;
       let meta = false;
+      let settings = false;
       for (const [changed, events] of tr.changedParentTypes) {
         // Compared as plain objects: Yjs types the map's keys with an incompatible event type.
         const type: object = changed;
@@ -218,8 +253,9 @@ export class LearnerDocument implements LearnerReplica {
         else if (type === this.topicsMap) tEvents = events;
         else if (type === this.insightsMap) insights = true;
         else if (type === this.metaMap) meta = true;
+        else if (type === this.settingsMap) settings = true;
       }
-      if (!aEvents && !tEvents && !insights && !meta) return;
+      if (!aEvents && !tEvents && !insights && !meta && !settings) return;
       const assessments = new Set<string>();
       for (const ev of aEvents ?? []) if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) assessments.add(k);
       const topics = new Set<string>();
@@ -237,6 +273,7 @@ export class LearnerDocument implements LearnerReplica {
         topics: [...topics].sort(),
         insights,
         meta,
+        ...(settings ? { settings } : {}),
       });
     };
     this.doc.on('afterTransaction', handler);

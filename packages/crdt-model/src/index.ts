@@ -8,6 +8,8 @@ export * from './json.js';
 export * from './schemas.js';
 export * from './origin.js';
 export * from './derive.js';
+export * from './settings.js';
+export * from './plan.js';
 export * from './migrations.js';
 export * from './model.js';
 export { LearnerDocument, yjsEngine, type LearnerDocumentOptions } from './document.js';

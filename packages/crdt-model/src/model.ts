@@ -14,6 +14,7 @@ import {
   type TopicPatch,
   type TopicStatus,
 } from './schemas.js';
+import type { LearnerSettings, SettingsPatch } from './settings.js';
 import { z } from 'zod';
 
 /** The per-topic registers, in the order they are written. */
@@ -39,6 +40,8 @@ export interface TopicView extends TopicState {
 export interface LearnerFacts {
   readonly assessments: Readonly<Record<string, Assessment>>;
   readonly topics: Readonly<Record<string, TopicState>>;
+  /** The learner's settings (interview date, daily minutes); absent where a reader has none. */
+  readonly settings?: LearnerSettings;
 }
 
 /** The learner document as JSON (the `data` of `GET /api/progress`, without `userId`). */
@@ -63,6 +66,8 @@ export interface LearnerChange {
   readonly topics: readonly string[];
   readonly insights: boolean;
   readonly meta: boolean;
+  /** `true` when a learner setting changed (absent otherwise). */
+  readonly settings?: boolean;
 }
 
 /** Options of a new or loaded replica. */
@@ -90,6 +95,9 @@ export interface LearnerReplica {
   writeInsights(insights?: Insights, origin?: Origin): boolean;
   getAssessment(assessmentId: string): Assessment | undefined;
   getTopic(topicId: string): TopicState | undefined;
+  /** Sets or (with `null`) clears learner settings; `false` when nothing changed. */
+  updateSettings(patch: SettingsPatch, origin?: Origin): boolean;
+  getSettings(): LearnerSettings;
   facts(): LearnerFacts;
   /** Insights derived from the facts now (not what is stored). */
   derive(): Insights;

@@ -12,7 +12,9 @@
  *   value, like Yjs' `ContentAny`, rather than one op per field or per character);
  * - `topicFields`: `"<topicId>/<field>"` → value, flat per-field registers (`/` is not an id
  *   character), plus `"<topicId>/"` marking that the topic exists;
- * - `insights`: key → canonical JSON; `meta.schemaVersion`.
+ * - `insights`: key → canonical JSON; `meta.schemaVersion`;
+ * - learner settings as `settings/<key>` registers of `meta` (a map every replica already has,
+ *   so settings need no new root map, which concurrent replicas would each create).
  */
 import * as A from '@automerge/automerge';
 import { deriveInsights, type Insights } from '../derive.js';
@@ -34,6 +36,7 @@ import {
   type TopicState,
 } from '../model.js';
 import { LOCAL_ORIGIN, REMOTE_ORIGIN, type Origin } from '../origin.js';
+import { SETTINGS_KEYS, readSettings, settingsPatchSchema, type LearnerSettings, type SettingsPatch } from '../settings.js';
 import { assessmentSchema, idSchema, topicPatchSchema, type Assessment, type AssessmentInput, type Progress, type TopicPatch } from '../schemas.js';
 
 /** The Automerge document's shape (what `A.load(...)` of a saved learner document shows). */
@@ -73,6 +76,7 @@ export interface AutomergeLearnerDocumentOptions {
 }
 
 const topicKey = (topicId: string, field: TopicField | ''): string => `${topicId}/${field}`;
+const SETTINGS_PREFIX = 'settings/';
 const ROOTS = ['assessments', 'topicFields', 'insights', 'meta'] as const;
 
 /**
@@ -192,6 +196,31 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     return readTopicState((f) => this.#h.get(obj, topicKey(topicId, f)));
   }
 
+  updateSettings(patch: SettingsPatch, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fields = settingsPatchSchema.parse(patch);
+    const obj = this.#objects.meta;
+    const writes: [string, string | number | null][] = [];
+    for (const key of SETTINGS_KEYS) {
+      const value = fields[key];
+      if (value === undefined) continue;
+      const current = this.#h.get(obj, SETTINGS_PREFIX + key);
+      if (value === null ? current !== undefined : current !== value) writes.push([SETTINGS_PREFIX + key, value]);
+    }
+    if (writes.length === 0) return false;
+    this.#commit(origin, () => {
+      for (const [key, value] of writes) {
+        if (value === null) this.#h.delete(obj, key);
+        else if (typeof value === 'number') this.#h.put(obj, key, value, 'int');
+        else this.#h.put(obj, key, value);
+      }
+    });
+    return true;
+  }
+
+  getSettings(): LearnerSettings {
+    return readSettings((key) => this.#h.get(this.#objects.meta, SETTINGS_PREFIX + key));
+  }
+
   facts(): LearnerFacts {
     const assessments: Record<string, Assessment> = {};
     for (const a of this.assessments()) assessments[a.assessmentId] = a;
@@ -207,7 +236,7 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     }
     const topics: Record<string, TopicState> = {};
     for (const [topicId, fields] of raw) if (fields.has('')) topics[topicId] = readTopicState((f) => fields.get(f));
-    return { assessments, topics };
+    return { assessments, topics, settings: this.getSettings() };
   }
 
   derive(): Insights {
@@ -309,6 +338,7 @@ class PatchCollector {
   readonly #topics = new Set<string>();
   #insights = false;
   #meta = false;
+  #settings = false;
 
   readonly callback = (patches: A.Patch[]): void => {
     for (const patch of patches) {
@@ -316,12 +346,13 @@ class PatchCollector {
       if (root === 'assessments' && typeof key === 'string') this.#assessments.add(key);
       else if (root === 'topicFields' && typeof key === 'string') this.#topics.add(key.slice(0, key.indexOf('/')));
       else if (root === 'insights') this.#insights = true;
+      else if (root === 'meta' && typeof key === 'string' && key.startsWith(SETTINGS_PREFIX)) this.#settings = true;
       else if (root === 'meta') this.#meta = true;
     }
   };
 
   result(origin: Origin, local: boolean): LearnerChange | undefined {
-    if (this.#assessments.size === 0 && this.#topics.size === 0 && !this.#insights && !this.#meta) return undefined;
+    if (this.#assessments.size === 0 && this.#topics.size === 0 && !this.#insights && !this.#meta && !this.#settings) return undefined;
     return {
       origin,
       local,
@@ -329,6 +360,7 @@ class PatchCollector {
       topics: [...this.#topics].sort(),
       insights: this.#insights,
       meta: this.#meta,
+      ...(this.#settings ? { settings: true } : {}),
     };
   }
 }

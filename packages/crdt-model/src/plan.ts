@@ -1,0 +1,532 @@
+/**
+ * The practice plan: what to practise next, derived from the learner document's facts by the
+ * FSRS spaced-repetition scheduler (`ts-fsrs`). It is a pure function of the facts, the settings
+ * and the current UTC day, so the server, the SDK and the app compute the same plan offline.
+ *
+ * - Every topic and every weak-area label named by assessments is a *card*.
+ * - Every assessment is a *review* of its topic's card (and of each weak area it flags), replayed
+ *   in the canonical order of the facts (`completedAt`, then `assessmentId`); the score becomes an
+ *   FSRS rating through {@link PLAN_CONFIG}.ratingThresholds.
+ * - Time is counted in whole UTC days (as `ts-fsrs` does), so the plan changes once a day, not
+ *   every millisecond, and two devices on the same day agree.
+ *
+ * Determinism: the replay order is canonical, fuzz is off, `ts-fsrs` rounds every state to 8
+ * decimals, and the outputs are rounded again (stability/difficulty to 2 decimals, recall to 2,
+ * priority to 4) with our own arithmetic limited to `+ - * /`. See docs/crdt-model.md.
+ *
+ * {@link PlanModel} keeps each card's replayed state, so one new assessment re-replays only the
+ * cards it touches; {@link computePlan} is the same code run from scratch.
+ */
+import { FSRSAlgorithm, Rating, generatorParameters, type Grade } from 'ts-fsrs';
+import { computeTopicMastery, computeTrend, type Trend } from './derive.js';
+import type { LearnerFacts, TopicState } from './model.js';
+import type { Assessment, TopicStatus } from './schemas.js';
+import type { LearnerSettings } from './settings.js';
+
+const DAY_MS = 86_400_000;
+
+/** Score thresholds (points, 0–100) of the FSRS ratings: below `again` is Again, below `hard` Hard, below `good` Good, else Easy. */
+export interface RatingThresholds {
+  readonly again: number;
+  readonly hard: number;
+  readonly good: number;
+}
+
+/** Tunables of the plan. Changing one changes {@link PLAN_VERSION}. */
+export interface PlanConfig {
+  readonly ratingThresholds: RatingThresholds;
+  /** Recall probability FSRS schedules for (0.9 = due when recall is expected to drop to 90 %). */
+  readonly requestRetention: number;
+  /** Practice minutes per day when the learner has not set `dailyMinutes`. */
+  readonly defaultDailyMinutes: number;
+  /** Minutes planned for a card whose assessments carry no duration. */
+  readonly defaultSessionMinutes: number;
+  /** Bounds of the minutes planned for one card. */
+  readonly minSessionMinutes: number;
+  readonly maxSessionMinutes: number;
+  /** Most suggestions in `next`. */
+  readonly maxSuggestions: number;
+  /** Most days in the day-by-day plan (an interview further away is planned this far). */
+  readonly maxPlanDays: number;
+  /** Weights of the priority (see {@link cardPriority}). */
+  readonly weights: {
+    readonly forgetting: number;
+    readonly weakness: number;
+    readonly overdue: number;
+    readonly decline: number;
+    readonly goal: number;
+    readonly goalBelowTarget: number;
+  };
+  /** Priority multiplier per topic status (a completed topic is kept fresh, not drilled). */
+  readonly statusFactor: Readonly<Record<TopicStatus, number>>;
+  /** Multiplier of weak-area cards (they overlap with their topics). */
+  readonly weakAreaFactor: number;
+}
+
+/** The default tunables. */
+export const PLAN_CONFIG: PlanConfig = Object.freeze({
+  ratingThresholds: Object.freeze({ again: 50, hard: 70, good: 85 }),
+  requestRetention: 0.9,
+  defaultDailyMinutes: 30,
+  defaultSessionMinutes: 15,
+  minSessionMinutes: 10,
+  maxSessionMinutes: 45,
+  maxSuggestions: 5,
+  maxPlanDays: 60,
+  weights: Object.freeze({ forgetting: 0.35, weakness: 0.3, overdue: 0.15, decline: 0.2, goal: 0.1, goalBelowTarget: 0.1 }),
+  statusFactor: Object.freeze({ not_started: 1, in_progress: 1.1, completed: 0.6 }),
+  weakAreaFactor: 0.9,
+});
+
+/** Version of the plan's formulas, carried by every plan. */
+export const PLAN_VERSION = 1;
+
+/** One card of the plan, with its FSRS state and why it ranks where it does. */
+export interface PlanCard {
+  /** `topic:<topicId>` or `area:<label>`. */
+  readonly id: string;
+  readonly kind: 'topic' | 'weakArea';
+  /** The topicId or the weak-area label. */
+  readonly label: string;
+  /** Number of reviews (assessments) replayed. */
+  readonly reviews: number;
+  readonly lapses: number;
+  readonly lastScore: number | null;
+  /** UTC day of the last review, `YYYY-MM-DD`, or `null` for a card never assessed. */
+  readonly lastReviewed: string | null;
+  /** FSRS stability in days (2 decimals); 0 before the first review. */
+  readonly stability: number;
+  /** FSRS difficulty 1–10 (2 decimals); 0 before the first review. */
+  readonly difficulty: number;
+  /** UTC day the next review is due (`today` for a card never assessed). */
+  readonly due: string;
+  /** Days until due; negative when overdue. */
+  readonly dueInDays: number;
+  /** Probability of recall today, 0–1 (2 decimals); 0 for a card never assessed. */
+  readonly recall: number;
+  /** Recency-weighted mean score, 0–1 (as `mastery` of the learner JSON). */
+  readonly mastery: number;
+  readonly trend: Trend;
+  readonly status?: TopicStatus;
+  readonly goal?: string;
+  /** Minutes one practice session of this card is planned to take. */
+  readonly minutes: number;
+  /** Rank key, higher first (4 decimals). */
+  readonly priority: number;
+  /** Why, in plain words, e.g. "sql-joins: last scored 55, recall now ~60 %, due 3 days ago". */
+  readonly reason: string;
+}
+
+/** One item of a day's plan. */
+export interface PlanItem {
+  readonly cardId: string;
+  readonly kind: 'topic' | 'weakArea';
+  readonly label: string;
+  readonly minutes: number;
+  readonly reason: string;
+}
+
+/** One day of the plan. */
+export interface PlanDay {
+  /** `YYYY-MM-DD` (UTC). */
+  readonly date: string;
+  /** Minutes planned (at most the daily minutes, unless one session alone is longer). */
+  readonly minutes: number;
+  readonly items: readonly PlanItem[];
+}
+
+/** The practice plan. */
+export interface PracticePlan {
+  readonly planVersion: number;
+  /** The UTC day the plan is for. */
+  readonly today: string;
+  readonly settings: { readonly interviewDate: string | null; readonly dailyMinutes: number };
+  /** Days from today to the interview (0 on the day), or `null` without a future interview date. */
+  readonly daysUntilInterview: number | null;
+  readonly ratingThresholds: RatingThresholds;
+  readonly assessmentCount: number;
+  /** The ranked "practise next" list (at most `maxSuggestions`). */
+  readonly next: readonly PlanCard[];
+  /** Every card, ranked. */
+  readonly cards: readonly PlanCard[];
+  /** Today's plan, then one entry per day up to the interview day (or only today without one). */
+  readonly days: readonly PlanDay[];
+}
+
+/** Options of a plan computation. */
+export interface PlanOptions {
+  /** The current time (ISO string or epoch ms); only its UTC day matters. */
+  readonly now: string | number | Date;
+  readonly settings?: LearnerSettings;
+  /** Overrides of {@link PLAN_CONFIG}. */
+  readonly config?: Partial<PlanConfig>;
+}
+
+const round = (x: number, f: number): number => Math.round(x * f) / f;
+const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
+const dateOf = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The FSRS rating of a score under the thresholds. */
+export function ratingForScore(score: number, t: RatingThresholds = PLAN_CONFIG.ratingThresholds): Grade {
+  if (score < t.again) return Rating.Again;
+  if (score < t.hard) return Rating.Hard;
+  if (score < t.good) return Rating.Good;
+  return Rating.Easy;
+}
+
+function checkConfig(c: PlanConfig): void {
+  const t = c.ratingThresholds;
+  if (!(t.again >= 0 && t.again <= t.hard && t.hard <= t.good && t.good <= 100)) {
+    throw new RangeError(`rating thresholds must satisfy 0 ≤ again ≤ hard ≤ good ≤ 100, got ${JSON.stringify(t)}`);
+  }
+  if (!(c.requestRetention > 0.5 && c.requestRetention < 1)) throw new RangeError(`requestRetention must be in (0.5, 1), got ${c.requestRetention}`);
+}
+
+/** One review: an assessment as the replay needs it. */
+interface Review {
+  readonly ms: number;
+  readonly id: string;
+  readonly assessment: Assessment;
+}
+
+const compareReviews = (a: Review, b: Review): number =>
+  a.ms !== b.ms ? (a.ms < b.ms ? -1 : 1) : a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
+
+/** A card's replayed FSRS state. */
+interface Memory {
+  stability: number;
+  difficulty: number;
+  lastDay: number;
+  reps: number;
+  lapses: number;
+  /** Day the next review is due. */
+  dueDay: number;
+}
+
+/** A card's facts and, when `fresh`, its replayed state. */
+interface CardEntry {
+  readonly id: string;
+  readonly kind: 'topic' | 'weakArea';
+  readonly label: string;
+  readonly reviews: Review[];
+  memory: Memory | null;
+  /** Reviews already folded into `memory` (a prefix of `reviews`). */
+  replayed: number;
+  /** `false` when a review was inserted before the replayed prefix ended: replay from scratch. */
+  fresh: boolean;
+  summary: { mastery: number; trend: Trend; minutes: number } | null;
+}
+
+/**
+ * The plan's incremental state: per-card reviews and replayed FSRS memory. Feed it facts as they
+ * arrive (any order, duplicates ignored); {@link plan} replays only cards that changed. The
+ * result equals {@link computePlan} over the same facts.
+ */
+export class PlanModel {
+  readonly #config: PlanConfig;
+  readonly #fsrs: FSRSAlgorithm;
+  readonly #cards = new Map<string, CardEntry>();
+  readonly #seen = new Set<string>();
+  #topics: Readonly<Record<string, TopicState>> = {};
+
+  constructor(config: Partial<PlanConfig> = {}) {
+    this.#config = { ...PLAN_CONFIG, ...config };
+    checkConfig(this.#config);
+    this.#fsrs = new FSRSAlgorithm(
+      generatorParameters({
+        request_retention: this.#config.requestRetention,
+        // Fuzz randomises intervals; short-term steps schedule in minutes. Neither fits facts
+        // that must give the same plan everywhere, once a day.
+        enable_fuzz: false,
+        enable_short_term: false,
+        learning_steps: [],
+        relearning_steps: [],
+      }),
+    );
+  }
+
+  /** Number of assessments fed. */
+  get assessmentCount(): number {
+    return this.#seen.size;
+  }
+
+  /** Adds assessments (already known ids are ignored). Returns the ids of the cards touched. */
+  addAssessments(list: Iterable<Assessment>): string[] {
+    const touched = new Set<string>();
+    for (const a of list) {
+      if (this.#seen.has(a.assessmentId)) continue;
+      this.#seen.add(a.assessmentId);
+      const review: Review = { ms: Date.parse(a.completedAt), id: a.assessmentId, assessment: a };
+      this.#addReview(`topic:${a.topicId}`, 'topic', a.topicId, review);
+      touched.add(`topic:${a.topicId}`);
+      if (a.weakAreas) {
+        for (const area of new Set(a.weakAreas.map((s) => s.trim()).filter((s) => s.length > 0))) {
+          this.#addReview(`area:${area}`, 'weakArea', area, review);
+          touched.add(`area:${area}`);
+        }
+      }
+    }
+    return [...touched].sort(byString);
+  }
+
+  /** Replaces the topics' state (status, goal); cheap, nothing is replayed. */
+  setTopics(topics: Readonly<Record<string, TopicState>>): void {
+    this.#topics = topics;
+  }
+
+  /** Feeds a whole document's facts (assessments added, topics replaced). */
+  setFacts(facts: LearnerFacts): void {
+    this.addAssessments(Object.values(facts.assessments));
+    this.setTopics(facts.topics);
+  }
+
+  /** The plan for the UTC day of `now`. */
+  plan(options: Omit<PlanOptions, 'config'>): PracticePlan {
+    const c = this.#config;
+    const nowMs = options.now instanceof Date ? options.now.getTime() : typeof options.now === 'number' ? options.now : Date.parse(options.now);
+    if (!Number.isFinite(nowMs)) throw new RangeError(`now must be a valid time, got ${String(options.now)}`);
+    const today = dayOf(nowMs);
+    const settings = options.settings ?? {};
+    const dailyMinutes = settings.dailyMinutes ?? c.defaultDailyMinutes;
+    const interviewDay = settings.interviewDate ? dayOf(Date.parse(`${settings.interviewDate}T00:00:00Z`)) : null;
+    const daysUntilInterview = interviewDay !== null && interviewDay >= today ? interviewDay - today : null;
+
+    // Topics with state but no assessment are cards too (never reviewed).
+    for (const topicId of Object.keys(this.#topics)) {
+      const id = `topic:${topicId}`;
+      if (!this.#cards.has(id)) this.#cards.set(id, newEntry(id, 'topic', topicId));
+    }
+    const cards: PlanCard[] = [];
+    for (const entry of this.#cards.values()) {
+      if (entry.kind === 'topic' && entry.reviews.length === 0 && !Object.hasOwn(this.#topics, entry.label)) continue;
+      this.#replay(entry);
+      cards.push(this.#view(entry, today));
+    }
+    cards.sort(compareCards);
+
+    return {
+      planVersion: PLAN_VERSION,
+      today: dateOf(today),
+      settings: { interviewDate: daysUntilInterview !== null ? (settings.interviewDate ?? null) : null, dailyMinutes },
+      daysUntilInterview,
+      ratingThresholds: { ...c.ratingThresholds },
+      assessmentCount: this.#seen.size,
+      next: cards.slice(0, c.maxSuggestions),
+      cards,
+      days: this.#schedule(cards, today, daysUntilInterview ?? 0, dailyMinutes),
+    };
+  }
+
+  #addReview(id: string, kind: 'topic' | 'weakArea', label: string, review: Review): void {
+    let entry = this.#cards.get(id);
+    if (!entry) {
+      entry = newEntry(id, kind, label);
+      this.#cards.set(id, entry);
+    }
+    const list = entry.reviews;
+    const last = list.at(-1);
+    if (!last || compareReviews(last, review) < 0) list.push(review);
+    else {
+      // Late arrival of an older fact: insert in canonical order and replay the card.
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compareReviews(list[mid]!, review) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      list.splice(lo, 0, review);
+      if (lo < entry.replayed) entry.fresh = false;
+    }
+    entry.summary = null;
+  }
+
+  /** Folds the card's unreplayed reviews into its memory (from scratch when one arrived late). */
+  #replay(entry: CardEntry): void {
+    if (!entry.fresh) {
+      entry.memory = null;
+      entry.replayed = 0;
+      entry.fresh = true;
+    }
+    const t = this.#config.ratingThresholds;
+    for (let i = entry.replayed; i < entry.reviews.length; i++) {
+      const r = entry.reviews[i]!;
+      const day = dayOf(r.ms);
+      let grade = ratingForScore(r.assessment.score, t);
+      // An assessment that names a weak area did not show it mastered: at best Hard for the area.
+      if (entry.kind === 'weakArea' && grade > Rating.Hard) grade = Rating.Hard;
+      const m = entry.memory;
+      const elapsed = m ? day - m.lastDay : 0;
+      const next = this.#fsrs.next_state(m ? { stability: m.stability, difficulty: m.difficulty } : null, elapsed, grade);
+      const interval = this.#fsrs.next_interval(next.stability, elapsed);
+      entry.memory = {
+        stability: next.stability,
+        difficulty: next.difficulty,
+        lastDay: day,
+        reps: (m?.reps ?? 0) + 1,
+        lapses: (m?.lapses ?? 0) + (m && grade === Rating.Again ? 1 : 0),
+        dueDay: day + interval,
+      };
+    }
+    entry.replayed = entry.reviews.length;
+    if (!entry.summary) {
+      const facts = entry.reviews.map((r) => r.assessment);
+      const durations = facts.filter((a) => a.durationSec !== undefined).map((a) => a.durationSec!);
+      entry.summary = { mastery: computeTopicMastery(facts), trend: computeTrend(facts), minutes: this.#sessionMinutes(durations) };
+    }
+  }
+
+  /** Median duration of the card's assessments in minutes, to 5 minutes, within bounds. */
+  #sessionMinutes(durations: number[]): number {
+    const c = this.#config;
+    if (durations.length === 0) return c.defaultSessionMinutes;
+    durations.sort((a, b) => a - b);
+    const median = durations[(durations.length - 1) >> 1]!;
+    const five = Math.round(median / 300) * 5;
+    return Math.min(c.maxSessionMinutes, Math.max(c.minSessionMinutes, five));
+  }
+
+  #view(entry: CardEntry, today: number): PlanCard {
+    const c = this.#config;
+    const m = entry.memory;
+    const s = entry.summary!;
+    const topic = entry.kind === 'topic' && Object.hasOwn(this.#topics, entry.label) ? this.#topics[entry.label] : undefined;
+    const last = entry.reviews.at(-1)?.assessment;
+    const recall = m ? round(this.#fsrs.forgetting_curve(Math.max(0, today - m.lastDay), m.stability), 100) : 0;
+    const dueDay = m ? m.dueDay : today;
+    const base = {
+      id: entry.id,
+      kind: entry.kind,
+      label: entry.label,
+      reviews: entry.reviews.length,
+      lapses: m?.lapses ?? 0,
+      lastScore: last ? last.score : null,
+      lastReviewed: m ? dateOf(m.lastDay) : null,
+      stability: m ? round(m.stability, 100) : 0,
+      difficulty: m ? round(m.difficulty, 100) : 0,
+      due: dateOf(dueDay),
+      dueInDays: dueDay - today,
+      recall,
+      mastery: s.mastery,
+      trend: s.trend,
+      ...(topic?.status !== undefined ? { status: topic.status } : {}),
+      ...(topic?.goal !== undefined && topic.goal.trim() !== '' ? { goal: topic.goal.trim() } : {}),
+      minutes: s.minutes,
+    };
+    const priority = cardPriority(base, c);
+    return { ...base, priority, reason: reasonFor(base) };
+  }
+
+  /**
+   * Day-by-day plan: each day takes the cards due by then, highest priority first, then (time
+   * left) the best cards not practised the day before, until the daily minutes are used. A card
+   * planned on a day is assumed reviewed as Good that day, and FSRS gives its next due day.
+   */
+  #schedule(cards: readonly PlanCard[], today: number, extraDays: number, dailyMinutes: number): PlanDay[] {
+    const c = this.#config;
+    const horizon = Math.min(extraDays, c.maxPlanDays - 1);
+    const sim = cards.map((card) => {
+      const m = this.#cards.get(card.id)!.memory;
+      return { card, dueDay: m ? m.dueDay : today, memory: m ? { stability: m.stability, difficulty: m.difficulty, lastDay: m.lastDay } : null, lastPlanned: -1 };
+    });
+    const days: PlanDay[] = [];
+    for (let day = today; day <= today + horizon; day++) {
+      const items: PlanItem[] = [];
+      let used = 0;
+      const take = (entry: (typeof sim)[number], reason: string): void => {
+        items.push({ cardId: entry.card.id, kind: entry.card.kind, label: entry.card.label, minutes: entry.card.minutes, reason });
+        used += entry.card.minutes;
+        // A fact dated after today (a device clock ahead) counts as reviewed on its own day.
+        const reviewDay = entry.memory ? Math.max(day, entry.memory.lastDay) : day;
+        const elapsed = entry.memory ? reviewDay - entry.memory.lastDay : 0;
+        const next = this.#fsrs.next_state(entry.memory ? { stability: entry.memory.stability, difficulty: entry.memory.difficulty } : null, elapsed, Rating.Good);
+        entry.memory = { stability: next.stability, difficulty: next.difficulty, lastDay: reviewDay };
+        entry.dueDay = reviewDay + this.#fsrs.next_interval(next.stability, elapsed);
+        entry.lastPlanned = day;
+      };
+      const fits = (entry: (typeof sim)[number]): boolean => used + entry.card.minutes <= dailyMinutes || (items.length === 0 && used === 0);
+      for (const entry of sim) {
+        if (used >= dailyMinutes) break;
+        if (entry.dueDay <= day && fits(entry)) take(entry, day === today ? entry.card.reason : `${entry.card.label}: due for review`);
+      }
+      for (const entry of sim) {
+        if (used >= dailyMinutes) break;
+        if (entry.lastPlanned !== day && entry.lastPlanned !== day - 1 && fits(entry)) {
+          take(entry, day === today ? entry.card.reason : `${entry.card.label}: practise ahead`);
+        }
+      }
+      days.push({ date: dateOf(day), minutes: used, items });
+    }
+    return days;
+  }
+}
+
+function newEntry(id: string, kind: 'topic' | 'weakArea', label: string): CardEntry {
+  return { id, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, summary: null };
+}
+
+type CardBase = Omit<PlanCard, 'priority' | 'reason'>;
+
+const compareCards = (a: PlanCard, b: PlanCard): number =>
+  a.priority !== b.priority ? b.priority - a.priority : a.dueInDays !== b.dueInDays ? a.dueInDays - b.dueInDays : byString(a.id, b.id);
+
+/** The first number in a goal ("score 80+" → 80), as a target score, if it is one. */
+function goalTarget(goal: string | undefined): number | null {
+  const match = goal ? /\d{1,3}/.exec(goal) : null;
+  if (!match) return null;
+  const n = Number(match[0]);
+  return n >= 1 && n <= 100 ? n : null;
+}
+
+/**
+ * Priority, higher first:
+ * `statusFactor × kindFactor × (wf·(1 − recall) + ww·(1 − mastery) + wo·min(overdueDays, 30)/30
+ *  + wd·min(decline, 50)/50) + goal terms`. A card never assessed counts recall and mastery as ½.
+ * The goal terms apply to topics not completed: `goal` when a goal is set, `goalBelowTarget`
+ * when the goal names a score the last assessment did not reach.
+ */
+export function cardPriority(card: CardBase, c: PlanConfig = PLAN_CONFIG): number {
+  const w = c.weights;
+  const assessed = card.reviews > 0;
+  const forgetting = assessed ? 1 - card.recall : 0.5;
+  const weakness = assessed ? 1 - card.mastery : 0.5;
+  const overdue = Math.min(Math.max(0, -card.dueInDays), 30) / 30;
+  const decline = card.trend.direction === 'down' ? Math.min(-card.trend.delta, 50) / 50 : 0;
+  const factor = (card.status ? c.statusFactor[card.status] : 1) * (card.kind === 'weakArea' ? c.weakAreaFactor : 1);
+  let p = factor * (w.forgetting * forgetting + w.weakness * weakness + w.overdue * overdue + w.decline * decline);
+  if (card.status !== 'completed' && card.goal) {
+    p += w.goal;
+    const target = goalTarget(card.goal);
+    if (target !== null && (card.lastScore === null || card.lastScore < target)) p += w.goalBelowTarget;
+  }
+  return round(p, 10_000);
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The plain-language reason of a card. */
+export function reasonFor(card: CardBase): string {
+  const name = card.kind === 'weakArea' ? `${card.label} (weak area in ${plural(card.reviews, 'assessment')})` : card.label;
+  const parts: string[] = [];
+  if (card.reviews === 0) {
+    parts.push('not assessed yet');
+  } else {
+    parts.push(`last scored ${card.lastScore}`, `recall now ~${Math.round(card.recall * 100)} %`);
+    const d = card.dueInDays;
+    parts.push(d < 0 ? `due ${plural(-d, 'day')} ago` : d === 0 ? 'due today' : `due in ${plural(d, 'day')}`);
+    if (card.trend.direction === 'down') parts.push(`scores down ${Math.round(-card.trend.delta)} points`);
+  }
+  if (card.status === 'in_progress') parts.push('in progress');
+  if (card.status === 'completed') parts.push('marked completed');
+  if (card.goal && card.status !== 'completed') parts.push(`goal: ${card.goal}`);
+  return `${name}: ${parts.join(', ')}`;
+}
+
+/** The practice plan of a document's facts (and its settings, unless given) for the UTC day of `options.now`. */
+export function computePlan(facts: LearnerFacts, options: PlanOptions): PracticePlan {
+  const model = new PlanModel(options.config);
+  model.setFacts(facts);
+  const settings = options.settings ?? facts.settings;
+  return model.plan(settings ? { now: options.now, settings } : { now: options.now });
+}
