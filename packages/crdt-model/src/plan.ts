@@ -18,7 +18,7 @@
  * cards it touches; {@link computePlan} is the same code run from scratch.
  */
 import { FSRSAlgorithm, Rating, generatorParameters, type Grade } from 'ts-fsrs';
-import { computeTopicMastery, computeTrend, type Trend } from './derive.js';
+import { DERIVATION, recencyWeight, type Trend } from './derive.js';
 import type { LearnerFacts, TopicState } from './model.js';
 import type { Assessment, TopicStatus } from './schemas.js';
 import type { LearnerSettings } from './settings.js';
@@ -163,6 +163,24 @@ export interface PlanOptions {
 }
 
 const round = (x: number, f: number): number => Math.round(x * f) / f;
+
+const digits = (s: string, from: number, to: number): number => {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48);
+  return n;
+};
+
+/**
+ * Epoch ms of a validated ISO date-time. `YYYY-MM-DDTHH:MM:SS.sssZ` (what `toISOString` writes,
+ * nearly every fact) is read by hand, which is several times faster than `Date.parse` on a
+ * year of facts; anything else (offsets, other precisions) goes to `Date.parse`.
+ */
+export function isoToMs(iso: string): number {
+  if (iso.length === 24 && iso.charCodeAt(0) !== 48 && iso.charCodeAt(23) === 90 && iso.charCodeAt(10) === 84 && iso.charCodeAt(19) === 46) {
+    return Date.UTC(digits(iso, 0, 4), digits(iso, 5, 7) - 1, digits(iso, 8, 10), digits(iso, 11, 13), digits(iso, 14, 16), digits(iso, 17, 19), digits(iso, 20, 23));
+  }
+  return Date.parse(iso);
+}
 const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
 const dateOf = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -186,7 +204,10 @@ function checkConfig(c: PlanConfig): void {
 /** One review: an assessment as the replay needs it. */
 interface Review {
   readonly ms: number;
+  /** UTC day number of `ms`. */
+  readonly day: number;
   readonly id: string;
+  readonly score: number;
   readonly assessment: Assessment;
 }
 
@@ -200,8 +221,8 @@ interface Memory {
   lastDay: number;
   reps: number;
   lapses: number;
-  /** Day the next review is due. */
-  dueDay: number;
+  /** Days between the last two reviews (what FSRS's interval takes). */
+  elapsed: number;
 }
 
 /** A card's facts and, when `fresh`, its replayed state. */
@@ -226,7 +247,9 @@ interface CardEntry {
 export class PlanModel {
   readonly #config: PlanConfig;
   readonly #fsrs: FSRSAlgorithm;
-  readonly #cards = new Map<string, CardEntry>();
+  /** Cards by topicId and by weak-area label (two maps: no key is built per fact). */
+  readonly #topicCards = new Map<string, CardEntry>();
+  readonly #areaCards = new Map<string, CardEntry>();
   readonly #seen = new Set<string>();
   #topics: Readonly<Record<string, TopicState>> = {};
 
@@ -253,21 +276,26 @@ export class PlanModel {
 
   /** Adds assessments (already known ids are ignored). Returns the ids of the cards touched. */
   addAssessments(list: Iterable<Assessment>): string[] {
-    const touched = new Set<string>();
+    const touched = new Set<CardEntry>();
     for (const a of list) {
       if (this.#seen.has(a.assessmentId)) continue;
+      const ms = isoToMs(a.completedAt);
+      // Stored facts are validated; one that is not (a foreign writer) has no place in time.
+      if (!Number.isFinite(ms)) continue;
       this.#seen.add(a.assessmentId);
-      const review: Review = { ms: Date.parse(a.completedAt), id: a.assessmentId, assessment: a };
-      this.#addReview(`topic:${a.topicId}`, 'topic', a.topicId, review);
-      touched.add(`topic:${a.topicId}`);
-      if (a.weakAreas) {
-        for (const area of new Set(a.weakAreas.map((s) => s.trim()).filter((s) => s.length > 0))) {
-          this.#addReview(`area:${area}`, 'weakArea', area, review);
-          touched.add(`area:${area}`);
+      const review: Review = { ms, day: dayOf(ms), id: a.assessmentId, score: a.score, assessment: a };
+      touched.add(this.#addReview(this.#topicCards, 'topic', a.topicId, review));
+      const areas = a.weakAreas;
+      if (areas) {
+        for (let i = 0; i < areas.length; i++) {
+          const area = areas[i]!.trim();
+          // A label repeated on one assessment is one review.
+          if (area.length === 0 || areas.findIndex((x) => x.trim() === area) < i) continue;
+          touched.add(this.#addReview(this.#areaCards, 'weakArea', area, review));
         }
       }
     }
-    return [...touched].sort(byString);
+    return [...touched].map((e) => e.id).sort(byString);
   }
 
   /** Replaces the topics' state (status, goal); cheap, nothing is replayed. */
@@ -294,13 +322,14 @@ export class PlanModel {
 
     // Topics with state but no assessment are cards too (never reviewed).
     for (const topicId of Object.keys(this.#topics)) {
-      const id = `topic:${topicId}`;
-      if (!this.#cards.has(id)) this.#cards.set(id, newEntry(id, 'topic', topicId));
+      if (!this.#topicCards.has(topicId)) this.#topicCards.set(topicId, newEntry('topic', topicId));
     }
     const cards: PlanCard[] = [];
-    for (const entry of this.#cards.values()) {
+    const entries = new Map<string, CardEntry>();
+    for (const entry of [...this.#topicCards.values(), ...this.#areaCards.values()]) {
       if (entry.kind === 'topic' && entry.reviews.length === 0 && !Object.hasOwn(this.#topics, entry.label)) continue;
       this.#replay(entry);
+      entries.set(entry.id, entry);
       cards.push(this.#view(entry, today));
     }
     cards.sort(compareCards);
@@ -314,15 +343,15 @@ export class PlanModel {
       assessmentCount: this.#seen.size,
       next: cards.slice(0, c.maxSuggestions),
       cards,
-      days: this.#schedule(cards, today, daysUntilInterview ?? 0, dailyMinutes),
+      days: this.#schedule(cards, entries, today, daysUntilInterview ?? 0, dailyMinutes),
     };
   }
 
-  #addReview(id: string, kind: 'topic' | 'weakArea', label: string, review: Review): void {
-    let entry = this.#cards.get(id);
+  #addReview(cards: Map<string, CardEntry>, kind: 'topic' | 'weakArea', label: string, review: Review): CardEntry {
+    let entry = cards.get(label);
     if (!entry) {
-      entry = newEntry(id, kind, label);
-      this.#cards.set(id, entry);
+      entry = newEntry(kind, label);
+      cards.set(label, entry);
     }
     const list = entry.reviews;
     const last = list.at(-1);
@@ -340,6 +369,7 @@ export class PlanModel {
       if (lo < entry.replayed) entry.fresh = false;
     }
     entry.summary = null;
+    return entry;
   }
 
   /** Folds the card's unreplayed reviews into its memory (from scratch when one arrived late). */
@@ -352,29 +382,35 @@ export class PlanModel {
     const t = this.#config.ratingThresholds;
     for (let i = entry.replayed; i < entry.reviews.length; i++) {
       const r = entry.reviews[i]!;
-      const day = dayOf(r.ms);
-      let grade = ratingForScore(r.assessment.score, t);
+      const day = r.day;
+      let grade = ratingForScore(r.score, t);
       // An assessment that names a weak area did not show it mastered: at best Hard for the area.
       if (entry.kind === 'weakArea' && grade > Rating.Hard) grade = Rating.Hard;
       const m = entry.memory;
       const elapsed = m ? day - m.lastDay : 0;
-      const next = this.#fsrs.next_state(m ? { stability: m.stability, difficulty: m.difficulty } : null, elapsed, grade);
-      const interval = this.#fsrs.next_interval(next.stability, elapsed);
-      entry.memory = {
-        stability: next.stability,
-        difficulty: next.difficulty,
-        lastDay: day,
-        reps: (m?.reps ?? 0) + 1,
-        lapses: (m?.lapses ?? 0) + (m && grade === Rating.Again ? 1 : 0),
-        dueDay: day + interval,
-      };
+      const next = this.#fsrs.next_state(m, elapsed, grade);
+      if (m) {
+        if (grade === Rating.Again) m.lapses += 1;
+        m.stability = next.stability;
+        m.difficulty = next.difficulty;
+        m.lastDay = day;
+        m.reps += 1;
+        m.elapsed = elapsed;
+      } else {
+        entry.memory = { stability: next.stability, difficulty: next.difficulty, lastDay: day, reps: 1, lapses: 0, elapsed };
+      }
     }
     entry.replayed = entry.reviews.length;
     if (!entry.summary) {
-      const facts = entry.reviews.map((r) => r.assessment);
-      const durations = facts.filter((a) => a.durationSec !== undefined).map((a) => a.durationSec!);
-      entry.summary = { mastery: computeTopicMastery(facts), trend: computeTrend(facts), minutes: this.#sessionMinutes(durations) };
+      const durations: number[] = [];
+      for (const r of entry.reviews) if (r.assessment.durationSec !== undefined) durations.push(r.assessment.durationSec);
+      entry.summary = { mastery: masteryOf(entry.reviews), trend: trendOf(entry.reviews), minutes: this.#sessionMinutes(durations) };
     }
+  }
+
+  /** Day the card is due: the FSRS interval of its last state after its last review. */
+  #dueDay(m: Memory): number {
+    return m.lastDay + this.#fsrs.next_interval(m.stability, m.elapsed);
   }
 
   /** Median duration of the card's assessments in minutes, to 5 minutes, within bounds. */
@@ -394,7 +430,7 @@ export class PlanModel {
     const topic = entry.kind === 'topic' && Object.hasOwn(this.#topics, entry.label) ? this.#topics[entry.label] : undefined;
     const last = entry.reviews.at(-1)?.assessment;
     const recall = m ? round(this.#fsrs.forgetting_curve(Math.max(0, today - m.lastDay), m.stability), 100) : 0;
-    const dueDay = m ? m.dueDay : today;
+    const dueDay = m ? this.#dueDay(m) : today;
     const base = {
       id: entry.id,
       kind: entry.kind,
@@ -423,12 +459,12 @@ export class PlanModel {
    * left) the best cards not practised the day before, until the daily minutes are used. A card
    * planned on a day is assumed reviewed as Good that day, and FSRS gives its next due day.
    */
-  #schedule(cards: readonly PlanCard[], today: number, extraDays: number, dailyMinutes: number): PlanDay[] {
+  #schedule(cards: readonly PlanCard[], entries: ReadonlyMap<string, CardEntry>, today: number, extraDays: number, dailyMinutes: number): PlanDay[] {
     const c = this.#config;
     const horizon = Math.min(extraDays, c.maxPlanDays - 1);
     const sim = cards.map((card) => {
-      const m = this.#cards.get(card.id)!.memory;
-      return { card, dueDay: m ? m.dueDay : today, memory: m ? { stability: m.stability, difficulty: m.difficulty, lastDay: m.lastDay } : null, lastPlanned: -1 };
+      const m = entries.get(card.id)!.memory;
+      return { card, dueDay: today + card.dueInDays, memory: m ? { stability: m.stability, difficulty: m.difficulty, lastDay: m.lastDay } : null, lastPlanned: -1 };
     });
     const days: PlanDay[] = [];
     for (let day = today; day <= today + horizon; day++) {
@@ -462,8 +498,42 @@ export class PlanModel {
   }
 }
 
-function newEntry(id: string, kind: 'topic' | 'weakArea', label: string): CardEntry {
-  return { id, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, summary: null };
+/**
+ * Mastery over a card's reviews in canonical order: the formula of `computeTopicMastery`
+ * (derive.ts), with the same operations in the same order, so the two agree to the bit, on
+ * times parsed once instead of at every comparison of a sort.
+ */
+function masteryOf(reviews: readonly Review[]): number {
+  const newest = reviews.at(-1);
+  if (!newest) return 0;
+  let num = 0;
+  let den = 0;
+  for (const r of reviews) {
+    const w = recencyWeight(newest.ms - r.ms);
+    num += w * r.score;
+    den += w;
+  }
+  return round(num / (100 * den), 10_000);
+}
+
+/** The trend of `computeTrend` (derive.ts) over reviews already in canonical order. */
+function trendOf(reviews: readonly Review[]): Trend {
+  const n = reviews.length;
+  const k = Math.min(DERIVATION.trendWindow, Math.floor(n / 2));
+  if (k === 0) return { direction: 'flat', delta: 0, samples: n };
+  let recent = 0;
+  let previous = 0;
+  for (let i = 0; i < k; i++) {
+    recent += reviews[n - 1 - i]!.score;
+    previous += reviews[n - 1 - k - i]!.score;
+  }
+  const delta = round(recent / k - previous / k, 100);
+  const t = DERIVATION.trendThreshold;
+  return { direction: delta >= t ? 'up' : delta <= -t ? 'down' : 'flat', delta, samples: n };
+}
+
+function newEntry(kind: 'topic' | 'weakArea', label: string): CardEntry {
+  return { id: `${kind === 'topic' ? 'topic' : 'area'}:${label}`, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, summary: null };
 }
 
 type CardBase = Omit<PlanCard, 'priority' | 'reason'>;

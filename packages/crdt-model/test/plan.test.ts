@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import {
   PlanModel,
   canonicalJson,
+  computeMastery,
   computePlan,
+  computeTrend,
+  isoToMs,
   ratingForScore,
   yjsEngine,
   type Assessment,
@@ -127,6 +130,33 @@ describe('plan', () => {
       for (const v of [c.stability, c.difficulty, c.recall]) expect(Math.round(v * 100) / 100).toBe(v);
       expect(Math.round(c.priority * 10_000) / 10_000).toBe(c.priority);
     }
+  });
+});
+
+describe('plan inputs', () => {
+  it('when a time is read by the fast path, then it equals Date.parse', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -62_000_000_000_000, max: 250_000_000_000_000 }), (ms) => {
+        const iso = new Date(ms).toISOString();
+        expect(isoToMs(iso)).toBe(Date.parse(iso));
+      }),
+      { numRuns: 2000, seed: 5 },
+    );
+    expect(isoToMs('2025-01-01T10:00:00+02:00')).toBe(Date.parse('2025-01-01T08:00:00Z'));
+  });
+
+  it('when the plan reports mastery and trends, then they equal the derived values to the bit', () => {
+    fc.assert(
+      fc.property(fc.shuffledSubarray(Array.from({ length: 60 }, (_, i) => assessmentFor(i) as Assessment), { minLength: 1 }), (list) => {
+        const plan = computePlan(facts(list), { now: day(90) });
+        const mastery = computeMastery(list);
+        for (const card of plan.cards.filter((c) => c.kind === 'topic')) {
+          expect(card.mastery).toBe(mastery[card.label]);
+          expect(card.trend).toEqual(computeTrend(list.filter((x) => x.topicId === card.label)));
+        }
+      }),
+      { numRuns: 100, seed: 4 },
+    );
   });
 });
 
