@@ -115,6 +115,8 @@ export interface PlanCard {
   readonly priority: number;
   /** Why, in plain words, e.g. "sql-joins: last scored 55, recall now ~60 %, due 3 days ago". */
   readonly reason: string;
+  /** The reason without the leading name ("last scored 55, …"), for screens that show the name apart. */
+  readonly detail: string;
 }
 
 /** One item of a day's plan. */
@@ -124,6 +126,7 @@ export interface PlanItem {
   readonly label: string;
   readonly minutes: number;
   readonly reason: string;
+  readonly detail: string;
 }
 
 /** One day of the plan. */
@@ -451,7 +454,8 @@ export class PlanModel {
       minutes: s.minutes,
     };
     const priority = cardPriority(base, c);
-    return { ...base, priority, reason: reasonFor(base) };
+    const { name, detail } = explain(base);
+    return { ...base, priority, reason: `${name}: ${detail}`, detail };
   }
 
   /**
@@ -470,8 +474,9 @@ export class PlanModel {
     for (let day = today; day <= today + horizon; day++) {
       const items: PlanItem[] = [];
       let used = 0;
-      const take = (entry: (typeof sim)[number], reason: string): void => {
-        items.push({ cardId: entry.card.id, kind: entry.card.kind, label: entry.card.label, minutes: entry.card.minutes, reason });
+      const take = (entry: (typeof sim)[number], detail: string): void => {
+        const name = entry.card.reason.slice(0, entry.card.reason.length - entry.card.detail.length - 2);
+        items.push({ cardId: entry.card.id, kind: entry.card.kind, label: entry.card.label, minutes: entry.card.minutes, reason: `${name}: ${detail}`, detail });
         used += entry.card.minutes;
         // A fact dated after today (a device clock ahead) counts as reviewed on its own day.
         const reviewDay = entry.memory ? Math.max(day, entry.memory.lastDay) : day;
@@ -484,12 +489,12 @@ export class PlanModel {
       const fits = (entry: (typeof sim)[number]): boolean => used + entry.card.minutes <= dailyMinutes || (items.length === 0 && used === 0);
       for (const entry of sim) {
         if (used >= dailyMinutes) break;
-        if (entry.dueDay <= day && fits(entry)) take(entry, day === today ? entry.card.reason : `${entry.card.label}: due for review`);
+        if (entry.dueDay <= day && fits(entry)) take(entry, day === today ? entry.card.detail : 'due for review');
       }
       for (const entry of sim) {
         if (used >= dailyMinutes) break;
         if (entry.lastPlanned !== day && entry.lastPlanned !== day - 1 && fits(entry)) {
-          take(entry, day === today ? entry.card.reason : `${entry.card.label}: practise ahead`);
+          take(entry, day === today ? entry.card.detail : 'practise ahead');
         }
       }
       days.push({ date: dateOf(day), minutes: used, items });
@@ -536,7 +541,7 @@ function newEntry(kind: 'topic' | 'weakArea', label: string): CardEntry {
   return { id: `${kind === 'topic' ? 'topic' : 'area'}:${label}`, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, summary: null };
 }
 
-type CardBase = Omit<PlanCard, 'priority' | 'reason'>;
+type CardBase = Omit<PlanCard, 'priority' | 'reason' | 'detail'>;
 
 const compareCards = (a: PlanCard, b: PlanCard): number =>
   a.priority !== b.priority ? b.priority - a.priority : a.dueInDays !== b.dueInDays ? a.dueInDays - b.dueInDays : byString(a.id, b.id);
@@ -575,8 +580,13 @@ export function cardPriority(card: CardBase, c: PlanConfig = PLAN_CONFIG): numbe
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** The plain-language reason of a card. */
+/** The plain-language reason of a card: `${name}: ${detail}`. */
 export function reasonFor(card: CardBase): string {
+  const { name, detail } = explain(card);
+  return `${name}: ${detail}`;
+}
+
+function explain(card: CardBase): { name: string; detail: string } {
   const name = card.kind === 'weakArea' ? `${card.label} (weak area in ${plural(card.reviews, 'assessment')})` : card.label;
   const parts: string[] = [];
   if (card.reviews === 0) {
@@ -590,7 +600,7 @@ export function reasonFor(card: CardBase): string {
   if (card.status === 'in_progress') parts.push('in progress');
   if (card.status === 'completed') parts.push('marked completed');
   if (card.goal && card.status !== 'completed') parts.push(`goal: ${card.goal}`);
-  return `${name}: ${parts.join(', ')}`;
+  return { name, detail: parts.join(', ') };
 }
 
 /** The practice plan of a document's facts (and its settings, unless given) for the UTC day of `options.now`. */
