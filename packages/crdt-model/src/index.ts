@@ -10,6 +10,7 @@ export * from './origin.js';
 export * from './derive.js';
 export * from './settings.js';
 export * from './plan.js';
+export * from './coaching.js';
 export * from './migrations.js';
 export * from './model.js';
 export { LearnerDocument, yjsEngine, type LearnerDocumentOptions } from './document.js';
