@@ -18,6 +18,8 @@ import type { DocumentService } from './docs/document-service.js';
 import { createProgressRouter } from './http/routes/progress.js';
 import { createTelemetryRouter } from './http/routes/telemetry.js';
 import { createUsersRouter } from './http/routes/users.js';
+import { createPlanRouter } from './http/routes/plan.js';
+import { createPlanWiring } from './plan/index.js';
 import { createTelemetryMetrics, createTelemetryService, scheduleTelemetryJobs, type LearnerDocuments } from './telemetry/index.js';
 import { createSecurityLayer, type SecurityLayer } from './security/index.js';
 
@@ -105,7 +107,8 @@ export async function startServer(config: Config, logger: Logger, options: Start
   });
   await sync.start();
   const documents = learnerDocumentsOf(sync.documents);
-  const telemetry = createTelemetryService({
+  const plans = createPlanWiring({ config, logger, store, documents, liveDocuments: sync.documents, limiter: cache.rateLimiter, ...(now ? { now } : {}) });
+  const telemetry = plans.observe(createTelemetryService({
     store,
     documents,
     cache: cache.cache,
@@ -113,7 +116,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     logger,
     metrics: createTelemetryMetrics(registry),
     ...(now ? { now } : {}),
-  });
+  }));
   const snapshots = config.ENABLE_SCHEDULED_SYNC ? sync.scheduleSnapshots() : null;
   const jobs = scheduleTelemetryJobs({ store, documents, cache: cache.cache, config, logger, instanceId, ...(now ? { now } : {}) });
 
@@ -135,6 +138,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
     createTelemetryRouter(restDeps),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
+    createPlanRouter({ ...restDeps, plans }),
     security.auditRouter(tokens),
   ];
   const app = createApp({ config, logger, apiRouters, ...(options.clientDir ? { clientDir: options.clientDir } : {}) });
@@ -160,6 +164,7 @@ export async function startServer(config: Config, logger: Logger, options: Start
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       jobs.stop();
+      await plans.idle();
       await snapshots?.stop();
       await sync.stop();
       // After the update log's last flush, so its document.update audit entries are written.

@@ -10,6 +10,8 @@ import { createMemoryCacheService, type CacheService } from '../../src/cache/ind
 import { loadConfig, type Config } from '../../src/config.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { createApp } from '../../src/http/app.js';
+import { createPlanRouter } from '../../src/http/routes/plan.js';
+import { createPlanService, snapshotFromJson } from '../../src/plan/index.js';
 import { createDevTokenRouter } from '../../src/http/routes/dev-token.js';
 import { createHealthRouter } from '../../src/http/routes/health.js';
 import { createMetricsRouter } from '../../src/http/routes/metrics.js';
@@ -163,6 +165,7 @@ export async function startApi(options: StartApiOptions): Promise<ApiHarness> {
     createTelemetryRouter(restDeps),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
+    createPlanRouter({ ...restDeps, plans: createPlanService({ read: async (userId) => snapshotFromJson(await documents.read(userId)), store: options.store, documents, coach: null, logger }) }),
   ];
   const app = createApp({ config, logger, apiRouters });
   const server: Server = createServer(app);
