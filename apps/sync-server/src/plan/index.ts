@@ -12,7 +12,7 @@ import { createCoach } from './coach.js';
 import { snapshotOf } from './facts.js';
 import { createPlanService, type PlanService } from './service.js';
 
-export { createCoach, coachEndpoint, cleanNote, type Coach, type CoachOutcome, type CoachConfig } from './coach.js';
+export { GEMINI_BASE_URL, createCoach, coachEndpoint, cleanNote, type Coach, type CoachOutcome, type CoachConfig } from './coach.js';
 export { planFacts, snapshotFromJson, snapshotOf, type LearnerSnapshot, type PlanBasis } from './facts.js';
 export { createPlanService, type PlanAnswer, type PlanService, type PlanServiceDeps } from './service.js';
 export { coachingSummary, summaryKey, type CoachingSummary } from './summary.js';
