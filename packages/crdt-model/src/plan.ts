@@ -17,7 +17,7 @@
  * {@link PlanModel} keeps each card's replayed state, so one new assessment re-replays only the
  * cards it touches; {@link computePlan} is the same code run from scratch.
  */
-import { FSRSAlgorithm, Rating, generatorParameters, type Grade } from 'ts-fsrs';
+import { FSRSAlgorithm, Rating, computeDecayFactor, generatorParameters, roundTo, type Grade } from 'ts-fsrs';
 import { DERIVATION, recencyWeight, type Trend } from './derive.js';
 import type { LearnerFacts, TopicState } from './model.js';
 import type { Assessment, TopicStatus } from './schemas.js';
@@ -239,6 +239,8 @@ interface CardEntry {
   replayed: number;
   /** `false` when a review was inserted before the replayed prefix ended: replay from scratch. */
   fresh: boolean;
+  /** `false` when reviews were appended out of canonical order since the last replay. */
+  sorted: boolean;
   summary: { mastery: number; trend: Trend; minutes: number } | null;
 }
 
@@ -250,6 +252,8 @@ interface CardEntry {
 export class PlanModel {
   readonly #config: PlanConfig;
   readonly #fsrs: FSRSAlgorithm;
+  /** The forgetting curve's constants, which `ts-fsrs` recomputes on every call. */
+  readonly #decay: { readonly decay: number; readonly factor: number };
   /** Cards by topicId and by weak-area label (two maps: no key is built per fact). */
   readonly #topicCards = new Map<string, CardEntry>();
   readonly #areaCards = new Map<string, CardEntry>();
@@ -270,6 +274,16 @@ export class PlanModel {
         relearning_steps: [],
       }),
     );
+    this.#decay = computeDecayFactor(this.#fsrs.parameters.w);
+  }
+
+  /**
+   * Recall probability `t` days after a review with stability `s`: `ts-fsrs`'s forgetting curve
+   * (`forgetting_curve`), the same operations in the same order, with its constants computed once.
+   */
+  #recall(t: number, s: number): number {
+    const { decay, factor } = this.#decay;
+    return roundTo(Math.pow(1 + (factor * t) / s, decay), 8);
   }
 
   /** Number of assessments fed. */
@@ -280,25 +294,28 @@ export class PlanModel {
   /** Adds assessments (already known ids are ignored). Returns the ids of the cards touched. */
   addAssessments(list: Iterable<Assessment>): string[] {
     const touched = new Set<CardEntry>();
-    for (const a of list) {
-      if (this.#seen.has(a.assessmentId)) continue;
-      const ms = isoToMs(a.completedAt);
-      // Stored facts are validated; one that is not (a foreign writer) has no place in time.
-      if (!Number.isFinite(ms)) continue;
-      this.#seen.add(a.assessmentId);
-      const review: Review = { ms, day: dayOf(ms), id: a.assessmentId, score: a.score, assessment: a };
-      touched.add(this.#addReview(this.#topicCards, 'topic', a.topicId, review));
-      const areas = a.weakAreas;
-      if (areas) {
-        for (let i = 0; i < areas.length; i++) {
-          const area = areas[i]!.trim();
-          // A label repeated on one assessment is one review.
-          if (area.length === 0 || areas.findIndex((x) => x.trim() === area) < i) continue;
-          touched.add(this.#addReview(this.#areaCards, 'weakArea', area, review));
-        }
-      }
-    }
+    for (const a of list) this.#add(a, touched);
     return [...touched].map((e) => e.id).sort(byString);
+  }
+
+  #add(a: Assessment, touched: Set<CardEntry> | null): void {
+    const id = a.assessmentId;
+    if (this.#seen.has(id)) return;
+    const ms = isoToMs(a.completedAt);
+    // Stored facts are validated; one that is not (a foreign writer) has no place in time.
+    if (!Number.isFinite(ms)) return;
+    this.#seen.add(id);
+    const review: Review = { ms, day: dayOf(ms), id, score: a.score, assessment: a };
+    const topic = this.#addReview(this.#topicCards, 'topic', a.topicId, review);
+    touched?.add(topic);
+    const areas = a.weakAreas;
+    if (areas === undefined) return;
+    for (let i = 0; i < areas.length; i++) {
+      const area = areas[i]!.trim();
+      if (area.length === 0 || !firstOccurrence(areas, area, i)) continue;
+      const entry = this.#addReview(this.#areaCards, 'weakArea', area, review);
+      touched?.add(entry);
+    }
   }
 
   /** Replaces the topics' state (status, goal); cheap, nothing is replayed. */
@@ -308,7 +325,8 @@ export class PlanModel {
 
   /** Feeds a whole document's facts (assessments added, topics replaced). */
   setFacts(facts: LearnerFacts): void {
-    this.addAssessments(Object.values(facts.assessments));
+    const all = facts.assessments;
+    for (const id in all) if (Object.hasOwn(all, id)) this.#add(all[id]!, null);
     this.setTopics(facts.topics);
   }
 
@@ -358,18 +376,12 @@ export class PlanModel {
     }
     const list = entry.reviews;
     const last = list.at(-1);
-    if (!last || compareReviews(last, review) < 0) list.push(review);
-    else {
-      // Late arrival of an older fact: insert in canonical order and replay the card.
-      let lo = 0;
-      let hi = list.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (compareReviews(list[mid]!, review) < 0) lo = mid + 1;
-        else hi = mid;
-      }
-      list.splice(lo, 0, review);
-      if (lo < entry.replayed) entry.fresh = false;
+    list.push(review);
+    if (last && compareReviews(last, review) > 0) {
+      // Out of order (a late fact, or a bulk load in id order): sorted once before the replay,
+      // which restarts from scratch only if the fact belongs before what was replayed.
+      entry.sorted = false;
+      if (entry.replayed > 0 && compareReviews(review, list[entry.replayed - 1]!) < 0) entry.fresh = false;
     }
     entry.summary = null;
     return entry;
@@ -377,6 +389,10 @@ export class PlanModel {
 
   /** Folds the card's unreplayed reviews into its memory (from scratch when one arrived late). */
   #replay(entry: CardEntry): void {
+    if (!entry.sorted) {
+      entry.reviews.sort(compareReviews);
+      entry.sorted = true;
+    }
     if (!entry.fresh) {
       entry.memory = null;
       entry.replayed = 0;
@@ -391,7 +407,7 @@ export class PlanModel {
       if (entry.kind === 'weakArea' && grade > Rating.Hard) grade = Rating.Hard;
       const m = entry.memory;
       const elapsed = m ? day - m.lastDay : 0;
-      const next = this.#fsrs.next_state(m, elapsed, grade);
+      const next = this.#fsrs.next_state(m, elapsed, grade, m ? this.#recall(elapsed, m.stability) : undefined);
       if (m) {
         if (grade === Rating.Again) m.lapses += 1;
         m.stability = next.stability;
@@ -420,8 +436,9 @@ export class PlanModel {
   #sessionMinutes(durations: number[]): number {
     const c = this.#config;
     if (durations.length === 0) return c.defaultSessionMinutes;
-    durations.sort((a, b) => a - b);
-    const median = durations[(durations.length - 1) >> 1]!;
+    // A typed array sorts numerically without a comparator call per comparison.
+    const sorted = Float64Array.from(durations).sort();
+    const median = sorted[(sorted.length - 1) >> 1]!;
     const five = Math.round(median / 300) * 5;
     return Math.min(c.maxSessionMinutes, Math.max(c.minSessionMinutes, five));
   }
@@ -432,7 +449,7 @@ export class PlanModel {
     const s = entry.summary!;
     const topic = entry.kind === 'topic' && Object.hasOwn(this.#topics, entry.label) ? this.#topics[entry.label] : undefined;
     const last = entry.reviews.at(-1)?.assessment;
-    const recall = m ? round(this.#fsrs.forgetting_curve(Math.max(0, today - m.lastDay), m.stability), 100) : 0;
+    const recall = m ? round(this.#recall(Math.max(0, today - m.lastDay), m.stability), 100) : 0;
     const dueDay = m ? this.#dueDay(m) : today;
     const base = {
       id: entry.id,
@@ -537,8 +554,14 @@ function trendOf(reviews: readonly Review[]): Trend {
   return { direction: delta >= t ? 'up' : delta <= -t ? 'down' : 'flat', delta, samples: n };
 }
 
+/** Whether `areas[i]` (trimmed: `area`) is the first occurrence of that label on the assessment. */
+function firstOccurrence(areas: readonly string[], area: string, i: number): boolean {
+  for (let j = 0; j < i; j++) if (areas[j]!.trim() === area) return false;
+  return true;
+}
+
 function newEntry(kind: 'topic' | 'weakArea', label: string): CardEntry {
-  return { id: `${kind === 'topic' ? 'topic' : 'area'}:${label}`, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, summary: null };
+  return { id: `${kind === 'topic' ? 'topic' : 'area'}:${label}`, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, sorted: true, summary: null };
 }
 
 type CardBase = Omit<PlanCard, 'priority' | 'reason' | 'detail'>;

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { FSRSAlgorithm, computeDecayFactor, generatorParameters, roundTo } from 'ts-fsrs';
 import { describe, expect, it } from 'vitest';
 import {
   PlanModel,
@@ -134,6 +135,17 @@ describe('plan', () => {
 });
 
 describe('plan inputs', () => {
+  it('when recall is computed with the curve constants computed once, then it equals ts-fsrs forgetting_curve to the bit', () => {
+    const fsrs = new FSRSAlgorithm(generatorParameters({ enable_fuzz: false, enable_short_term: false }));
+    const { decay, factor } = computeDecayFactor(fsrs.parameters.w);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 40_000 }), fc.double({ min: 0.001, max: 36_500, noNaN: true }), (t, s) => {
+        expect(roundTo(Math.pow(1 + (factor * t) / s, decay), 8)).toBe(fsrs.forgetting_curve(t, s));
+      }),
+      { numRuns: 5000, seed: 6 },
+    );
+  });
+
   it('when a time is read by the fast path, then it equals Date.parse', () => {
     fc.assert(
       fc.property(fc.integer({ min: -62_000_000_000_000, max: 250_000_000_000_000 }), (ms) => {
@@ -169,7 +181,11 @@ describe('incremental plan', () => {
           model.addAssessments([x]);
           model.plan({ now: day(now) });
         }
-        expect(canonicalJson(model.plan({ now: day(now) }))).toBe(canonicalJson(computePlan(facts(list), { now: day(now) })));
+        const expected = canonicalJson(computePlan(facts(list), { now: day(now) }));
+        expect(canonicalJson(model.plan({ now: day(now) }))).toBe(expected);
+        const bulk = new PlanModel();
+        bulk.addAssessments([...list].reverse());
+        expect(canonicalJson(bulk.plan({ now: day(now) }))).toBe(expected);
       }),
       { numRuns: 100, seed: 3 },
     );
