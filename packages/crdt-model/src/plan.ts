@@ -242,6 +242,8 @@ interface CardEntry {
   /** `false` when reviews were appended out of canonical order since the last replay. */
   sorted: boolean;
   summary: { mastery: number; trend: Trend; minutes: number } | null;
+  /** The last view and what it was computed from, reused while neither changed. */
+  view: { readonly today: number; readonly topic: TopicState | undefined; readonly card: PlanCard } | null;
 }
 
 /**
@@ -318,7 +320,7 @@ export class PlanModel {
     }
   }
 
-  /** Replaces the topics' state (status, goal); cheap, nothing is replayed. */
+  /** Replaces the topics' state (status, goal); cheap, nothing is replayed. A topic whose state changed must come as a new object (views are reused per state object). */
   setTopics(topics: Readonly<Record<string, TopicState>>): void {
     this.#topics = topics;
   }
@@ -384,6 +386,7 @@ export class PlanModel {
       if (entry.replayed > 0 && compareReviews(review, list[entry.replayed - 1]!) < 0) entry.fresh = false;
     }
     entry.summary = null;
+    entry.view = null;
     return entry;
   }
 
@@ -444,10 +447,20 @@ export class PlanModel {
   }
 
   #view(entry: CardEntry, today: number): PlanCard {
+    const topic = entry.kind === 'topic' && Object.hasOwn(this.#topics, entry.label) ? this.#topics[entry.label] : undefined;
+    // A card's view depends on its reviews, the day and its topic's state only (the app replaces
+    // a topic's state object when it changes), so untouched cards are not recomputed.
+    const cached = entry.view;
+    if (cached && cached.today === today && cached.topic === topic) return cached.card;
+    const card = this.#computeView(entry, today, topic);
+    entry.view = { today, topic, card };
+    return card;
+  }
+
+  #computeView(entry: CardEntry, today: number, topic: TopicState | undefined): PlanCard {
     const c = this.#config;
     const m = entry.memory;
     const s = entry.summary!;
-    const topic = entry.kind === 'topic' && Object.hasOwn(this.#topics, entry.label) ? this.#topics[entry.label] : undefined;
     const last = entry.reviews.at(-1)?.assessment;
     const recall = m ? round(this.#recall(Math.max(0, today - m.lastDay), m.stability), 100) : 0;
     const dueDay = m ? this.#dueDay(m) : today;
@@ -561,7 +574,7 @@ function firstOccurrence(areas: readonly string[], area: string, i: number): boo
 }
 
 function newEntry(kind: 'topic' | 'weakArea', label: string): CardEntry {
-  return { id: `${kind === 'topic' ? 'topic' : 'area'}:${label}`, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, sorted: true, summary: null };
+  return { id: `${kind === 'topic' ? 'topic' : 'area'}:${label}`, kind, label, reviews: [], memory: null, replayed: 0, fresh: true, sorted: true, summary: null, view: null };
 }
 
 type CardBase = Omit<PlanCard, 'priority' | 'reason' | 'detail'>;
