@@ -17,6 +17,7 @@
  */
 import { canonicalJson, yjsEngine, type LearnerFacts, type LearnerModelEngine, type LearnerReplica, type TopicPatch } from '../src/index.js';
 import { benchPlan } from './plan-bench.js';
+import { benchPlanInChromium } from './plan-browser.js';
 import { automergeEngine } from '../src/automerge/index.js';
 
 const SEED = 0x5eed;
@@ -179,7 +180,10 @@ function run(engine: LearnerModelEngine, assessments: number, edits: readonly Ed
 const round = (x: number): number => Math.round(x * 10) / 10;
 
 const fullEdits = workload(FULL);
-run(yjsEngine, FULL, fullEdits, 'full size, Yjs');
+const year = run(yjsEngine, FULL, fullEdits, 'full size, Yjs');
+// The same plan timed in Chromium, which must compute the very same plan as Node.
+const chromiumAgrees = await benchPlanInChromium(year.facts, year.plan, (line, extra) => print({ engine: 'chromium', ...line }, extra));
+if (chromiumAgrees === false) process.exitCode = 1;
 if (AUTOMERGE_FULL) run(automergeEngine, FULL, fullEdits, 'full size, Automerge');
 const compareEdits = workload(COMPARE);
 const note = AUTOMERGE_FULL ? 'comparison size' : `comparison size: Automerge at ${FULL} took > 6 min here, so both engines are compared at ${COMPARE}`;
