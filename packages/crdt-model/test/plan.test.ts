@@ -245,6 +245,22 @@ describe('plan determinism', () => {
     );
   }, 60_000);
 
+  it('when two replicas change the same setting concurrently, then each engine converges on one value and keeps the other setting', () => {
+    for (const engine of [yjsEngine, automergeEngine] as LearnerModelEngine[]) {
+      const one = engine.create({ replicaId: 31 });
+      const two = engine.create({ replicaId: 32 });
+      one.updateSettings({ dailyMinutes: 20 });
+      two.updateSettings({ dailyMinutes: 90, interviewDate: '2025-06-01' });
+      one.applyUpdate(two.encodeDiff(one.syncState()));
+      two.applyUpdate(one.encodeDiff(two.syncState()));
+      expect(one.getSettings(), engine.name).toEqual(two.getSettings());
+      expect([20, 90], engine.name).toContain(one.getSettings().dailyMinutes);
+      expect(one.getSettings().interviewDate, engine.name).toBe('2025-06-01');
+      one.destroy();
+      two.destroy();
+    }
+  });
+
   it('when settings are edited on a replica, then the others read them and plan with them', () => {
     const one = yjsEngine.create({ replicaId: 21 });
     const two = yjsEngine.create({ replicaId: 22 });
