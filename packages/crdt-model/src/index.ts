@@ -10,6 +10,7 @@ export * from './origin.js';
 export * from './derive.js';
 export * from './settings.js';
 export * from './plan.js';
+export { cardPriority, reasonFor, type CardBase } from './plan-rank.js';
 export * from './coaching.js';
 export * from './migrations.js';
 export * from './model.js';
