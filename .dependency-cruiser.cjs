@@ -2,14 +2,14 @@
 // `depcruise --config .dependency-cruiser.cjs apps/sync-server` before the tests.
 //
 //   entry points   src/main.ts, src/server.ts, src/http/, src/ws/, src/backup/cli.ts, bench/
-//   domain         src/docs/, src/telemetry/, src/audit/, src/security/, src/jobs/, src/auth/, src/backup/
+//   domain         src/docs/, src/telemetry/, src/plan/, src/audit/, src/security/, src/jobs/, src/auth/, src/backup/
 //   adapters/ports src/storage/, src/cache/, src/fanout/
 //   kernel         src/protocol/, src/config.ts, src/errors.ts, src/logger.ts, src/metrics.ts, src/key-formats.ts, src/ids.ts
 //
 // Each layer imports only layers below it; nothing imports back up, and there is no cycle.
 const SRC = '^apps/sync-server/src/';
 const ENTRY = `${SRC}(main\\.ts|server\\.ts|http/|ws/|backup/cli\\.ts)|^apps/sync-server/bench/`;
-const DOMAIN = `${SRC}(docs|telemetry|audit|security|jobs|auth|backup)/`;
+const DOMAIN = `${SRC}(docs|telemetry|plan|audit|security|jobs|auth|backup)/`;
 const ADAPTERS = `${SRC}(storage|cache|fanout)/`;
 const KERNEL = `${SRC}(protocol/|config\\.ts|errors\\.ts|logger\\.ts|metrics\\.ts|key-formats\\.ts|ids\\.ts)`;
 
@@ -60,11 +60,12 @@ module.exports = {
       from: { path: SRC },
       to: { path: '^apps/sync-server/(test|bench)/' },
     },
-    siblingRule('jobs', ['docs', 'telemetry', 'audit', 'security', 'auth', 'backup'], 'jobs/ only schedules: the use cases live in their domain and are registered by the composition root.'),
-    siblingRule('docs', ['telemetry', 'audit', 'security', 'jobs', 'auth', 'backup'], 'Documents know nothing of telemetry, audit or jobs; the composition root connects them.'),
-    siblingRule('telemetry', ['docs', 'audit', 'security', 'jobs', 'auth', 'backup'], 'Telemetry reaches documents only through its LearnerDocuments port.'),
-    siblingRule('audit', ['docs', 'telemetry', 'security', 'jobs', 'auth', 'backup'], 'The audit trail is below security, which composes it.'),
-    siblingRule('security', ['docs', 'telemetry', 'jobs', 'auth', 'backup'], 'Security decorates stores; it composes audit and nothing else of the domain.'),
+    siblingRule('jobs', ['docs', 'telemetry', 'plan', 'audit', 'security', 'auth', 'backup'], 'jobs/ only schedules: the use cases live in their domain and are registered by the composition root.'),
+    siblingRule('docs', ['telemetry', 'plan', 'audit', 'security', 'jobs', 'auth', 'backup'], 'Documents know nothing of telemetry, audit or jobs; the composition root connects them.'),
+    siblingRule('telemetry', ['docs', 'plan', 'audit', 'security', 'jobs', 'auth', 'backup'], 'Telemetry reaches documents only through its LearnerDocuments port.'),
+    siblingRule('plan', ['docs', 'audit', 'security', 'jobs', 'auth', 'backup'], 'The practice plan builds on telemetry (insights, LearnerDocuments) and reads documents through a port the composition root gives it.'),
+    siblingRule('audit', ['docs', 'telemetry', 'plan', 'security', 'jobs', 'auth', 'backup'], 'The audit trail is below security, which composes it.'),
+    siblingRule('security', ['docs', 'telemetry', 'plan', 'jobs', 'auth', 'backup'], 'Security decorates stores; it composes audit and nothing else of the domain.'),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -5,7 +5,7 @@
  */
 import { inject, shallowRef, type App, type InjectionKey, type ShallowRef } from 'vue';
 
-export type RouteName = 'dashboard' | 'log' | 'topic' | 'sync' | 'notFound';
+export type RouteName = 'dashboard' | 'log' | 'topic' | 'sync' | 'settings' | 'notFound';
 
 export interface Route {
   readonly name: RouteName;
@@ -21,6 +21,7 @@ export const ROUTE_TITLES: Readonly<Record<RouteName, string>> = {
   log: 'Log practice',
   topic: 'Topic',
   sync: 'Sync',
+  settings: 'Plan settings',
   notFound: 'Not found',
 };
 
@@ -38,6 +39,7 @@ export function parseHash(hash: string): Route {
   if (segments.length === 0) return { name: 'dashboard', params: {}, path: '/' };
   if (first === 'log' && segments.length === 1) return { name: 'log', params: {}, path };
   if (first === 'sync' && segments.length === 1) return { name: 'sync', params: {}, path };
+  if (first === 'settings' && segments.length === 1) return { name: 'settings', params: {}, path };
   if (first === 'topics' && second !== undefined && segments.length === 2) return { name: 'topic', params: { topicId: second }, path };
   return { name: 'notFound', params: {}, path };
 }

@@ -152,6 +152,22 @@ export const configSchema = z.object({
   BATCH_SIGNING_KEYS: z.string().optional(),
   /** Every telemetry batch must be signed by a client of BATCH_SIGNING_KEYS. Default false. */
   BATCH_SIGNING_REQUIRED: bool.default(false),
+  /**
+   * Base URL of an OpenAI-compatible chat-completions API (llama.cpp, vLLM, Ollama, a hosted
+   * service), e.g. `http://127.0.0.1:8080/v1`. Set: the server asks it for a short coaching note
+   * on each learner's practice plan. Unset (and no GEMINI_API_KEY): no AI coaching.
+   */
+  MODEL_API_BASE_URL: z.url({ protocol: /^https?$/, message: 'accepts an http:// or https:// URL' }).optional(),
+  /** Bearer key of MODEL_API_BASE_URL, if it needs one. Unset: none. */
+  MODEL_API_KEY: z.string().optional(),
+  /** Gemini API key: without MODEL_API_BASE_URL, selects Gemini's OpenAI-compatible endpoint. Unset: none. */
+  GEMINI_API_KEY: z.string().optional(),
+  /** Model asked for coaching notes. Default gemini-2.5-flash with GEMINI_API_KEY, else `default`. */
+  MODEL_NAME: z.string().min(1).max(200).optional(),
+  /** Longest wait for a coaching note, milliseconds. Default 8000. */
+  MODEL_TIMEOUT_MS: int(100, 120_000, 'an integer number of milliseconds from 100 to 120000').default(8000),
+  /** Coaching notes asked per learner per hour (a new plan is needed for each anyway), 0–100. Default 4. */
+  MODEL_NOTES_PER_HOUR: int(0, 100, 'an integer from 0 to 100').default(4),
   /** pino level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'accepts fatal, error, warn, info, debug, trace or silent',

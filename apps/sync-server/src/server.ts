@@ -13,7 +13,7 @@ import { runAuditRetention, AUDIT_RETENTION_LEASE_MS } from './audit/retention.j
 import { createConfiguredTokenService, loadOrCreateDevSecret, type TokenService } from './auth/index.js';
 import { createCacheService, type CacheService } from './cache/index.js';
 import type { Config } from './config.js';
-import { learnerDocName } from './ids.js';
+import { learnerDocName, type UserId } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
 import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
@@ -23,9 +23,11 @@ import { createMetricsRouter } from './http/routes/metrics.js';
 import { createProgressRouter } from './http/routes/progress.js';
 import { createTelemetryRouter } from './http/routes/telemetry.js';
 import { createUsersRouter } from './http/routes/users.js';
+import { createPlanRouter } from './http/routes/plan.js';
 import { createScheduler, everyMinutes, everySeconds, type Scheduler } from './jobs/scheduler.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
+import { createPlanWiring, snapshotFromJson, snapshotOf, type LearnerSnapshot } from './plan/index.js';
 import { createSecurityLayer, type SecurityLayer } from './security/index.js';
 import { createStore } from './storage/index.js';
 import type { Store } from './storage/ports.js';
@@ -117,6 +119,16 @@ function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   };
 }
 
+/**
+ * How the plan reads a learner: the live document in place (no JSON of a year's facts), or, when a
+ * test replaces the learner documents, through that replacement.
+ */
+function planReader(sync: SyncService, overrides: ServerOverrides): (userId: UserId) => Promise<LearnerSnapshot> {
+  const replaced = overrides.learnerDocuments;
+  if (replaced) return async (userId) => snapshotFromJson(await replaced.read(userId));
+  return (userId) => sync.documents.read(learnerDocName(userId), snapshotOf);
+}
+
 /** Registers every job of the server; `ENABLE_SCHEDULED_SYNC=false` leaves only the sync-queue retries scheduled. */
 function registerJobs(jobs: Scheduler, config: Config, sync: SyncService, telemetry: TelemetryJobDeps, audit: () => Promise<unknown>): void {
   const scheduled = config.ENABLE_SCHEDULED_SYNC;
@@ -202,7 +214,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const learnerDocuments = overrides.learnerDocuments ?? learnerDocumentsOf(sync.documents);
   const validator =
     overrides.validator ?? (config.VALIDATION_THREADS > 0 ? createWorkerValidator({ logger, threads: config.VALIDATION_THREADS }) : createInlineValidator());
-  const learnerData = createLearnerDataService({
+  const plans = createPlanWiring({ config, logger, store, documents: learnerDocuments, read: planReader(sync, overrides), limiter: cache.rateLimiter, ...(now ? { now } : {}) });
+  const learnerData = plans.observe(createLearnerDataService({
     store,
     documents: learnerDocuments,
     cache: cache.cache,
@@ -211,7 +224,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     metrics: createTelemetryMetrics(registry),
     validator,
     ...(now ? { now } : {}),
-  });
+  }));
 
   const jobs = createScheduler({ leases: store.leases, instanceId, logger });
   registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, ...(now ? { now } : {}) }, () =>
@@ -247,6 +260,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     createTelemetryRouter(restDeps),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
+    createPlanRouter({ ...restDeps, plans }),
     createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),
   ];
   const app = createApp({ config, logger, apiRouters, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
@@ -272,6 +286,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await jobs.stop();
+      await plans.idle();
       await sync.stop();
       // After the update log's last flush, so its document.update audit entries are written.
       await security.stop();

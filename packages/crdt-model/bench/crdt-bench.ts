@@ -4,7 +4,8 @@
  * (each update applied to the other device as it happens); the last 10 % are made while both
  * devices are offline, so the replicas diverge and are then merged by exchanging state-vector
  * (Yjs) / heads (Automerge) diffs. Fixed seed; one JSON line per measurement; the run fails if
- * the devices do not converge or the two engines disagree on the derived values.
+ * the devices do not converge or the two engines disagree on the derived values or the practice
+ * plan (whose timings, full and incremental, come from plan-bench.ts).
  *
  * Automerge at the full size took more than 6 minutes on the 2-core CI machine (per-change cost
  * grows with the document), so by default the full year runs on Yjs only and both engines are
@@ -14,8 +15,10 @@
  *   BENCH_AUTOMERGE_FULL=1 npm run bench -w ...           # also Automerge at 20 000 (slow)
  *   BENCH_ASSESSMENTS=2000 BENCH_COMPARE_ASSESSMENTS=500  # quick look
  */
-import { canonicalJson, yjsEngine, type LearnerModelEngine, type LearnerReplica, type TopicPatch } from '../src/index.js';
+import { canonicalJson, yjsEngine, type LearnerFacts, type LearnerModelEngine, type LearnerReplica, type TopicPatch } from '../src/index.js';
 import { mulberry32 } from '../src/testing/index.js';
+import { benchPlan } from './plan-bench.js';
+import { benchPlanInChromium } from './plan-browser.js';
 import { automergeEngine } from '../src/automerge/index.js';
 
 const SEED = 0x5eed;
@@ -94,7 +97,7 @@ const gc = (): void => {
   (globalThis as { gc?: () => void }).gc?.();
 };
 
-function run(engine: LearnerModelEngine, assessments: number, edits: readonly Edit[], note?: string): { derived: string; json: string } {
+function run(engine: LearnerModelEngine, assessments: number, edits: readonly Edit[], note?: string): { derived: string; json: string; plan: string; facts: LearnerFacts } {
   context = { seed: SEED, assessments, topics: TOPICS, devices: 2, offlineShare: OFFLINE_SHARE, ...(note ? { sizeNote: note } : {}) };
   const devices = [engine.create({ replicaId: 1 }), engine.create({ replicaId: 2 })] as const;
   const onlineUntil = Math.floor(edits.length * (1 - OFFLINE_SHARE));
@@ -135,8 +138,11 @@ function run(engine: LearnerModelEngine, assessments: number, edits: readonly Ed
   print({ engine: engine.name, metric: 'encodedSize', value: bytes.byteLength, unit: 'bytes' });
   const derived = canonicalJson(a.derive());
   const json = canonicalJson(a.toJSON());
+  const facts = a.facts();
   for (const d of devices) d.destroy();
 
+  gc();
+  const plan = benchPlan(facts, (line, extra) => print({ engine: engine.name, ...line }, extra));
   gc();
   const heapBefore = process.memoryUsage();
   const t1 = performance.now();
@@ -158,17 +164,20 @@ function run(engine: LearnerModelEngine, assessments: number, edits: readonly Ed
     },
   );
   loaded.destroy();
-  return { derived, json };
+  return { derived, json, plan, facts };
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
 
 const fullEdits = workload(FULL);
-run(yjsEngine, FULL, fullEdits, 'full size, Yjs');
+const year = run(yjsEngine, FULL, fullEdits, 'full size, Yjs');
+// The same plan timed in Chromium, which must compute the very same plan as Node.
+const chromiumAgrees = await benchPlanInChromium(year.facts, year.plan, (line, extra) => print({ engine: 'chromium', ...line }, extra));
+if (chromiumAgrees === false) process.exitCode = 1;
 if (AUTOMERGE_FULL) run(automergeEngine, FULL, fullEdits, 'full size, Automerge');
 const compareEdits = workload(COMPARE);
 const note = AUTOMERGE_FULL ? 'comparison size' : `comparison size: Automerge at ${FULL} took > 6 min here, so both engines are compared at ${COMPARE}`;
 const results = [yjsEngine, automergeEngine].map((engine) => ({ engine: engine.name, ...run(engine, COMPARE, compareEdits, note) }));
-const same = results.every((r) => r.derived === results[0]!.derived && r.json === results[0]!.json);
+const same = results.every((r) => r.derived === results[0]!.derived && r.json === results[0]!.json && r.plan === results[0]!.plan);
 console.log(JSON.stringify({ bench: 'learner-year', metric: 'enginesAgree', value: same, engines: results.map((r) => r.engine), assessments: COMPARE, seed: SEED }));
 if (!same) process.exitCode = 1;

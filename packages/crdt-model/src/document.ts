@@ -9,7 +9,8 @@
  * - `getMap('corrections')`: `<assessmentId>/<field>@<stamp>` → value, corrections and deletions
  *   of sessions (the facts themselves never change);
  * - `getMap('insights')`: derived values, one key per insight, written only when they change;
- * - `getMap('meta')`: `schemaVersion`.
+ * - `getMap('meta')`: `schemaVersion`;
+ * - `getMap('settings')`: learner settings, one last-writer-wins key each (see settings.ts).
  */
 import { toBase64 } from 'lib0/buffer';
 import * as Y from 'yjs';
@@ -53,6 +54,7 @@ import {
   type Progress,
   type TopicPatch,
 } from './schemas.js';
+import { SETTINGS_KEYS, readSettings, settingsPatchSchema, type LearnerSettings, type SettingsPatch } from './settings.js';
 
 /** Options of a {@link LearnerDocument}. */
 export interface LearnerDocumentOptions {
@@ -75,6 +77,8 @@ export class LearnerDocument implements LearnerReplica {
   readonly metaMap: Y.Map<unknown>;
   readonly correctionsMap: Y.Map<unknown>;
   readonly #clock: HybridClock;
+  /** A root map, so it needs no creation (and no migration): every replica has the same one. */
+  readonly settingsMap: Y.Map<unknown>;
   readonly #migrations: MigrationRegistry<LearnerDocument>;
   readonly #cleanups = new Set<() => void>();
 
@@ -86,6 +90,7 @@ export class LearnerDocument implements LearnerReplica {
     this.metaMap = doc.getMap('meta');
     this.correctionsMap = doc.getMap('corrections');
     this.#clock = new HybridClock(options.node ?? randomNodeId(), options.now);
+    this.settingsMap = doc.getMap('settings');
     this.#migrations = options.migrations ?? new MigrationRegistry<LearnerDocument>();
   }
 
@@ -254,6 +259,35 @@ export class LearnerDocument implements LearnerReplica {
     return map ? resolveTopicRecord(map.entries()).state : undefined;
   }
 
+  /**
+   * Sets (or, with `null`, deletes) learner settings; unchanged values are not rewritten.
+   * @throws ZodError when the patch is invalid.
+   */
+  updateSettings(patch: SettingsPatch, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fields = settingsPatchSchema.parse(patch);
+    let changed = false;
+    this.doc.transact(() => {
+      for (const key of SETTINGS_KEYS) {
+        const value = fields[key];
+        if (value === undefined) continue;
+        if (value === null) {
+          if (this.settingsMap.has(key)) {
+            this.settingsMap.delete(key);
+            changed = true;
+          }
+        } else if (this.settingsMap.get(key) !== value) {
+          this.settingsMap.set(key, value);
+          changed = true;
+        }
+      }
+    }, origin);
+    return changed;
+  }
+
+  getSettings(): LearnerSettings {
+    return readSettings((key) => this.settingsMap.get(key));
+  }
+
   facts(): LearnerFacts {
     const topics: Record<string, TopicState> = {};
     this.topicsMap.forEach((value, key) => {
@@ -261,7 +295,7 @@ export class LearnerDocument implements LearnerReplica {
     });
     const assessments: Record<string, Assessment> = {};
     for (const a of this.assessments()) if (topics[a.topicId]?.deleted !== true) assessments[a.assessmentId] = a;
-    return { assessments, topics };
+    return { assessments, topics, settings: this.getSettings() };
   }
 
   /** Insights of {@link facts} (corrected sessions, without deleted sessions and topics). */
@@ -289,6 +323,7 @@ export class LearnerDocument implements LearnerReplica {
       let cEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
       let insights = false;
       let meta = false;
+      let settings = false;
       for (const [changed, events] of tr.changedParentTypes) {
         // Compared as plain objects: Yjs types the map's keys with an incompatible event type.
         const type: object = changed;
@@ -297,8 +332,9 @@ export class LearnerDocument implements LearnerReplica {
         else if (type === this.insightsMap) insights = true;
         else if (type === this.metaMap) meta = true;
         else if (type === this.correctionsMap) cEvents = events;
+        else if (type === this.settingsMap) settings = true;
       }
-      if (!aEvents && !tEvents && !cEvents && !insights && !meta) return;
+      if (!aEvents && !tEvents && !cEvents && !insights && !meta && !settings) return;
       const assessments = new Set<string>();
       for (const ev of aEvents ?? []) if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) assessments.add(k);
       for (const ev of cEvents ?? []) {
@@ -322,6 +358,7 @@ export class LearnerDocument implements LearnerReplica {
         topics: [...topics].sort(),
         insights,
         meta,
+        ...(settings ? { settings } : {}),
       });
     };
     this.doc.on('afterTransaction', handler);

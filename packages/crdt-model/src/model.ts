@@ -8,6 +8,7 @@ import type { SchemaStatus } from './migrations.js';
 import type { Origin } from './origin.js';
 import type { ConflictField, FieldConflict, TopicState } from './records.js';
 import { assessmentSchema, type Assessment, type AssessmentCorrection, type AssessmentInput, type TopicPatch } from './schemas.js';
+import type { LearnerSettings, SettingsPatch } from './settings.js';
 
 export { TOPIC_FIELDS, CONFLICT_FIELDS, effectiveTopicStatus } from './records.js';
 export type { TopicField, TopicState, ConflictField, FieldConflict, LosingValue } from './records.js';
@@ -25,6 +26,8 @@ export interface TopicView extends TopicState {
 export interface LearnerFacts {
   readonly assessments: Readonly<Record<string, Assessment>>;
   readonly topics: Readonly<Record<string, TopicState>>;
+  /** The learner's settings (interview date, daily minutes); absent where a reader has none. */
+  readonly settings?: LearnerSettings;
 }
 
 /** The learner document as JSON (the `data` of `GET /api/progress`, without `userId`). */
@@ -49,6 +52,8 @@ export interface LearnerChange {
   readonly topics: readonly string[];
   readonly insights: boolean;
   readonly meta: boolean;
+  /** `true` when a learner setting changed (absent otherwise). */
+  readonly settings?: boolean;
 }
 
 /** Options of a new or loaded replica. */
@@ -103,6 +108,9 @@ export interface LearnerReplica {
   /** The session as corrected; `undefined` when unknown or deleted. */
   getAssessment(assessmentId: string): Assessment | undefined;
   getTopic(topicId: string): TopicState | undefined;
+  /** Sets or (with `null`) clears learner settings; `false` when nothing changed. */
+  updateSettings(patch: SettingsPatch, origin?: Origin): boolean;
+  getSettings(): LearnerSettings;
   facts(): LearnerFacts;
   /** Insights derived from the facts now (not what is stored). */
   derive(): Insights;

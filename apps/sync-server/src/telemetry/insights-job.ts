@@ -1,6 +1,6 @@
 import type * as Y from 'yjs';
 import { asUserId, type UserId } from '../ids.js';
-import { LearnerDocument, computeTrend, computeWeakAreas, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
+import { LearnerDocument, computeTrend, computeWeakAreas, deriveInsights, idSchema, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
 import type { TelemetryJobDeps } from './sync-queue-job.js';
 
@@ -28,7 +28,8 @@ export interface InsightsJobOptions {
 
 /**
  * Scored events as assessment-shaped samples, so the crdt-model's trend and weak-area formulas
- * apply unchanged (and stay deterministic: ordered by time, then eventId).
+ * apply unchanged (and stay deterministic: ordered by time, then eventId). The topic is
+ * `eventData.topicId` when it is a valid id, else the event type.
  */
 export function eventSamples(events: readonly TelemetryEventRecord[]): Assessment[] {
   const out: Assessment[] = [];
@@ -38,7 +39,8 @@ export function eventSamples(events: readonly TelemetryEventRecord[]): Assessmen
     const at = e.metadata.correctedTimestamp ?? e.metadata.clientTimestamp ?? e.metadata.serverTimestamp;
     const rawAreas = e.eventData['weakAreas'];
     const weakAreas = Array.isArray(rawAreas) ? rawAreas.filter((a): a is string => typeof a === 'string' && a.trim().length > 0).slice(0, 32) : [];
-    out.push({ assessmentId: e.metadata.eventId, topicId: e.eventType, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
+    const topic = idSchema.safeParse(e.eventData['topicId']);
+    out.push({ assessmentId: e.metadata.eventId, topicId: topic.success ? topic.data : e.eventType, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
   }
   return out;
 }
@@ -76,17 +78,32 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   if (userIds.length > 0) logger.info({ job: 'insights', learners: userIds.length, written }, 'insights refreshed');
 }
 
-async function refreshLearner(deps: TelemetryJobDeps, userId: UserId): Promise<boolean> {
-  const page = await deps.store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER });
-  const events = eventInsights(page.events);
+/** The learner's most recent events the insights and the plan are computed from. */
+export async function recentEvents(store: Pick<TelemetryJobDeps['store'], 'telemetry'>, userId: UserId): Promise<readonly TelemetryEventRecord[]> {
+  return (await store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER })).events;
+}
+
+/**
+ * Refreshes one learner's insights. A learner whose document holds no assessment but who sends
+ * scored events (`/telemetry/track` or batch events) gets the main insights from those events
+ * (`basis: 'events'`), so they are not left with none.
+ */
+export async function refreshLearner(deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] }, userId: UserId): Promise<boolean> {
+  const samples = await recentEvents(deps.store, userId);
+  const events = eventInsights(samples);
   let changed = false;
   // Derived inside the write from the live document, so the insights match the facts the
   // document holds at that moment, whatever arrived since this run started.
   await deps.documents.apply(userId, 'service:insights', (doc: Y.Doc) => {
     const learner = new LearnerDocument(doc);
-    const derived = learner.derive();
+    let derived = learner.derive();
     if (derived.assessmentCount === 0 && events.samples === 0) return;
-    const insights: Insights & { events: EventInsights } = { ...derived, events };
+    let basis: 'assessments' | 'events' = 'assessments';
+    if (derived.assessmentCount === 0) {
+      derived = deriveInsights(eventSamples(samples));
+      basis = 'events';
+    }
+    const insights: Insights & { events: EventInsights; basis: 'assessments' | 'events' } = { ...derived, events, basis };
     changed = learner.writeInsights(insights);
   });
   return changed;

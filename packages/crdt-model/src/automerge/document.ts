@@ -14,7 +14,9 @@
  *   character), plus `"<topicId>/"` marking that the topic exists; stamped writes are
  *   `"<topicId>/<field>@<stamp>"` → canonical JSON of the value (same rule as Yjs, registers.ts);
  * - `corrections`: `"<assessmentId>/<field>@<stamp>"` → canonical JSON, as in the Yjs document;
- * - `insights`: key → canonical JSON; `meta.schemaVersion`.
+ * - `insights`: key → canonical JSON; `meta.schemaVersion`;
+ * - learner settings as `settings/<key>` registers of `meta` (a map every replica already has,
+ *   so settings need no new root map, which concurrent replicas would each create).
  */
 import * as A from '@automerge/automerge';
 import { deriveInsights, type Insights } from '../derive.js';
@@ -48,6 +50,7 @@ import {
 } from '../records.js';
 import type { RegisterWrite } from '../registers.js';
 import { assessmentSchema, idSchema, type Assessment, type AssessmentCorrection, type AssessmentInput, type Progress, type TopicPatch } from '../schemas.js';
+import { SETTINGS_KEYS, readSettings, settingsPatchSchema, type LearnerSettings, type SettingsPatch } from '../settings.js';
 
 /** The Automerge document's shape (what `A.load(...)` of a saved learner document shows). */
 export interface AutomergeLearnerShape {
@@ -92,6 +95,7 @@ export interface AutomergeLearnerDocumentOptions {
 }
 
 const topicKey = (topicId: string, key: string): string => `${topicId}/${key}`;
+const SETTINGS_PREFIX = 'settings/';
 const ROOTS = ['assessments', 'topicFields', 'corrections', 'insights', 'meta'] as const;
 
 /** Stamped values are canonical JSON (Automerge scalars cannot hold arrays); plain ones are as written. */
@@ -254,6 +258,31 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     return resolveTopicRecord(this.#topicEntries(topicId)).state;
   }
 
+  updateSettings(patch: SettingsPatch, origin: Origin = LOCAL_ORIGIN): boolean {
+    const fields = settingsPatchSchema.parse(patch);
+    const obj = this.#objects.meta;
+    const writes: [string, string | number | null][] = [];
+    for (const key of SETTINGS_KEYS) {
+      const value = fields[key];
+      if (value === undefined) continue;
+      const current = this.#h.get(obj, SETTINGS_PREFIX + key);
+      if (value === null ? current !== undefined : current !== value) writes.push([SETTINGS_PREFIX + key, value]);
+    }
+    if (writes.length === 0) return false;
+    this.#commit(origin, () => {
+      for (const [key, value] of writes) {
+        if (value === null) this.#h.delete(obj, key);
+        else if (typeof value === 'number') this.#h.put(obj, key, value, 'int');
+        else this.#h.put(obj, key, value);
+      }
+    });
+    return true;
+  }
+
+  getSettings(): LearnerSettings {
+    return readSettings((key) => this.#h.get(this.#objects.meta, SETTINGS_PREFIX + key));
+  }
+
   facts(): LearnerFacts {
     const obj = this.#objects.topicFields;
     const raw = new Map<string, [string, unknown][]>();
@@ -270,7 +299,7 @@ export class AutomergeLearnerDocument implements LearnerReplica {
     for (const [topicId, fields] of raw) if (fields.some(([k]) => k === '')) topics[topicId] = resolveTopicRecord(fields).state;
     const assessments: Record<string, Assessment> = {};
     for (const a of this.assessments()) if (topics[a.topicId]?.deleted !== true) assessments[a.assessmentId] = a;
-    return { assessments, topics };
+    return { assessments, topics, settings: this.getSettings() };
   }
 
   derive(): Insights {
@@ -408,6 +437,7 @@ class PatchCollector {
   readonly #topics = new Set<string>();
   #insights = false;
   #meta = false;
+  #settings = false;
 
   readonly callback = (patches: A.Patch[]): void => {
     for (const patch of patches) {
@@ -419,12 +449,13 @@ class PatchCollector {
         if (split) this.#assessments.add(split[0]);
       }
       else if (root === 'insights') this.#insights = true;
+      else if (root === 'meta' && typeof key === 'string' && key.startsWith(SETTINGS_PREFIX)) this.#settings = true;
       else if (root === 'meta') this.#meta = true;
     }
   };
 
   result(origin: Origin, local: boolean): LearnerChange | undefined {
-    if (this.#assessments.size === 0 && this.#topics.size === 0 && !this.#insights && !this.#meta) return undefined;
+    if (this.#assessments.size === 0 && this.#topics.size === 0 && !this.#insights && !this.#meta && !this.#settings) return undefined;
     return {
       origin,
       local,
@@ -432,6 +463,7 @@ class PatchCollector {
       topics: [...this.#topics].sort(),
       insights: this.#insights,
       meta: this.#meta,
+      ...(this.#settings ? { settings: true } : {}),
     };
   }
 }
