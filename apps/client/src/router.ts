@@ -47,10 +47,20 @@ export function topicHref(topicId: string): string {
   return `#/topics/${encodeURIComponent(topicId)}`;
 }
 
+/** Asked before the route changes; `false` keeps the learner where they are. */
+export type LeaveGuard = (to: Route, from: Route) => boolean;
+
 export interface Router {
   readonly route: ShallowRef<Route>;
-  /** Navigates to `path` (with or without the leading `#`). */
+  /** Navigates to `path` (with or without the leading `#`), unless a leave guard refuses. */
   push(path: string): void;
+  /**
+   * Registers a guard asked before every in-app navigation (links, `push`, back and forward);
+   * returns its removal. A screen with an unsaved draft uses it to ask before throwing it away.
+   */
+  beforeLeave(guard: LeaveGuard): () => void;
+  /** Asks the guards about leaving the current screen for something that is not a route (signing out). */
+  mayLeave(): boolean;
   install(app: App): void;
   /** Stops listening to `hashchange`. */
   destroy(): void;
@@ -61,8 +71,17 @@ export const routerKey: InjectionKey<Router> = Symbol('prepmate.router');
 /** Creates the router over `win.location` (a happy-dom window in tests). */
 export function createHashRouter(win: Window = window): Router {
   const route = shallowRef(parseHash(win.location.hash));
+  const guards = new Set<LeaveGuard>();
+  const allowed = (to: Route): boolean => [...guards].every((g) => g(to, route.value));
   const onChange = (): void => {
-    route.value = parseHash(win.location.hash);
+    const next = parseHash(win.location.hash);
+    if (next.path === route.value.path) return;
+    if (!allowed(next)) {
+      // The hash already moved (a link or the back button): put it back without a new entry.
+      win.history.replaceState(win.history.state, '', `#${route.value.path}`);
+      return;
+    }
+    route.value = next;
   };
   win.addEventListener('hashchange', onChange);
   const router: Router = {
@@ -70,10 +89,18 @@ export function createHashRouter(win: Window = window): Router {
     push(path) {
       const hash = path.startsWith('#') ? path : `#${path}`;
       if (win.location.hash === hash) return;
+      const next = parseHash(hash);
+      if (next.path !== route.value.path && !allowed(next)) return;
       win.location.hash = hash;
-      // hashchange is asynchronous; update now so the next render already shows the target.
-      onChange();
+      // hashchange is asynchronous; update now so the next render already shows the target (the
+      // guards were asked already: the later hashchange finds the route current and asks nothing).
+      route.value = next;
     },
+    beforeLeave(guard) {
+      guards.add(guard);
+      return () => guards.delete(guard);
+    },
+    mayLeave: () => allowed(route.value),
     install(app) {
       app.provide(routerKey, router);
     },
