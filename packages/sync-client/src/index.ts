@@ -40,3 +40,4 @@ export { createSyncClientOn, type Platform, type SyncClient, type SyncClientEven
 export { AckTracker, MESSAGE_DURABLE_ACK, readDurableAckBody, isUpdateCarrying, stateVectorCovers, type DurableAck } from './doc/ack.js';
 export { connectDocument, type DocConnection, type DocConnectionOptions, type WebSocketConstructor } from './doc/connection.js';
 export { createIndexedDbDocPersistence, indexedDbDocPersistence, type DocPersistence, type DocPersistenceFactory, type IndexedDbDocPersistenceOptions } from './doc/persistence.js';
+export { forgetLocalData, localDatabaseNames, type ForgetLocalDataOptions } from './forget.js';
