@@ -1,15 +1,15 @@
 /**
  * A small hash router. Hash URLs keep every screen on `/`, so the service worker serves one
- * cached shell for all of them and a reload offline works on any screen; the app has five flat
+ * cached shell for all of them and a reload offline works on any screen; the app has a few flat
  * routes, which does not justify a router dependency.
  */
 import { inject, shallowRef, type App, type InjectionKey, type ShallowRef } from 'vue';
 
-export type RouteName = 'dashboard' | 'log' | 'topic' | 'sync' | 'notFound';
+export type RouteName = 'dashboard' | 'log' | 'topic' | 'history' | 'sync' | 'account' | 'notFound';
 
 export interface Route {
   readonly name: RouteName;
-  /** `topicId` for `topic`. */
+  /** `topicId` for `topic`, and for `history` filtered to one topic. */
   readonly params: Readonly<Record<string, string>>;
   /** The path after `#`, e.g. `/topics/sql`. */
   readonly path: string;
@@ -20,7 +20,9 @@ export const ROUTE_TITLES: Readonly<Record<RouteName, string>> = {
   dashboard: 'Dashboard',
   log: 'Log practice',
   topic: 'Topic',
+  history: 'History',
   sync: 'Sync',
+  account: 'Your data',
   notFound: 'Not found',
 };
 
@@ -38,8 +40,16 @@ export function parseHash(hash: string): Route {
   if (segments.length === 0) return { name: 'dashboard', params: {}, path: '/' };
   if (first === 'log' && segments.length === 1) return { name: 'log', params: {}, path };
   if (first === 'sync' && segments.length === 1) return { name: 'sync', params: {}, path };
+  if (first === 'history' && segments.length === 1) return { name: 'history', params: {}, path };
+  if (first === 'history' && second !== undefined && segments.length === 2) return { name: 'history', params: { topicId: second }, path };
+  if (first === 'account' && segments.length === 1) return { name: 'account', params: {}, path };
   if (first === 'topics' && second !== undefined && segments.length === 2) return { name: 'topic', params: { topicId: second }, path };
   return { name: 'notFound', params: {}, path };
+}
+
+/** The href of the history screen, filtered to one topic when given. */
+export function historyHref(topicId?: string): string {
+  return topicId ? `#/history/${encodeURIComponent(topicId)}` : '#/history';
 }
 
 /** The href of a topic's screen. */
