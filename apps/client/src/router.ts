@@ -9,7 +9,7 @@ export type RouteName = 'dashboard' | 'log' | 'topic' | 'history' | 'sync' | 'ac
 
 export interface Route {
   readonly name: RouteName;
-  /** `topicId` for `topic`, and for `history` filtered to one topic. */
+  /** `topicId` for `topic`; for `history` filtered to one topic; for `log` with the topic filled in. */
   readonly params: Readonly<Record<string, string>>;
   /** The path after `#`, e.g. `/topics/sql`. */
   readonly path: string;
@@ -39,12 +39,18 @@ export function parseHash(hash: string): Route {
   const [first, second] = segments;
   if (segments.length === 0) return { name: 'dashboard', params: {}, path: '/' };
   if (first === 'log' && segments.length === 1) return { name: 'log', params: {}, path };
+  if (first === 'log' && second !== undefined && segments.length === 2) return { name: 'log', params: { topicId: second }, path };
   if (first === 'sync' && segments.length === 1) return { name: 'sync', params: {}, path };
   if (first === 'history' && segments.length === 1) return { name: 'history', params: {}, path };
   if (first === 'history' && second !== undefined && segments.length === 2) return { name: 'history', params: { topicId: second }, path };
   if (first === 'account' && segments.length === 1) return { name: 'account', params: {}, path };
   if (first === 'topics' && second !== undefined && segments.length === 2) return { name: 'topic', params: { topicId: second }, path };
   return { name: 'notFound', params: {}, path };
+}
+
+/** The href of the log form, with the topic filled in when given. */
+export function logHref(topicId?: string): string {
+  return topicId ? `#/log/${encodeURIComponent(topicId)}` : '#/log';
 }
 
 /** The href of the history screen, filtered to one topic when given. */

@@ -37,7 +37,8 @@ export function whereYourDataIs(s: SessionStatus): string {
   const base = 'Everything you record is saved on this device at once and copied to your account on the PrepMate server whenever you are online';
   const unsaved = s.unsavedChanges;
   if (unsaved > 0) {
-    const when = s.online ? 'it will be copied in a moment' : 'it will be copied when you are back online';
+    const it = unsaved === 1 ? 'it' : 'they';
+    const when = s.online ? `${it} will be copied in a moment` : `${it} will be copied when you are back online`;
     return `${base}; right now ${plural(unsaved, 'change is', 'changes are')} only on this device, and ${when}.`;
   }
   if (!s.online || !s.connected) return `${base}; right now you are not connected, and nothing is waiting to be copied.`;
