@@ -1,3 +1,4 @@
+import { unsavedCountKey } from './client.js';
 import type { RescueStore } from './ports.js';
 
 /** Where the browser entry keeps one learner's data; the names `browser.ts` and `doc/persistence.ts` use. */
@@ -31,6 +32,7 @@ export async function forgetLocalData(options: ForgetLocalDataOptions): Promise<
   if (options.rescue) {
     try {
       for (const key of options.rescue.keys()) if (prefixes.some((p) => key.startsWith(p))) options.rescue.remove(key);
+      options.rescue.remove(unsavedCountKey(docName));
     } catch {
       // Storage blocked: there is nothing readable to remove either.
     }

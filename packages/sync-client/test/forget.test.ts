@@ -38,6 +38,7 @@ describe('forgetLocalData', () => {
     rescue.set('prepmate-doc-rescue:ada:x1', '[]');
     rescue.set('prepmate-outbox-rescue:ada:x2', '[]');
     rescue.set('prepmate-doc-rescue:grace:x3', '[]');
+    rescue.set('prepmate-doc-unsaved:ada', '{"unsaved":2,"acked":null}');
 
     await forgetLocalData({ userId: 'ada', indexedDB, rescue });
 
