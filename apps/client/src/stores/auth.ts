@@ -155,6 +155,8 @@ export const useAuthStore = defineStore('auth', () => {
     if (!parsed.success) throw new SignInError('Use 1–128 letters, digits, "_" or "-".');
     let token: string;
     try {
+      // Known offline: do not send a request that can only fail.
+      if (globalThis.navigator?.onLine === false) throw new NetworkError('offline');
       token = await fetchDevToken(parsed.data);
     } catch (err) {
       if (!(err instanceof NetworkError)) throw err;
