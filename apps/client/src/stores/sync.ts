@@ -103,7 +103,8 @@ export const useSyncStore = defineStore('sync', () => {
   async function forgetErased(userId: string): Promise<void> {
     if (session.value?.userId !== userId) return;
     await close({ forget: true });
-    await auth.signOut({ forgotten: true, message: ERASED_MESSAGE });
+    // Deleted from this device's "Your data" screen: that flow signs out with its own words.
+    if (auth.userId === userId) await auth.signOut({ forgotten: true, message: ERASED_MESSAGE });
   }
 
   /**
