@@ -298,13 +298,17 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('a learner, beyond s
     await a.page.getByRole('button', { name: 'Sign out' }).click();
     const dialog = a.page.getByTestId('signout-dialog');
     await expect.poll(() => dialog.innerText()).toMatch(/changes to your practice .*only on this device so far\.[\s\S]*You are offline/);
+    await fitsAndPassesAxe(a, 'sign-out dialog');
     await shots(a, '24-signout-dialog');
     await dialog.getByRole('button', { name: 'Sign out, keep it on this device' }).click();
     await expect.poll(() => h1(a), { timeout: DEADLINE }).toBe('Sign in');
     expect(await a.page.getByTestId('signin-notice').innerText()).toContain('stays on this device');
     expect(await databases(a)).toEqual(expect.arrayContaining([`prepmate-doc:${userId}`]));
 
-    // Back in, still offline: the practice kept on this device opens.
+    // Reopened and back in, still offline: the service worker serves the app, and the practice
+    // kept on this device opens.
+    await a.page.reload();
+    await a.page.getByLabel('Learner id').waitFor();
     await signIn(a, userId);
     await goTo(a, '#/topics/algorithms', 'Algorithms');
     expect(await a.page.getByTestId('topic-goal').inputValue()).toBe('Offline goal');
