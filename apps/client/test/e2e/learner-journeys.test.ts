@@ -130,6 +130,7 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('a learner, beyond s
     await expect.poll(() => focused(a)).toBe('h1');
     const welcome = a.page.getByTestId('onboarding');
     expect(await welcome.innerText()).toContain('It holds no questions');
+    await fitsAndPassesAxe(a, 'first use');
     await shots(a, '20-onboarding');
     await a.page.getByTestId('onboarding-add-all').click();
     await expect.poll(() => a.page.getByTestId('topic-list').innerText()).toMatch(/Algorithms[\s\S]*System design/);
@@ -360,6 +361,9 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('a learner, beyond s
     await a.page.getByRole('button', { name: 'Delete everything' }).click();
     await expect.poll(() => h1(a), { timeout: DEADLINE }).toBe('Sign in');
     expect(await a.page.getByTestId('signin-notice').innerText()).toContain('deleted, on the server and on this device');
+    await a.page.setViewportSize({ width: 320, height: 720 });
+    await fitsAndPassesAxe(a, 'sign-in');
+    await a.page.setViewportSize({ width: 1200, height: 860 });
 
     // B was connected: the server closed its document as erased, and B forgot it.
     await expect.poll(() => h1(b), { timeout: DEADLINE }).toBe('Sign in');
