@@ -23,10 +23,10 @@ export interface TopicText {
   readonly goal?: string;
 }
 
-/** Local midnight of `YYYY-MM-DD`, ms; NaN when it is not a date. */
-function localDay(day: string): number {
+/** Local midnight of `YYYY-MM-DD` plus `days`, ms; NaN when it is not a date. */
+function localDay(day: string, days = 0): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3])).getTime() : Number.NaN;
+  return m ? new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + days).getTime() : Number.NaN;
 }
 
 const fold = (s: string): string => s.normalize('NFKD').replace(/\p{M}/gu, '').toLocaleLowerCase();
@@ -34,9 +34,8 @@ const fold = (s: string): string => s.normalize('NFKD').replace(/\p{M}/gu, '').t
 /** Sessions matching every part of `filter`, in the order given. Each word of the query must match. */
 export function filterSessions(sessions: readonly Assessment[], filter: HistoryFilter, topicText: (topicId: string) => TopicText): Assessment[] {
   const from = filter.from ? localDay(filter.from) : Number.NaN;
-  const toDay = filter.to ? localDay(filter.to) : Number.NaN;
   // The whole last day counts: up to the next local midnight.
-  const until = Number.isNaN(toDay) ? Number.NaN : new Date(new Date(toDay).setDate(new Date(toDay).getDate() + 1)).getTime();
+  const until = filter.to ? localDay(filter.to, 1) : Number.NaN;
   const words = fold(filter.query).split(/\s+/).filter(Boolean);
   const texts = new Map<string, string>();
   const textOf = (a: Assessment): string => {

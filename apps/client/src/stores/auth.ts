@@ -180,7 +180,8 @@ export const useAuthStore = defineStore('auth', () => {
     if (!parsed.success) throw new SignInError('The token names an invalid learner id.');
     if (claims.exp !== undefined && claims.exp * 1000 <= Date.now()) throw new SignInError('This token has expired.');
     save({ userId: parsed.data, token, mode: 'token' });
-    void keepOnDevice(parsed.data, true);
+    // Best effort: without it the learner only loses the offline sign-in.
+    keepOnDevice(parsed.data, true).catch(() => undefined);
   }
 
   /**
