@@ -265,6 +265,10 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('a learner, beyond s
     }
     await a.page.emulateMedia({ colorScheme: 'light' });
     await a.page.setViewportSize({ width: 1200, height: 860 });
+    await goTo(a, '#/sync', 'Sync');
+    expect(await a.page.getByTestId('sync-where').innerText()).toMatch(/^Everything you record is saved on this device at once and copied to your account/);
+    await a.page.getByTestId('sync-details').locator('summary').click();
+    await shots(a, '27-sync-plain');
   });
 
   it('when offline on a phone with unsynced changes, then the header fits, the count survives a reload, and signing out warns and can keep the data', async () => {
