@@ -28,3 +28,20 @@ export function summarizeSync(s: SessionStatus): SyncSummary {
   if (!s.synced) return { tone: 'accent', label: 'Syncing…', detail: 'Catching up with your other devices.' };
   return { tone: 'good', label: 'All changes saved', detail: 'Everything is saved on the server and on this device.' };
 }
+
+/**
+ * One sentence for the sync panel: where the learner's practice is kept and whether all of it has
+ * reached the server. No protocol words: "device" and "your account", never socket or outbox.
+ */
+export function whereYourDataIs(s: SessionStatus): string {
+  const base = 'Everything you record is saved on this device at once and copied to your account on the PrepMate server whenever you are online';
+  const unsaved = s.unsavedChanges;
+  if (unsaved > 0) {
+    const it = unsaved === 1 ? 'it' : 'they';
+    const when = s.online ? `${it} will be copied in a moment` : `${it} will be copied when you are back online`;
+    return `${base}; right now ${plural(unsaved, 'change is', 'changes are')} only on this device, and ${when}.`;
+  }
+  if (!s.online || !s.connected) return `${base}; right now you are not connected, and nothing is waiting to be copied.`;
+  if (!s.synced) return `${base}; right now this device is catching up with your other devices.`;
+  return `${base}; right now both copies are the same.`;
+}

@@ -49,7 +49,16 @@ const EMPTY_FLUSH: FlushResult = { sent: 0, stored: 0, duplicates: 0, merged: 0,
 function fakeClient() {
   const awareness = new FakeAwareness();
   const emitter = new Emitter<SyncClientEvents>();
-  const provider = { awareness };
+  const closeListeners = new Set<(event: { code: number } | null) => void>();
+  const provider = {
+    awareness,
+    on: (_event: 'connection-close', l: (event: { code: number } | null) => void) => closeListeners.add(l),
+    off: (_event: 'connection-close', l: (event: { code: number } | null) => void) => closeListeners.delete(l),
+    /** The server closed the document's socket with `code`. */
+    close: (code: number) => {
+      for (const l of [...closeListeners]) l({ code });
+    },
+  };
   const captured: { type: string; data: unknown }[] = [];
   let options: SyncClientOptions | null = null;
   const client = {
@@ -140,6 +149,33 @@ describe('browser session (the SDK adapter)', () => {
     const s = createSessionWith(f.create, { userId: 'ada', getToken: async () => 't' });
     await s.captureEvent('screen_viewed', { screen: 'sync' });
     expect(f.captured).toEqual([{ type: 'screen_viewed', data: { screen: 'sync' } }]);
+  });
+
+  it('when the server closes the document as erased, then the app is told once; other closes are not erasure', async () => {
+    const f = fakeClient();
+    const s = createSessionWith(f.create, { userId: 'ada', getToken: async () => 't' });
+    await s.whenLoaded;
+    const erased = vi.fn();
+    s.onErased(erased);
+    f.provider.close(1006);
+    f.provider.close(4401);
+    expect(erased).not.toHaveBeenCalled();
+    f.provider.close(4410);
+    f.provider.close(4410);
+    expect(erased).toHaveBeenCalledTimes(1);
+  });
+
+  it('when the session is forgotten, then the SDK is destroyed and its unload copies are removed from localStorage', async () => {
+    localStorage.clear();
+    localStorage.setItem('prepmate-doc-rescue:ada:k1', '[]');
+    localStorage.setItem('prepmate-outbox-rescue:ada:k2', '[]');
+    localStorage.setItem('prepmate-doc-rescue:grace:k3', '[]');
+    const f = fakeClient();
+    const s = createSessionWith(f.create, { userId: 'ada', getToken: async () => 't' });
+    await s.whenLoaded;
+    await s.forget();
+    expect(f.client.destroy).toHaveBeenCalledTimes(1);
+    expect(Object.keys(localStorage).filter((k) => k.includes('rescue'))).toEqual(['prepmate-doc-rescue:grace:k3']);
   });
 });
 

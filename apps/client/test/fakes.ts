@@ -15,7 +15,11 @@ export interface FakeSession extends LearnerSession {
   readonly config: SessionConfig;
   readonly events: { eventType: string; eventData: JsonObject }[];
   destroyed: boolean;
+  /** `forget()` ran: the device's copy is gone. */
+  forgotten: boolean;
   presence: string | null;
+  /** The server reported the learner's data erased. */
+  emitErased(): void;
   setStatus(patch: Partial<SessionStatus>): void;
   setPeers(peers: PeerDevice[]): void;
   emitFlush(record: FlushRecord): void;
@@ -37,6 +41,7 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
   const statusListeners = new Set<(s: SessionStatus) => void>();
   const peerListeners = new Set<(p: readonly PeerDevice[]) => void>();
   const flushListeners = new Set<(r: FlushRecord) => void>();
+  const erasedListeners = new Set<() => void>();
   const fake: FakeSession = {
     config,
     userId: config.userId,
@@ -44,6 +49,7 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
     whenLoaded: Promise.resolve(),
     events: [],
     destroyed: false,
+    forgotten: false,
     presence: null,
     status: () => status,
     onStatus(l) {
@@ -70,8 +76,19 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
       fake.emitFlush(record);
       return record;
     },
+    onErased(l) {
+      erasedListeners.add(l);
+      return () => erasedListeners.delete(l);
+    },
     async destroy() {
       fake.destroyed = true;
+    },
+    async forget() {
+      fake.destroyed = true;
+      fake.forgotten = true;
+    },
+    emitErased() {
+      for (const l of [...erasedListeners]) l();
     },
     setStatus(patch) {
       status = { ...status, ...patch };

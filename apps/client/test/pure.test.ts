@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { apiEndpoints } from '../src/config/api';
 import { relativeTime, topicLabel } from '../src/format';
-import { parseHash, topicHref } from '../src/router';
+import { historyHref, logHref, parseHash, topicHref } from '../src/router';
 import { describeUserAgent } from '../src/sdk/browser-session';
-import { summarizeSync } from '../src/sync-summary';
+import { summarizeSync, whereYourDataIs } from '../src/sync-summary';
 import { ONLINE } from './fakes';
 
 describe('router', () => {
@@ -15,6 +15,11 @@ describe('router', () => {
     expect(parseHash(topicHref('a b/c'))).toMatchObject({ name: 'topic', params: { topicId: 'a b/c' } });
     expect(parseHash('#/topics/%E0%A4%A')).toMatchObject({ name: 'topic', params: { topicId: '%E0%A4%A' } });
     expect(parseHash('#main')).toMatchObject({ name: 'notFound' });
+    expect(parseHash(historyHref())).toMatchObject({ name: 'history', params: {} });
+    expect(parseHash(historyHref('c++'))).toMatchObject({ name: 'history', params: { topicId: 'c++' } });
+    expect(parseHash(logHref('sql'))).toMatchObject({ name: 'log', params: { topicId: 'sql' } });
+    expect(parseHash('#/account')).toMatchObject({ name: 'account' });
+    expect(parseHash('#/account/x')).toMatchObject({ name: 'notFound' });
   });
 });
 
@@ -39,6 +44,13 @@ describe('sync summary', () => {
     expect(summarizeSync({ ...ONLINE, connected: false }).label).toBe('Connecting…');
     expect(summarizeSync({ ...ONLINE, online: false, connected: false, unsavedChanges: 1 }).label).toBe('Offline · 1 change on this device');
     expect(summarizeSync({ ...ONLINE, synced: false }).label).toBe('Syncing…');
+  });
+
+  it('when the panel says where the data is, then it is one plain sentence that matches the state', () => {
+    expect(whereYourDataIs(ONLINE)).toMatch(/^Everything you record is saved on this device .*; right now both copies are the same\.$/);
+    expect(whereYourDataIs({ ...ONLINE, unsavedChanges: 3 })).toMatch(/right now 3 changes are only on this device, and they will be copied in a moment\.$/);
+    expect(whereYourDataIs({ ...ONLINE, online: false, connected: false })).toMatch(/not connected, and nothing is waiting to be copied\.$/);
+    for (const s of [ONLINE, { ...ONLINE, unsavedChanges: 1 }]) expect(whereYourDataIs(s)).not.toMatch(/socket|outbox|ack|CRDT/i);
   });
 });
 

@@ -75,8 +75,8 @@ describe('App', () => {
     const w = h.mount(App);
     await flushPromises();
     await w.findAll('button').find((b) => b.text() === 'Sign out')!.trigger('click');
-    await flushPromises();
-    expect(w.find('h1').text()).toBe('Sign in');
+    // Everything is on the server (the fake says so): the device's copy is removed, then sign-in shows.
+    await vi.waitFor(() => expect(w.find('h1').text()).toBe('Sign in'));
     expect(h.sessions[0]!.destroyed).toBe(true);
   });
 
@@ -348,6 +348,11 @@ describe('Sync panel', () => {
     expect(text('sync-unsaved')).toBe('1');
     expect(text('sync-queued')).toBe('4');
     expect(text('sync-last')).toBe('2 min ago');
+    expect(text('sync-where')).toMatch(/right now 1 change is only on this device, and it will be copied when you are back online\.$/);
+    // The technical counters are there, folded away behind a details toggle.
+    expect(w.find('[data-testid="sync-details"]').attributes('open')).toBeUndefined();
+    expect(w.find('[data-testid="sync-details"] [data-testid="sync-queued"]').exists()).toBe(true);
+    expect(w.find('[data-testid="sync-facts"]').text()).not.toMatch(/Queued|Duplicates|Rejected/);
     expect(text('peer-count')).toContain('None');
 
     s.setStatus({ online: true, connected: true, synced: true, unsavedChanges: 0, queuedEvents: 0 });
@@ -356,7 +361,8 @@ describe('Sync panel', () => {
     expect(text('sync-summary')).toContain('All changes saved');
     expect(text('peer-list')).toContain('Chrome on Linux · K2P4');
 
-    await w.find('button').trigger('click');
+    expect(text('sync-where')).toMatch(/saved on this device at once and copied to your account .* both copies are the same\.$/);
+    await w.findAll('button').find((b) => b.text() === 'Send activity now')!.trigger('click');
     await flushPromises();
     expect(w.find('[data-testid="flush-table"] tbody tr').text()).toContain('OK');
   });

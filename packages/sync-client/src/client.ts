@@ -1,7 +1,8 @@
 import { LearnerDocument, isOrigin } from '@prepmate/crdt-model';
 import type { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
-import { AckTracker } from './doc/ack.js';
+import { fromBase64, toBase64 } from 'lib0/buffer';
+import { AckTracker, type KeptUnsaved } from './doc/ack.js';
 import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
 import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js';
 import { Emitter } from './emitter.js';
@@ -124,6 +125,11 @@ export interface SyncClient {
   destroy(): Promise<void>;
 }
 
+/** Where a page keeps its unsaved count for the next page of the same document. */
+export function unsavedCountKey(docName: string): string {
+  return `prepmate-doc-unsaved:${encodeURIComponent(docName)}`;
+}
+
 /** Builds a client on a platform; the entries (`index.ts`, `node/index.ts`) call it. */
 export function createSyncClientOn(platform: Platform, options: SyncClientOptions): SyncClient {
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(options.userId)) throw new TypeError('userId must be 1–128 characters of [A-Za-z0-9_-]');
@@ -167,6 +173,35 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
   let persistence: DocPersistence | null = null;
   let connection: DocConnection | null = null;
 
+  // The unsaved count is kept next to the document (in the rescue store, i.e. localStorage), so a
+  // reload says the same number of unsaved changes as before it, not a guess.
+  const keepStore = persistenceFactory ? (options.rescue !== undefined ? options.rescue : (platform.rescue ?? null)) : null;
+  const keptKey = unsavedCountKey(docName);
+  let lastKept: string | null = null;
+  const keepUnsaved = (): void => {
+    if (!keepStore) return;
+    const acked = tracker.lastAckedStateVector;
+    const value = JSON.stringify({ unsaved: tracker.unsaved, acked: acked ? toBase64(acked) : null });
+    if (value === lastKept) return;
+    try {
+      keepStore.set(keptKey, value);
+      lastKept = value;
+    } catch {
+      // Storage full or blocked: the next page counts the restored state as one change.
+    }
+  };
+  const readKept = (): KeptUnsaved | undefined => {
+    try {
+      const raw = keepStore?.get(keptKey);
+      if (!raw) return undefined;
+      const v = JSON.parse(raw) as { unsaved?: unknown; acked?: unknown };
+      if (typeof v.unsaved !== 'number') return undefined;
+      return { unsaved: v.unsaved, acked: typeof v.acked === 'string' ? fromBase64(v.acked) : null };
+    } catch {
+      return undefined;
+    }
+  };
+
   let statusQueued = false;
   const status = (): SyncStatus => {
     const t = telemetry.status();
@@ -183,7 +218,10 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     };
   };
   const saveWaiters = new Set<() => void>();
+  /** Before the stored state is loaded, the count is not yet worth keeping (it would overwrite the last page's). */
+  let restoredDone = false;
   const changed = (): void => {
+    if (restoredDone) keepUnsaved();
     if (tracker.unsaved === 0) for (const w of [...saveWaiters]) w();
     if (statusQueued || destroyed) return;
     statusQueued = true;
@@ -216,8 +254,10 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
         changed();
       });
       await persistence.whenLoaded;
-      tracker.restored(Y.encodeStateVector(doc));
+      tracker.restored(Y.encodeStateVector(doc), readKept());
     }
+    restoredDone = true;
+    keepUnsaved();
     if (destroyed || options.documentSync === false) return;
     const WS = options.WebSocket ?? platform.WebSocket;
     if (!WS) throw new Error('no WebSocket implementation: pass options.WebSocket');

@@ -58,3 +58,4 @@ export {
   type Services,
   type TelemetryConfig,
 } from './services/index.js';
+export { forgetLocalData, localDatabaseNames, type ForgetLocalDataOptions } from './forget.js';

@@ -82,6 +82,28 @@ describe('durable ack tracking', () => {
     expect(t.acked({}, ack(0, Y.encodeStateVector(doc)))).toBe(true);
     expect(t.unsaved).toBe(0);
   });
+
+  it('when the last page kept its count, then restored state counts as that many; zero with a covering ack counts as saved', () => {
+    const doc = new Y.Doc();
+    doc.getMap('m').set('k', 1);
+    const sv = Y.encodeStateVector(doc);
+    const kept = new AckTracker();
+    kept.restored(sv, { unsaved: 3, acked: null });
+    expect(kept.unsaved).toBe(3);
+    kept.localChange();
+    expect(kept.unsaved).toBe(4);
+    expect(kept.acked({}, ack(0, sv))).toBe(true);
+    expect(kept.unsaved).toBe(1);
+    expect(kept.lastAckedStateVector).toEqual(sv);
+
+    const saved = new AckTracker();
+    saved.restored(sv, { unsaved: 0, acked: sv });
+    expect(saved.unsaved).toBe(0);
+    // An ack that does not cover the restored state proves nothing: still one change.
+    const older = new AckTracker();
+    older.restored(sv, { unsaved: 0, acked: Y.encodeStateVector(new Y.Doc()) });
+    expect(older.unsaved).toBe(1);
+  });
 });
 
 describe('UUIDv7 ids', () => {

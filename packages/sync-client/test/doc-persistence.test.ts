@@ -55,6 +55,35 @@ describe('document persisted with y-indexeddb', () => {
     await page2.destroy();
   });
 
+  it('when the page reloads offline, then the unsaved count is the one shown before, and an acknowledged state counts as saved', async () => {
+    const userId = 'recounter';
+    const rescue = createMemoryRescueStore();
+    const opts = { apiBaseUrl: server.url, wsUrl: server.wsUrl, userId, getToken: () => server.token(userId), rescue };
+    const page1 = createSyncClientOn(platform(createManualConnectivity(false)), opts);
+    await page1.ready;
+    page1.document.updateTopic('heaps', { goal: 'k-way merge' });
+    page1.document.updateTopic('tries', { notes: 'prefix counts' });
+    await eventually(async () => expect(page1.status().unsavedChanges).toBe(2));
+    await page1.destroy();
+
+    const connectivity = createManualConnectivity(false);
+    const page2 = createSyncClientOn(platform(connectivity), opts);
+    await page2.ready;
+    expect(page2.status().unsavedChanges).toBe(2);
+    page2.document.updateTopic('heaps', { status: 'in_progress' });
+    await eventually(async () => expect(page2.status().unsavedChanges).toBe(3));
+    connectivity.setOnline(true);
+    await page2.whenSaved();
+    await page2.destroy();
+
+    // Everything was acknowledged before this reload: nothing is unsaved, even offline.
+    const page3 = createSyncClientOn(platform(createManualConnectivity(false)), opts);
+    await page3.ready;
+    expect(page3.document.getTopic('heaps')).toMatchObject({ goal: 'k-way merge', status: 'in_progress' });
+    expect(page3.status().unsavedChanges).toBe(0);
+    await page3.destroy();
+  });
+
   it('when more than 500 updates are written one task at a time, then the store is compacted and a reload has them all', async () => {
     const name = 'compaction';
     const doc = new Y.Doc();

@@ -3,7 +3,7 @@
  * things the app adds on top of it: presence of this device through Yjs awareness, and the
  * flush history of the sync panel.
  */
-import { createSyncClient, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
+import { browserRescueStore, createSyncClient, forgetLocalData, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
 import { currentApiEndpoints, type ApiEndpoints } from '../config/api';
 import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus } from './port';
 
@@ -15,6 +15,8 @@ interface DevicePresence {
 
 const DEVICE_KEY = 'prepmate.device.v1';
 const DEVICE_ID_KEY = 'prepmate.device-id.v1';
+/** The server's close code for an erased document (docs/PROTOCOL.md, `DOCUMENT_DELETED`). */
+const CLOSE_DOCUMENT_DELETED = 4410;
 
 /** "Chrome on Linux" from the user agent; enough to tell one's own devices apart. */
 export function describeUserAgent(ua: string): string {
@@ -122,6 +124,8 @@ export function createSessionWith(
   let screen = 'dashboard';
   const peerListeners = new Set<(peers: readonly PeerDevice[]) => void>();
   const flushListeners = new Set<(record: FlushRecord) => void>();
+  const erasedListeners = new Set<() => void>();
+  let erased = false;
   const cleanups: (() => void)[] = [];
   let destroyed = false;
 
@@ -159,6 +163,16 @@ export function createSessionWith(
     // Awareness of other devices is dropped when the socket closes; refresh the list then too.
     cleanups.push(client.on('status', publishPeers));
     publishPeers();
+    const provider = client.provider;
+    if (provider) {
+      const onClose = (event: CloseEvent | null): void => {
+        if (event?.code !== CLOSE_DOCUMENT_DELETED || erased) return;
+        erased = true;
+        for (const l of [...erasedListeners]) l();
+      };
+      provider.on('connection-close', onClose);
+      cleanups.push(() => provider.off('connection-close', onClose));
+    }
   });
 
   return {
@@ -191,13 +205,25 @@ export function createSessionWith(
       if (result.sent === 0) for (const l of flushListeners) l(record);
       return record;
     },
-    async destroy() {
-      destroyed = true;
-      for (const off of cleanups.splice(0)) off();
-      peerListeners.clear();
-      flushListeners.clear();
-      client.provider?.awareness.setLocalState(null);
-      await client.destroy();
+    onErased(listener) {
+      erasedListeners.add(listener);
+      return () => erasedListeners.delete(listener);
+    },
+    destroy,
+    async forget() {
+      await destroy();
+      await forgetLocalData({ userId: config.userId, indexedDB: globalThis.indexedDB ?? null, rescue: browserRescueStore() });
     },
   };
+
+  async function destroy(): Promise<void> {
+    if (destroyed) return;
+    destroyed = true;
+    for (const off of cleanups.splice(0)) off();
+    peerListeners.clear();
+    flushListeners.clear();
+    erasedListeners.clear();
+    client.provider?.awareness.setLocalState(null);
+    await client.destroy();
+  }
 }

@@ -75,7 +75,14 @@ export interface LearnerSession {
   captureEvent(eventType: string, eventData?: JsonObject): Promise<void>;
   /** Sends queued events now. */
   flush(): Promise<FlushRecord>;
+  /**
+   * Called once when the server says this learner's data was erased (account deleted, here or on
+   * another device); the app then forgets the data on this device too. Returns the unsubscribe.
+   */
+  onErased(listener: () => void): () => void;
   destroy(): Promise<void>;
+  /** Destroys the session and removes everything it kept on this device (document, outbox, copies). */
+  forget(): Promise<void>;
 }
 
 /** Who is signed in; the factory knows where the server is. */

@@ -11,6 +11,9 @@ import { useAuthStore } from './auth';
 /** Longest the app waits for local data before showing screens anyway, ms. */
 export const LOAD_GATE_MS = 3_000;
 
+/** Shown on the sign-in screen when the server said the learner's data was erased. */
+export const ERASED_MESSAGE = 'This account was deleted, so its practice has been removed from this device too.';
+
 /** How many flush results the sync panel keeps. */
 export const FLUSH_HISTORY = 8;
 
@@ -84,6 +87,8 @@ export const useSyncStore = defineStore('sync', () => {
       }),
       s.onPeers((next) => (peers.value = next)),
       s.onFlush((record) => (flushes.value = [record, ...flushes.value].slice(0, FLUSH_HISTORY))),
+      // The account was deleted (here or on another device): nothing of it may stay on this one.
+      s.onErased(() => void forgetErased(userId)),
     ];
     const markLoaded = (): void => {
       if (session.value === s) loaded.value = true;
@@ -95,7 +100,18 @@ export const useSyncStore = defineStore('sync', () => {
     setTimeout(markLoaded, LOAD_GATE_MS);
   }
 
-  async function close(): Promise<void> {
+  async function forgetErased(userId: string): Promise<void> {
+    if (session.value?.userId !== userId) return;
+    await close({ forget: true });
+    // Deleted from this device's "Your data" screen: that flow signs out with its own words.
+    if (auth.userId === userId) await auth.signOut({ forgotten: true, message: ERASED_MESSAGE });
+  }
+
+  /**
+   * Ends the session. `forget`: also remove everything it kept on this device (only once the
+   * server has all of it, or the account is gone).
+   */
+  async function close(options: { forget?: boolean } = {}): Promise<void> {
     const s = session.value;
     for (const off of unsubscribers) off();
     unsubscribers = [];
@@ -105,7 +121,14 @@ export const useSyncStore = defineStore('sync', () => {
     rememberedSync.value = null;
     peers.value = [];
     flushes.value = [];
-    await s?.destroy();
+    if (options.forget) {
+      try {
+        localStorage.removeItem(syncKey(s?.userId ?? ''));
+      } catch {
+        // Only the "last sync" label lived there.
+      }
+      await s?.forget();
+    } else await s?.destroy();
   }
 
   // Sign-in opens the learner's session, sign-out (or another learner) closes it.
@@ -118,6 +141,9 @@ export const useSyncStore = defineStore('sync', () => {
     },
     { immediate: true },
   );
+
+  /** Every change and every activity event is on the server (nothing would be lost by forgetting the device). */
+  const allOnServer = computed(() => loaded.value && status.value.unsavedChanges === 0 && status.value.queuedEvents === 0);
 
   /** Records real use; a failure is shown in the sync panel instead of breaking the screen. */
   function track(eventType: string, eventData: JsonObject = {}): void {
@@ -137,5 +163,5 @@ export const useSyncStore = defineStore('sync', () => {
     session.value?.setPresence(screen);
   }
 
-  return { session, loaded, status, lastSyncTime, flushes, peers, telemetryError, track, flushNow, setPresence, close };
+  return { session, loaded, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close };
 });

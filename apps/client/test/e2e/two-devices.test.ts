@@ -312,6 +312,8 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('two devices of one 
     await withSqlGoal();
     await nav(a, 'Sync');
     await nav(b, 'Sync');
+    // The upload counters are technical details, folded away until asked for.
+    for (const d of [a, b]) await d.page.getByTestId('sync-details').locator('summary').click();
     await a.page.getByRole('button', { name: 'Send activity now' }).click();
     await b.page.getByRole('button', { name: 'Send activity now' }).click();
     await a.page.getByTestId('flush-table').waitFor({ timeout: DEADLINE });

@@ -44,6 +44,13 @@ export function stateVectorCovers(covering: Uint8Array, covered: Map<number, num
   return true;
 }
 
+/** What a page keeps about its unsaved changes for the next page (see {@link AckTracker.restored}). */
+export interface KeptUnsaved {
+  readonly unsaved: number;
+  /** The last acknowledged state vector, when there was an ack. */
+  readonly acked: Uint8Array | null;
+}
+
 /**
  * Counts local changes until the server says they are durable.
  *
@@ -55,12 +62,16 @@ export function stateVectorCovers(covering: Uint8Array, covered: Map<number, num
  * ack is covered again by the new socket's step 2.
  *
  * State restored from local persistence at start-up has no sequence number (its session is
- * gone); it counts as one unsaved change until an ack's state vector covers it.
+ * gone); it counts as the number of unsaved changes the previous page last reported (at least
+ * one) until an ack's state vector covers it, so that the count a learner saw before a reload
+ * is the count they see after it.
  */
 export class AckTracker {
   #localSeq = 0;
   #durableSeq = 0;
   #restored: Map<number, number> | null = null;
+  #restoredCount = 1;
+  #lastAcked: Uint8Array | null = null;
   readonly #marks = new WeakMap<object, number[]>();
 
   /** A local transaction happened. */
@@ -68,10 +79,24 @@ export class AckTracker {
     this.#localSeq++;
   }
 
-  /** Local persistence restored this state; unsaved until an ack covers it. */
-  restored(stateVector: Uint8Array): void {
+  /**
+   * Local persistence restored this state; unsaved until an ack covers it. `previous`: what the
+   * last page reported, when it was kept. With unsaved changes there, the restored state counts as
+   * that many; with none, and an acknowledged state that covers it, nothing is unsaved.
+   */
+  restored(stateVector: Uint8Array, previous?: KeptUnsaved): void {
     const sv = Y.decodeStateVector(stateVector);
     this.#restored = sv.size > 0 ? sv : null;
+    const n = previous?.unsaved ?? 1;
+    this.#restoredCount = Number.isSafeInteger(n) && n > 1 ? n : 1;
+    // Zero unsaved on the last page means its deletions were acknowledged too, which a state
+    // vector alone cannot tell: only then does covering insertions prove the state durable.
+    if (this.#restored && previous?.unsaved === 0 && previous.acked && stateVectorCovers(previous.acked, this.#restored)) this.#restored = null;
+  }
+
+  /** The state vector of the last acknowledgement: every insertion it covers is durable. */
+  get lastAckedStateVector(): Uint8Array | null {
+    return this.#lastAcked;
   }
 
   /** A frame goes out on `socket`. */
@@ -85,6 +110,7 @@ export class AckTracker {
   /** An ack arrived on `socket`; returns whether anything became durable. */
   acked(socket: object, ack: DurableAck): boolean {
     let changed = false;
+    this.#lastAcked = ack.stateVector;
     const marks = this.#marks.get(socket);
     if (marks && ack.messages > 0) {
       const mark = marks[Math.min(ack.messages, marks.length) - 1] ?? 0;
@@ -102,6 +128,6 @@ export class AckTracker {
 
   /** Local changes not yet acknowledged as durable by the server. */
   get unsaved(): number {
-    return this.#localSeq - this.#durableSeq + (this.#restored ? 1 : 0);
+    return this.#localSeq - this.#durableSeq + (this.#restored ? this.#restoredCount : 0);
   }
 }
