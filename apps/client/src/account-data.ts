@@ -3,6 +3,7 @@
  * (`GET /api/users/me/export`, `DELETE /api/users/me`), and a CSV of their practice sessions.
  */
 import type { Assessment } from '@prepmate/crdt-model';
+import { currentApiEndpoints } from './config/api';
 
 /** A failure with a message meant for the learner. */
 export class AccountRequestError extends Error {
@@ -17,7 +18,8 @@ async function authorized(path: string, init: RequestInit, getToken: GetToken): 
   for (const forceRefresh of [false, true]) {
     const token = await getToken({ forceRefresh });
     try {
-      response = await fetch(path, { ...init, headers: { ...init.headers, Authorization: `Bearer ${token}` } });
+      // The configured server (`VITE_API_URL`), which may be on another origin than the app.
+      response = await fetch(`${currentApiEndpoints().apiBaseUrl}${path}`, { ...init, headers: { ...init.headers, Authorization: `Bearer ${token}` } });
     } catch {
       throw new AccountRequestError('The server cannot be reached. Check your connection and try again.');
     }
@@ -52,12 +54,15 @@ export function csvCell(value: string | number | undefined): string {
 
 const CSV_COLUMNS = ['completed_at', 'topic', 'kind', 'score', 'duration_minutes', 'questions_attempted', 'correct_answers', 'weak_areas', 'assessment_id'] as const;
 
-/** The practice sessions as CSV (one row each, oldest first, CRLF line ends as spreadsheets expect). */
-export function sessionsCsv(sessions: readonly Assessment[]): string {
+/**
+ * The practice sessions as CSV (one row each, oldest first, CRLF line ends as spreadsheets expect).
+ * `topicName` gives a topic's display name: a learner reads "Базы данных", not its derived id.
+ */
+export function sessionsCsv(sessions: readonly Assessment[], topicName: (topicId: string) => string): string {
   const rows = sessions.map((a) =>
     [
       a.completedAt,
-      a.topicId,
+      topicName(a.topicId),
       a.kind ?? 'assessment',
       a.score,
       a.durationSec === undefined ? undefined : Math.round(a.durationSec / 60),

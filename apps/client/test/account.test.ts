@@ -24,10 +24,10 @@ describe('CSV of practice sessions', () => {
     const csv = sessionsCsv([
       { assessmentId: 'a1', topicId: 'sql', kind: 'quiz', score: 55, completedAt: '2026-11-01T10:00:00.000Z', durationSec: 2400, weakAreas: ['joins', 'window, functions'] },
       { assessmentId: 'a2', topicId: 'graphs', score: 80, completedAt: '2026-11-02T10:00:00.000Z', questionsAttempted: 5, correctAnswers: 4 },
-    ]);
+    ], (id) => (id === 'sql' ? 'Базы данных SQL' : id));
     expect(csv.split('\r\n')).toEqual([
       'completed_at,topic,kind,score,duration_minutes,questions_attempted,correct_answers,weak_areas,assessment_id',
-      '2026-11-01T10:00:00.000Z,sql,quiz,55,40,,,"joins; window, functions",a1',
+      '2026-11-01T10:00:00.000Z,Базы данных SQL,quiz,55,40,,,"joins; window, functions",a1',
       '2026-11-02T10:00:00.000Z,graphs,assessment,80,,5,4,,a2',
       '',
     ]);
@@ -62,20 +62,23 @@ describe('Your data screen', () => {
     const h = createHarness();
     const w = h.mount(App);
     await flushPromises();
-    h.run(() => useLearnerStore()).logAssessment({ assessmentId: 'a1', topicId: 'sql', score: 60, completedAt: '2026-11-01T10:00:00.000Z' });
+    const learner = h.run(() => useLearnerStore());
+    // The CSV names a topic as the learner does, not by its derived id.
+    const topicId = learner.createTopic('Базы данных');
+    learner.logAssessment({ assessmentId: 'a1', topicId, score: 60, completedAt: '2026-11-01T10:00:00.000Z' });
     expect(w.find('main h1').text()).toBe('Your data');
 
     await w.find('[data-testid="download-json"]').trigger('click');
     await flushPromises();
     expect(fetch).toHaveBeenCalledTimes(1);
-    expect(fetch.mock.calls[0]![0]).toBe('/api/users/me/export');
+    expect(fetch.mock.calls[0]![0]).toBe(`${window.location.origin}/api/users/me/export`);
     expect((fetch.mock.calls[0]![1]!.headers as Record<string, string>)['Authorization']).toBe(`Bearer ${fakeJwt('ada')}`);
     expect(files[0]!.name).toMatch(/^prepmate-ada-\d{4}-\d{2}-\d{2}\.json$/);
     expect(JSON.parse(await files[0]!.text)).toEqual({ userId: 'ada', events: [] });
 
     await w.find('[data-testid="download-csv"]').trigger('click');
     expect(files[1]!.name).toMatch(/^prepmate-ada-sessions-.*\.csv$/);
-    expect(await files[1]!.text).toContain('2026-11-01T10:00:00.000Z,sql,assessment,60,');
+    expect(await files[1]!.text).toContain('2026-11-01T10:00:00.000Z,Базы данных,assessment,60,');
     expect(w.text()).toContain('Your 1 practice session was downloaded as CSV.');
   });
 
