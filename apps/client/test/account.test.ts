@@ -105,7 +105,7 @@ describe('Your data screen', () => {
     await w.find('#delete-typed').setValue('ada');
     await w.find('[data-testid="delete-confirm"]').trigger('submit');
     await flushPromises();
-    expect(fetch.mock.calls.map((c) => [c[0], c[1]?.method])).toEqual([['/api/users/me', 'DELETE']]);
+    expect(fetch.mock.calls.map((c) => [c[0], c[1]?.method])).toEqual([[`${window.location.origin}/api/users/me`, 'DELETE']]);
     await vi.waitFor(() => expect(w.find('h1').text()).toBe('Sign in'));
     expect(h.sessions[0]!.forgotten).toBe(true);
     expect(w.find('[data-testid="signin-notice"]').text()).toContain('deleted, on the server and on this device');

@@ -29,11 +29,11 @@ describe('first use', () => {
     expect(Object.keys(learner.topics).sort()).toEqual([...SUGGESTED_TOPICS].sort());
     expect(w.find('[data-testid="onboarding-add-all"]').exists()).toBe(false);
 
-    // The first topic in the list is filled in on the log form, with a word on what to enter.
+    // The first topic in the list is filled in on the log form (by its name), with a word on what to enter.
     expect(w.find('[data-testid="onboarding-log"]').attributes('href')).toBe('#/log/algorithms');
     h.router.push('/log/algorithms');
     await flushPromises();
-    expect((w.find('#log-topic').element as HTMLInputElement).value).toBe('algorithms');
+    expect((w.find('#log-topic').element as HTMLInputElement).value).toBe('Algorithms');
     expect(w.find('[data-testid="first-session-guide"]').exists()).toBe(true);
     await w.find('#log-score').setValue('72');
     await w.find('form').trigger('submit');
