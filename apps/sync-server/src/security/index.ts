@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { AuditEntry, AuditStore, DocumentStore, Store } from '../storage/ports.js';
 import { verifyBatchSignature } from './batch-signature.js';
 import { encryptingTelemetryStore } from './encrypted-telemetry.js';
+import { envelopeEscapingTelemetryStore } from './escaped-telemetry.js';
 import { createFieldCipher, type FieldCipher } from './field-cipher.js';
 import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from '../key-formats.js';
 import { checkStoredCiphertext } from './startup-check.js';
@@ -111,6 +112,8 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
   });
   let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => auditBuffer.enqueue(entries), context, now });
   if (fields !== null) telemetry = encryptingTelemetryStore(telemetry, fields.cipher);
+  // Outermost: learner data never reaches the cipher or the database with the envelope key.
+  telemetry = envelopeEscapingTelemetryStore(telemetry);
 
   // A plain object, not a spread: adapters may be class instances whose methods a spread drops.
   const store: Store = {
