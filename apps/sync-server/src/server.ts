@@ -244,7 +244,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       now: now ?? (() => new Date()),
       retryAfterSeconds: Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000)),
     }),
-    createTelemetryRouter(restDeps),
+    createTelemetryRouter(restDeps, (learnerOf) => security.verifyBatchSignature(learnerOf)),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
     createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),

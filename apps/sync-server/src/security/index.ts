@@ -8,14 +8,14 @@ import { ConfigError, type Config } from '../config.js';
 import { StoreUnavailableError } from '../storage/errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditEntry, AuditStore, DocumentStore, Store } from '../storage/ports.js';
-import { verifyBatchSignature } from './batch-signature.js';
+import { verifyBatchSignature, type LearnerOf } from './batch-signature.js';
 import { encryptingTelemetryStore } from './encrypted-telemetry.js';
 import { envelopeEscapingTelemetryStore } from './escaped-telemetry.js';
 import { createFieldCipher, type FieldCipher } from './field-cipher.js';
 import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from '../key-formats.js';
 import { checkStoredCiphertext } from './startup-check.js';
 
-export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS } from './batch-signature.js';
+export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS, type LearnerOf } from './batch-signature.js';
 export { createFieldCipher, isEncryptedValue, findEncryptedValues, FieldDecryptionError, type FieldCipher, type EncryptedValue } from './field-cipher.js';
 export { parseFieldKeys, parseEncryptedFields, parseSigningKeys, KeyFormatError, type FieldKeyring, type FieldKey } from '../key-formats.js';
 
@@ -41,8 +41,11 @@ export interface SecurityLayer {
   readonly context: AuditContext;
   /** null when FIELD_ENCRYPTION_KEY is unset. */
   readonly cipher: FieldCipher | null;
-  /** `POST /telemetry/batch` middleware: refuses a missing (when required), stale or wrong signature. */
-  readonly verifyBatchSignature: RequestHandler;
+  /**
+   * Middleware for every ingestion route, after auth: refuses a missing (when required), stale or
+   * wrong signature; `learnerOf` names the learner the request acts for, which the signature binds.
+   */
+  verifyBatchSignature(learnerOf: LearnerOf): RequestHandler;
   /** The audit trail itself (its own writes are not audited). */
   readonly audit: AuditStore;
   /** The document store under the audit decorator (the audit history reads it). */
@@ -136,7 +139,8 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
     store,
     context,
     cipher: fields?.cipher ?? null,
-    verifyBatchSignature: verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }),
+    verifyBatchSignature: (learnerOf) =>
+      verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }, learnerOf),
     audit: base.audit,
     documents: base.documents,
     pseudonym,

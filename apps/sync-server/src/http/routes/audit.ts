@@ -205,13 +205,13 @@ export interface SecurityRouterDeps {
 
 /**
  * The security layer's routers, mounted under `/api` before the telemetry and users routers:
- * the audit context (`use`, so every later route runs inside it), batch signatures, and the
- * export/erasure audit.
+ * the audit context (`use`, so every later route runs inside it) and the export/erasure audit.
+ * Batch signatures are checked by the telemetry router itself, after auth: the signature binds
+ * the learner the request acts for.
  */
 export function createSecurityRoutersBefore(security: SecurityLayer, deps: SecurityRouterDeps): Router[] {
   const router = Router();
   router.use(auditContextMiddleware(security.context));
-  router.post('/telemetry/batch', security.verifyBatchSignature);
   return [
     router,
     createUserAuditRouter({
