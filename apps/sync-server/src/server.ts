@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { learnerDocName } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
+import { applyConnectionLimits, connectionsCheckingIntervalMs } from './http/connections.js';
 import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
 import { createDevTokenRouter } from './http/routes/dev-token.js';
 import { createHealthRouter } from './http/routes/health.js';
@@ -250,7 +251,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),
   ];
   const app = createApp({ config, logger, apiRouters, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
-  const server: Server = createServer(app);
+  const server: Server = createServer({ connectionsCheckingInterval: connectionsCheckingIntervalMs(config) }, app);
+  applyConnectionLimits(server, config);
   server.on('upgrade', (req, socket, head) => sync.handleUpgrade(req, socket, head));
 
   await new Promise<void>((resolve, reject) => {

@@ -15,6 +15,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { docNameSchema, ownerOfDocName } from '@prepmate/crdt-model';
 import type { Principal, TokenService } from '../auth/tokens.js';
 import type { Logger } from '../logger.js';
+import { createRefusalLog, type RefusalLog } from './refusal-log.js';
 import type { LiveDocument } from '../docs/live-document.js';
 import type { Peer } from '../docs/origins.js';
 import type { DocumentManager } from '../docs/manager.js';
@@ -48,6 +49,8 @@ export interface SyncEndpointDeps {
   readonly logger: Logger;
   readonly metrics: SyncMetrics;
   readonly limits: SyncLimits;
+  /** Where refused upgrades are reported. Default: a rate-limited warn line per refusal. */
+  readonly refusalLog?: RefusalLog;
 }
 
 export interface SyncEndpoint {
@@ -61,7 +64,7 @@ export interface SyncEndpoint {
 const SYNC_PREFIX = '/sync/';
 
 /** A refused upgrade: a plain HTTP response in the API's error shape, then the socket is closed. */
-function refuse(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
+function writeRefusal(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ success: false, error: { code, message, details: [] } });
   const head = [
@@ -125,6 +128,7 @@ class Connection implements Peer {
 
 export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   const { tokens, documents, logger, metrics, limits } = deps;
+  const refusalLog = deps.refusalLog ?? createRefusalLog(logger);
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
   const connections = new Set<Connection>();
   let closing = false;
@@ -254,6 +258,10 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (s: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void => {
+      if (!s.destroyed) refusalLog(req, status, code);
+      writeRefusal(s, status, code, message, retryAfterSeconds);
+    };
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith(SYNC_PREFIX)) return refuse(socket, 404, 'NOT_FOUND', 'WebSocket endpoint is /sync/<docName>');
     let principal: Principal;
@@ -296,7 +304,8 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       socket.on('error', () => socket.destroy());
       upgrade(req, socket, head).catch((error: unknown) => {
         logger.error({ err: error }, 'sync: upgrade failed');
-        refuse(socket, 500, 'INTERNAL', 'internal error');
+        refusalLog(req, 500, 'INTERNAL');
+        writeRefusal(socket, 500, 'INTERNAL', 'internal error');
       });
     },
     get connections() {
