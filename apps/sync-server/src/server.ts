@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { learnerDocName } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
+import { refusingErasedLearners } from './http/auth.js';
 import { applyConnectionLimits, connectionsCheckingIntervalMs } from './http/connections.js';
 import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
 import { createDevTokenRouter } from './http/routes/dev-token.js';
@@ -190,6 +191,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     logger,
     store,
     tokens,
+    issuedBeforeErasure: (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt),
     registry,
     redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisStreamKey ? { streamKey: tuning.redisStreamKey } : {}) } : null,
     instanceId,
@@ -220,7 +222,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   );
   if (overrides.runJobs !== false) jobs.start();
 
-  const restDeps = { tokens, service: learnerData, limiter: cache.rateLimiter, config };
+  // REST refuses a learner token issued before that learner's erasure (410).
+  const restTokens = refusingErasedLearners(tokens, (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt));
+  const restDeps = { tokens: restTokens, service: learnerData, limiter: cache.rateLimiter, config };
   const apiRouters = [
     createHealthRouter({
       startedAt,

@@ -14,6 +14,7 @@ import { envelopeEscapingTelemetryStore } from './escaped-telemetry.js';
 import { createFieldCipher, type FieldCipher } from './field-cipher.js';
 import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from '../key-formats.js';
 import { checkStoredCiphertext } from './startup-check.js';
+import { createErasureRegistry, type ErasureRegistry } from './erasures.js';
 
 export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS, type LearnerOf } from './batch-signature.js';
 export { createFieldCipher, isEncryptedValue, findEncryptedValues, FieldDecryptionError, type FieldCipher, type EncryptedValue } from './field-cipher.js';
@@ -52,6 +53,8 @@ export interface SecurityLayer {
   readonly documents: DocumentStore;
   /** The keyed pseudonym of a learner (erasure). */
   pseudonym(userId: string): string;
+  /** When learners were erased (pseudonymous), for refusing tokens issued before. */
+  readonly erasures: ErasureRegistry;
   /** Writes buffered audit entries now, so erasure pseudonymises them too. */
   flushAudit(): Promise<void>;
   /** Drops expired leases, whose keys may name an erased learner's documents. */
@@ -144,6 +147,7 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
     audit: base.audit,
     documents: base.documents,
     pseudonym,
+    erasures: createErasureRegistry({ audit: base.audit, pseudonym, now: () => now().getTime() }),
     flushAudit: () => auditBuffer.flush(),
     purgeExpiredLeases: () => base.leases.purgeExpired(),
     stop: () => auditBuffer.stop(),

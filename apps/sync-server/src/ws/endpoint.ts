@@ -49,6 +49,12 @@ export interface SyncEndpointDeps {
   readonly logger: Logger;
   readonly metrics: SyncMetrics;
   readonly limits: SyncLimits;
+  /**
+   * True when a learner's token predates that learner's erasure. Such a socket is accepted and
+   * closed at once with 4410 (no document is loaded): the app clears its local data on 4410,
+   * which a refused upgrade would never tell it.
+   */
+  readonly issuedBeforeErasure?: (userId: string, issuedAt: number) => Promise<boolean>;
   /** Where refused upgrades are reported. Default: a rate-limited warn line per refusal. */
   readonly refusalLog?: RefusalLog;
 }
@@ -283,6 +289,11 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       return refuse(socket, 403, 'FORBIDDEN', 'this document belongs to another learner');
     }
     if (closing) return refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
+    if (principal.role === 'learner' && deps.issuedBeforeErasure && (await deps.issuedBeforeErasure(principal.userId, principal.issuedAt))) {
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => ws.close(CloseCode.DOCUMENT_DELETED, 'learner erased'));
+      return;
+    }
     let live: LiveDocument;
     try {
       live = await documents.acquire(docName);

@@ -35,6 +35,8 @@ export interface UserRoutesAuditDeps {
   readonly purgeLeases: () => Promise<unknown>;
   /** Seconds for `Retry-After` when the audit write fails. */
   readonly retryAfterSeconds: number;
+  /** Told when a learner has been erased here (tokens issued before are refused from then on). */
+  readonly noteErased?: (userId: string, at: Date) => void;
 }
 
 type JsonSender = (body: unknown) => Response;
@@ -106,9 +108,10 @@ export function createUserAuditRouter(deps: UserRoutesAuditDeps): Router {
       const pseudonymised = await deps.audit.pseudonymiseUser(userId, pseudonym);
       await deps.purgeLeases();
       const deleted = typeof data['deleted'] === 'object' && data['deleted'] !== null ? (data['deleted'] as Record<string, unknown>) : {};
+      const at = deps.now();
       await deps.audit.append([
         {
-          at: deps.now(),
+          at,
           // A learner erasing themselves is recorded under the pseudonym too.
           actor: actor.actor === userId ? pseudonym : actor.actor,
           actorRole: actor.actorRole,
@@ -120,6 +123,7 @@ export function createUserAuditRouter(deps: UserRoutesAuditDeps): Router {
           details: { ...deleted, auditEntriesPseudonymised: pseudonymised },
         },
       ]);
+      deps.noteErased?.(userId, at);
     }),
   );
   return router;
@@ -222,6 +226,7 @@ export function createSecurityRoutersBefore(security: SecurityLayer, deps: Secur
       flushPending: () => security.flushAudit(),
       purgeLeases: () => security.purgeExpiredLeases(),
       retryAfterSeconds: deps.retryAfterSeconds,
+      noteErased: (userId, at) => security.erasures.noteErased(userId, at),
     }),
   ];
 }
