@@ -168,6 +168,16 @@ export const configSchema = z.object({
   MODEL_TIMEOUT_MS: int(100, 120_000, 'an integer number of milliseconds from 100 to 120000').default(8000),
   /** Coaching notes asked per learner per hour (a new plan is needed for each anyway), 0–100. Default 4. */
   MODEL_NOTES_PER_HOUR: int(0, 100, 'an integer from 0 to 100').default(4),
+  /** A connection must complete its request headers within this time, ms; a silent connection is closed after it too. Default 10000. */
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000, 'an integer number of milliseconds from 100 to 600000').default(10_000),
+  /** A whole request (headers and body) must arrive within this time, ms; at least HTTP_HEADERS_TIMEOUT_MS. Default 60000. */
+  HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000, 'an integer number of milliseconds from 100 to 3600000').default(60_000),
+  /** Idle time of a kept-alive HTTP connection between requests, ms (above your load balancer's idle timeout). Default 65000. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(100, 600_000, 'an integer number of milliseconds from 100 to 600000').default(65_000),
+  /** Open TCP connections per instance (HTTP and WebSocket); beyond it new connections are dropped. Default 10000. */
+  HTTP_MAX_CONNECTIONS: int(1, 1_000_000, 'an integer from 1 to 1000000').default(10_000),
+  /** Content-Security-Policy and the other security headers (helmet) on every answer. Default true. */
+  SECURITY_HEADERS: bool.default(true),
   /** pino level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
     message: 'accepts fatal, error, warn, info, debug, trace or silent',
@@ -246,6 +256,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       'Invalid configuration:\n  AUTH_MODE: dev (the default) lets anyone mint a token for any learner and is refused when NODE_ENV=production; set AUTH_MODE=jwt with JWT_SECRET or JWT_JWKS_URL',
     );
+  }
+  if (config.HTTP_REQUEST_TIMEOUT_MS < config.HTTP_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration:\n  HTTP_REQUEST_TIMEOUT_MS: accepts a number of milliseconds at least HTTP_HEADERS_TIMEOUT_MS (a request includes its headers)');
   }
   checkSecurityConfig(config);
   return config;

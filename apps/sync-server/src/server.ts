@@ -16,6 +16,8 @@ import type { Config } from './config.js';
 import { learnerDocName, type UserId } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
+import { refusingErasedLearners } from './http/auth.js';
+import { applyConnectionLimits, connectionsCheckingIntervalMs } from './http/connections.js';
 import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
 import { createDevTokenRouter } from './http/routes/dev-token.js';
 import { createHealthRouter } from './http/routes/health.js';
@@ -201,6 +203,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     logger,
     store,
     tokens,
+    issuedBeforeErasure: (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt),
     registry,
     redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisStreamKey ? { streamKey: tuning.redisStreamKey } : {}) } : null,
     instanceId,
@@ -232,7 +235,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   );
   if (overrides.runJobs !== false) jobs.start();
 
-  const restDeps = { tokens, service: learnerData, limiter: cache.rateLimiter, config };
+  // REST refuses a learner token issued before that learner's erasure (410).
+  const restTokens = refusingErasedLearners(tokens, (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt));
+  const restDeps = { tokens: restTokens, service: learnerData, limiter: cache.rateLimiter, config };
   const apiRouters = [
     createHealthRouter({
       startedAt,
@@ -257,14 +262,15 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       now: now ?? (() => new Date()),
       retryAfterSeconds: Math.max(1, Math.ceil(config.RETRY_DELAY_MS / 1000)),
     }),
-    createTelemetryRouter(restDeps),
+    createTelemetryRouter(restDeps, (learnerOf) => security.verifyBatchSignature(learnerOf)),
     createProgressRouter(restDeps),
     createUsersRouter(restDeps),
     createPlanRouter({ ...restDeps, plans }),
     createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),
   ];
   const app = createApp({ config, logger, apiRouters, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
-  const server: Server = createServer(app);
+  const server: Server = createServer({ connectionsCheckingInterval: connectionsCheckingIntervalMs(config) }, app);
+  applyConnectionLimits(server, config);
   server.on('upgrade', (req, socket, head) => sync.handleUpgrade(req, socket, head));
 
   await new Promise<void>((resolve, reject) => {

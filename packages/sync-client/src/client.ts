@@ -150,7 +150,8 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
     ...(options.compressRequests !== undefined ? { compress: options.compressRequests } : {}),
-    ...(options.batchSigning ? { signing: options.batchSigning, now: () => clock.now() } : {}),
+    // The client's tokens are the learner's own: their subject is `userId`, which every signature names.
+    ...(options.batchSigning ? { signing: { ...options.batchSigning, userId: options.userId }, now: () => clock.now() } : {}),
   });
   const telemetry = createTelemetry({
     ...options.telemetry,

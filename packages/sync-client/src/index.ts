@@ -17,6 +17,7 @@ export {
   parseRetryAfter,
   signBatchBody,
   type BatchSigning,
+  type BatchSigner,
   type BatchTransport,
   type FetchLike,
   type GetToken,

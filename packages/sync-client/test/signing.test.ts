@@ -25,7 +25,7 @@ describe('signed batches against the real server (BATCH_SIGNING_KEYS)', () => {
       getToken: () => server.token(userId),
       batchId: () => `batch_${Math.random().toString(36).slice(2)}`,
       nowIso: () => new Date().toISOString(),
-      ...(signing ? { signing } : {}),
+      ...(signing ? { signing: { ...signing, userId } } : {}),
     });
 
   it('when the SDK signs with the configured key, then the batch is stored', async () => {
@@ -48,9 +48,32 @@ describe('signed batches against the real server (BATCH_SIGNING_KEYS)', () => {
     expect(transport.sendNow?.([event('evt_unload')])).toBeNull();
   });
 
-  it('when signed with WebCrypto, then the signature equals signBatch of the server for the same body and time', async () => {
+  it('when signed with WebCrypto, then the signature equals signBatch of the server for the same body, time and learner', async () => {
     const body = JSON.stringify({ batchId: 'b', items: [] });
-    const expected = signBatch(body, 1_700_000_000, SECRET);
-    expect(await signBatchBody(body, 1_700_000_000, await importSigningKey(SECRET))).toBe(expected);
+    const expected = signBatch(body, 1_700_000_000, 'alice', SECRET);
+    const key = await importSigningKey(SECRET);
+    expect(await signBatchBody(body, 1_700_000_000, 'alice', key)).toBe(expected);
+    expect(await signBatchBody(body, 1_700_000_000, 'bob', key)).not.toBe(expected);
+  });
+
+  it('when a signed batch is replayed under another learner\'s token, then it is refused and nothing is stored for that learner', async () => {
+    const replayed: { headers: Record<string, string>; body: string }[] = [];
+    const capture = createHttpTransport({
+      apiBaseUrl: server.url,
+      getToken: () => server.token('victim-signer'),
+      batchId: () => 'batch_replayed',
+      nowIso: () => new Date().toISOString(),
+      compress: false,
+      signing: { clientId: 'mobile', secret: SECRET, userId: 'victim-signer' },
+      fetch: async (input, init) => {
+        replayed.push({ headers: { ...(init?.headers as Record<string, string>) }, body: String(init?.body) });
+        return globalThis.fetch(input, init);
+      },
+    });
+    expect(await capture.send([event('evt_replay_1')])).toMatchObject({ kind: 'results' });
+    const { headers, body } = replayed[0]!;
+    const res = await fetch(`${server.url}/api/telemetry/batch`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${await server.token('replayer')}` }, body });
+    expect(res.status).toBe(401);
+    expect(await server.listEventIds('replayer')).toEqual([]);
   });
 });

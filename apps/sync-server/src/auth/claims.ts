@@ -17,6 +17,12 @@ export interface Principal {
    * it passes.
    */
   readonly expiresAt: number;
+  /**
+   * When the token was issued (`iat`), ms since epoch; without `iat`, the earliest time it can
+   * have been issued (`exp` − the maximum lifetime). A token issued before the learner was
+   * erased is refused (410 on REST, 4410 on a socket).
+   */
+  readonly issuedAt: number;
 }
 
 export interface ClaimPolicy {
@@ -94,5 +100,6 @@ export function principalFromClaims(payload: Record<string, unknown>, policy: Cl
     userId: asUserId(user.data),
     role: roles.includes(policy.serviceRole) ? 'service' : 'learner',
     expiresAt: exp * 1000,
+    issuedAt: (typeof iat === 'number' ? iat : exp - policy.maxLifetimeSeconds) * 1000,
   };
 }

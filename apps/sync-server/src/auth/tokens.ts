@@ -105,7 +105,7 @@ export function createTokenService(secret: string | null, options: TokenServiceO
  * without any configuration. Never used when JWT_SECRET is set.
  */
 export function loadOrCreateDevSecret(dataDir: string): string {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, 'jwt-secret');
   try {
     const existing = readFileSync(file, 'utf8').trim();

@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { keepRawBodyForSignature } from '../security/batch-signature.js';
 import type { Logger } from '../logger.js';
 import { apiNotFound, errorMiddleware } from './errors.js';
+import { securityHeaders } from './security-headers.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestLogging(logger));
+  if (config.SECURITY_HEADERS) app.use(securityHeaders());
   app.use(cors(config));
 
   const api = express.Router();

@@ -24,3 +24,21 @@ export function principalOf(res: Response): Principal {
 export function clientIp(req: Request): string | null {
   return req.ip ?? req.socket.remoteAddress ?? null;
 }
+
+/**
+ * The REST side's token service: a learner token issued before that learner was erased is
+ * refused with 410 (`GONE`), so a device that was offline during the erasure learns of it at
+ * its next request and clears its local copy. Service tokens act for others and are not affected.
+ */
+export function refusingErasedLearners(tokens: TokenService, issuedBeforeErasure: (userId: string, issuedAt: number) => Promise<boolean>): TokenService {
+  return {
+    sign: (userId, options) => tokens.sign(userId, options),
+    async verify(token) {
+      const principal = await tokens.verify(token);
+      if (principal.role === 'learner' && (await issuedBeforeErasure(principal.userId, principal.issuedAt))) {
+        throw new ApiError('GONE', 'This learner was erased after the token was issued; clear local data and sign in again');
+      }
+      return principal;
+    },
+  };
+}

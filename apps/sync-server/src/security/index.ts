@@ -8,13 +8,15 @@ import { ConfigError, type Config } from '../config.js';
 import { StoreUnavailableError } from '../storage/errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditEntry, AuditStore, DocumentStore, Store } from '../storage/ports.js';
-import { verifyBatchSignature } from './batch-signature.js';
+import { verifyBatchSignature, type LearnerOf } from './batch-signature.js';
 import { encryptingTelemetryStore } from './encrypted-telemetry.js';
+import { envelopeEscapingTelemetryStore } from './escaped-telemetry.js';
 import { createFieldCipher, type FieldCipher } from './field-cipher.js';
 import { parseEncryptedFields, parseFieldKeys, parseSigningKeys, type FieldKeyring } from '../key-formats.js';
 import { checkStoredCiphertext } from './startup-check.js';
+import { createErasureRegistry, type ErasureRegistry } from './erasures.js';
 
-export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS } from './batch-signature.js';
+export { signBatch, verifyBatchSignature, keepRawBodyForSignature, SIGNATURE_TOLERANCE_SECONDS, type LearnerOf } from './batch-signature.js';
 export { createFieldCipher, isEncryptedValue, findEncryptedValues, FieldDecryptionError, type FieldCipher, type EncryptedValue } from './field-cipher.js';
 export { parseFieldKeys, parseEncryptedFields, parseSigningKeys, KeyFormatError, type FieldKeyring, type FieldKey } from '../key-formats.js';
 
@@ -40,14 +42,19 @@ export interface SecurityLayer {
   readonly context: AuditContext;
   /** null when FIELD_ENCRYPTION_KEY is unset. */
   readonly cipher: FieldCipher | null;
-  /** `POST /telemetry/batch` middleware: refuses a missing (when required), stale or wrong signature. */
-  readonly verifyBatchSignature: RequestHandler;
+  /**
+   * Middleware for every ingestion route, after auth: refuses a missing (when required), stale or
+   * wrong signature; `learnerOf` names the learner the request acts for, which the signature binds.
+   */
+  verifyBatchSignature(learnerOf: LearnerOf): RequestHandler;
   /** The audit trail itself (its own writes are not audited). */
   readonly audit: AuditStore;
   /** The document store under the audit decorator (the audit history reads it). */
   readonly documents: DocumentStore;
   /** The keyed pseudonym of a learner (erasure). */
   pseudonym(userId: string): string;
+  /** When learners were erased (pseudonymous), for refusing tokens issued before. */
+  readonly erasures: ErasureRegistry;
   /** Writes buffered audit entries now, so erasure pseudonymises them too. */
   flushAudit(): Promise<void>;
   /** Drops expired leases, whose keys may name an erased learner's documents. */
@@ -111,6 +118,8 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
   });
   let telemetry = auditingTelemetryStore(base.telemetry, { write: (entries) => auditBuffer.enqueue(entries), context, now });
   if (fields !== null) telemetry = encryptingTelemetryStore(telemetry, fields.cipher);
+  // Outermost: learner data never reaches the cipher or the database with the envelope key.
+  telemetry = envelopeEscapingTelemetryStore(telemetry);
 
   // A plain object, not a spread: adapters may be class instances whose methods a spread drops.
   const store: Store = {
@@ -133,10 +142,12 @@ export async function createSecurityLayer(deps: SecurityLayerDeps): Promise<Secu
     store,
     context,
     cipher: fields?.cipher ?? null,
-    verifyBatchSignature: verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }),
+    verifyBatchSignature: (learnerOf) =>
+      verifyBatchSignature({ keys: signingKeys, required: config.BATCH_SIGNING_REQUIRED, now, onReject: (reason) => signatureRejections.inc({ reason }) }, learnerOf),
     audit: base.audit,
     documents: base.documents,
     pseudonym,
+    erasures: createErasureRegistry({ audit: base.audit, pseudonym, now: () => now().getTime() }),
     flushAudit: () => auditBuffer.flush(),
     purgeExpiredLeases: () => base.leases.purgeExpired(),
     stop: () => auditBuffer.stop(),

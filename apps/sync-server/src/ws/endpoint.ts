@@ -15,6 +15,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { docNameSchema, ownerOfDocName } from '@prepmate/crdt-model';
 import type { Principal, TokenService } from '../auth/tokens.js';
 import type { Logger } from '../logger.js';
+import { createRefusalLog, type RefusalLog } from './refusal-log.js';
 import type { LiveDocument } from '../docs/live-document.js';
 import type { Peer } from '../docs/origins.js';
 import type { DocumentManager } from '../docs/manager.js';
@@ -48,6 +49,14 @@ export interface SyncEndpointDeps {
   readonly logger: Logger;
   readonly metrics: SyncMetrics;
   readonly limits: SyncLimits;
+  /**
+   * True when a learner's token predates that learner's erasure. Such a socket is accepted and
+   * closed at once with 4410 (no document is loaded): the app clears its local data on 4410,
+   * which a refused upgrade would never tell it.
+   */
+  readonly issuedBeforeErasure?: (userId: string, issuedAt: number) => Promise<boolean>;
+  /** Where refused upgrades are reported. Default: a rate-limited warn line per refusal. */
+  readonly refusalLog?: RefusalLog;
 }
 
 export interface SyncEndpoint {
@@ -61,7 +70,7 @@ export interface SyncEndpoint {
 const SYNC_PREFIX = '/sync/';
 
 /** A refused upgrade: a plain HTTP response in the API's error shape, then the socket is closed. */
-function refuse(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
+function writeRefusal(socket: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ success: false, error: { code, message, details: [] } });
   const head = [
@@ -125,6 +134,7 @@ class Connection implements Peer {
 
 export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   const { tokens, documents, logger, metrics, limits } = deps;
+  const refusalLog = deps.refusalLog ?? createRefusalLog(logger);
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
   const connections = new Set<Connection>();
   let closing = false;
@@ -254,6 +264,10 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (s: Duplex, status: number, code: string, message: string, retryAfterSeconds?: number): void => {
+      if (!s.destroyed) refusalLog(req, status, code);
+      writeRefusal(s, status, code, message, retryAfterSeconds);
+    };
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!url.pathname.startsWith(SYNC_PREFIX)) return refuse(socket, 404, 'NOT_FOUND', 'WebSocket endpoint is /sync/<docName>');
     let principal: Principal;
@@ -275,6 +289,11 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       return refuse(socket, 403, 'FORBIDDEN', 'this document belongs to another learner');
     }
     if (closing) return refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
+    if (principal.role === 'learner' && deps.issuedBeforeErasure && (await deps.issuedBeforeErasure(principal.userId, principal.issuedAt))) {
+      if (socket.destroyed) return;
+      wss.handleUpgrade(req, socket, head, (ws) => ws.close(CloseCode.DOCUMENT_DELETED, 'learner erased'));
+      return;
+    }
     let live: LiveDocument;
     try {
       live = await documents.acquire(docName);
@@ -296,7 +315,8 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       socket.on('error', () => socket.destroy());
       upgrade(req, socket, head).catch((error: unknown) => {
         logger.error({ err: error }, 'sync: upgrade failed');
-        refuse(socket, 500, 'INTERNAL', 'internal error');
+        refusalLog(req, 500, 'INTERNAL');
+        writeRefusal(socket, 500, 'INTERNAL', 'internal error');
       });
     },
     get connections() {

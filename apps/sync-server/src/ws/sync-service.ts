@@ -29,6 +29,8 @@ export interface SyncServiceDeps {
   readonly logger: Logger;
   readonly store: Store;
   readonly tokens: TokenService;
+  /** True when a learner's token predates that learner's erasure: the socket is accepted and closed with 4410. */
+  readonly issuedBeforeErasure?: (userId: string, issuedAt: number) => Promise<boolean>;
   /** Metrics are registered here (the app's registry, never prom-client's global one). */
   readonly registry: Registry;
   /** Set: instances share updates and awareness through Redis Streams. Null: one instance. */
@@ -92,7 +94,14 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
   });
   const limits: SyncLimits = { ...defaultSyncLimits(config.SYNC_MAX_MESSAGE_BYTES), ...deps.options?.limits };
-  const endpoint = createSyncEndpoint({ tokens, documents: manager, logger, metrics, limits });
+  const endpoint = createSyncEndpoint({
+    tokens,
+    documents: manager,
+    logger,
+    metrics,
+    limits,
+    ...(deps.issuedBeforeErasure ? { issuedBeforeErasure: deps.issuedBeforeErasure } : {}),
+  });
   const documents = createDocumentService({ manager, log, store: store.documents });
   const jobDeps: SnapshotJobDeps = {
     store,

@@ -228,14 +228,16 @@ describeEachStore('REST API endpoints', (kind) => {
     expect(await opened.store.documents.listUserDocuments(user)).toEqual([]);
     expect(docs().doc(`${user}/draft`).getMap('notes').get('unsaved')).toBeUndefined();
     expect(await opened.store.telemetry.countEvents(user)).toBe(0);
-    const progress = await api.request('GET', '/api/progress', { token });
+    // A token issued before the erasure is refused from now on (410); the learner signs in again.
+    const fresh = await api.token(user);
+    const progress = await api.request('GET', '/api/progress', { token: fresh });
     expect(progress.json.data.assessments).toEqual({});
     expect(docs().log.length).toBeGreaterThan(0);
-    const status = await api.request('GET', '/api/telemetry/status', { token });
+    const status = await api.request('GET', '/api/telemetry/status', { token: fresh });
     expect(status.json.syncStatus).toMatchObject({ totalItems: 0, lastSyncTime: null });
     // Someone else's data is untouched.
     expect(await opened.store.telemetry.countEvents(other)).toBe(1);
-    const again = await api.request('DELETE', '/api/users/me', { token });
+    const again = await api.request('DELETE', '/api/users/me', { token: fresh });
     expect(again.json.data.deleted).toEqual({ events: 0, queueItems: 0, batchLogs: 0, documents: 0 });
   });
 
@@ -290,7 +292,7 @@ describeEachStore('REST API endpoints', (kind) => {
     const dev = await api.request('POST', '/api/auth/dev-token', { body: { userId: 'dev_user' } });
     expect(dev.status).toBe(200);
     const verified = await api.tokens.verify(dev.json.token);
-    expect(verified).toEqual({ userId: 'dev_user', role: 'learner', expiresAt: expect.any(Number) });
+    expect(verified).toEqual({ userId: 'dev_user', role: 'learner', expiresAt: expect.any(Number), issuedAt: expect.any(Number) });
     const service = await api.token('prometheus', { role: 'service' });
     const metrics = await api.request('GET', '/api/metrics', { token: service });
     expect(metrics.status).toBe(200);

@@ -71,11 +71,12 @@ export interface HttpTransportOptions {
   /**
    * Sign every batch for a server with `BATCH_SIGNING_KEYS` (docs/api.md): `X-Client-Id`,
    * `X-Batch-Timestamp` (Unix seconds) and `X-Batch-Signature: sha256=<hex HMAC-SHA256 of
-   * "<timestamp>.<JSON body before gzip>">`. Uses WebCrypto (browsers, Node ≥ 20). Signed clients
+   * "<timestamp>.<userId>.<JSON body before gzip>">`, where `userId` is `signing.userId`: the
+   * token's subject, whom the batches are sent as. Uses WebCrypto (browsers, Node ≥ 20). Signed clients
    * make no synchronous keepalive sends on unload (signing is asynchronous): their events stay in
    * the outbox and go with the next start.
    */
-  readonly signing?: BatchSigning;
+  readonly signing?: BatchSigner;
   /** Current time in ms, for the signature timestamp. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -86,11 +87,20 @@ export interface BatchSigning {
   readonly secret: string;
 }
 
+/** The key and the learner every signature names (the token's subject): a signed batch is valid for that learner only. */
+export interface BatchSigner extends BatchSigning {
+  readonly userId: string;
+}
+
 const COMPRESS_MIN_BYTES = 1024;
 
-/** `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"), the server's `X-Batch-Signature`. */
-export async function signBatchBody(body: string, timestampSeconds: number, key: CryptoKey): Promise<string> {
-  const mac = await globalThis.crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${Math.trunc(timestampSeconds)}.${body}`));
+/**
+ * `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<userId>.<body>"), the server's
+ * `X-Batch-Signature`; `userId` is the learner the request is sent as, so the signature is
+ * worthless under another learner's token.
+ */
+export async function signBatchBody(body: string, timestampSeconds: number, userId: string, key: CryptoKey): Promise<string> {
+  const mac = await globalThis.crypto.subtle.sign('HMAC', key, new TextEncoder().encode(`${Math.trunc(timestampSeconds)}.${userId}.${body}`));
   let hex = '';
   for (const byte of new Uint8Array(mac)) hex += byte.toString(16).padStart(2, '0');
   return `sha256=${hex}`;
@@ -147,7 +157,7 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
     return {
       'x-client-id': signing.clientId,
       'x-batch-timestamp': String(timestamp),
-      'x-batch-signature': await signBatchBody(json, timestamp, await signingKey),
+      'x-batch-signature': await signBatchBody(json, timestamp, signing.userId, await signingKey),
     };
   }
 

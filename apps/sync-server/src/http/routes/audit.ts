@@ -35,6 +35,8 @@ export interface UserRoutesAuditDeps {
   readonly purgeLeases: () => Promise<unknown>;
   /** Seconds for `Retry-After` when the audit write fails. */
   readonly retryAfterSeconds: number;
+  /** Told when a learner has been erased here (tokens issued before are refused from then on). */
+  readonly noteErased?: (userId: string, at: Date) => void;
 }
 
 type JsonSender = (body: unknown) => Response;
@@ -106,9 +108,10 @@ export function createUserAuditRouter(deps: UserRoutesAuditDeps): Router {
       const pseudonymised = await deps.audit.pseudonymiseUser(userId, pseudonym);
       await deps.purgeLeases();
       const deleted = typeof data['deleted'] === 'object' && data['deleted'] !== null ? (data['deleted'] as Record<string, unknown>) : {};
+      const at = deps.now();
       await deps.audit.append([
         {
-          at: deps.now(),
+          at,
           // A learner erasing themselves is recorded under the pseudonym too.
           actor: actor.actor === userId ? pseudonym : actor.actor,
           actorRole: actor.actorRole,
@@ -120,6 +123,7 @@ export function createUserAuditRouter(deps: UserRoutesAuditDeps): Router {
           details: { ...deleted, auditEntriesPseudonymised: pseudonymised },
         },
       ]);
+      deps.noteErased?.(userId, at);
     }),
   );
   return router;
@@ -205,13 +209,13 @@ export interface SecurityRouterDeps {
 
 /**
  * The security layer's routers, mounted under `/api` before the telemetry and users routers:
- * the audit context (`use`, so every later route runs inside it), batch signatures, and the
- * export/erasure audit.
+ * the audit context (`use`, so every later route runs inside it) and the export/erasure audit.
+ * Batch signatures are checked by the telemetry router itself, after auth: the signature binds
+ * the learner the request acts for.
  */
 export function createSecurityRoutersBefore(security: SecurityLayer, deps: SecurityRouterDeps): Router[] {
   const router = Router();
   router.use(auditContextMiddleware(security.context));
-  router.post('/telemetry/batch', security.verifyBatchSignature);
   return [
     router,
     createUserAuditRouter({
@@ -222,6 +226,7 @@ export function createSecurityRoutersBefore(security: SecurityLayer, deps: Secur
       flushPending: () => security.flushAudit(),
       purgeLeases: () => security.purgeExpiredLeases(),
       retryAfterSeconds: deps.retryAfterSeconds,
+      noteErased: (userId, at) => security.erasures.noteErased(userId, at),
     }),
   ];
 }

@@ -48,18 +48,23 @@ function contextOf(req: Request, res: Response): RequestContext {
   };
 }
 
-/** `POST /telemetry/track`, `POST /telemetry/batch`, `GET /telemetry/status`, `GET /telemetry/events`. */
-export function createTelemetryRouter(deps: RestRouterDeps): Router {
+/**
+ * `POST /telemetry/track`, `POST /telemetry/batch`, `GET /telemetry/status`, `GET /telemetry/events`.
+ * `signature` makes the batch-signature check for a given "acting for" rule; both ingestion
+ * routes run it after auth, so no route takes events around it.
+ */
+export function createTelemetryRouter(deps: RestRouterDeps, signature?: (learnerOf: (req: Request, res: Response) => string) => RequestHandler): Router {
   const router = Router();
   const guard = guarded(deps);
+  const ingest = signature ? [...guard, signature(actingUser)] : guard;
   const { service } = deps;
 
-  router.post('/telemetry/track', ...guard, async (req, res) => {
+  router.post('/telemetry/track', ...ingest, async (req, res) => {
     const data = await service.track(contextOf(req, res), req.body);
     res.json({ success: true, data });
   });
 
-  router.post('/telemetry/batch', ...guard, async (req, res) => {
+  router.post('/telemetry/batch', ...ingest, async (req, res) => {
     const data = await service.ingestBatch(contextOf(req, res), req.body);
     res.json({ success: true, data });
   });

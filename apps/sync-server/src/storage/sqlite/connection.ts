@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreUnavailableError } from '../errors.js';
@@ -37,8 +37,21 @@ export class Connection {
   }
 }
 
+/**
+ * The data directory is the owner's alone (0700) and the database file too (0600): learners'
+ * documents and events must not be readable by other accounts on the machine. SQLite creates
+ * the `-wal` and `-shm` files with the database file's mode; existing ones are tightened too.
+ */
+function restrictPermissions(file: string): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+}
+
 function open(file: string, busyTimeoutMs: number): Connection {
-  mkdirSync(dirname(file), { recursive: true });
+  restrictPermissions(file);
   const db = new Database(file, { timeout: busyTimeoutMs });
   try {
     for (const pragma of MAIN_PRAGMAS) db.pragma(pragma);

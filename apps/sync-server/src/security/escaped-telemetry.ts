@@ -1,0 +1,28 @@
+import type { EventPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
+import { escapeLearnerData, unescapeLearnerData } from './envelope-escape.js';
+
+const escaped = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, eventData: escapeLearnerData(e.eventData) });
+const unescaped = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, eventData: unescapeLearnerData(e.eventData) });
+
+/**
+ * Decorates a TelemetryStore so that `eventData` is stored with the envelope key reserved
+ * (`envelope-escape.ts`) and read back as the learner sent it. It sits outside the encrypting
+ * decorator: learner data is escaped before encryption and unescaped after decryption, with or
+ * without field encryption.
+ */
+export function envelopeEscapingTelemetryStore(inner: TelemetryStore): TelemetryStore {
+  return {
+    insertEvents: (events) => inner.insertEvents(events.map(escaped)),
+    async listEvents(userId, query): Promise<EventPage> {
+      const page = await inner.listEvents(userId, query);
+      return { ...page, events: page.events.map(unescaped) };
+    },
+    async findEvent(userId, eventId) {
+      const e = await inner.findEvent(userId, eventId);
+      return e ? unescaped(e) : null;
+    },
+    countEvents: (userId) => inner.countEvents(userId),
+    deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
+    deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),
+  };
+}
