@@ -75,6 +75,8 @@ export interface SyncEndpoint {
   /** For `server.on('upgrade', ...)`: answers every upgrade, `/sync/*` or 404. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   readonly connections: number;
+  /** Bytes queued for all sockets and not yet handed to the kernel (each at most `maxBufferedBytes`). */
+  queuedBytes(): number;
   /** Refuses new upgrades and closes every socket with `code`; resolves when they are closed. */
   close(code: number, reason: string, timeoutMs: number): Promise<void>;
 }
@@ -376,6 +378,11 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     },
     get connections() {
       return connections.size;
+    },
+    queuedBytes() {
+      let total = 0;
+      for (const conn of connections) total += conn.ws.bufferedAmount;
+      return total;
     },
     async close(code, reason, timeoutMs) {
       closing = true;

@@ -49,6 +49,8 @@ export interface SyncServiceDeps {
 export interface SyncServiceStatus {
   readonly loadedDocuments: number;
   readonly connections: number;
+  /** Bytes queued for sockets (slow readers), bounded by `SYNC_MAX_BUFFERED_BYTES` per socket. */
+  readonly sendQueueBytes: number;
   /** Update-log records not yet durable. */
   readonly logBacklog: number;
   /** False while log writes fail (health: degraded). */
@@ -113,6 +115,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
       return {
         loadedDocuments: manager.loadedCount,
         connections: endpoint.connections,
+        sendQueueBytes: endpoint.queuedBytes(),
         logBacklog: s.backlog,
         storeHealthy: s.healthy,
         lastStoreError: s.lastError,
