@@ -130,6 +130,20 @@ export const configSchema = z.object({
    * record, which must fit a 16 MB MongoDB document.
    */
   SYNC_MAX_MESSAGE_BYTES: int(1024, 12 * 1024 * 1024, 'an integer number of bytes from 1024 to 12582912').default(12 * 1024 * 1024),
+  /** Sustained sync messages per second per socket; above it the socket is paused (TCP backpressure), nothing is dropped. Default 200. */
+  SYNC_MESSAGES_PER_SECOND: int(1, 1_000_000, 'an integer from 1 to 1000000').default(200),
+  /** Sync messages a socket may send at once before SYNC_MESSAGES_PER_SECOND applies. Default 1000. */
+  SYNC_BURST: int(1, 1_000_000, 'an integer from 1 to 1000000').default(1000),
+  /**
+   * Bytes the server may hold queued for one socket that does not read, 1 MiB–1 GiB. Above it the
+   * socket is closed with 4503 (SLOW_READER). Default 32 MiB: room for the full state of a heavy
+   * learner's document (about 4 MB after a year) several times over.
+   */
+  SYNC_MAX_BUFFERED_BYTES: int(1024 * 1024, 1024 * 1024 * 1024, 'an integer number of bytes from 1048576 to 1073741824').default(32 * 1024 * 1024),
+  /** Largest awareness message, bytes; larger closes the socket with 4413 (AWARENESS_TOO_BIG). Default 64 KiB. */
+  SYNC_MAX_AWARENESS_BYTES: int(256, 12 * 1024 * 1024, 'an integer number of bytes from 256 to 12582912').default(64 * 1024),
+  /** Awareness states (client ids) one socket may introduce; more closes with 4413. Default 16. */
+  SYNC_MAX_AWARENESS_STATES: int(1, 100_000, 'an integer from 1 to 100000').default(16),
   /**
    * Worker threads that validate telemetry batch items, 0–64; 0 validates on the main thread.
    * Default 0. Workers pay off when several large batches arrive at once: validation then

@@ -19,6 +19,8 @@ export class LiveDocument {
   #dirty = false;
   #stepOne: Uint8Array | null = null;
   #fullState: Uint8Array | null = null;
+  /** The last diff answer and the state vector it answers (clients reconnecting together often share one). */
+  #lastDiff: { readonly key: string; readonly frame: Uint8Array } | null = null;
 
   constructor(readonly name: string, doc: Y.Doc) {
     this.doc = doc;
@@ -80,13 +82,18 @@ export class LiveDocument {
       this.#fullState ??= writeSyncStep2(Y.encodeStateAsUpdate(this.doc));
       return this.#fullState;
     }
-    return writeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
+    const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('base64');
+    if (this.#lastDiff?.key === key) return this.#lastDiff.frame;
+    const frame = writeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
+    this.#lastDiff = { key, frame };
+    return frame;
   }
 
   /** Drops the cached encodings (on every update). */
   invalidate(): void {
     this.#stepOne = null;
     this.#fullState = null;
+    this.#lastDiff = null;
   }
 
   destroy(): void {

@@ -21,6 +21,16 @@ export const CloseCode = {
    * treats this one code as "fetch a fresh token (`forceRefresh`) and reconnect".
    */
   TOKEN_EXPIRED: 4401,
+  /**
+   * The awareness message is larger than `SYNC_MAX_AWARENESS_BYTES`, or the socket introduced more
+   * than `SYNC_MAX_AWARENESS_STATES` client ids. Permanent: the client would send it again.
+   */
+  AWARENESS_REFUSED: 4413,
+  /**
+   * More than `SYNC_MAX_BUFFERED_BYTES` were queued for a socket that does not read. Transient
+   * (outside 4400–4499): a client on a slow link reconnects and syncs the difference.
+   */
+  SLOW_READER: 4503,
   /** The document was erased (e.g. `DELETE /api/users/me`). Permanent. */
   DOCUMENT_DELETED: 4410,
 } as const;

@@ -23,23 +23,44 @@ import type { SyncMetrics } from '../docs/metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { MalformedMessageError, readClientMessage, writeAwareness } from '../protocol/wire.js';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 
-/** Per-connection limits. Defaults suit people typing; benchmarks raise them. */
+/** Per-connection limits (configuration; benchmarks raise them). */
 export interface SyncLimits {
   /** Largest accepted message, bytes (`SYNC_MAX_MESSAGE_BYTES`); larger closes with 1009. */
   readonly maxMessageBytes: number;
-  /** Sustained messages per second per connection; above it the socket is paused (TCP backpressure). Default 200. */
+  /** Sustained messages per second per connection (`SYNC_MESSAGES_PER_SECOND`); above it the socket is paused (TCP backpressure). */
   readonly messagesPerSecond: number;
-  /** Messages a connection may send at once before the rate applies. Default 1000. */
+  /** Messages a connection may send at once before the rate applies (`SYNC_BURST`). */
   readonly burst: number;
+  /** Bytes queued for a socket that does not read (`SYNC_MAX_BUFFERED_BYTES`); above it: 4429. */
+  readonly maxBufferedBytes: number;
+  /** Largest awareness message (`SYNC_MAX_AWARENESS_BYTES`); larger: 4413. */
+  readonly maxAwarenessBytes: number;
+  /** Awareness client ids one connection may introduce (`SYNC_MAX_AWARENESS_STATES`); more: 4413. */
+  readonly maxAwarenessStates: number;
   /** A socket that has not answered a ping within this interval is terminated, ms. Default 30 000. */
   readonly pingIntervalMs: number;
 }
 
-export const defaultSyncLimits = (maxMessageBytes: number): SyncLimits => ({
-  maxMessageBytes,
-  messagesPerSecond: 200,
-  burst: 1000,
+export interface SyncLimitsConfig {
+  readonly SYNC_MAX_MESSAGE_BYTES: number;
+  readonly SYNC_MESSAGES_PER_SECOND?: number | undefined;
+  readonly SYNC_BURST?: number | undefined;
+  readonly SYNC_MAX_BUFFERED_BYTES?: number | undefined;
+  readonly SYNC_MAX_AWARENESS_BYTES?: number | undefined;
+  readonly SYNC_MAX_AWARENESS_STATES?: number | undefined;
+}
+
+/** The limits of the configuration; a missing value takes the configuration's default. */
+export const syncLimitsFromConfig = (config: SyncLimitsConfig): SyncLimits => ({
+  maxMessageBytes: config.SYNC_MAX_MESSAGE_BYTES,
+  messagesPerSecond: config.SYNC_MESSAGES_PER_SECOND ?? 200,
+  burst: config.SYNC_BURST ?? 1000,
+  maxBufferedBytes: config.SYNC_MAX_BUFFERED_BYTES ?? 32 * 1024 * 1024,
+  maxAwarenessBytes: config.SYNC_MAX_AWARENESS_BYTES ?? 64 * 1024,
+  maxAwarenessStates: config.SYNC_MAX_AWARENESS_STATES ?? 16,
   pingIntervalMs: 30_000,
 });
 
@@ -63,6 +84,8 @@ export interface SyncEndpoint {
   /** For `server.on('upgrade', ...)`: answers every upgrade, `/sync/*` or 404. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   readonly connections: number;
+  /** Bytes queued for all sockets and not yet handed to the kernel (each at most `maxBufferedBytes`). */
+  queuedBytes(): number;
   /** Refuses new upgrades and closes every socket with `code`; resolves when they are closed. */
   close(code: number, reason: string, timeoutMs: number): Promise<void>;
 }
@@ -92,8 +115,10 @@ class Connection implements Peer {
   tokens: number;
   lastRefill = performance.now();
   resumeTimer: NodeJS.Timeout | null = null;
-  /** Frames read while over the rate limit, processed as tokens refill. */
+  /** Frames read while over the rate limit, processed as tokens refill (and on close). */
   queue: Array<[RawData, boolean]> | null = null;
+  /** A sync-step-2 answer is queued and not yet written: further step 1s are not answered. */
+  stepTwoInFlight = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -103,6 +128,7 @@ class Connection implements Peer {
     readonly expiresAt: number,
     readonly wantsAck: boolean,
     burst: number,
+    private readonly maxBufferedBytes: number,
     private readonly onServerClose: (code: number) => void,
   ) {
     this.tokens = burst;
@@ -121,11 +147,37 @@ class Connection implements Peer {
   send(frame: Uint8Array): void {
     // An idle socket would otherwise keep receiving the learner's data until the next ping.
     if (this.expiresAt !== Infinity && this.closeIfExpired(Date.now())) return;
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount + frame.byteLength > this.maxBufferedBytes) return this.closeSlowReader();
+    this.ws.send(frame);
   }
+
+  /**
+   * Answers a step 1 unless an answer is still queued: one full-state answer at most per socket,
+   * whatever the client sends. Skipping is safe: the queued answer holds everything up to its
+   * encoding and every later update reaches the socket as a broadcast.
+   */
+  answerStepOne(encode: () => Uint8Array): void {
+    if (this.stepTwoInFlight || this.ws.readyState !== WebSocket.OPEN) return;
+    const frame = encode();
+    if (this.ws.bufferedAmount + frame.byteLength > this.maxBufferedBytes) return this.closeSlowReader();
+    this.stepTwoInFlight = true;
+    this.ws.send(frame, () => (this.stepTwoInFlight = false));
+  }
+
+  /** The queue is over its cap: close with 4503 and, since the peer is not reading, drop the socket soon. */
+  private closeSlowReader(): void {
+    this.close(CloseCode.SLOW_READER, 'too much data queued for a socket that does not read');
+    const ws = this.ws;
+    setTimeout(() => ws.terminate(), 1_000).unref();
+  }
+
+  /** The code the server closed this socket with, if it did. */
+  serverCloseCode: number | null = null;
 
   close(code: number, reason: string): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.serverCloseCode = code;
       this.onServerClose(code);
       this.ws.close(code, reason);
     }
@@ -201,13 +253,27 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
         const [data, isBinary] = queue.shift()!;
         onMessage(conn, data, isBinary);
       }
-      if (conn.ws.readyState !== WebSocket.OPEN) conn.queue = null;
+      if (conn.ws.readyState !== WebSocket.OPEN) applyQueuedOnClose(conn);
       else if (queue.length > 0) scheduleDrain(conn);
       else {
         conn.queue = null;
         conn.ws.resume();
       }
     }, waitMs);
+  }
+
+  /**
+   * Frames the server read before the socket closed are the learner's edits: they are applied,
+   * rate limit or not (nothing is answered: the socket is gone). Not after the token expired.
+   */
+  function applyQueuedOnClose(conn: Connection): void {
+    const queue = conn.queue;
+    conn.queue = null;
+    if (!queue || Date.now() >= conn.expiresAt) return;
+    // Erased, expired or garbage: what was queued behind it is not the learner's to keep.
+    const refused: ReadonlyArray<number> = [CloseCode.DOCUMENT_DELETED, CloseCode.TOKEN_EXPIRED, CloseCode.MALFORMED_MESSAGE, CloseCode.UNSUPPORTED_DATA];
+    if (conn.serverCloseCode !== null && refused.includes(conn.serverCloseCode)) return;
+    for (const [data, isBinary] of queue) onMessage(conn, data, isBinary);
   }
 
   function onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -220,15 +286,25 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       const message = readClientMessage(data);
       switch (message.type) {
         case 'sync-step1':
-          conn.send(live.syncStep2(message.stateVector));
+          conn.answerStepOne(() => live.syncStep2(message.stateVector));
           break;
         case 'sync-step2':
         case 'sync-update':
           documents.applyPeerUpdate(live, conn, message.update);
           break;
-        case 'awareness':
-          documents.applyPeerAwareness(live, conn, message.update);
+        case 'awareness': {
+          if (message.update.byteLength > limits.maxAwarenessBytes) {
+            conn.close(CloseCode.AWARENESS_REFUSED, `awareness message above ${limits.maxAwarenessBytes} bytes`);
+            break;
+          }
+          const owned = ownAwarenessEntries(message.update, conn, live.peers);
+          if (owned.newIds + conn.awarenessIds.size > limits.maxAwarenessStates) {
+            conn.close(CloseCode.AWARENESS_REFUSED, `more than ${limits.maxAwarenessStates} awareness states on one socket`);
+            break;
+          }
+          if (owned.update) documents.applyPeerAwareness(live, conn, owned.update);
           break;
+        }
         case 'query-awareness': {
           const ids = [...live.awareness.getStates().keys()];
           if (ids.length > 0) conn.send(writeAwareness(encodeAwarenessUpdate(live.awareness, ids)));
@@ -244,7 +320,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
   function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean): void {
     const author = principal.role === 'service' ? `service:${principal.userId}` : principal.userId;
-    const conn = new Connection(ws, live, author, principal.expiresAt ?? Infinity, wantsAck, limits.burst, countClose);
+    const conn = new Connection(ws, live, author, principal.expiresAt ?? Infinity, wantsAck, limits.burst, limits.maxBufferedBytes, countClose);
     connections.add(conn);
     metrics.connections.set(connections.size);
     ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
@@ -256,6 +332,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     });
     ws.on('close', () => {
       if (conn.resumeTimer) clearTimeout(conn.resumeTimer);
+      applyQueuedOnClose(conn);
       connections.delete(conn);
       metrics.connections.set(connections.size);
       documents.detach(live, conn);
@@ -322,6 +399,11 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     get connections() {
       return connections.size;
     },
+    queuedBytes() {
+      let total = 0;
+      for (const conn of connections) total += conn.ws.bufferedAmount;
+      return total;
+    },
     async close(code, reason, timeoutMs) {
       closing = true;
       clearInterval(pingTimer);
@@ -346,4 +428,40 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       wss.close();
     },
   };
+}
+
+/**
+ * The entries of an awareness update this connection may apply: a client id another socket of the
+ * document introduced is dropped (the rest of the message applies). Also counts the ids the
+ * connection would newly introduce. Throws on a message that does not decode.
+ */
+function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: ReadonlySet<Peer>): { update: Uint8Array | null; newIds: number } {
+  const decoder = decoding.createDecoder(update);
+  const count = decoding.readVarUint(decoder);
+  const encoder = encoding.createEncoder();
+  let kept = 0;
+  let newIds = 0;
+  const entries: Array<[number, number, string]> = [];
+  for (let i = 0; i < count; i++) {
+    const id = decoding.readVarUint(decoder);
+    const clock = decoding.readVarUint(decoder);
+    const state = decoding.readVarString(decoder);
+    if (!conn.awarenessIds.has(id)) {
+      let foreign = false;
+      for (const peer of peers) if (peer !== conn && peer.awarenessIds.has(id)) foreign = true;
+      if (foreign) continue;
+      newIds += 1;
+    }
+    entries.push([id, clock, state]);
+    kept += 1;
+  }
+  if (decoder.pos !== update.byteLength) throw new MalformedMessageError('trailing bytes after the awareness update');
+  if (kept === 0) return { update: null, newIds };
+  encoding.writeVarUint(encoder, kept);
+  for (const [id, clock, state] of entries) {
+    encoding.writeVarUint(encoder, id);
+    encoding.writeVarUint(encoder, clock);
+    encoding.writeVarString(encoder, state);
+  }
+  return { update: kept === count ? update : encoding.toUint8Array(encoder), newIds };
 }

@@ -12,7 +12,7 @@ import type { Store } from '../storage/ports.js';
 import { createLocalFanout, type Fanout } from '../fanout/ports.js';
 import { createRedisFanout } from '../fanout/redis-streams.js';
 import { CloseCode } from '../protocol/close-codes.js';
-import { createSyncEndpoint, defaultSyncLimits, type SyncLimits } from './endpoint.js';
+import { createSyncEndpoint, syncLimitsFromConfig, type SyncLimits } from './endpoint.js';
 import { createDocumentService, type DocumentService } from '../docs/document-service.js';
 import { createDocumentManager } from '../docs/manager.js';
 import { createSyncMetrics } from '../docs/metrics.js';
@@ -22,7 +22,8 @@ import { createUpdateLog } from '../docs/update-log.js';
 export type SyncConfig = Pick<
   Config,
   'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'SYNC_MAX_MESSAGE_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
->;
+> &
+  Partial<Pick<Config, 'SYNC_MESSAGES_PER_SECOND' | 'SYNC_BURST' | 'SYNC_MAX_BUFFERED_BYTES' | 'SYNC_MAX_AWARENESS_BYTES' | 'SYNC_MAX_AWARENESS_STATES'>>;
 
 export interface SyncServiceDeps {
   readonly config: SyncConfig;
@@ -50,6 +51,8 @@ export interface SyncServiceDeps {
 export interface SyncServiceStatus {
   readonly loadedDocuments: number;
   readonly connections: number;
+  /** Bytes queued for sockets (slow readers), bounded by `SYNC_MAX_BUFFERED_BYTES` per socket. */
+  readonly sendQueueBytes: number;
   /** Update-log records not yet durable. */
   readonly logBacklog: number;
   /** False while log writes fail (health: degraded). */
@@ -93,7 +96,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
   });
-  const limits: SyncLimits = { ...defaultSyncLimits(config.SYNC_MAX_MESSAGE_BYTES), ...deps.options?.limits };
+  const limits: SyncLimits = { ...syncLimitsFromConfig(config), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({
     tokens,
     documents: manager,
@@ -121,6 +124,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
       return {
         loadedDocuments: manager.loadedCount,
         connections: endpoint.connections,
+        sendQueueBytes: endpoint.queuedBytes(),
         logBacklog: s.backlog,
         storeHealthy: s.healthy,
         lastStoreError: s.lastError,
