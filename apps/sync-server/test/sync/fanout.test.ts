@@ -27,11 +27,11 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   const servers: SyncTestServer[] = [];
   const children: ChildServer[] = [];
   const tokens = createTokenService(TEST_SECRET);
-  /** A stream of its own per test, so tests and runs never see each other's entries. */
-  const streams: string[] = [];
-  const freshStream = (): string => {
+  /** A key prefix of its own per test, so tests and runs never see each other's entries. */
+  const prefixes: string[] = [];
+  const freshPrefix = (): string => {
     const key = `prepmate:test:${randomUUID()}`;
-    streams.push(key);
+    prefixes.push(key);
     return key;
   };
 
@@ -46,16 +46,19 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   });
   afterAll(async () => {
     const redis = new Redis(url);
-    if (streams.length > 0) await redis.del(...streams);
+    for (const prefix of prefixes) {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
     redis.disconnect();
     await store?.close();
     await backend?.remove();
   });
 
   it('when clients of one document are on different instances, then updates and awareness converge', async () => {
-    const streamKey = freshStream();
-    const one = await startSyncServer(store, { redis: { url, streamKey } });
-    const two = await startSyncServer(store, { redis: { url, streamKey } });
+    const keyPrefix = freshPrefix();
+    const one = await startSyncServer(store, { redis: { url, keyPrefix } });
+    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('multi');
     const a = connectClient(one.syncUrl, 'multi', token);
@@ -76,10 +79,10 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   });
 
   it('when an instance loads a document another one holds unflushed updates of, then it asks for them over the stream', async () => {
-    const streamKey = freshStream();
+    const keyPrefix = freshPrefix();
     // A long flush window: the first instance's updates are only in its memory.
-    const one = await startSyncServer(store, { redis: { url, streamKey }, config: { UPDATE_FLUSH_MS: 10_000 } });
-    const two = await startSyncServer(store, { redis: { url, streamKey } });
+    const one = await startSyncServer(store, { redis: { url, keyPrefix }, config: { UPDATE_FLUSH_MS: 10_000 } });
+    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('late');
     const a = connectClient(one.syncUrl, 'late', token);
@@ -93,8 +96,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   });
 
   it('when one of two instances is killed, then nothing its clients wrote is lost', async () => {
-    const streamKey = freshStream();
-    const env = { ...backend.env, REDIS_URL: url, REDIS_STREAM: streamKey, UPDATE_FLUSH_MS: '2000' };
+    const keyPrefix = freshPrefix();
+    const env = { ...backend.env, REDIS_URL: url, REDIS_KEY_PREFIX: keyPrefix, UPDATE_FLUSH_MS: '2000' };
     const one = await spawnSyncServer(env);
     const two = await spawnSyncServer({ ...env, UPDATE_FLUSH_MS: '50' });
     children.push(one, two);
