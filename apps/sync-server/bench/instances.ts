@@ -349,3 +349,4 @@ execFileSync(process.execPath, [join(root, '..', '..', 'scripts', 'build-if-miss
 const only = env['BENCH_INSTANCES_SCENARIOS']?.split(',') ?? ['fanout-4-instances', 'idle-sockets'];
 if (only.includes('fanout-4-instances')) await fanoutAcrossInstances();
 if (only.includes('idle-sockets')) await idleSockets();
+process.exit(0);
