@@ -17,6 +17,8 @@
  * Deliveries and latency as in clients.ts: a writer sets its key of map `w` to `{ s: seq, t: time }`,
  * a client seeing seq go from a to b counts b − a deliveries; clients and writers share this
  * process's clock. Redis: `REDIS_URL` (default redis://127.0.0.1:6379).
+ * `BENCH_SERVER_ROOT`: run the servers of another checkout's `apps/sync-server` (built, with this
+ * `servers/ours.mjs`) to compare fan-out designs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -44,7 +46,8 @@ const IDLE_SOCKETS = num('BENCH_IDLE_SOCKETS', 10_000);
 const IDLE_DOCS = Math.min(IDLE_SOCKETS, num('BENCH_IDLE_DOCS', 1_000));
 const REDIS_URL = env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
-const root = fileURLToPath(new URL('..', import.meta.url));
+/** The server's package directory; `BENCH_SERVER_ROOT` points at another build (e.g. an older commit's) to compare. */
+const root = env['BENCH_SERVER_ROOT'] ?? fileURLToPath(new URL('..', import.meta.url));
 const tokens = createTokenService(SECRET);
 const gcHook = ['--expose-gc', '--require', './bench/servers/gc-on-signal.cjs'];
 
