@@ -59,8 +59,8 @@ export interface SyncTuning {
   readonly limits?: Partial<SyncLimits>;
   /** Budget of the sync service's stop, ms. Default 5 000. */
   readonly stopTimeoutMs?: number;
-  /** Redis stream of the fan-out (tests isolate instances sharing one Redis). */
-  readonly redisStreamKey?: string;
+  /** Prefix of the fan-out's Redis keys (tests and benchmarks isolate deployments sharing one Redis). */
+  readonly redisKeyPrefix?: string;
 }
 
 /** Parts a test or a benchmark replaces; everything else is what `npm start` runs. */
@@ -205,7 +205,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     tokens,
     issuedBeforeErasure: (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt),
     registry,
-    redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisStreamKey ? { streamKey: tuning.redisStreamKey } : {}) } : null,
+    redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisKeyPrefix ? { keyPrefix: tuning.redisKeyPrefix } : {}) } : null,
     instanceId,
     options: {
       ...(tuning.unloadGraceMs !== undefined ? { unloadGraceMs: tuning.unloadGraceMs } : {}),

@@ -14,12 +14,18 @@ const config = loadConfig({
   JWT_SECRET: env.JWT_SECRET,
   // bench/auth.ts: identity-provider tokens beside HS256, as JWT_JWKS_URL configures them.
   ...(env.JWT_JWKS_URL ? { AUTH_MODE: 'jwt', JWT_JWKS_URL: env.JWT_JWKS_URL } : {}),
+  // bench/instances.ts: several instances on one Redis and one SQLite file.
+  ...(env.REDIS_URL ? { REDIS_URL: env.REDIS_URL } : {}),
   UPDATE_FLUSH_MS: env.UPDATE_FLUSH_MS ?? '50',
   RETRY_DELAY_MS: '100',
   LOG_LEVEL: 'silent',
 });
 const server = await startServer(config, {
-  sync: { unloadGraceMs: 2000, limits: { messagesPerSecond: rate, burst: Math.max(1000, rate) } },
+  sync: {
+    unloadGraceMs: 2000,
+    limits: { messagesPerSecond: rate, burst: Math.max(1000, rate) },
+    ...(env.REDIS_KEY_PREFIX ? { redisKeyPrefix: env.REDIS_KEY_PREFIX } : {}),
+  },
 });
 process.stdout.write(`SYNC_PORT=${server.port}\n`);
 const shutdown = () => server.stop().then(() => process.exit(0));

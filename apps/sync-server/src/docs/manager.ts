@@ -105,6 +105,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
         remote?.loaded(live);
       },
       dropped(live) {
+        remote?.unloaded(live);
         turn.forget(live);
         acks.forget(live);
       },

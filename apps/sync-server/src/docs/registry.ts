@@ -38,8 +38,6 @@ export interface DocumentRegistry {
   acquire(docName: string): Promise<LiveDocument>;
   release(live: LiveDocument): void;
   get(docName: string): LiveDocument | undefined;
-  /** True while the first load of `docName` is in flight. */
-  isLoading(docName: string): boolean;
   loaded(): LiveDocument[];
   readonly count: number;
   /** Forgets a document at once (erasure): no durability wait. */
@@ -157,7 +155,6 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
       scheduleUnload(entry, unloadGraceMs);
     },
     get: (docName) => entries.get(docName)?.live,
-    isLoading: (docName) => loading.has(docName),
     loaded: () => [...entries.values()].map((e) => e.live),
     get count() {
       return entries.size;

@@ -1,7 +1,7 @@
 /**
- * Other instances: applies what arrives through the fan-out (updates, awareness, requests for
- * missing updates, erasures) and re-reads documents from the store after a fan-out gap. Owns the
- * messages that arrive while their document's load is in flight.
+ * Other instances: subscribes to the fan-out of each document while it is loaded here, applies
+ * what arrives (updates, awareness, requests for missing updates, erasures), and re-reads
+ * documents from the store after a fan-out gap.
  */
 import * as Y from 'yjs';
 import { applyAwarenessUpdate, encodeAwarenessUpdate } from 'y-protocols/awareness';
@@ -32,32 +32,31 @@ export interface RemoteDeps {
 export interface RemoteInstances {
   /** Handles a message from another instance. */
   onMessage(message: FanoutMessage): void;
-  /** A document was loaded here: apply what arrived meanwhile, and ask the others for what they have not logged. */
+  /** A document was loaded here: subscribe to it, and ask the others for what they have not logged. */
   loaded(live: LiveDocument): void;
+  /** A document left this instance (unloaded, erased, stopped): stop receiving its messages. */
+  unloaded(live: LiveDocument): void;
   /** Tells the other instances that a document was erased. */
   erased(docName: string): void;
-  /** After a fan-out gap: re-reads every loaded document from the store. */
+  /** After a fan-out gap: re-reads every loaded document from the store and asks the others again. */
   resyncFromStore(): Promise<void>;
   stop(): void;
 }
 
 export function createRemoteInstances(deps: RemoteDeps): RemoteInstances {
   const { fanout, registry, turn, log, store, logger, metrics } = deps;
-  /** Fan-out messages for documents whose load is in flight, applied once loaded. */
-  const buffered = new Map<string, FanoutMessage[]>();
   let stopped = false;
+
+  /** What the others hold beyond the store: they answer with the difference to this state vector. */
+  function requestMissing(live: LiveDocument): void {
+    if (fanout.enabled) fanout.publish({ kind: 'sync-request', docName: live.name, payload: Y.encodeStateVector(live.doc) });
+  }
 
   function onMessage(message: FanoutMessage): void {
     if (stopped) return;
+    // Subscriptions end as documents unload, so a message of a document not loaded here is a late one.
     const live = registry.get(message.docName);
-    if (!live) {
-      if (registry.isLoading(message.docName)) {
-        const list = buffered.get(message.docName) ?? [];
-        list.push(message);
-        buffered.set(message.docName, list);
-      }
-      return;
-    }
+    if (!live) return;
     try {
       switch (message.kind) {
         case 'update':
@@ -89,11 +88,12 @@ export function createRemoteInstances(deps: RemoteDeps): RemoteInstances {
   return {
     onMessage,
     loaded(live) {
-      const messages = buffered.get(live.name);
-      buffered.delete(live.name);
-      if (messages) for (const message of messages) onMessage(message);
-      // Another instance may hold updates it has not logged yet: ask for them.
-      if (fanout.enabled) fanout.publish({ kind: 'sync-request', docName: live.name, payload: Y.encodeStateVector(live.doc) });
+      // Subscribe before asking, so the answers are read; another instance may hold updates it has not logged yet.
+      fanout.subscribe(live.name);
+      requestMissing(live);
+    },
+    unloaded(live) {
+      fanout.unsubscribe(live.name);
     },
     erased(docName) {
       fanout.publish({ kind: 'erase', docName });
@@ -108,6 +108,8 @@ export function createRemoteInstances(deps: RemoteDeps): RemoteInstances {
             turn.touch(live);
             applyAll(live.doc, parts, LOAD_ORIGIN);
           }
+          // What another instance wrote while the fan-out was down may not be in the store yet.
+          if (registry.get(live.name) === live) requestMissing(live);
         } catch (error) {
           metrics.storeErrors.inc({ operation: 'load' });
           logger.warn({ err: error, docName: live.name }, 'sync: re-reading a document after a fan-out gap failed');
@@ -116,7 +118,6 @@ export function createRemoteInstances(deps: RemoteDeps): RemoteInstances {
     },
     stop() {
       stopped = true;
-      buffered.clear();
     },
   };
 }

@@ -284,14 +284,17 @@ export function createUpdateLog(options: UpdateLogOptions): UpdateLog {
     async drain(timeoutMs) {
       const target = enqueuedSeq;
       const deadline = Date.now() + timeoutMs;
-      while (durableSeq < target && Date.now() < deadline) {
+      // Nothing queued and nothing in flight: the rest up to `target` was discarded (erased
+      // documents), so there is nothing left to wait for.
+      const settled = (): boolean => durableSeq >= target || (!writing && queue.length === 0);
+      while (!settled() && Date.now() < deadline) {
         if (timer) {
           clearTimeout(timer);
           timer = null;
         }
         if (writing) await writing;
         else await write();
-        if (durableSeq < target) {
+        if (!settled()) {
           if (timer) {
             clearTimeout(timer);
             timer = null;
@@ -299,7 +302,7 @@ export function createUpdateLog(options: UpdateLogOptions): UpdateLog {
           await new Promise((resolve) => setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))));
         }
       }
-      return durableSeq >= target;
+      return settled();
     },
     status() {
       return { backlog: backlog(), healthy: consecutiveFailures === 0, consecutiveFailures, lastError };

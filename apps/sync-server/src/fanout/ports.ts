@@ -1,6 +1,7 @@
 /**
  * The fan-out port: how instances that share one store tell each other about document changes.
- * Messages are best-effort and may be missed after a gap; the store's log is the source of truth
+ * An instance receives the messages of the documents it subscribed to (the ones it has loaded),
+ * never the others'. Messages are best-effort and may be missed after a gap; the store's log is the source of truth
  * and {@link FanoutHandler.onGap} tells the document manager to re-read it.
  */
 
@@ -25,6 +26,13 @@ export interface Fanout {
   readonly enabled: boolean;
   /** Fire and forget; failures are logged by the adapter, never thrown to the fan-out path. */
   publish(message: FanoutMessage): void;
+  /**
+   * Starts receiving the messages of `docName`: those published after this call (the caller has
+   * just loaded it from the store and asks for the rest with a sync request published next).
+   */
+  subscribe(docName: string): void;
+  /** Stops receiving the messages of `docName` (unloaded or erased here). */
+  unsubscribe(docName: string): void;
   start(handler: FanoutHandler): Promise<void>;
   stop(): Promise<void>;
 }
@@ -34,6 +42,8 @@ export function createLocalFanout(): Fanout {
   return {
     enabled: false,
     publish() {},
+    subscribe() {},
+    unsubscribe() {},
     async start() {},
     async stop() {},
   };

@@ -34,8 +34,8 @@ export interface SyncServiceDeps {
   readonly issuedBeforeErasure?: (userId: string, issuedAt: number) => Promise<boolean>;
   /** Metrics are registered here (the app's registry, never prom-client's global one). */
   readonly registry: Registry;
-  /** Set: instances share updates and awareness through Redis Streams. Null: one instance. */
-  readonly redis?: { readonly url: string; readonly streamKey?: string } | null;
+  /** Set: instances share updates and awareness through Redis Streams (one per document). Null: one instance. */
+  readonly redis?: { readonly url: string; readonly keyPrefix?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
   /** Tuning that is not in the environment (tests, benchmarks). */
@@ -86,7 +86,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     metrics: metrics.log,
   });
   const fanout: Fanout = deps.redis
-    ? createRedisFanout({ url: deps.redis.url, instanceId, logger, ...(deps.redis.streamKey ? { streamKey: deps.redis.streamKey } : {}) })
+    ? createRedisFanout({ url: deps.redis.url, instanceId, logger, ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}) })
     : createLocalFanout();
   const manager = createDocumentManager({
     store: store.documents,

@@ -2,7 +2,7 @@
  * The real server (`startServer`) in its own process, for crash tests (kill -9) and benchmarks:
  *   node --conditions=@prepmate/source --import tsx test/helpers/server-child.ts
  * Env: the server's own variables (DATA_DIR or MONGODB_URI, PORT (default 0), UPDATE_FLUSH_MS,
- * REDIS_URL, JWT_SECRET, ...), plus REDIS_STREAM, SYNC_RATE (messages/s per connection) and
+ * REDIS_URL, JWT_SECRET, ...), plus REDIS_KEY_PREFIX, SYNC_RATE (messages/s per connection) and
  * UNLOAD_GRACE_MS. Prints `SYNC_PORT=<port>` when listening. Imports nothing from the test
  * helpers (they load vitest, which needs its runner).
  */
@@ -27,7 +27,7 @@ const server = await startServer(config, {
   sync: {
     unloadGraceMs: num('UNLOAD_GRACE_MS', 2000),
     limits: { messagesPerSecond: rate, burst: Math.max(1000, rate) },
-    ...(env['REDIS_STREAM'] ? { redisStreamKey: env['REDIS_STREAM'] } : {}),
+    ...(env['REDIS_KEY_PREFIX'] ? { redisKeyPrefix: env['REDIS_KEY_PREFIX'] } : {}),
   },
 });
 process.stdout.write(`SYNC_PORT=${server.port}\n`);

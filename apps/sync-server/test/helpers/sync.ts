@@ -112,7 +112,7 @@ export interface SyncTestServer {
  */
 export async function startSyncServer(
   store: Store,
-  overrides: { config?: Partial<SyncConfig>; redis?: { readonly url: string; readonly streamKey?: string } | null; options?: SyncTuning; port?: number } = {},
+  overrides: { config?: Partial<SyncConfig>; redis?: { readonly url: string; readonly keyPrefix?: string } | null; options?: SyncTuning; port?: number } = {},
 ): Promise<SyncTestServer> {
   const sync = { ...testSyncConfig, ...overrides.config };
   const env: Record<string, string> = {
@@ -130,7 +130,7 @@ export async function startSyncServer(
     store,
     cache,
     runJobs: false,
-    sync: { unloadGraceMs: 50, ...overrides.options, ...(overrides.redis?.streamKey ? { redisStreamKey: overrides.redis.streamKey } : {}) },
+    sync: { unloadGraceMs: 50, ...overrides.options, ...(overrides.redis?.keyPrefix ? { redisKeyPrefix: overrides.redis.keyPrefix } : {}) },
   });
   return {
     syncUrl: `ws://127.0.0.1:${running.port}/sync`,

@@ -15,8 +15,11 @@ import {
   type ChildServer,
   type StoreBackend,
   type SyncTestServer,
+  tcpProxy,
   type TestClient,
 } from '../helpers/sync.js';
+import { CloseCode } from '../../src/protocol/close-codes.js';
+import type { DocName } from '../../src/ids.js';
 
 const redisUrl = process.env['REDIS_URL'] ?? null;
 
@@ -27,11 +30,11 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   const servers: SyncTestServer[] = [];
   const children: ChildServer[] = [];
   const tokens = createTokenService(TEST_SECRET);
-  /** A stream of its own per test, so tests and runs never see each other's entries. */
-  const streams: string[] = [];
-  const freshStream = (): string => {
+  /** A key prefix of its own per test, so tests and runs never see each other's entries. */
+  const prefixes: string[] = [];
+  const freshPrefix = (): string => {
     const key = `prepmate:test:${randomUUID()}`;
-    streams.push(key);
+    prefixes.push(key);
     return key;
   };
 
@@ -46,16 +49,19 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   });
   afterAll(async () => {
     const redis = new Redis(url);
-    if (streams.length > 0) await redis.del(...streams);
+    for (const prefix of prefixes) {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
     redis.disconnect();
     await store?.close();
     await backend?.remove();
   });
 
   it('when clients of one document are on different instances, then updates and awareness converge', async () => {
-    const streamKey = freshStream();
-    const one = await startSyncServer(store, { redis: { url, streamKey } });
-    const two = await startSyncServer(store, { redis: { url, streamKey } });
+    const keyPrefix = freshPrefix();
+    const one = await startSyncServer(store, { redis: { url, keyPrefix } });
+    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('multi');
     const a = connectClient(one.syncUrl, 'multi', token);
@@ -76,10 +82,10 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   });
 
   it('when an instance loads a document another one holds unflushed updates of, then it asks for them over the stream', async () => {
-    const streamKey = freshStream();
+    const keyPrefix = freshPrefix();
     // A long flush window: the first instance's updates are only in its memory.
-    const one = await startSyncServer(store, { redis: { url, streamKey }, config: { UPDATE_FLUSH_MS: 10_000 } });
-    const two = await startSyncServer(store, { redis: { url, streamKey } });
+    const one = await startSyncServer(store, { redis: { url, keyPrefix }, config: { UPDATE_FLUSH_MS: 10_000 } });
+    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('late');
     const a = connectClient(one.syncUrl, 'late', token);
@@ -93,8 +99,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   });
 
   it('when one of two instances is killed, then nothing its clients wrote is lost', async () => {
-    const streamKey = freshStream();
-    const env = { ...backend.env, REDIS_URL: url, REDIS_STREAM: streamKey, UPDATE_FLUSH_MS: '2000' };
+    const keyPrefix = freshPrefix();
+    const env = { ...backend.env, REDIS_URL: url, REDIS_KEY_PREFIX: keyPrefix, UPDATE_FLUSH_MS: '2000' };
     const one = await spawnSyncServer(env);
     const two = await spawnSyncServer({ ...env, UPDATE_FLUSH_MS: '50' });
     children.push(one, two);
@@ -112,5 +118,55 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
     clients.push(fresh);
     await fresh.whenSynced();
     expect(fresh.map.size).toBe(100);
+  });
+
+  it('when a document is erased on one instance, then the other instance holding it closes its sockets', async () => {
+    const keyPrefix = freshPrefix();
+    const one = await startSyncServer(store, { redis: { url, keyPrefix } });
+    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
+    servers.push(one, two);
+    const token = await tokens.sign('erased');
+    const a = connectClient(one.syncUrl, 'erased', token);
+    const b = connectClient(two.syncUrl, 'erased', token);
+    clients.push(a, b);
+    await Promise.all([a.whenSynced(), b.whenSynced()]);
+    a.map.set('x', 1);
+    await until(() => b.map.get('x') === 1, 'shared');
+    const closes: number[] = [];
+    b.provider.on('connection-close', (event) => closes.push(event?.code ?? 0));
+    await one.service.documents.erase('erased' as DocName);
+    await until(() => closes.includes(CloseCode.DOCUMENT_DELETED), 'the other instance closed its socket as deleted');
+    await until(() => two.service.status().loadedDocuments === 0, 'and dropped the document');
+  });
+
+  it('when an instance loses Redis and the entries written meanwhile are gone, then it catches up from the store', async () => {
+    const keyPrefix = freshPrefix();
+    const proxy = await tcpProxy('127.0.0.1', Number(new URL(url).port || 6379));
+    try {
+      const one = await startSyncServer(store, { redis: { url, keyPrefix } });
+      const two = await startSyncServer(store, { redis: { url: `redis://127.0.0.1:${proxy.port}`, keyPrefix } });
+      servers.push(one, two);
+      const token = await tokens.sign('gap');
+      const a = connectClient(one.syncUrl, 'gap', token);
+      const b = connectClient(two.syncUrl, 'gap', token);
+      clients.push(a, b);
+      await Promise.all([a.whenSynced(), b.whenSynced()]);
+      a.map.set('before', 1);
+      await until(() => b.map.get('before') === 1, 'fan-out works');
+      // Redis "restarts" for the second instance: its connections drop, and the entries written
+      // meanwhile are lost, as an in-memory Redis loses them.
+      await proxy.cut();
+      for (let i = 0; i < 30; i++) a.map.set(`k${i}`, i);
+      await until(async () => (await readStored(store, 'gap')).getMap('m').size === 31, 'written to the store by the first instance');
+      const redis = new Redis(url);
+      const keys = await redis.keys(`${keyPrefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+      expect(b.map.size).toBe(1);
+      await proxy.restore();
+      await until(() => b.map.size === 31, 'the second instance re-read the store after the gap', 15_000);
+    } finally {
+      await proxy.close();
+    }
   });
 }));

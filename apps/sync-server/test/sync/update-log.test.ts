@@ -116,4 +116,15 @@ describe('update log', () => {
     expect(store.state.writes.flat().length).toBe(5);
     log.close();
   });
+
+  it('when the newest updates belong to an erased document, then draining settles on the rest instead of waiting for them', async () => {
+    const store = fakeStore();
+    const log = createUpdateLog({ store, logger: silentLogger, flushMs: 10_000, maxRetries: 1, retryDelayMs: 10, maxPendingRecords: 1000 });
+    for (const u of updates(3, 1)) log.append('kept', u, 'a');
+    for (const u of updates(3, 2)) log.append('erased', u, 'a');
+    log.discard('erased');
+    expect(await log.drain(1_000)).toBe(true);
+    expect(store.state.writes.flat().map((r) => r.docName)).toEqual(['kept', 'kept', 'kept']);
+    log.close();
+  });
 });

@@ -1,0 +1,137 @@
+/**
+ * The Redis Streams fan-out on its own, against a real Redis: who receives what, and that the
+ * streams of documents nobody writes any more do not stay in Redis.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Fanout, FanoutMessage } from '../../src/fanout/ports.js';
+import { createRedisFanout, documentStreamKey, type RedisFanoutOptions } from '../../src/fanout/redis-streams.js';
+import { describeWithService } from '../helpers/stores.js';
+import { silentLogger, until } from '../helpers/sync.js';
+
+const redisUrl = process.env['REDIS_URL'] ?? null;
+
+/** Redis Cluster's key slot (CRC16/XMODEM of the hash tag, or of the key without one, mod 16384). */
+function keySlot(key: string): number {
+  const open = key.indexOf('{');
+  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
+  const hashed = close > open + 1 ? key.slice(open + 1, close) : key;
+  let crc = 0;
+  for (const byte of Buffer.from(hashed)) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc % 16384;
+}
+
+describeWithService('fan-out over Redis Streams, one stream per document', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => describe('adapter', () => {
+  const redis = new Redis(url);
+  const started: Fanout[] = [];
+  const prefixes: string[] = [];
+
+  async function instance(prefix: string, tuning: Partial<RedisFanoutOptions> = {}): Promise<{ fanout: Fanout; received: FanoutMessage[]; gaps: number[] }> {
+    const received: FanoutMessage[] = [];
+    const gaps: number[] = [];
+    const fanout = createRedisFanout({ url, instanceId: randomUUID(), keyPrefix: prefix, logger: silentLogger, ...tuning });
+    await fanout.start({ onMessage: (m) => received.push(m), onGap: () => gaps.push(Date.now()) });
+    started.push(fanout);
+    return { fanout, received, gaps };
+  }
+  const freshPrefix = (): string => {
+    const prefix = `prepmate:test:${randomUUID()}`;
+    prefixes.push(prefix);
+    return prefix;
+  };
+  const update = (docName: string, byte: number): FanoutMessage => ({ kind: 'update', docName, author: 'u', payload: new Uint8Array([byte]) });
+  const docsOf = (messages: readonly FanoutMessage[]): string[] => [...new Set(messages.map((m) => m.docName))].sort();
+
+  afterEach(async () => {
+    for (const f of started.splice(0)) await f.stop();
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    redis.disconnect();
+  });
+
+  it('when instances hold different documents, then each receives only the messages of its own documents', async () => {
+    const prefix = freshPrefix();
+    const a = await instance(prefix);
+    const b = await instance(prefix);
+    const c = await instance(prefix);
+    a.fanout.subscribe('busy');
+    b.fanout.subscribe('busy');
+    c.fanout.subscribe('idle');
+    // Subscriptions take effect once their start id is read; a marker shows each one is live.
+    await until(async () => {
+      b.fanout.publish(update('busy', 0));
+      a.fanout.publish(update('idle', 0));
+      return a.received.length > 0 && c.received.length > 0;
+    }, 'subscriptions live');
+    const before = { a: a.received.length, b: b.received.length, c: c.received.length };
+    for (let i = 1; i <= 50; i++) {
+      a.fanout.publish(update('busy', i));
+      b.fanout.publish(update('busy', i));
+      // A document in nobody's hands: published (e.g. an erase from REST), read by nobody.
+      a.fanout.publish(update('elsewhere', i));
+    }
+    await until(() => a.received.length - before.a >= 50 && b.received.length - before.b >= 50, 'busy traffic delivered');
+    // The last marker goes after the busy traffic on the same connection: once c has it, c has read everything it would.
+    b.fanout.publish(update('idle', 255));
+    await until(() => c.received.some((m) => m.kind === 'update' && m.payload[0] === 255), 'marker on idle');
+    expect(docsOf(a.received)).toEqual(['busy']);
+    expect(docsOf(b.received)).toEqual(['busy']);
+    expect(docsOf(c.received)).toEqual(['idle']);
+    // Nobody receives its own messages: a got b's 50 updates, not its own 50 too (markers carry 0).
+    expect(a.received.filter((m) => m.kind === 'update' && m.payload[0]! >= 1).length).toBe(50);
+  });
+
+  it('when an instance unsubscribes, then it stops receiving that document', async () => {
+    const prefix = freshPrefix();
+    const a = await instance(prefix);
+    const b = await instance(prefix);
+    a.fanout.subscribe('doc');
+    a.fanout.subscribe('other');
+    await until(async () => {
+      b.fanout.publish(update('doc', 1));
+      return a.received.length > 0;
+    }, 'subscribed');
+    a.fanout.unsubscribe('doc');
+    b.fanout.publish(update('doc', 2));
+    b.fanout.publish(update('other', 3));
+    await until(() => a.received.some((m) => m.docName === 'other'), 'the other document still arrives');
+    expect(a.received.filter((m) => m.docName === 'doc' && m.kind === 'update' && m.payload[0] === 2)).toEqual([]);
+  });
+
+  it('when a document stream gets no more appends, then Redis deletes it after the TTL; while written, it is trimmed', async () => {
+    const prefix = freshPrefix();
+    const a = await instance(prefix, { ttlMs: 300, maxLen: 10 });
+    const key = documentStreamKey(prefix, 16, 'gone');
+    for (let i = 0; i < 500; i++) a.fanout.publish(update('gone', i % 256));
+    await until(async () => (await redis.xlen(key)) > 0, 'stream written');
+    // MAXLEN ~ trims whole nodes (100 entries by default), never below maxLen.
+    await until(async () => {
+      const info = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+      return info.length > 0 && (await redis.pttl(key)) > 0;
+    }, 'expiry set');
+    expect(await redis.xlen(key)).toBeLessThanOrEqual(10 + 100);
+    await until(async () => (await redis.exists(key)) === 0, 'stream expired', 5_000);
+  });
+
+  it('keeps each document stream in the Redis Cluster hash slot of its shard, with the wake key its reader blocks on', async () => {
+    const prefix = freshPrefix();
+    const a = await instance(prefix, { shards: 4 });
+    const names = ['alice', 'bob', 'carol/notes', 'dave', 'erin', 'frank'];
+    for (const name of names) a.fanout.subscribe(name);
+    await until(async () => (await redis.keys(`${prefix}:*:w:*`)).length > 0, 'wake keys written');
+    const wakeSlots = new Set((await redis.keys(`${prefix}:*:w:*`)).map(keySlot));
+    const docSlots = names.map((n) => keySlot(documentStreamKey(prefix, 4, n)));
+    // Every stream a shard reader blocks on shares the slot of its wake key (one XREAD, one slot)...
+    for (const slot of docSlots) expect(wakeSlots.has(slot)).toBe(true);
+    // ...and documents spread over several slots.
+    expect(new Set(docSlots).size).toBeGreaterThan(1);
+  });
+}));
