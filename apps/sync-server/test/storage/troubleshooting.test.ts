@@ -53,15 +53,18 @@ const checks: Check[] = [
     sql: blocks('sql')[0]!,
     expect: ({ mongo, rows }) => {
       const counts = Object.fromEntries(rows.map((r) => [mongo ? r['_id'] : r['status'], Number(r['count'])]));
-      // The assessment and the progress item of the first batch, merged at once.
-      expect(counts).toEqual({ synced: 2 });
+      // The assessment and the progress item of the first batch, merged at once; the failed merge.
+      expect(counts).toEqual({ synced: 2, error: 1 });
     },
   },
   {
     name: 'queue items being retried',
     mongo: blocks('js')[1]!,
     sql: blocks('sql')[1]!,
-    expect: ({ rows }) => expect(rows).toEqual([]),
+    expect: ({ mongo, rows }) => {
+      expect(rows.map((r) => [mongo ? r['itemKey'] : r['item_key'], Number(r['attempts'])])).toEqual([['progress:b9:0', 1]]);
+      expect(JSON.stringify(mongo ? rows[0]!['errors'] : JSON.parse(rows[0]!['errors'] as string))).toContain('merge failed: document unavailable');
+    },
   },
   {
     name: 'batches that did not go through',
@@ -163,6 +166,13 @@ async function fill(env: Record<string, string>, dir: string): Promise<Harness> 
   // Refused as a whole: only the log has it.
   expect((await batch({ batchId: 'b7', items: [] })).status).toBe(400);
   expect(duplicates).toBe(5);
+  // A merge that failed and waits for its retry. The API cannot make a merge fail without
+  // breaking the store, so the item is recorded as the sync-queue job records one, through the
+  // server's own store port.
+  const { inserted } = await server.store.syncQueue.enqueue([
+    { userId: learner, itemKey: 'progress:b9:0', itemType: 'progress', itemData: { topicId: 'graphs', status: 'completed' }, priority: 1 },
+  ]);
+  await server.store.syncQueue.markFailed(inserted[0]!.id, { at: new Date(), message: 'merge failed: document unavailable' }, new Date(Date.now() + 60_000));
   return {
     server,
     logFile,
