@@ -28,9 +28,11 @@ const dateTime = fc.oneof(
   fc.integer({ min: now - 400 * 24 * HOUR, max: now + 48 * HOUR }).map((ms) => new Date(ms).toISOString()),
   fc.stringMatching(new RegExp(schemaOf('DateTime')['pattern'] as string)),
 );
-const topicName = fc
-  .string({ unit: fc.constantFrom(...'abcXYZ09+#é機学ü '), minLength: 0, maxLength: 90 })
-  .filter((s) => !/^ | $| {2}/.test(s));
+const topicName = fc.oneof(
+  fc.string({ unit: fc.constantFrom(...'abcXYZ09+#é機学ü '), minLength: 0, maxLength: 90 }).filter((s) => !/^ | $| {2}/.test(s)),
+  // Control characters and direction overrides (refused), whitespace only (refused), a tab (a space once normalised).
+  fc.constantFrom('a\u0007b', 'x\u202ey', 'a\u0085b', '   ', 'a\tb', 'C++', '機械学習'),
+);
 const overrides: Overrides = new Map<Schema, fc.Arbitrary<Json>>([
   [schemaOf('DateTime'), dateTime],
   [(schemaOf('ProgressItemData')['properties'] as Record<string, Schema>)['name']!, topicName],
