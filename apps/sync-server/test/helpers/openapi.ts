@@ -199,7 +199,7 @@ export interface Mutation {
 export const mutationArb: Arbitrary<Mutation> = fc.record({
   at: fc.nat(),
   op: fc.constantFrom('delete', 'replace', 'forbidden-key'),
-  value: fc.constantFrom<Json>(null, 0, -1, 2.5, 1e9, true, '', 'x', 'Not_Lower', 'a'.repeat(129), [], {}, { a: 1 }, '2025-13-01T00:00:00Z'),
+  value: fc.constantFrom<Json>(null, 0, -1, 2.5, 1e9, true, '', 'x', 'Not_Lower', 'constructor', '__proto__', 'a'.repeat(129), [], {}, { a: 1 }, '2025-13-01T00:00:00Z'),
   key: fc.constantFrom('__proto__', 'constructor', 'prototype'),
 });
 
