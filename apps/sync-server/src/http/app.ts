@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { ApiError } from '../errors.js';
 import { keepRawBodyForSignature } from '../security/batch-signature.js';
 import type { Logger } from '../logger.js';
-import { apiNotFound, errorMiddleware } from './errors.js';
+import { apiMethodNotAllowed, apiNotFound, errorMiddleware } from './errors.js';
 import { securityHeaders } from './security-headers.js';
 
 export interface AppDeps {
@@ -96,6 +96,7 @@ export function createApp(deps: AppDeps): Express {
   // `verify` keeps the inflated bytes of signed batches: the signature covers them, not the re-serialised JSON.
   api.use(express.json({ limit: config.MAX_BODY_BYTES, inflate: true, strict: true, type: 'application/json', verify: keepRawBodyForSignature }));
   for (const router of deps.apiRouters) api.use(router);
+  api.use(apiMethodNotAllowed(deps.apiRouters));
   api.use(apiNotFound);
   app.use('/api', api);
 

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Router } from 'express';
 import { ApiError } from '../errors.js';
 import { StoreUnavailableError } from '../storage/errors.js';
 import type { Logger } from '../logger.js';
@@ -7,6 +7,52 @@ import { InvalidCursorError } from '../storage/errors.js';
 /** The API's error body (docs/api.md). */
 export function errorBody(error: ApiError): { success: false; error: { code: string; message: string; details: readonly unknown[] } } {
   return { success: false, error: { code: error.code, message: error.message, details: error.details } };
+}
+
+interface RouteLayer {
+  readonly route?: { readonly path: unknown; readonly methods: Record<string, boolean | undefined> };
+  readonly handle?: { readonly stack?: readonly RouteLayer[] };
+}
+
+/** Path → methods of every route of the routers (nested routers included). */
+export function routeMethods(routers: readonly Router[]): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const walk = (stack: readonly RouteLayer[]): void => {
+    for (const layer of stack) {
+      if (layer.route && typeof layer.route.path === 'string') {
+        const methods = out.get(layer.route.path) ?? new Set<string>();
+        for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') methods.add(method.toUpperCase());
+        out.set(layer.route.path, methods);
+      } else if (layer.handle?.stack) {
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  for (const router of routers) walk((router as unknown as { stack: readonly RouteLayer[] }).stack);
+  return out;
+}
+
+/**
+ * A known `/api` path called with a method it does not have answers 405 with `Allow`, so a
+ * client can tell a wrong method from a wrong path. Runs after every router, so only misses
+ * reach it. `HEAD` comes with `GET` (Express answers it); `OPTIONS` is answered for every path.
+ */
+export function apiMethodNotAllowed(routers: readonly Router[]): RequestHandler {
+  const routes = routeMethods(routers);
+  return (req, res, next) => {
+    // Express routes match with or without one trailing slash, case-insensitively.
+    const path = req.path.length > 1 ? req.path.replace(/\/$/, '') : req.path;
+    const methods = routes.get(path) ?? [...routes].find(([p]) => p.toLowerCase() === path.toLowerCase())?.[1];
+    if (!methods) {
+      next();
+      return;
+    }
+    const allow = [...methods];
+    if (methods.has('GET')) allow.push('HEAD');
+    allow.push('OPTIONS');
+    res.setHeader('Allow', allow.join(', '));
+    next(new ApiError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.baseUrl}${path}; allowed: ${allow.join(', ')}`));
+  };
 }
 
 /** Unknown `/api` routes answer 404 in the API's error shape, never Express's HTML. */
