@@ -231,7 +231,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     set: (index: number, status: ItemStatus) => void,
     conflicts: { count: number },
   ): Promise<void> {
-    const outcomes = await mergeQueueItems(documents, userId, userId, inserted);
+    const outcomes = await mergeQueueItems(documents, userId, userId, inserted, deps.config.CONFLICT_RESOLUTION_STRATEGY);
     const at = now();
     const byId = new Map(inserted.map((i) => [i.id, i]));
     for (const o of outcomes) {

@@ -13,7 +13,8 @@ export interface TelemetryJobDeps {
   readonly store: Store;
   readonly documents: LearnerDocuments;
   readonly cache: Cache;
-  readonly config: Pick<Config, 'SYNC_BATCH_SIZE' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'RETENTION_DAYS' | 'SYNC_INTERVAL_MINUTES'>;
+  readonly config: Pick<Config, 'SYNC_BATCH_SIZE' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'RETENTION_DAYS' | 'SYNC_INTERVAL_MINUTES'> &
+    Partial<Pick<Config, 'CONFLICT_RESOLUTION_STRATEGY'>>;
   readonly logger: Logger;
   /** Injectable clock (tests move time forward instead of sleeping). */
   readonly now?: () => Date;
@@ -48,7 +49,7 @@ export async function runSyncQueueJob(deps: TelemetryJobDeps): Promise<void> {
       else byUser.set(userId, [item]);
     }
     for (const [userId, list] of byUser) {
-      const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list);
+      const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list, deps.config.CONFLICT_RESOLUTION_STRATEGY);
       await settleOutcomes(store.syncQueue, list, outcomes, now(), config);
       await deps.cache.delete(statusCacheKey(userId));
       for (const o of outcomes) if (o.ok) synced += 1;

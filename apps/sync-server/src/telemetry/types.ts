@@ -10,7 +10,11 @@ import type { ItemError } from './parse.js';
 export type { ItemError } from './parse.js';
 
 /** The configuration the telemetry use-cases read. */
-export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'>;
+export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'> &
+  Partial<Pick<Config, 'CONFLICT_RESOLUTION_STRATEGY'>>;
+
+/** How a REST progress patch older than the document is decided (`CONFLICT_RESOLUTION_STRATEGY`). */
+export type ConflictStrategy = Config['CONFLICT_RESOLUTION_STRATEGY'];
 
 /** Counters the use-cases report; optional so unit tests need no registry. */
 export interface TelemetryMetrics {
