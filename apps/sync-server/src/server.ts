@@ -25,10 +25,11 @@ import { createTelemetryRouter } from './http/routes/telemetry.js';
 import { createUsersRouter } from './http/routes/users.js';
 import { createScheduler, everyMinutes, everySeconds, type Scheduler } from './jobs/scheduler.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetricsRegistry } from './metrics.js';
+import { createMetricsRegistry, createOperationMetrics } from './metrics.js';
 import { createSecurityLayer, type SecurityLayer } from './security/index.js';
 import { createStore } from './storage/index.js';
 import type { Store } from './storage/ports.js';
+import { timedStore } from './storage/timed.js';
 import {
   INSIGHTS_LEASE_MS,
   RETENTION_LEASE_MS,
@@ -160,6 +161,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const secret = config.JWT_SECRET ?? loadOrCreateDevSecret(config.DATA_DIR);
   const tokens = createConfiguredTokenService(config, secret, logger);
   const registry = createMetricsRegistry(instanceId);
+  const operations = createOperationMetrics(registry);
   const baseStore = overrides.store ?? (await createStore(config, logger));
   const closeOwnStore = async (): Promise<void> => {
     if (!overrides.store) await baseStore.close();
@@ -170,7 +172,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     security = await createSecurityLayer({
       config,
       logger,
-      store: baseStore,
+      // Timed directly on the adapter: database latency, not encryption or audit.
+      store: timedStore(baseStore, operations.storeOperation),
       pseudonymSecret: secret,
       registry,
       ...(now ? { now } : {}),
@@ -202,19 +205,20 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const learnerDocuments = overrides.learnerDocuments ?? learnerDocumentsOf(sync.documents);
   const validator =
     overrides.validator ?? (config.VALIDATION_THREADS > 0 ? createWorkerValidator({ logger, threads: config.VALIDATION_THREADS }) : createInlineValidator());
+  const telemetryMetrics = createTelemetryMetrics(registry);
   const learnerData = createLearnerDataService({
     store,
     documents: learnerDocuments,
     cache: cache.cache,
     config,
     logger,
-    metrics: createTelemetryMetrics(registry),
+    metrics: telemetryMetrics,
     validator,
     ...(now ? { now } : {}),
   });
 
-  const jobs = createScheduler({ leases: store.leases, instanceId, logger });
-  registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, ...(now ? { now } : {}) }, () =>
+  const jobs = createScheduler({ leases: store.leases, instanceId, logger, observeRun: operations.jobRun });
+  registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, metrics: telemetryMetrics, ...(now ? { now } : {}) }, () =>
     runAuditRetention({ store, days: config.AUDIT_RETENTION_DAYS, logger, ...(now ? { now } : {}) }),
   );
   if (overrides.runJobs !== false) jobs.start();
@@ -249,7 +253,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     createUsersRouter(restDeps),
     createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),
   ];
-  const app = createApp({ config, logger, apiRouters, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
+  const app = createApp({ config, logger, apiRouters, observeRequest: operations.httpRequest, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
   const server: Server = createServer(app);
   server.on('upgrade', (req, socket, head) => sync.handleUpgrade(req, socket, head));
 

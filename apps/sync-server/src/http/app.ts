@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { keepRawBodyForSignature } from '../security/batch-signature.js';
 import type { Logger } from '../logger.js';
 import { apiNotFound, errorMiddleware } from './errors.js';
+import { requestMetrics, type RequestObserver } from './request-metrics.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -15,6 +16,8 @@ export interface AppDeps {
   readonly apiRouters: readonly Router[];
   /** Directory of the built Vue client, served at `/` when it exists. */
   readonly clientDir?: string;
+  /** Told the route template, status and duration of every request (API response time). */
+  readonly observeRequest?: RequestObserver;
 }
 
 /** Gives each request an id, a child logger, and one log line when it ends. */
@@ -86,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
   app.use(requestLogging(logger));
+  if (deps.observeRequest) app.use(requestMetrics(deps.observeRequest));
   app.use(cors(config));
 
   const api = express.Router();

@@ -4,7 +4,7 @@ import { ApiError } from '../errors.js';
 import type { UserId } from '../ids.js';
 import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
 import { anonymiseIp, trimUserAgent } from './enrich.js';
-import { mergeQueueItems } from './merge.js';
+import { mergeQueueItems, tallyOutcomes } from './merge.js';
 import { toEventRecord } from './records.js';
 import { settleOutcomes } from './settle.js';
 import {
@@ -130,6 +130,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       else duplicates += 1;
     }
     deps.metrics?.batchDuration(Number(process.hrtime.bigint() - started) / 1e9);
+    deps.metrics?.conflicts('request', conflicts);
     return { batchId: envelope.batchId, processed, failed, conflicts, duplicates, results };
   }
 
@@ -233,6 +234,8 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
   ): Promise<void> {
     const outcomes = await mergeQueueItems(documents, userId, userId, inserted, deps.config.CONFLICT_RESOLUTION_STRATEGY);
     const at = now();
+    const tally = tallyOutcomes(outcomes);
+    for (const outcome of ['merged', 'conflict', 'failed'] as const) deps.metrics?.merged('request', outcome, tally[outcome]);
     const byId = new Map(inserted.map((i) => [i.id, i]));
     for (const o of outcomes) {
       const index = indexByKey.get(byId.get(o.id)?.itemKey ?? '');
@@ -277,6 +280,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       kind: 'telemetry',
     };
     await store.batchLogs.insert(log);
+    deps.metrics?.batchLogged(log.status);
   }
 
   return { track, ingestBatch };

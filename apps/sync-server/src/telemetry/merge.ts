@@ -89,6 +89,17 @@ export async function mergeQueueItems(
   return items.map((item) => outcomes.get(item.id) ?? { id: item.id, ok: false, conflict: null, error: { message: 'not applied', permanent: false } });
 }
 
+/** Outcomes by kind, for the merge metrics. */
+export function tallyOutcomes(outcomes: readonly MergeOutcome[]): { merged: number; conflict: number; failed: number } {
+  const tally = { merged: 0, conflict: 0, failed: 0 };
+  for (const o of outcomes) {
+    if (!o.ok) tally.failed += 1;
+    else if (o.conflict) tally.conflict += 1;
+    else tally.merged += 1;
+  }
+  return tally;
+}
+
 function messageOf(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, 500);
 }

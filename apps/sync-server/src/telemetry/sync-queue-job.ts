@@ -4,9 +4,9 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Store, SyncQueueItem } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
-import { mergeQueueItems } from './merge.js';
+import { mergeQueueItems, tallyOutcomes } from './merge.js';
 import { maxAttempts, settleOutcomes } from './settle.js';
-import { statusCacheKey } from './types.js';
+import { statusCacheKey, type TelemetryMetrics } from './types.js';
 
 /** What the telemetry jobs need (the scheduler in jobs/ holds their leases across instances). */
 export interface TelemetryJobDeps {
@@ -16,6 +16,7 @@ export interface TelemetryJobDeps {
   readonly config: Pick<Config, 'SYNC_BATCH_SIZE' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'RETENTION_DAYS' | 'SYNC_INTERVAL_MINUTES'> &
     Partial<Pick<Config, 'CONFLICT_RESOLUTION_STRATEGY'>>;
   readonly logger: Logger;
+  readonly metrics?: TelemetryMetrics;
   /** Injectable clock (tests move time forward instead of sleeping). */
   readonly now?: () => Date;
 }
@@ -51,6 +52,9 @@ export async function runSyncQueueJob(deps: TelemetryJobDeps): Promise<void> {
     for (const [userId, list] of byUser) {
       const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list, deps.config.CONFLICT_RESOLUTION_STRATEGY);
       await settleOutcomes(store.syncQueue, list, outcomes, now(), config);
+      const tally = tallyOutcomes(outcomes);
+      for (const outcome of ['merged', 'conflict', 'failed'] as const) deps.metrics?.merged('queue', outcome, tally[outcome]);
+      deps.metrics?.conflicts('queue', tally.conflict);
       await deps.cache.delete(statusCacheKey(userId));
       for (const o of outcomes) if (o.ok) synced += 1;
       else failed += 1;

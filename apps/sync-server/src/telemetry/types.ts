@@ -21,7 +21,16 @@ export interface TelemetryMetrics {
   /** `itemType` is `invalid` for rejected items whose type is not one of the three. */
   itemsIngested(itemType: 'event' | 'progress' | 'assessment' | 'invalid', status: ItemStatus, count: number): void;
   batchDuration(seconds: number): void;
+  /** One batch log written (the sync success rate is `completed` over all). */
+  batchLogged(status: 'completed' | 'partial' | 'failed'): void;
+  /** Merge outcomes of progress and assessment items, in the request or by the queue job. */
+  merged(source: MergeSource, outcome: 'merged' | 'conflict' | 'failed', count: number): void;
+  /** Items whose values lost to the document's (a late progress patch, a changed assessment). */
+  conflicts(source: MergeSource, count: number): void;
 }
+
+/** Where a merge ran: in the batch request, or in the sync-queue job's retry. */
+export type MergeSource = 'request' | 'queue';
 
 export interface TelemetryDeps {
   readonly store: Store;
