@@ -13,7 +13,7 @@ import { runAuditRetention, AUDIT_RETENTION_LEASE_MS } from './audit/retention.j
 import { createConfiguredTokenService, loadOrCreateDevSecret, type TokenService } from './auth/index.js';
 import { createCacheService, type CacheService } from './cache/index.js';
 import type { Config } from './config.js';
-import { learnerDocName } from './ids.js';
+import { asUserId, learnerDocName } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
 import { createAuditRouter, createSecurityRoutersBefore } from './http/routes/audit.js';
@@ -34,6 +34,7 @@ import {
   INSIGHTS_LEASE_MS,
   RETENTION_LEASE_MS,
   SYNC_QUEUE_LEASE_MS,
+  createDocumentChangeInvalidator,
   createInlineValidator,
   createLearnerDataService,
   createTelemetryMetrics,
@@ -186,6 +187,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const store = security.store;
   const cache = overrides.cache ?? createCacheService(config, logger);
   const tuning = overrides.sync ?? {};
+  // The learner document `<userId>` is what GET /progress shows; `<userId>/<name>` documents are not in it.
+  const progressChanged = createDocumentChangeInvalidator(cache.cache);
 
   const sync = createSyncService({
     config,
@@ -195,6 +198,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     registry,
     redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisStreamKey ? { streamKey: tuning.redisStreamKey } : {}) } : null,
     instanceId,
+    onDocumentChanged: (docName) => {
+      if (!docName.includes('/')) progressChanged(asUserId(docName));
+    },
     options: {
       ...(tuning.unloadGraceMs !== undefined ? { unloadGraceMs: tuning.unloadGraceMs } : {}),
       ...(tuning.limits ? { limits: tuning.limits } : {}),

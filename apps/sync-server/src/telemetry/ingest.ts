@@ -5,6 +5,7 @@ import type { UserId } from '../ids.js';
 import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
 import { anonymiseIp, trimUserAgent } from './enrich.js';
 import { mergeQueueItems, tallyOutcomes } from './merge.js';
+import { forgetLearner } from './read-cache.js';
 import { toEventRecord } from './records.js';
 import { settleOutcomes } from './settle.js';
 import {
@@ -115,7 +116,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       // The caller's log also counts the items rejected before they could be attributed.
       const indexes = entries.map((e) => e.index).concat(userId === ctx.userId ? rejected : []);
       await writeBatchLog(userId, envelope.batchId, results, indexes, groupConflicts, startTime);
-      await cache.delete(statusCacheKey(userId));
+      await forgetLearner(cache, userId);
     }
     if (!groups.has(ctx.userId) && rejected.length > 0) {
       await writeBatchLog(ctx.userId, envelope.batchId, results, rejected, 0, startTime);

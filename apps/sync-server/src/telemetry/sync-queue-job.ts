@@ -6,7 +6,8 @@ import type { Store, SyncQueueItem } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
 import { mergeQueueItems, tallyOutcomes } from './merge.js';
 import { maxAttempts, settleOutcomes } from './settle.js';
-import { statusCacheKey, type TelemetryMetrics } from './types.js';
+import { forgetLearner } from './read-cache.js';
+import type { TelemetryMetrics } from './types.js';
 
 /** What the telemetry jobs need (the scheduler in jobs/ holds their leases across instances). */
 export interface TelemetryJobDeps {
@@ -55,7 +56,7 @@ export async function runSyncQueueJob(deps: TelemetryJobDeps): Promise<void> {
       const tally = tallyOutcomes(outcomes);
       for (const outcome of ['merged', 'conflict', 'failed'] as const) deps.metrics?.merged('queue', outcome, tally[outcome]);
       deps.metrics?.conflicts('queue', tally.conflict);
-      await deps.cache.delete(statusCacheKey(userId));
+      await forgetLearner(deps.cache, userId);
       for (const o of outcomes) if (o.ok) synced += 1;
       else failed += 1;
     }

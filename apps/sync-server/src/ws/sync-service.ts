@@ -35,6 +35,8 @@ export interface SyncServiceDeps {
   readonly redis?: { readonly url: string; readonly streamKey?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
+  /** Told every change of a loaded document (read caches drop their entry). */
+  readonly onDocumentChanged?: (docName: string) => void;
   /** Tuning that is not in the environment (tests, benchmarks). */
   readonly options?: {
     /** Idle time before a document without peers is unloaded, ms. Default 2 000. */
@@ -90,6 +92,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     logger,
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
+    ...(deps.onDocumentChanged ? { onChanged: deps.onDocumentChanged } : {}),
   });
   const limits: SyncLimits = { ...defaultSyncLimits(config.SYNC_MAX_MESSAGE_BYTES), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({ tokens, documents: manager, logger, metrics, limits });
