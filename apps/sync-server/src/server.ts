@@ -27,7 +27,8 @@ import { createScheduler, everyMinutes, everySeconds, type Scheduler } from './j
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry, createOperationMetrics } from './metrics.js';
 import { createSecurityLayer, type SecurityLayer } from './security/index.js';
-import { createStore } from './storage/index.js';
+import { backupToRepository } from './backup/repository.js';
+import { createStore, openMongoBackupRepository } from './storage/index.js';
 import type { Store } from './storage/ports.js';
 import { timedStore } from './storage/timed.js';
 import {
@@ -120,7 +121,14 @@ function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
 }
 
 /** Registers every job of the server; `ENABLE_SCHEDULED_SYNC=false` leaves only the sync-queue retries scheduled. */
-function registerJobs(jobs: Scheduler, config: Config, sync: SyncService, telemetry: TelemetryJobDeps, audit: () => Promise<unknown>): void {
+function registerJobs(
+  jobs: Scheduler,
+  config: Config,
+  sync: SyncService,
+  telemetry: TelemetryJobDeps,
+  audit: () => Promise<unknown>,
+  backup: (() => Promise<void>) | null,
+): void {
   const scheduled = config.ENABLE_SCHEDULED_SYNC;
   jobs.register({
     name: 'snapshots',
@@ -148,6 +156,29 @@ function registerJobs(jobs: Scheduler, config: Config, sync: SyncService, teleme
   jobs.register({ name: 'retention', timing: { cron: '30 3 * * *' }, leaseMs: RETENTION_LEASE_MS, enabled: scheduled, run: () => runRetentionJob(telemetry) });
   // After the telemetry retention at 03:30.
   jobs.register({ name: 'audit-retention', timing: { cron: '45 3 * * *' }, leaseMs: AUDIT_RETENTION_LEASE_MS, enabled: scheduled, run: async () => void (await audit()) });
+  if (backup) jobs.register({ name: 'backup', timing: { cron: BACKUP_CRON }, leaseMs: BACKUP_LEASE_MS, enabled: scheduled, run: backup });
+}
+
+/** The daily backup into MONGODB_BACKUP_URI: 02:15, before the retention jobs delete anything. */
+const BACKUP_CRON = '15 2 * * *';
+/** Longer than a backup of a large store takes; another instance takes over after a crash. */
+const BACKUP_LEASE_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * One backup run: the backup database is opened for the run and closed after it, so the server
+ * starts and serves while it is down (the job's error shows in /api/health). It reads the
+ * adapter's records as stored (ciphertext stays ciphertext).
+ */
+function backupJob(uri: string, store: Store, logger: Logger, now: (() => Date) | undefined): () => Promise<void> {
+  return async () => {
+    const repo = await openMongoBackupRepository(uri);
+    try {
+      const result = await backupToRepository(store, repo, now ? { now } : {});
+      logger.info({ job: 'backup', id: result.id, counts: result.counts, removed: result.removed.length }, 'backup written to MONGODB_BACKUP_URI');
+    } finally {
+      await repo.close();
+    }
+  };
 }
 
 /**
@@ -226,6 +257,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const jobs = createScheduler({ leases: store.leases, instanceId, logger, observeRun: operations.jobRun });
   registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, metrics: telemetryMetrics, ...(now ? { now } : {}) }, () =>
     runAuditRetention({ store, days: config.AUDIT_RETENTION_DAYS, logger, ...(now ? { now } : {}) }),
+    config.MONGODB_BACKUP_URI ? backupJob(config.MONGODB_BACKUP_URI, baseStore, logger, now) : null,
   );
   if (overrides.runJobs !== false) jobs.start();
 
