@@ -74,6 +74,15 @@ export const configSchema = z.object({
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, { message: 'accepts a mongodb:// or mongodb+srv:// URI' })
     .optional(),
+  /**
+   * A second MongoDB (its own database) that receives a full copy of the store: daily at 02:15
+   * (the `backup` job) and on demand (`npm run backup -- --mongo`). Unset: no backup job. Must not
+   * name the database of MONGODB_URI.
+   */
+  MONGODB_BACKUP_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, { message: 'accepts a mongodb:// or mongodb+srv:// URI of the backup database' })
+    .optional(),
   /** Redis URL for many instances; unset: one instance with in-process cache and fan-out. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'accepts a redis:// or rediss:// URL' }).optional(),
   /** HS256 secret, at least 32 characters. Unset in dev mode: generated once and kept in DATA_DIR. */
@@ -104,6 +113,17 @@ export const configSchema = z.object({
   JWT_SERVICE_ROLE: z.string().min(1).default('service'),
   /** Longest accepted token lifetime (exp − iat, and exp − now), seconds. Tokens without exp are refused. Default 604800 (7 days). */
   JWT_MAX_LIFETIME_SECONDS: int(60, 31_536_000, 'an integer number of seconds from 60 to 31536000').default(604_800),
+  /**
+   * How a REST progress patch (`progress` batch item) meets a newer value already in the learner
+   * document: `last-write-wins` (default) keeps the document's value when the patch's `updatedAt`
+   * is older; `client-priority` applies the patch anyway (the client that sent it is trusted as the
+   * newest). Synced state always merges as a CRDT; assessments are always first-write-wins.
+   */
+  CONFLICT_RESOLUTION_STRATEGY: z
+    .enum(['last-write-wins', 'client-priority'], {
+      message: 'accepts last-write-wins or client-priority (how a REST progress patch older than the document is decided; the synced document always merges as a CRDT)',
+    })
+    .default('last-write-wins'),
   /** Run the scheduled jobs (snapshots, insights, retention). Default true. */
   ENABLE_SCHEDULED_SYNC: bool.default(true),
   /** Minutes between scheduled snapshot/queue runs, 1–1440. Default 5. */
@@ -206,7 +226,7 @@ export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & { readonly HOS
  * never printed: a configuration error ends up in terminals, CI logs and log shippers.
  */
 const SECRET = /SECRET|KEY|TOKEN|PASSWORD/;
-const URL_VARIABLES = new Set(['MONGODB_URI', 'REDIS_URL', 'JWT_JWKS_URL', 'CLIENT_URL']);
+const URL_VARIABLES = new Set(['MONGODB_URI', 'MONGODB_BACKUP_URI', 'REDIS_URL', 'JWT_JWKS_URL', 'CLIENT_URL']);
 
 /** How a value may appear in an error message: secrets hidden, URL credentials and query removed. */
 export function printableValue(name: string, value: string): string {
@@ -274,9 +294,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.HTTP_REQUEST_TIMEOUT_MS < config.HTTP_HEADERS_TIMEOUT_MS) {
     throw new ConfigError('Invalid configuration:\n  HTTP_REQUEST_TIMEOUT_MS: accepts a number of milliseconds at least HTTP_HEADERS_TIMEOUT_MS (a request includes its headers)');
   }
+  if (config.MONGODB_BACKUP_URI !== undefined && config.MONGODB_URI !== undefined && sameDatabase(config.MONGODB_URI, config.MONGODB_BACKUP_URI)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  MONGODB_BACKUP_URI: names the same database as MONGODB_URI; a backup must live in another database (ideally on another server)',
+    );
+  }
   checkSecurityConfig(config);
   return config;
 }
+
+/** Host list and database name of a MongoDB URI (credentials and options ignored). */
+function databaseOf(uri: string): string {
+  const rest = uri.replace(/^mongodb(\+srv)?:\/\//, '');
+  const at = rest.lastIndexOf('@');
+  const withoutCredentials = at >= 0 ? rest.slice(at + 1) : rest;
+  const [hosts = '', path = ''] = withoutCredentials.split('?')[0]!.split('/');
+  return `${hosts.toLowerCase()}/${path || 'test'}`;
+}
+
+const sameDatabase = (a: string, b: string): boolean => databaseOf(a) === databaseOf(b);
 
 /**
  * The security variables are parsed here only to refuse a bad value at start; messages name

@@ -13,7 +13,7 @@ import { runAuditRetention, AUDIT_RETENTION_LEASE_MS } from './audit/retention.j
 import { createConfiguredTokenService, loadOrCreateDevSecret, type TokenService } from './auth/index.js';
 import { createCacheService, type CacheService } from './cache/index.js';
 import type { Config } from './config.js';
-import { learnerDocName, type UserId } from './ids.js';
+import { asUserId, learnerDocName, type UserId } from './ids.js';
 import type { DocumentService } from './docs/document-service.js';
 import { createApp } from './http/app.js';
 import { refusingErasedLearners } from './http/auth.js';
@@ -28,15 +28,18 @@ import { createUsersRouter } from './http/routes/users.js';
 import { createPlanRouter } from './http/routes/plan.js';
 import { createScheduler, everyMinutes, everySeconds, type Scheduler } from './jobs/scheduler.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetricsRegistry } from './metrics.js';
+import { createMetricsRegistry, createOperationMetrics } from './metrics.js';
 import { createPlanWiring, snapshotFromJson, snapshotOf, type LearnerSnapshot } from './plan/index.js';
 import { createSecurityLayer, type SecurityLayer } from './security/index.js';
-import { createStore } from './storage/index.js';
+import { backupToRepository } from './backup/repository.js';
+import { createStore, openMongoBackupRepository } from './storage/index.js';
 import type { Store } from './storage/ports.js';
+import { timedStore } from './storage/timed.js';
 import {
   INSIGHTS_LEASE_MS,
   RETENTION_LEASE_MS,
   SYNC_QUEUE_LEASE_MS,
+  createDocumentChangeInvalidator,
   createInlineValidator,
   createLearnerDataService,
   createTelemetryMetrics,
@@ -132,7 +135,14 @@ function planReader(sync: SyncService, overrides: ServerOverrides): (userId: Use
 }
 
 /** Registers every job of the server; `ENABLE_SCHEDULED_SYNC=false` leaves only the sync-queue retries scheduled. */
-function registerJobs(jobs: Scheduler, config: Config, sync: SyncService, telemetry: TelemetryJobDeps, audit: () => Promise<unknown>): void {
+function registerJobs(
+  jobs: Scheduler,
+  config: Config,
+  sync: SyncService,
+  telemetry: TelemetryJobDeps,
+  audit: () => Promise<unknown>,
+  backup: (() => Promise<void>) | null,
+): void {
   const scheduled = config.ENABLE_SCHEDULED_SYNC;
   jobs.register({
     name: 'snapshots',
@@ -160,6 +170,29 @@ function registerJobs(jobs: Scheduler, config: Config, sync: SyncService, teleme
   jobs.register({ name: 'retention', timing: { cron: '30 3 * * *' }, leaseMs: RETENTION_LEASE_MS, enabled: scheduled, run: () => runRetentionJob(telemetry) });
   // After the telemetry retention at 03:30.
   jobs.register({ name: 'audit-retention', timing: { cron: '45 3 * * *' }, leaseMs: AUDIT_RETENTION_LEASE_MS, enabled: scheduled, run: async () => void (await audit()) });
+  if (backup) jobs.register({ name: 'backup', timing: { cron: BACKUP_CRON }, leaseMs: BACKUP_LEASE_MS, enabled: scheduled, run: backup });
+}
+
+/** The daily backup into MONGODB_BACKUP_URI: 02:15, before the retention jobs delete anything. */
+const BACKUP_CRON = '15 2 * * *';
+/** Longer than a backup of a large store takes; another instance takes over after a crash. */
+const BACKUP_LEASE_MS = 2 * 60 * 60 * 1000;
+
+/**
+ * One backup run: the backup database is opened for the run and closed after it, so the server
+ * starts and serves while it is down (the job's error shows in /api/health). It reads the
+ * adapter's records as stored (ciphertext stays ciphertext).
+ */
+function backupJob(uri: string, store: Store, logger: Logger, now: (() => Date) | undefined): () => Promise<void> {
+  return async () => {
+    const repo = await openMongoBackupRepository(uri);
+    try {
+      const result = await backupToRepository(store, repo, now ? { now } : {});
+      logger.info({ job: 'backup', id: result.id, counts: result.counts, removed: result.removed.length }, 'backup written to MONGODB_BACKUP_URI');
+    } finally {
+      await repo.close();
+    }
+  };
 }
 
 /**
@@ -174,6 +207,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const secret = config.JWT_SECRET ?? loadOrCreateDevSecret(config.DATA_DIR);
   const tokens = createConfiguredTokenService(config, secret, logger);
   const registry = createMetricsRegistry(instanceId);
+  const operations = createOperationMetrics(registry);
   const baseStore = overrides.store ?? (await createStore(config, logger));
   const closeOwnStore = async (): Promise<void> => {
     if (!overrides.store) await baseStore.close();
@@ -184,7 +218,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     security = await createSecurityLayer({
       config,
       logger,
-      store: baseStore,
+      // Timed directly on the adapter: database latency, not encryption or audit.
+      store: timedStore(baseStore, operations.storeOperation),
       pseudonymSecret: secret,
       registry,
       ...(now ? { now } : {}),
@@ -197,6 +232,8 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const store = security.store;
   const cache = overrides.cache ?? createCacheService(config, logger);
   const tuning = overrides.sync ?? {};
+  // The learner document `<userId>` is what GET /progress shows; `<userId>/<name>` documents are not in it.
+  const progressChanged = createDocumentChangeInvalidator(cache.cache);
 
   const sync = createSyncService({
     config,
@@ -207,6 +244,9 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     registry,
     redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisKeyPrefix ? { keyPrefix: tuning.redisKeyPrefix } : {}) } : null,
     instanceId,
+    onDocumentChanged: (docName) => {
+      if (!docName.includes('/')) progressChanged(asUserId(docName));
+    },
     options: {
       ...(tuning.unloadGraceMs !== undefined ? { unloadGraceMs: tuning.unloadGraceMs } : {}),
       ...(tuning.limits ? { limits: tuning.limits } : {}),
@@ -217,6 +257,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   const learnerDocuments = overrides.learnerDocuments ?? learnerDocumentsOf(sync.documents);
   const validator =
     overrides.validator ?? (config.VALIDATION_THREADS > 0 ? createWorkerValidator({ logger, threads: config.VALIDATION_THREADS }) : createInlineValidator());
+  const telemetryMetrics = createTelemetryMetrics(registry);
   const plans = createPlanWiring({ config, logger, store, documents: learnerDocuments, read: planReader(sync, overrides), limiter: cache.rateLimiter, ...(now ? { now } : {}) });
   const learnerData = plans.observe(createLearnerDataService({
     store,
@@ -224,14 +265,15 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     cache: cache.cache,
     config,
     logger,
-    metrics: createTelemetryMetrics(registry),
+    metrics: telemetryMetrics,
     validator,
     ...(now ? { now } : {}),
   }));
 
-  const jobs = createScheduler({ leases: store.leases, instanceId, logger });
-  registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, ...(now ? { now } : {}) }, () =>
+  const jobs = createScheduler({ leases: store.leases, instanceId, logger, observeRun: operations.jobRun });
+  registerJobs(jobs, config, sync, { store, documents: learnerDocuments, cache: cache.cache, config, logger, metrics: telemetryMetrics, ...(now ? { now } : {}) }, () =>
     runAuditRetention({ store, days: config.AUDIT_RETENTION_DAYS, logger, ...(now ? { now } : {}) }),
+    config.MONGODB_BACKUP_URI ? backupJob(config.MONGODB_BACKUP_URI, baseStore, logger, now) : null,
   );
   if (overrides.runJobs !== false) jobs.start();
 
@@ -268,7 +310,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     createPlanRouter({ ...restDeps, plans }),
     createAuditRouter({ tokens, audit: security.audit, documents: security.documents }),
   ];
-  const app = createApp({ config, logger, apiRouters, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
+  const app = createApp({ config, logger, apiRouters, observeRequest: operations.httpRequest, ...(overrides.clientDir ? { clientDir: overrides.clientDir } : {}) });
   const server: Server = createServer({ connectionsCheckingInterval: connectionsCheckingIntervalMs(config) }, app);
   applyConnectionLimits(server, config);
   server.on('upgrade', (req, socket, head) => sync.handleUpgrade(req, socket, head));

@@ -30,6 +30,8 @@ export interface DocumentManagerOptions {
   readonly metrics: SyncMetrics;
   /** How long a document without peers stays loaded before it is unloaded, ms. */
   readonly unloadGraceMs: number;
+  /** Told every change of a loaded document as it is applied (from a client, a service or another instance); not loads. */
+  readonly onChanged?: (docName: string) => void;
 }
 
 export interface DocumentManager {
@@ -73,6 +75,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
   function onDocUpdate(live: LiveDocument, update: Uint8Array, rawOrigin: unknown): void {
     live.invalidate();
     const origin = asSyncOrigin(rawOrigin);
+    if (origin?.kind !== 'persistence') options.onChanged?.(live.name);
     if (origin && origin.kind !== 'persistence') {
       live.logged(log.append(live.name, update, origin.author));
       metrics.updates.inc({ source: origin.kind === 'peer' ? 'client' : origin.kind === 'remote' ? 'remote' : 'service' });

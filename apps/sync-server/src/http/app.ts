@@ -8,6 +8,7 @@ import { keepRawBodyForSignature } from '../security/batch-signature.js';
 import type { Logger } from '../logger.js';
 import { apiMethodNotAllowed, apiNotFound, errorMiddleware } from './errors.js';
 import { securityHeaders } from './security-headers.js';
+import { requestMetrics, type RequestObserver } from './request-metrics.js';
 
 export interface AppDeps {
   readonly config: Config;
@@ -16,6 +17,8 @@ export interface AppDeps {
   readonly apiRouters: readonly Router[];
   /** Directory of the built Vue client, served at `/` when it exists. */
   readonly clientDir?: string;
+  /** Told the route template, status and duration of every request (API response time). */
+  readonly observeRequest?: RequestObserver;
 }
 
 /** Gives each request an id, a child logger, and one log line when it ends. */
@@ -88,6 +91,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', 'loopback');
   app.use(requestLogging(logger));
   if (config.SECURITY_HEADERS) app.use(securityHeaders());
+  if (deps.observeRequest) app.use(requestMetrics(deps.observeRequest));
   app.use(cors(config));
 
   const api = express.Router();

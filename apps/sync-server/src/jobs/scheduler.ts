@@ -64,6 +64,8 @@ export interface SchedulerDeps {
   /** Lease owner: unique per process. */
   readonly instanceId: string;
   readonly logger: Logger;
+  /** Told how long each run took and whether it failed (runs that lost the lease are not runs). */
+  readonly observeRun?: (job: string, outcome: 'ok' | 'error', seconds: number) => void;
 }
 
 interface Entry {
@@ -86,12 +88,16 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const { def } = entry;
     const key = `job:${def.name}`;
     if (def.leaseMs !== null && !(await leases.tryAcquire(key, instanceId, def.leaseMs))) return false;
+    const started = process.hrtime.bigint();
+    const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       await def.run();
       entry.lastError = null;
+      deps.observeRun?.(def.name, 'ok', seconds());
       return true;
     } catch (error) {
       entry.lastError = error instanceof Error ? error.message : String(error);
+      deps.observeRun?.(def.name, 'error', seconds());
       throw error;
     } finally {
       entry.lastRunAt = new Date();

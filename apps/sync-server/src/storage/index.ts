@@ -8,6 +8,7 @@ export type { StoreLogger } from './logger.js';
 export { InvalidCursorError, StoreUnavailableError } from './errors.js';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite/index.js';
 export { createMongoStore, type MongoStoreOptions } from './mongo/index.js';
+export { openMongoBackupRepository } from './mongo/backups.js';
 export { createMemoryStore, type MemoryStore } from './memory/index.js';
 
 /** The part of the configuration that picks the store (docs/operations.md). */

@@ -21,6 +21,7 @@ export type * from './ports/leases.js';
 export type * from './ports/sync-queue.js';
 export type * from './ports/telemetry.js';
 export type * from './ports/records.js';
+export type * from './ports/backups.js';
 export { RECORD_COLLECTIONS } from './ports/records.js';
 
 /** Everything one database provides. */

@@ -12,6 +12,7 @@ export type {
   TrackResult,
 } from './types.js';
 export { statusCacheKey } from './types.js';
+export { createDocumentChangeInvalidator, forgetLearner, progressCacheKey } from './read-cache.js';
 export { createLearnerDataService, type LearnerDataService } from './learner-data-service.js';
 export { createTelemetryMetrics } from './metrics.js';
 export { anonymiseIp, enrichTimes } from './enrich.js';

@@ -4,7 +4,8 @@ import { ApiError } from '../errors.js';
 import type { UserId } from '../ids.js';
 import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
 import { anonymiseIp, trimUserAgent } from './enrich.js';
-import { mergeQueueItems } from './merge.js';
+import { mergeQueueItems, tallyOutcomes } from './merge.js';
+import { forgetLearner } from './read-cache.js';
 import { toEventRecord } from './records.js';
 import { settleOutcomes } from './settle.js';
 import {
@@ -115,7 +116,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       // The caller's log also counts the items rejected before they could be attributed.
       const indexes = entries.map((e) => e.index).concat(userId === ctx.userId ? rejected : []);
       await writeBatchLog(userId, envelope.batchId, results, indexes, groupConflicts, startTime);
-      await cache.delete(statusCacheKey(userId));
+      await forgetLearner(cache, userId);
     }
     if (!groups.has(ctx.userId) && rejected.length > 0) {
       await writeBatchLog(ctx.userId, envelope.batchId, results, rejected, 0, startTime);
@@ -130,6 +131,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       else duplicates += 1;
     }
     deps.metrics?.batchDuration(Number(process.hrtime.bigint() - started) / 1e9);
+    deps.metrics?.conflicts('request', conflicts);
     return { batchId: envelope.batchId, processed, failed, conflicts, duplicates, results };
   }
 
@@ -231,8 +233,10 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     set: (index: number, status: ItemStatus) => void,
     conflicts: { count: number },
   ): Promise<void> {
-    const outcomes = await mergeQueueItems(documents, userId, userId, inserted);
+    const outcomes = await mergeQueueItems(documents, userId, userId, inserted, deps.config.CONFLICT_RESOLUTION_STRATEGY);
     const at = now();
+    const tally = tallyOutcomes(outcomes);
+    for (const outcome of ['merged', 'conflict', 'failed'] as const) deps.metrics?.merged('request', outcome, tally[outcome]);
     const byId = new Map(inserted.map((i) => [i.id, i]));
     for (const o of outcomes) {
       const index = indexByKey.get(byId.get(o.id)?.itemKey ?? '');
@@ -277,6 +281,7 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       kind: 'telemetry',
     };
     await store.batchLogs.insert(log);
+    deps.metrics?.batchLogged(log.status);
   }
 
   return { track, ingestBatch };

@@ -2,6 +2,7 @@ import type { UserId } from '../ids.js';
 import { createIngestion } from './ingest.js';
 import type { LearnerJson } from './ports.js';
 import { listEvents, type EventListing } from './queries.js';
+import { readProgress } from './read-cache.js';
 import { readSyncStatus } from './status.js';
 import type { BatchResult, RequestContext, LearnerSyncStatus, TelemetryDeps, TrackResult } from './types.js';
 import { eraseUser, exportUser, type ErasureReport, type UserExport } from './users.js';
@@ -24,7 +25,7 @@ export function createLearnerDataService(deps: TelemetryDeps): LearnerDataServic
     ingestBatch: ingestion.ingestBatch,
     status: (userId) => readSyncStatus(deps, userId),
     listEvents: (userId, query) => listEvents(deps, userId, query),
-    progress: (userId) => deps.documents.read(userId),
+    progress: (userId) => readProgress(deps, userId),
     exportUser: (userId) => exportUser(deps, userId),
     eraseUser: (userId) => eraseUser(deps, userId),
   };

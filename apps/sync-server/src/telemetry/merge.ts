@@ -3,6 +3,7 @@ import { LearnerDocument, assessmentSchema, canonicalJson, progressSchema, type 
 import type { UserId } from '../ids.js';
 import type { SyncQueueItem } from '../storage/ports.js';
 import type { DocumentAuthor, LearnerDocuments } from './ports.js';
+import type { ConflictStrategy } from './types.js';
 
 /** How a merged item ended up in the document. */
 export interface MergeOutcome {
@@ -36,14 +37,15 @@ function applyAssessment(learner: LearnerDocument, data: Record<string, unknown>
 }
 
 /**
- * Progress fields are last-writer-wins by `updatedAt`: a patch older than the topic's stored
- * `updatedAt` (an offline device catching up late) does not overwrite newer values. A patch
- * without `updatedAt` is applied as the newest.
+ * `last-write-wins`: progress fields are decided by `updatedAt`: a patch older than the topic's
+ * stored `updatedAt` (an offline device catching up late) does not overwrite newer values. A
+ * patch without `updatedAt` is applied as the newest. `client-priority`: every patch is applied
+ * as the newest (deployments where the REST client is the authority on its learner's progress).
  */
-function applyProgress(learner: LearnerDocument, data: Record<string, unknown>): Applied {
+function applyProgress(learner: LearnerDocument, data: Record<string, unknown>, strategy: ConflictStrategy): Applied {
   const { topicId, ...patch } = progressSchema.parse(data);
   const current = learner.getTopic(topicId);
-  if (patch.updatedAt && current?.updatedAt && Date.parse(current.updatedAt) > Date.parse(patch.updatedAt)) {
+  if (strategy === 'last-write-wins' && patch.updatedAt && current?.updatedAt && Date.parse(current.updatedAt) > Date.parse(patch.updatedAt)) {
     return {
       conflict: { strategy: 'last-write-wins', kept: 'document', documentUpdatedAt: current.updatedAt, itemUpdatedAt: patch.updatedAt },
     };
@@ -63,6 +65,7 @@ export async function mergeQueueItems(
   userId: UserId,
   author: DocumentAuthor,
   items: readonly SyncQueueItem[],
+  strategy: ConflictStrategy = 'last-write-wins',
 ): Promise<MergeOutcome[]> {
   const outcomes = new Map<string, MergeOutcome>();
   try {
@@ -72,7 +75,7 @@ export async function mergeQueueItems(
       learner.ensureSchema();
       for (const item of items) {
         try {
-          const applied = item.itemType === 'assessment' ? applyAssessment(learner, item.itemData) : item.itemType === 'progress' ? applyProgress(learner, item.itemData) : { conflict: null };
+          const applied = item.itemType === 'assessment' ? applyAssessment(learner, item.itemData) : item.itemType === 'progress' ? applyProgress(learner, item.itemData, strategy) : { conflict: null };
           outcomes.set(item.id, { id: item.id, ok: true, conflict: applied.conflict });
         } catch (error) {
           outcomes.set(item.id, { id: item.id, ok: false, conflict: null, error: { message: messageOf(error), permanent: true } });
@@ -84,6 +87,17 @@ export async function mergeQueueItems(
     return items.map((item) => ({ id: item.id, ok: false, conflict: null, error: { message, permanent: false } }));
   }
   return items.map((item) => outcomes.get(item.id) ?? { id: item.id, ok: false, conflict: null, error: { message: 'not applied', permanent: false } });
+}
+
+/** Outcomes by kind, for the merge metrics. */
+export function tallyOutcomes(outcomes: readonly MergeOutcome[]): { merged: number; conflict: number; failed: number } {
+  const tally = { merged: 0, conflict: 0, failed: 0 };
+  for (const o of outcomes) {
+    if (!o.ok) tally.failed += 1;
+    else if (o.conflict) tally.conflict += 1;
+    else tally.merged += 1;
+  }
+  return tally;
 }
 
 function messageOf(error: unknown): string {

@@ -4,17 +4,20 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Store, SyncQueueItem } from '../storage/ports.js';
 import type { LearnerDocuments } from './ports.js';
-import { mergeQueueItems } from './merge.js';
+import { mergeQueueItems, tallyOutcomes } from './merge.js';
 import { maxAttempts, settleOutcomes } from './settle.js';
-import { statusCacheKey } from './types.js';
+import { forgetLearner } from './read-cache.js';
+import type { TelemetryMetrics } from './types.js';
 
 /** What the telemetry jobs need (the scheduler in jobs/ holds their leases across instances). */
 export interface TelemetryJobDeps {
   readonly store: Store;
   readonly documents: LearnerDocuments;
   readonly cache: Cache;
-  readonly config: Pick<Config, 'SYNC_BATCH_SIZE' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'RETENTION_DAYS' | 'SYNC_INTERVAL_MINUTES'>;
+  readonly config: Pick<Config, 'SYNC_BATCH_SIZE' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'RETENTION_DAYS' | 'SYNC_INTERVAL_MINUTES'> &
+    Partial<Pick<Config, 'CONFLICT_RESOLUTION_STRATEGY'>>;
   readonly logger: Logger;
+  readonly metrics?: TelemetryMetrics;
   /** Injectable clock (tests move time forward instead of sleeping). */
   readonly now?: () => Date;
 }
@@ -48,9 +51,12 @@ export async function runSyncQueueJob(deps: TelemetryJobDeps): Promise<void> {
       else byUser.set(userId, [item]);
     }
     for (const [userId, list] of byUser) {
-      const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list);
+      const outcomes = await mergeQueueItems(deps.documents, userId, 'service:sync-queue', list, deps.config.CONFLICT_RESOLUTION_STRATEGY);
       await settleOutcomes(store.syncQueue, list, outcomes, now(), config);
-      await deps.cache.delete(statusCacheKey(userId));
+      const tally = tallyOutcomes(outcomes);
+      for (const outcome of ['merged', 'conflict', 'failed'] as const) deps.metrics?.merged('queue', outcome, tally[outcome]);
+      deps.metrics?.conflicts('queue', tally.conflict);
+      await forgetLearner(deps.cache, userId);
       for (const o of outcomes) if (o.ok) synced += 1;
       else failed += 1;
     }

@@ -10,14 +10,27 @@ import type { ItemError } from './parse.js';
 export type { ItemError } from './parse.js';
 
 /** The configuration the telemetry use-cases read. */
-export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'>;
+export type TelemetryConfig = Pick<Config, 'MAX_BATCH_ITEMS' | 'CACHE_TTL_SECONDS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS'> &
+  Partial<Pick<Config, 'CONFLICT_RESOLUTION_STRATEGY'>>;
+
+/** How a REST progress patch older than the document is decided (`CONFLICT_RESOLUTION_STRATEGY`). */
+export type ConflictStrategy = Config['CONFLICT_RESOLUTION_STRATEGY'];
 
 /** Counters the use-cases report; optional so unit tests need no registry. */
 export interface TelemetryMetrics {
   /** `itemType` is `invalid` for rejected items whose type is not one of the three. */
   itemsIngested(itemType: 'event' | 'progress' | 'assessment' | 'invalid', status: ItemStatus, count: number): void;
   batchDuration(seconds: number): void;
+  /** One batch log written (the sync success rate is `completed` over all). */
+  batchLogged(status: 'completed' | 'partial' | 'failed'): void;
+  /** Merge outcomes of progress and assessment items, in the request or by the queue job. */
+  merged(source: MergeSource, outcome: 'merged' | 'conflict' | 'failed', count: number): void;
+  /** Items whose values lost to the document's (a late progress patch, a changed assessment). */
+  conflicts(source: MergeSource, count: number): void;
 }
+
+/** Where a merge ran: in the batch request, or in the sync-queue job's retry. */
+export type MergeSource = 'request' | 'queue';
 
 export interface TelemetryDeps {
   readonly store: Store;

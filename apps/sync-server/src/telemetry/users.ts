@@ -3,7 +3,8 @@ import type { UserId } from '../ids.js';
 import type { BatchLog, SyncQueueItem } from '../storage/ports.js';
 import type { LearnerJson } from './ports.js';
 import { eventToJson } from './records.js';
-import { statusCacheKey, type TelemetryDeps } from './types.js';
+import { forgetLearner } from './read-cache.js';
+import type { TelemetryDeps } from './types.js';
 
 /** Page size used to walk a learner's events for an export. */
 const EXPORT_PAGE = 1000;
@@ -96,6 +97,6 @@ export async function eraseUser(deps: Pick<TelemetryDeps, 'store' | 'documents' 
   const events = await store.telemetry.deleteUserEvents(userId);
   const queueItems = await store.syncQueue.deleteUser(userId);
   const batchLogs = await store.batchLogs.deleteUser(userId);
-  await deps.cache.delete(statusCacheKey(userId));
+  await forgetLearner(deps.cache, userId);
   return { userId, deleted: { events, queueItems, batchLogs, documents } };
 }

@@ -38,6 +38,8 @@ export interface SyncServiceDeps {
   readonly redis?: { readonly url: string; readonly keyPrefix?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
+  /** Told every change of a loaded document (read caches drop their entry). */
+  readonly onDocumentChanged?: (docName: string) => void;
   /** Tuning that is not in the environment (tests, benchmarks). */
   readonly options?: {
     /** Idle time before a document without peers is unloaded, ms. Default 2 000. */
@@ -95,6 +97,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     logger,
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
+    ...(deps.onDocumentChanged ? { onChanged: deps.onDocumentChanged } : {}),
   });
   const limits: SyncLimits = { ...syncLimitsFromConfig(config), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({

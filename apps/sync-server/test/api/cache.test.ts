@@ -6,6 +6,8 @@ import { createMemoryCache, createMemoryRateLimiter, createRedisCacheService, ty
 import { openStore, startApi, type ApiHarness, type OpenedStore } from '../helpers/api.js';
 import { describeWithService, eventually } from '../helpers/stores.js';
 import { eventItem, uid } from './fixtures.js';
+import { documentChangeThenRead, restWriteThenRead, startRealServer } from './read-cache-cases.js';
+import { createMemoryLearnerDocuments } from '../helpers/memory-documents.js';
 
 describe('in-process cache and rate limiter', () => {
   it('when an entry outlives its TTL, then it is gone; values are copies', async () => {
@@ -145,6 +147,43 @@ describeWithService(
         expect((await second.request('GET', '/api/telemetry/status', { token })).json.syncStatus.totalItems).toBe(1);
       } finally {
         for (const a of apis) await a.close();
+        await opened.dispose();
+      }
+    });
+
+    it('when two API instances share Redis, then a progress write on one is read at once on the other (whose entry was primed)', async () => {
+      const opened: OpenedStore = await openStore('sqlite');
+      const prefix = `${uid('p')}:`;
+      // Both instances see one set of learner documents, as instances sharing a store and the fan-out do.
+      const documents = createMemoryLearnerDocuments(opened.store.documents);
+      const caches = [createRedisCacheService({ url, logger, keyPrefix: prefix }), createRedisCacheService({ url, logger, keyPrefix: prefix })];
+      const apis: ApiHarness[] = [];
+      try {
+        for (const cache of caches) apis.push(await startApi({ store: opened.store, cache, documents, env: { REDIS_URL: url } }));
+        const [first, second] = apis as [ApiHarness, ApiHarness];
+        await eventually(async () => (await caches[0]!.state()) === 'connected' && (await caches[1]!.state()) === 'connected');
+        await restWriteThenRead(first, first);
+        await restWriteThenRead(first, second);
+      } finally {
+        for (const a of apis) await a.close();
+        await opened.dispose();
+      }
+    });
+
+    it('when real servers share Redis (cache and fan-out), then a document change is read at once on its instance and soon on the other', async () => {
+      const opened: OpenedStore = await openStore('sqlite');
+      const prefix = `${uid('p')}:`;
+      const caches = [createRedisCacheService({ url, logger, keyPrefix: prefix }), createRedisCacheService({ url, logger, keyPrefix: prefix })];
+      const servers = [];
+      try {
+        for (const cache of caches) servers.push(await startRealServer(opened.store, cache, { REDIS_URL: url }));
+        const [a, b] = servers as [(typeof servers)[number], (typeof servers)[number]];
+        await eventually(async () => (await caches[0]!.state()) === 'connected' && (await caches[1]!.state()) === 'connected');
+        await documentChangeThenRead(a);
+        await documentChangeThenRead(a, b);
+      } finally {
+        for (const s of servers) await s.stop();
+        for (const c of caches) await c.close();
         await opened.dispose();
       }
     });

@@ -66,3 +66,51 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'loud' })).toThrow(/PORT[\s\S]*LOG_LEVEL|LOG_LEVEL[\s\S]*PORT/);
   });
 });
+
+describe('the integration guide\'s .env', () => {
+  /** The guide's server `.env`, as printed (its AI variables belong to the practice-plan configuration). */
+  const guideEnv: Record<string, string> = {
+    PORT: '5000',
+    NODE_ENV: 'development',
+    CLIENT_URL: 'http://localhost:3000',
+    MONGODB_URI: 'mongodb://localhost:27017/prepmate',
+    MONGODB_BACKUP_URI: 'mongodb://backup-server:27017/prepmate-backup',
+    ENABLE_SCHEDULED_SYNC: 'true',
+    SYNC_INTERVAL_MINUTES: '5',
+    SYNC_BATCH_SIZE: '100',
+    MAX_RETRIES: '3',
+    RETRY_DELAY_MS: '5000',
+    CACHE_TTL_SECONDS: '300',
+    MAX_QUEUE_SIZE: '1000',
+    CONFLICT_RESOLUTION_STRATEGY: 'last-write-wins',
+  };
+
+  it('when it is loaded, then every variable is read (none silently ignored) with the value written', () => {
+    const config = loadConfig(guideEnv) as unknown as Record<string, unknown>;
+    for (const [name, value] of Object.entries(guideEnv)) {
+      expect(config, name).toHaveProperty(name);
+      expect(String(config[name]), name).toBe(value);
+    }
+  });
+
+  it('when each variable gets a value it cannot use, then start fails naming it', () => {
+    const bad: Record<string, string> = {
+      PORT: 'http',
+      NODE_ENV: 'staging',
+      CLIENT_URL: 'localhost:3000',
+      MONGODB_URI: 'localhost:27017/prepmate',
+      MONGODB_BACKUP_URI: 'backup-server/prepmate-backup',
+      ENABLE_SCHEDULED_SYNC: 'sometimes',
+      SYNC_INTERVAL_MINUTES: '0',
+      SYNC_BATCH_SIZE: '-1',
+      MAX_RETRIES: 'many',
+      RETRY_DELAY_MS: '0',
+      CACHE_TTL_SECONDS: '-5',
+      MAX_QUEUE_SIZE: '0',
+      CONFLICT_RESOLUTION_STRATEGY: 'server-wins',
+    };
+    for (const [name, value] of Object.entries(bad)) {
+      expect(() => loadConfig({ ...guideEnv, [name]: value }), name).toThrow(new RegExp(`${name}=`));
+    }
+  });
+});
