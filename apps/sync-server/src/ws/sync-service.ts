@@ -21,7 +21,7 @@ import { createUpdateLog } from '../docs/update-log.js';
 
 export type SyncConfig = Pick<
   Config,
-  'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'SYNC_MAX_MESSAGE_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
+  'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'SYNC_MAX_MESSAGE_BYTES' | 'SYNC_DEFLATE_MIN_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
 >;
 
 export interface SyncServiceDeps {
@@ -91,7 +91,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
   });
-  const limits: SyncLimits = { ...defaultSyncLimits(config.SYNC_MAX_MESSAGE_BYTES), ...deps.options?.limits };
+  const limits: SyncLimits = { ...defaultSyncLimits(config.SYNC_MAX_MESSAGE_BYTES, config.SYNC_DEFLATE_MIN_BYTES), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({ tokens, documents: manager, logger, metrics, limits });
   const documents = createDocumentService({ manager, log, store: store.documents });
   const jobDeps: SnapshotJobDeps = {
