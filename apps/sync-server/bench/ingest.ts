@@ -4,7 +4,7 @@
  * raw `insertEvents` rate for the same rows with the same concurrency, in the same run (raw and
  * HTTP chunks interleaved in rounds; the HTTP client in its own worker thread). SQLite always;
  * MongoDB (FerretDB) too when MONGODB_URI is set. One JSON line per measurement; the run checks
- * that every event was stored exactly once. Target: `ratioToRaw` ≥ 0.5.
+ * that every event was stored exactly once. Target: `ratioToRaw` ≥ 0.6. On SQLite the raw baseline is a plain better-sqlite3 insert (see `rawSqliteInsert`); on MongoDB the store's own `insertEvents`.
  *
  *   node --conditions=@prepmate/source --import tsx apps/sync-server/bench/ingest.ts
  *
@@ -395,7 +395,7 @@ async function measure(kind: string, batches: readonly Batch[]): Promise<void> {
       storeInsertSeconds: round(api.insertMs() / 1000, 2),
       eventsPerSec: Math.round(apiRate),
       ratioToRaw: round(apiRate / rawRate, 3),
-      target: 0.5,
+      target: 0.6,
       p50BatchMs: round(percentile(apiLatencies, 50)),
       p99BatchMs: round(percentile(apiLatencies, 99)),
     });
