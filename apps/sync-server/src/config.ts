@@ -165,6 +165,14 @@ export const configSchema = z.object({
   /** Awareness states (client ids) one socket may introduce; more closes with 4413. Default 16. */
   SYNC_MAX_AWARENESS_STATES: int(1, 100_000, 'an integer from 1 to 100000').default(16),
   /**
+   * Sync messages at least this large are compressed (permessage-deflate) for clients that offer
+   * it (browsers and Node's \`ws\`, so stock y-websocket clients). Default 16 KiB: a new device's
+   * first sync of a year's document (~4 MB) crosses the wire at about a fifth, while edits, which
+   * are a few hundred bytes and are encoded once for every recipient, stay uncompressed and are
+   * not compressed once per recipient. 0 turns compression off (not negotiated).
+   */
+  SYNC_DEFLATE_MIN_BYTES: int(0, 12 * 1024 * 1024, 'an integer number of bytes from 0 to 12582912').default(16 * 1024),
+  /**
    * Worker threads that validate telemetry batch items, 0–64; 0 validates on the main thread.
    * Default 0. Workers pay off when several large batches arrive at once: validation then
    * overlaps with the store writes instead of holding the event loop (`npm run bench`).

@@ -49,6 +49,14 @@ describe('telemetry events', () => {
     expect(eventDataSchema.safeParse({ s: 'x'.repeat(limit - 10) }).success).toBe(true);
     expect(eventDataSchema.safeParse({ s: 'x'.repeat(limit) }).success).toBe(false);
   });
+  it('when eventData holds multi-byte text, then the limit counts UTF-8 bytes', () => {
+    const limit = LIMITS.maxEventDataBytes;
+    // 'é' is 2 bytes, '€' 3: the first fits in bytes, the second does not, with equal lengths.
+    const chars = Math.floor((limit - 10) / 2);
+    expect(eventDataSchema.safeParse({ s: 'é'.repeat(chars) }).success).toBe(true);
+    expect(eventDataSchema.safeParse({ s: '€'.repeat(chars) }).success).toBe(false);
+    expect(eventDataSchema.safeParse({ s: '€'.repeat(Math.floor((limit - 10) / 3)) }).success).toBe(true);
+  });
   it('when eventData holds a forbidden key at any depth, then the issue names its path', () => {
     const data = JSON.parse('{"a":{"b":[{"__proto__":{"x":1}}]},"constructor":1}') as unknown;
     const result = eventDataSchema.safeParse(data);

