@@ -1,14 +1,2 @@
-/**
- * mulberry32: a tiny seeded PRNG. Tests and benchmarks that generate data print the seed and
- * replay it exactly. No imports: benchmarks load this file outside the test runner.
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The one seeded PRNG of tests and benchmarks (they print the seed and replay it exactly). */
+export { mulberry32 } from '@prepmate/crdt-model/testing';
