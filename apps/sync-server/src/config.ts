@@ -167,7 +167,7 @@ export const configSchema = z.object({
   /**
    * Sync messages at least this large are compressed (permessage-deflate) for clients that offer
    * it (browsers and Node's \`ws\`, so stock y-websocket clients). Default 16 KiB: a new device's
-   * first sync of a year's document (~4 MB) crosses the wire at about a fifth, while edits, which
+   * first sync of a year's document (~4 MB) crosses the wire at about a seventh (0.62 MB), while edits, which
    * are a few hundred bytes and are encoded once for every recipient, stay uncompressed and are
    * not compressed once per recipient. 0 turns compression off (not negotiated).
    */
