@@ -4,10 +4,11 @@
  * launches Debian's Chromium through playwright-core.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 export const CLIENT = join(ROOT, 'apps/client');
@@ -118,4 +119,52 @@ export async function startServer(timeoutMs = 60_000, env: Record<string, string
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Whether the e2e suites can run here. Without Chromium they are skipped with a warning on a
+ * developer's machine, but in CI a missing browser fails the run rather than passing silently.
+ */
+export function chromiumAvailable(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const why = `e2e: skipped, no Chromium at ${CHROMIUM} (set PREPMATE_CHROMIUM)`;
+  if (process.env['CI'] === 'true') throw new Error(why);
+  console.warn(why);
+  return false;
+}
+
+/** The server and the browser one suite shares; every test brings its own learner and devices. */
+export interface Stage {
+  readonly server: RunningServer;
+  readonly browser: Browser;
+}
+
+/**
+ * Registers, in the calling `describe`, the hooks that build the client if stale, start one
+ * server and one Chromium before its tests, and stop them after. The returned stage may be read
+ * only inside hooks and tests (before `beforeAll` ran there is nothing to read).
+ */
+export function useStage(): Stage {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    buildClientIfStale();
+    server = await startServer();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server(): RunningServer {
+      if (!server) throw new Error('the e2e server is not started (read the stage inside a hook or a test)');
+      return server;
+    },
+    get browser(): Browser {
+      if (!browser) throw new Error('Chromium is not launched (read the stage inside a hook or a test)');
+      return browser;
+    },
+  };
 }
