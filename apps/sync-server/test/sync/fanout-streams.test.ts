@@ -1,16 +1,14 @@
 /**
- * The Redis Streams fan-out on its own, against a real Redis: who receives what, and that the
- * streams of documents nobody writes any more do not stay in Redis.
+ * The Redis Streams fan-out on its own, against a real Redis and a real Redis Cluster: who
+ * receives what, and that the streams of documents nobody writes any more do not stay in Redis.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Fanout, FanoutMessage } from '../../src/fanout/ports.js';
 import { createRedisFanout, documentStreamKey, type RedisFanoutOptions } from '../../src/fanout/redis-streams.js';
-import { describeWithService } from '../helpers/stores.js';
+import type { RedisClient } from '../../src/redis/connection.js';
+import { adminClient, deleteUnder, describeOnRedis, keysMatching } from '../helpers/redis.js';
 import { silentLogger, until } from '../helpers/sync.js';
-
-const redisUrl = process.env['REDIS_URL'] ?? null;
 
 /** Redis Cluster's key slot (CRC16/XMODEM of the hash tag, or of the key without one, mod 16384). */
 function keySlot(key: string): number {
@@ -25,15 +23,15 @@ function keySlot(key: string): number {
   return crc % 16384;
 }
 
-describeWithService('fan-out over Redis Streams, one stream per document', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => describe('adapter', () => {
-  const redis = new Redis(url);
+describeOnRedis('fan-out over Redis Streams, one stream per document', ({ name, target }) => describe('adapter', () => {
+  let redis: RedisClient;
   const started: Fanout[] = [];
   const prefixes: string[] = [];
 
   async function instance(prefix: string, tuning: Partial<RedisFanoutOptions> = {}): Promise<{ fanout: Fanout; received: FanoutMessage[]; gaps: number[] }> {
     const received: FanoutMessage[] = [];
     const gaps: number[] = [];
-    const fanout = createRedisFanout({ url, instanceId: randomUUID(), keyPrefix: prefix, logger: silentLogger, ...tuning });
+    const fanout = createRedisFanout({ target, instanceId: randomUUID(), keyPrefix: prefix, logger: silentLogger, ...tuning });
     await fanout.start({ onMessage: (m) => received.push(m), onGap: () => gaps.push(Date.now()) });
     started.push(fanout);
     return { fanout, received, gaps };
@@ -46,14 +44,14 @@ describeWithService('fan-out over Redis Streams, one stream per document', { env
   const update = (docName: string, byte: number): FanoutMessage => ({ kind: 'update', docName, author: 'u', payload: new Uint8Array([byte]) });
   const docsOf = (messages: readonly FanoutMessage[]): string[] => [...new Set(messages.map((m) => m.docName))].sort();
 
+  beforeAll(async () => {
+    redis = await adminClient(target);
+  });
   afterEach(async () => {
     for (const f of started.splice(0)) await f.stop();
   });
   afterAll(async () => {
-    for (const prefix of prefixes) {
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-    }
+    for (const prefix of prefixes) await deleteUnder(redis, prefix);
     redis.disconnect();
   });
 
@@ -126,12 +124,29 @@ describeWithService('fan-out over Redis Streams, one stream per document', { env
     const a = await instance(prefix, { shards: 4 });
     const names = ['alice', 'bob', 'carol/notes', 'dave', 'erin', 'frank'];
     for (const name of names) a.fanout.subscribe(name);
-    await until(async () => (await redis.keys(`${prefix}:*:w:*`)).length > 0, 'wake keys written');
-    const wakeSlots = new Set((await redis.keys(`${prefix}:*:w:*`)).map(keySlot));
+    await until(async () => (await keysMatching(redis, `${prefix}:*:w:*`)).length > 0, 'wake keys written');
+    const wakeSlots = new Set((await keysMatching(redis, `${prefix}:*:w:*`)).map(keySlot));
     const docSlots = names.map((n) => keySlot(documentStreamKey(prefix, 4, n)));
     // Every stream a shard reader blocks on shares the slot of its wake key (one XREAD, one slot)...
     for (const slot of docSlots) expect(wakeSlots.has(slot)).toBe(true);
     // ...and documents spread over several slots.
     expect(new Set(docSlots).size).toBeGreaterThan(1);
   });
+
+  if (name === 'redis-cluster') {
+    it('on a Redis Cluster, spreads the shards over several primaries and computes the slots the cluster itself does', async () => {
+      const prefix = freshPrefix();
+      const keys = Array.from({ length: 16 }, (_, i) => documentStreamKey(prefix, 16, `learner-${i}`));
+      // The slot the cluster computes is the one the test's reasoning above relies on.
+      for (const key of keys) expect(Number(await redis.cluster('KEYSLOT', key))).toBe(keySlot(key));
+      const owners = new Set<string>();
+      const slots = (await redis.cluster('SLOTS')) as Array<[number, number, [string, number, ...unknown[]]]>;
+      for (const key of keys) {
+        const slot = keySlot(key);
+        const range = slots.find(([from, to]) => slot >= from && slot <= to);
+        if (range) owners.add(`${range[2][0]}:${range[2][1]}`);
+      }
+      expect(owners.size).toBeGreaterThan(1);
+    });
+  }
 }));
