@@ -99,7 +99,7 @@ describe('fan-out without a reachable Redis', () => {
   it('when REDIS_URL points nowhere, then the service still starts, syncs as a single instance and stops', async () => {
     const backend = await sqliteBackend();
     const store = await backend.open();
-    const server = await startSyncServer(store, { redis: { url: 'redis://127.0.0.1:1', keyPrefix: 'prepmate:test:nowhere' } });
+    const server = await startSyncServer(store, { redis: { target: { kind: 'single', url: 'redis://127.0.0.1:1' }, keyPrefix: 'prepmate:test:nowhere' } });
     try {
       const token = await server.tokens.sign('lonely');
       const a = connectClient(server.syncUrl, 'lonely', token);
