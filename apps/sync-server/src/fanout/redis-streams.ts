@@ -25,7 +25,7 @@
  * rate for one learner's document.
  */
 import type { Logger } from '../logger.js';
-import { createRedisClient, type RedisClient, type RedisTarget } from '../redis/connection.js';
+import { createRedisClient, isClusterClient, type RedisClient, type RedisTarget } from '../redis/connection.js';
 import type { Fanout, FanoutHandler, FanoutMessage } from './ports.js';
 
 export interface RedisFanoutOptions {
@@ -109,7 +109,9 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
   const ttlMs = options.ttlMs ?? 600_000;
   const blockMs = options.blockMs ?? 5_000;
   // Auto-pipelining batches the appends of one turn (per node, on a cluster).
-  const writer = createRedisClient(redisTarget, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: true });
+  // Named per instance, so an operator (and the tests) can tell its connections in CLIENT LIST.
+  const connectionName = `prepmate:fanout:${instanceId}`;
+  const writer = createRedisClient(redisTarget, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: true, connectionName });
   writer.on('error', (error: Error) => logger.debug({ err: error.message }, 'fanout: redis writer error'));
   watchForGaps(writer);
   const readers = new Map<number, ShardReader>();
@@ -141,6 +143,16 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
       if (lost) reportGap();
       lost = false;
     });
+    if (isClusterClient(redis)) {
+      // A cluster client stays 'ready' while one node's connection drops: it removes the node
+      // and adds it again once the node answers (slot refresh). Whatever that node held for us
+      // meanwhile may be gone.
+      redis.on('-node', () => (lost = true));
+      redis.on('+node', () => {
+        if (lost) reportGap();
+        lost = false;
+      });
+    }
   }
 
   function published(): void {
@@ -189,7 +201,7 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
     let reader = readers.get(shard);
     if (reader) return reader;
     // maxRetriesPerRequest null: the blocking read waits out an outage instead of failing fast.
-    const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: null });
+    const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: null, connectionName });
     redis.on('error', (error: Error) => logger.debug({ err: error.message, shard }, 'fanout: redis reader error'));
     watchForGaps(redis);
     reader = { redis, wakeKey: `${prefix}:{${shard}}:w:${instanceId}`, wakeId: '0-0', streams: new Map(), loop: null };

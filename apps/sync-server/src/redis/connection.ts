@@ -15,6 +15,8 @@ export type RedisTarget =
 /** A client of either kind; both offer the same commands. */
 export type RedisClient = Redis | Cluster;
 
+export const isClusterClient = (client: RedisClient): client is Cluster => client instanceof Cluster;
+
 /** The target the configuration names, or null for one instance without Redis. */
 export function redisTargetOf(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): RedisTarget | null {
   if (config.REDIS_CLUSTER_NODES) {
@@ -32,6 +34,8 @@ export interface RedisClientOptions {
   readonly enableOfflineQueue?: boolean;
   readonly enableAutoPipelining?: boolean;
   readonly lazyConnect?: boolean;
+  /** `CLIENT SETNAME`: who a connection is in `CLIENT LIST`. */
+  readonly connectionName?: string;
   /** Single server only (a cluster client has its own reconnection schedule). */
   readonly retryStrategy?: (times: number) => number | null;
 }

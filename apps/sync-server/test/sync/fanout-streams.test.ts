@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Fanout, FanoutMessage } from '../../src/fanout/ports.js';
 import { createRedisFanout, documentStreamKey, type RedisFanoutOptions } from '../../src/fanout/redis-streams.js';
-import type { RedisClient } from '../../src/redis/connection.js';
+import { isClusterClient, type RedisClient } from '../../src/redis/connection.js';
 import { adminClient, deleteUnder, describeOnRedis, keysMatching } from '../helpers/redis.js';
 import { silentLogger, until } from '../helpers/sync.js';
 
@@ -28,13 +28,29 @@ describeOnRedis('fan-out over Redis Streams, one stream per document', ({ name, 
   const started: Fanout[] = [];
   const prefixes: string[] = [];
 
-  async function instance(prefix: string, tuning: Partial<RedisFanoutOptions> = {}): Promise<{ fanout: Fanout; received: FanoutMessage[]; gaps: number[] }> {
+  async function instance(prefix: string, tuning: Partial<RedisFanoutOptions> = {}): Promise<{ fanout: Fanout; received: FanoutMessage[]; gaps: number[]; instanceId: string }> {
     const received: FanoutMessage[] = [];
     const gaps: number[] = [];
-    const fanout = createRedisFanout({ target, instanceId: randomUUID(), keyPrefix: prefix, logger: silentLogger, ...tuning });
+    const instanceId = randomUUID();
+    const fanout = createRedisFanout({ target, instanceId, keyPrefix: prefix, logger: silentLogger, ...tuning });
     await fanout.start({ onMessage: (m) => received.push(m), onGap: () => gaps.push(Date.now()) });
     started.push(fanout);
-    return { fanout, received, gaps };
+    return { fanout, received, gaps, instanceId };
+  }
+
+  /** Closes every connection of one instance on every node (its connections are named after it), as a network cut does. */
+  async function cutConnections(instanceId: string): Promise<number> {
+    const nodes = isClusterClient(redis) ? redis.nodes('master') : [redis];
+    let killed = 0;
+    for (const node of nodes) {
+      const list = (await node.client('LIST')) as string;
+      for (const line of list.split('\n')) {
+        if (!line.includes(` name=prepmate:fanout:${instanceId} `)) continue;
+        const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+        if (id) killed += Number(await node.client('KILL', 'ID', id));
+      }
+    }
+    return killed;
   }
   const freshPrefix = (): string => {
     const prefix = `prepmate:test:${randomUUID()}`;
@@ -102,6 +118,25 @@ describeOnRedis('fan-out over Redis Streams, one stream per document', ({ name, 
     b.fanout.publish(update('other', 3));
     await until(() => a.received.some((m) => m.docName === 'other'), 'the other document still arrives');
     expect(a.received.filter((m) => m.docName === 'doc' && m.kind === 'update' && m.payload[0] === 2)).toEqual([]);
+  });
+
+  it('when an instance loses its connections to Redis and gets them back, then it reports a gap and receives again', async () => {
+    const prefix = freshPrefix();
+    const a = await instance(prefix);
+    const b = await instance(prefix);
+    b.fanout.subscribe('doc');
+    await until(async () => {
+      a.fanout.publish(update('doc', 1));
+      return b.received.length > 0;
+    }, 'subscribed');
+    expect(b.gaps).toEqual([]);
+    expect(await cutConnections(b.instanceId)).toBeGreaterThan(0);
+    await until(() => b.gaps.length > 0, 'gap reported after the connections came back', 15_000);
+    await until(async () => {
+      a.fanout.publish(update('doc', 2));
+      return b.received.some((m) => m.kind === 'update' && m.payload[0] === 2);
+    }, 'receives again', 15_000);
+    expect(a.gaps).toEqual([]);
   });
 
   it('when a document stream gets no more appends, then Redis deletes it after the TTL; while written, it is trimmed', async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { asUserId } from '../../src/ids.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, useSqliteSyncServer } from '../helpers/sync.js';
+import type { RedisTarget } from '../../src/redis/connection.js';
 
 describe('sync service', () => {
   const fx = useSqliteSyncServer();
@@ -96,10 +97,14 @@ describe('socket hygiene', () => {
 });
 
 describe('fan-out without a reachable Redis', () => {
-  it('when REDIS_URL points nowhere, then the service still starts, syncs as a single instance and stops', async () => {
+  const nowhere: Array<[string, RedisTarget]> = [
+    ['REDIS_URL', { kind: 'single', url: 'redis://127.0.0.1:1' }],
+    ['REDIS_CLUSTER_NODES', { kind: 'cluster', nodes: ['redis://127.0.0.1:1', 'redis://127.0.0.1:2'] }],
+  ];
+  it.each(nowhere)('when %s points nowhere, then the service still starts, syncs as a single instance and stops', async (_, target) => {
     const backend = await sqliteBackend();
     const store = await backend.open();
-    const server = await startSyncServer(store, { redis: { target: { kind: 'single', url: 'redis://127.0.0.1:1' }, keyPrefix: 'prepmate:test:nowhere' } });
+    const server = await startSyncServer(store, { redis: { target, keyPrefix: 'prepmate:test:nowhere' } });
     try {
       const token = await server.tokens.sign('lonely');
       const a = connectClient(server.syncUrl, 'lonely', token);
