@@ -159,11 +159,15 @@ describeOnRedis('fan-out over Redis Streams, one stream per document', ({ name, 
     const a = await instance(prefix, { shards: 4 });
     const names = ['alice', 'bob', 'carol/notes', 'dave', 'erin', 'frank'];
     for (const name of names) a.fanout.subscribe(name);
-    await until(async () => (await keysMatching(redis, `${prefix}:*:w:*`)).length > 0, 'wake keys written');
-    const wakeSlots = new Set((await keysMatching(redis, `${prefix}:*:w:*`)).map(keySlot));
     const docSlots = names.map((n) => keySlot(documentStreamKey(prefix, 4, n)));
-    // Every stream a shard reader blocks on shares the slot of its wake key (one XREAD, one slot)...
-    for (const slot of docSlots) expect(wakeSlots.has(slot)).toBe(true);
+    const wakeSlots = async (): Promise<Set<number>> => new Set((await keysMatching(redis, `${prefix}:*:w:*`)).map(keySlot));
+    // Every stream a shard reader blocks on shares the slot of its wake key (one XREAD, one slot).
+    // Each shard's wake key is written on its own (on a cluster, on its own node): wait for all.
+    await until(async () => {
+      const slots = await wakeSlots();
+      return docSlots.every((slot) => slots.has(slot));
+    }, 'a wake key in the slot of every subscribed document');
+    expect((await wakeSlots()).size).toBe(new Set(docSlots).size);
     // ...and documents spread over several slots.
     expect(new Set(docSlots).size).toBeGreaterThan(1);
   });

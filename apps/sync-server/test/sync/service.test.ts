@@ -53,6 +53,8 @@ describe('sync service', () => {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/prepmate_sync_updates_total\{[^}]*source="client"[^}]*\} [1-9]/);
+    // The row is readable a moment before the flush's completion empties the backlog.
+    await until(() => fx.server.service.status().logBacklog === 0, 'backlog drained');
     expect(fx.server.service.status()).toMatchObject({ storeHealthy: true, logBacklog: 0 });
     a.destroy();
   });
