@@ -95,10 +95,12 @@ function stopClusterNodes() {
   }
 }
 
-/** Writes `name=value` into the env file, keeping its other lines. */
+/** Writes `name=value` into the env file (or removes the line when value is null), keeping its other lines. */
 function setEnvLine(name, value) {
+  if (!existsSync(envFile) && value === null) return;
   const lines = existsSync(envFile) ? readFileSync(envFile, 'utf8').split('\n').filter((l) => l && !l.startsWith(`${name}=`)) : [];
-  writeFileSync(envFile, [...lines, `${name}=${value}`].join('\n') + '\n');
+  if (value !== null) lines.push(`${name}=${value}`);
+  writeFileSync(envFile, lines.length ? lines.join('\n') + '\n' : '');
 }
 
 /**
@@ -142,6 +144,7 @@ function clusterDown() {
   log('stopping the Redis Cluster');
   stopClusterNodes();
   rmSync(clusterDir, { recursive: true, force: true });
+  setEnvLine('REDIS_CLUSTER_NODES', null);
   state.startedCluster = false;
   writeFileSync(stateFile, JSON.stringify(state));
 }
