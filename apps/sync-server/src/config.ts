@@ -150,7 +150,7 @@ export const configSchema = z.object({
       message: 'accepts last-write-wins or client-priority (how a REST progress patch older than the document is decided; the synced document always merges as a CRDT)',
     })
     .default('last-write-wins'),
-  /** Run the scheduled jobs (snapshots, insights, retention). Default true. */
+  /** Run the scheduled jobs (snapshots, insights, retention, backup); the sync-queue retries run either way. Default true. */
   ENABLE_SCHEDULED_SYNC: bool.default(true),
   /** Minutes between scheduled snapshot/queue runs, 1–1440. Default 5. */
   SYNC_INTERVAL_MINUTES: int(1, 1440, 'an integer number of minutes from 1 to 1440').default(5),
@@ -160,7 +160,7 @@ export const configSchema = z.object({
   MAX_RETRIES: int(0, 100, 'an integer from 0 to 100').default(3),
   /** Base delay of the exponential retry backoff, milliseconds. Default 5000. */
   RETRY_DELAY_MS: int(1, 3_600_000, 'an integer number of milliseconds from 1 to 3600000').default(5000),
-  /** Lifetime of cached status answers, seconds. Default 300. */
+  /** Lifetime of cached reads (sync status, `GET /api/progress`), seconds; 0 turns the caches off. Default 300. */
   CACHE_TTL_SECONDS: int(0, 86_400, 'an integer number of seconds from 0 to 86400').default(300),
   /** Bound of unflushed updates held in memory per instance, in units of {@link UPDATES_PER_QUEUE_UNIT} updates (the default 1000 is 100 000 updates); above it new documents and server-side changes are refused. Default 1000. */
   MAX_QUEUE_SIZE: int(1, 10_000_000, 'an integer from 1 to 10000000').default(1000),
@@ -193,7 +193,7 @@ export const configSchema = z.object({
   /**
    * Sync messages at least this large are compressed (permessage-deflate) for clients that offer
    * it (browsers and Node's \`ws\`, so stock y-websocket clients). Default 16 KiB: a new device's
-   * first sync of a year's document (~4 MB) crosses the wire at about a fifth, while edits, which
+   * first sync of a year's document (~4 MB) crosses the wire at about a seventh (0.62 MB), while edits, which
    * are a few hundred bytes and are encoded once for every recipient, stay uncompressed and are
    * not compressed once per recipient. 0 turns compression off (not negotiated).
    */

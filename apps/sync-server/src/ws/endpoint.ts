@@ -319,7 +319,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
             conn.close(CloseCode.AWARENESS_REFUSED, `awareness message above ${limits.maxAwarenessBytes} bytes`);
             break;
           }
-          const owned = ownAwarenessEntries(message.update, conn, live.peers);
+          const owned = ownAwarenessEntries(message.update, conn, live.peers, live.awareness.getStates());
           if (owned.newIds + conn.awarenessIds.size > limits.maxAwarenessStates) {
             conn.close(CloseCode.AWARENESS_REFUSED, `more than ${limits.maxAwarenessStates} awareness states on one socket`);
             break;
@@ -454,10 +454,12 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
 /**
  * The entries of an awareness update this connection may apply: a client id another socket of the
- * document introduced is dropped (the rest of the message applies). Also counts the ids the
- * connection would newly introduce. Throws on a message that does not decode.
+ * document introduced is dropped (the rest of the message applies). Another socket is a local
+ * peer, or one on another instance: an id with a live state that no local connection introduced
+ * came over the fan-out, and stays its owner's until that owner removes it (or it times out).
+ * Also counts the ids the connection would newly introduce. Throws on a message that does not decode.
  */
-function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: ReadonlySet<Peer>): { update: Uint8Array | null; newIds: number } {
+function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: ReadonlySet<Peer>, live: ReadonlyMap<number, unknown>): { update: Uint8Array | null; newIds: number } {
   const decoder = decoding.createDecoder(update);
   const count = decoding.readVarUint(decoder);
   const encoder = encoding.createEncoder();
@@ -469,7 +471,7 @@ function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: Readon
     const clock = decoding.readVarUint(decoder);
     const state = decoding.readVarString(decoder);
     if (!conn.awarenessIds.has(id)) {
-      let foreign = false;
+      let foreign = live.has(id);
       for (const peer of peers) if (peer !== conn && peer.awarenessIds.has(id)) foreign = true;
       if (foreign) continue;
       newIds += 1;
