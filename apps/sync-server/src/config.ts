@@ -85,6 +85,32 @@ export const configSchema = z.object({
     .optional(),
   /** Redis URL for many instances; unset: one instance with in-process cache and fan-out. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'accepts a redis:// or rediss:// URL' }).optional(),
+  /**
+   * Seed nodes of a Redis Cluster, comma separated `redis://` or `rediss://` URLs without a
+   * database path (the client discovers the other nodes from any one). User, password and TLS
+   * come from the first URL and hold for every node. Instead of REDIS_URL, never with it.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .superRefine((value, ctx) => {
+      const entries = value.split(',').map((e) => e.trim());
+      const schemes = new Set<string>();
+      for (const entry of entries) {
+        let url: URL | null;
+        try {
+          url = new URL(entry);
+        } catch {
+          url = null;
+        }
+        if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname || (url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) {
+          ctx.addIssue({ code: 'custom', message: `accepts comma-separated redis:// or rediss:// URLs of cluster nodes (host and port, no database path), got ${JSON.stringify(redactUrl(entry))}` });
+          return;
+        }
+        schemes.add(url.protocol);
+      }
+      if (schemes.size > 1) ctx.addIssue({ code: 'custom', message: 'accepts URLs of one scheme: every node is redis:// or every node is rediss://' });
+    })
+    .optional(),
   /** HS256 secret, at least 32 characters. Unset in dev mode: generated once and kept in DATA_DIR. */
   JWT_SECRET: z.string().min(32, { message: 'accepts a secret of at least 32 characters' }).optional(),
   /** dev: the dev-token endpoint exists; jwt: only tokens signed elsewhere. Default dev. */
@@ -235,11 +261,14 @@ export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & { readonly HOS
  */
 const SECRET = /SECRET|KEY|TOKEN|PASSWORD/;
 const URL_VARIABLES = new Set(['MONGODB_URI', 'MONGODB_BACKUP_URI', 'REDIS_URL', 'JWT_JWKS_URL', 'CLIENT_URL']);
+/** Variables holding comma-separated URLs: each one is redacted on its own. */
+const URL_LIST_VARIABLES = new Set(['REDIS_CLUSTER_NODES']);
 
 /** How a value may appear in an error message: secrets hidden, URL credentials and query removed. */
 export function printableValue(name: string, value: string): string {
   if (SECRET.test(name)) return `<hidden, ${value.length} characters>`;
   if (URL_VARIABLES.has(name)) return JSON.stringify(redactUrl(value));
+  if (URL_LIST_VARIABLES.has(name)) return JSON.stringify(value.split(',').map((entry) => redactUrl(entry.trim())).join(','));
   return JSON.stringify(value);
 }
 
@@ -297,6 +326,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.AUTH_MODE === 'dev' && config.NODE_ENV === 'production') {
     throw new ConfigError(
       'Invalid configuration:\n  AUTH_MODE: dev (the default) lets anyone mint a token for any learner and is refused when NODE_ENV=production; set AUTH_MODE=jwt with JWT_SECRET or JWT_JWKS_URL',
+    );
+  }
+  if (config.REDIS_URL !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
     );
   }
   if (config.HTTP_REQUEST_TIMEOUT_MS < config.HTTP_HEADERS_TIMEOUT_MS) {

@@ -54,6 +54,7 @@ import {
 } from './telemetry/index.js';
 import type { SyncLimits } from './ws/endpoint.js';
 import { createSyncService, type SyncService } from './ws/sync-service.js';
+import { redisTargetOf } from './redis/connection.js';
 
 /** Sync tuning that is not in the environment (tests, benchmarks). */
 export interface SyncTuning {
@@ -235,6 +236,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   // The learner document `<userId>` is what GET /progress shows; `<userId>/<name>` documents are not in it.
   const progressChanged = createDocumentChangeInvalidator(cache.cache);
 
+  const redisTarget = redisTargetOf(config);
   const sync = createSyncService({
     config,
     logger,
@@ -242,7 +244,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     tokens,
     issuedBeforeErasure: (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt),
     registry,
-    redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisKeyPrefix ? { keyPrefix: tuning.redisKeyPrefix } : {}) } : null,
+    redis: redisTarget ? { target: redisTarget, ...(tuning.redisKeyPrefix ? { keyPrefix: tuning.redisKeyPrefix } : {}) } : null,
     instanceId,
     onDocumentChanged: (docName) => {
       if (!docName.includes('/')) progressChanged(asUserId(docName));

@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import { createLocalFanout, type Fanout } from '../fanout/ports.js';
 import { createRedisFanout } from '../fanout/redis-streams.js';
+import type { RedisTarget } from '../redis/connection.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { createSyncEndpoint, syncLimitsFromConfig, type SyncLimits } from './endpoint.js';
 import { createDocumentService, type DocumentService } from '../docs/document-service.js';
@@ -35,7 +36,7 @@ export interface SyncServiceDeps {
   /** Metrics are registered here (the app's registry, never prom-client's global one). */
   readonly registry: Registry;
   /** Set: instances share updates and awareness through Redis Streams (one per document). Null: one instance. */
-  readonly redis?: { readonly url: string; readonly keyPrefix?: string } | null;
+  readonly redis?: { readonly target: RedisTarget; readonly keyPrefix?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
   /** Told every change of a loaded document (read caches drop their entry). */
@@ -88,7 +89,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     metrics: metrics.log,
   });
   const fanout: Fanout = deps.redis
-    ? createRedisFanout({ url: deps.redis.url, instanceId, logger, ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}) })
+    ? createRedisFanout({ target: deps.redis.target, instanceId, logger, ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}) })
     : createLocalFanout();
   const manager = createDocumentManager({
     store: store.documents,

@@ -1,17 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/storage/ports.js';
-import { describeWithService } from '../../helpers/stores.js';
+import { adminClient, deleteUnder, describeOnRedis } from '../../helpers/redis.js';
 import { backendFactories, connectClient, startSyncServer, until, type StoreBackend } from '../../helpers/sync.js';
 import { attackerSocket, awarenessFrame, sendFrame } from './sync-attacker.js';
 
-const redisUrl = process.env['REDIS_URL'] ?? null;
 const sqlite = backendFactories().find((b) => b.name === 'sqlite')!;
 
 /** Awareness ownership holds across instances: a socket on one cannot rewrite a state introduced on another. */
-describeWithService('hostile learner: awareness owned across instances', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) =>
-  describe('two instances on one Redis', () => {
+describeOnRedis('hostile learner: awareness owned across instances', ({ target }) =>
+  describe('two instances on one Redis deployment', () => {
     let backend: StoreBackend;
     let store: Store;
     const keyPrefix = `prepmate:test:${randomUUID()}`;
@@ -21,17 +19,16 @@ describeWithService('hostile learner: awareness owned across instances', { env: 
       store = await backend.open();
     });
     afterAll(async () => {
-      const redis = new Redis(url);
-      const keys = await redis.keys(`${keyPrefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      const redis = await adminClient(target);
+      await deleteUnder(redis, keyPrefix);
       redis.disconnect();
       await store?.close();
       await backend?.remove();
     });
 
     it("when a socket on one instance writes a client id introduced on the other, then that entry is ignored there and everywhere", async () => {
-      const one = await startSyncServer(store, { redis: { url, keyPrefix } });
-      const two = await startSyncServer(store, { redis: { url, keyPrefix } });
+      const one = await startSyncServer(store, { redis: { target, keyPrefix } });
+      const two = await startSyncServer(store, { redis: { target, keyPrefix } });
       const token = await one.tokens.sign('mallory');
       const owner = connectClient(one.syncUrl, 'mallory/presence', token);
       const observer = connectClient(two.syncUrl, 'mallory/presence', token);
