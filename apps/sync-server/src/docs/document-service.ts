@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
 import { LearnerDocument, type LearnerDocumentJSON } from '@prepmate/crdt-model';
+import { ApiError } from '../errors.js';
 import { StoreUnavailableError } from '../storage/errors.js';
 import { asDocName, type DocName, type UserId } from '../ids.js';
 import type { DocumentStore } from '../storage/ports.js';
@@ -19,7 +20,9 @@ export interface DocumentService {
    * Applies `fn` in one transaction authored by `author` (e.g. `service:telemetry`), broadcasts
    * it, and resolves once it is in the durable log. Throws `StoreUnavailableError` if the log does
    * not confirm within `durableTimeoutMs` (the change stays applied and is written when the store
-   * is back; a retry is harmless because Yjs merges are idempotent for the same facts).
+   * is back; a retry is harmless because Yjs merges are idempotent for the same facts). Throws
+   * `ApiError('QUOTA_EXCEEDED')`, changing nothing, once the document has reached
+   * `SYNC_MAX_DOCUMENT_BYTES`.
    */
   change(docName: DocName, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
   /** Log entries of a document (author, time), oldest first. */
@@ -53,6 +56,8 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
       const live = await manager.acquire(docName);
       let seq: number;
       try {
+        // A change cannot be sized before it is made, so the cap refuses changes once reached.
+        if (manager.isFull(live)) throw new ApiError('QUOTA_EXCEEDED', `the document ${docName} has reached its stored size quota (SYNC_MAX_DOCUMENT_BYTES); nothing was changed`);
         seq = manager.applyServiceChange(live, author, fn);
       } finally {
         manager.release(live);
