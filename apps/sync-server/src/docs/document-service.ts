@@ -25,6 +25,8 @@ export interface DocumentService {
    * `SYNC_MAX_DOCUMENT_BYTES`.
    */
   change(docName: DocName, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
+  /** True when `bytes` more would take the document past `SYNC_MAX_DOCUMENT_BYTES`. */
+  wouldExceed(docName: DocName, bytes: number): Promise<boolean>;
   /** Log entries of a document (author, time), oldest first. */
   history: DocumentStore['listUpdates'];
   /**
@@ -57,7 +59,7 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
       let seq: number;
       try {
         // A change cannot be sized before it is made, so the cap refuses changes once reached.
-        if (manager.isFull(live)) throw new ApiError('QUOTA_EXCEEDED', `the document ${docName} has reached its stored size quota (SYNC_MAX_DOCUMENT_BYTES); nothing was changed`);
+        if (manager.wouldExceed(live, 0)) throw new ApiError('QUOTA_EXCEEDED', `the document ${docName} has reached its stored size quota (SYNC_MAX_DOCUMENT_BYTES); nothing was changed`);
         seq = manager.applyServiceChange(live, author, fn);
       } finally {
         manager.release(live);
@@ -72,6 +74,14 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
         await Promise.race([log.whenDurable(seq), timeout]);
       } finally {
         clearTimeout(timer);
+      }
+    },
+    async wouldExceed(docName, bytes) {
+      const live = await manager.acquire(docName);
+      try {
+        return manager.wouldExceed(live, bytes);
+      } finally {
+        manager.release(live);
       }
     },
     history: (docName, limit) => store.listUpdates(docName, limit),

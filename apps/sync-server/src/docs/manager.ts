@@ -51,8 +51,8 @@ export interface DocumentManager {
   /** Queues an update-carrying message of `peer` for the end of the turn and counts it for durable acks. */
   applyPeerUpdate(live: LiveDocument, peer: Peer, update: Uint8Array): void;
   applyPeerAwareness(live: LiveDocument, peer: Peer, update: Uint8Array): void;
-  /** True when the document's stored size has reached `maxDocumentBytes`: server-side changes are refused. */
-  isFull(live: LiveDocument): boolean;
+  /** True when `bytes` more would take the document past `maxDocumentBytes` (0: it is at the cap). */
+  wouldExceed(live: LiveDocument, bytes: number): boolean;
   /** Applies a server-side change and returns the log sequence number that makes it durable (0: nothing changed). */
   applyServiceChange(live: LiveDocument, author: string, fn: (doc: Y.Doc) => void): number;
   /** Handles a message from another instance. */
@@ -165,7 +165,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     applyPeerAwareness(live, peer, update) {
       applyAwarenessUpdate(live.awareness, update, peer);
     },
-    isFull: (live) => live.storedBytes >= maxDocumentBytes,
+    wouldExceed: (live, bytes) => (bytes === 0 ? live.storedBytes >= maxDocumentBytes : live.storedBytes + bytes > maxDocumentBytes),
     applyServiceChange(live, author, fn) {
       const before = log.enqueuedSeq;
       turn.touch(live);

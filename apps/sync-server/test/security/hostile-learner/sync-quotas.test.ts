@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/storage/ports.js';
 import { backendFactories, connectClient, readStored, startSyncServer, until, useSqliteSyncServer, type StoreBackend, type SyncTestServer } from '../../helpers/sync.js';
+import { eventItem, progressItem, uid } from '../../api/fixtures.js';
 import { attackerSocket, bigUpdate, closedWith, MiB, sendFrame, updateFrame, victimRoundTrip } from './sync-attacker.js';
 
 /** Resolves with the close code the socket receives. */
@@ -70,6 +71,33 @@ describe.each(backendFactories())('hostile learner: document quotas on $name', (
     await sendFrame(small, updateFrame(bigUpdate(1_000, 3)));
     await until(async () => (await storedText(store, docName)) === 151_000, 'a small update still fits under the cap');
     small.close();
+  }, 60_000);
+
+  it('when a REST batch would change a full learner document, then its progress items are refused with QUOTA_EXCEEDED and nothing of them is stored, while its events are', async () => {
+    const learner = uid('full');
+    const ws = await attackerSocket(server, learner, learner);
+    // 60 bytes below the 256 KiB cap: a progress item (about 100 bytes of JSON) would pass it.
+    const overhead = bigUpdate(1_000, 5).byteLength - 1_000;
+    const length = 256 * 1024 - 60 - overhead;
+    await sendFrame(ws, updateFrame(bigUpdate(length, 5)));
+    await until(async () => (await storedText(store, learner)) === length, 'the learner document holds what fitted');
+    ws.close();
+    const token = await server.tokens.sign(learner);
+    const eventId = uid('e');
+    const res = await fetch(`${server.running.url}/api/telemetry/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ batchId: uid('b'), items: [eventItem(eventId), progressItem('graphs')] }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: { results: Array<{ index: number; status: string; error?: { code: string; message: string } }> } };
+    expect(body.data.results[0]).toMatchObject({ index: 0, status: 'stored' });
+    expect(body.data.results[1]).toMatchObject({ index: 1, status: 'rejected', error: { code: 'QUOTA_EXCEEDED' } });
+    expect(body.data.results[1]!.error!.message).toContain('SYNC_MAX_DOCUMENT_BYTES');
+    const stored = await readStored(store, learner);
+    expect(stored.getText('t').length).toBe(length);
+    expect(JSON.stringify(stored.toJSON())).not.toContain('graphs');
+    expect(await store.syncQueue.listForUser(learner, 10)).toEqual([]);
   }, 60_000);
 
   it('when a learner already has SYNC_MAX_DOCUMENTS_PER_LEARNER documents, then a new one is closed with 4431 while the existing ones and other learners open', async () => {
