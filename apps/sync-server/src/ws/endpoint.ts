@@ -35,7 +35,7 @@ export interface SyncLimits {
   readonly messagesPerSecond: number;
   /** Messages a connection may send at once before the rate applies (`SYNC_BURST`). */
   readonly burst: number;
-  /** Bytes queued for a socket that does not read (`SYNC_MAX_BUFFERED_BYTES`); above it: 4429. */
+  /** Bytes queued for a socket that does not read (`SYNC_MAX_BUFFERED_BYTES`); above it: 4503. */
   readonly maxBufferedBytes: number;
   /** Largest awareness message (`SYNC_MAX_AWARENESS_BYTES`); larger: 4413. */
   readonly maxAwarenessBytes: number;
