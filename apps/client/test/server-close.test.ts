@@ -1,7 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { flushPromises } from '@vue/test-utils';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { nextTick } from 'vue';
 import type { ServerCloseReason } from '@prepmate/sync-client';
+import App from '../src/App.vue';
 import { explainServerClose, summarizeSync, whereYourDataIs } from '../src/sync-summary';
-import { ONLINE } from './fakes';
+import SyncView from '../src/views/SyncView.vue';
+import { createHarness, ONLINE, storeSignedIn } from './fakes';
+
+beforeEach(() => {
+  localStorage.clear();
+  window.location.hash = '';
+  document.body.innerHTML = '';
+});
 
 const NOW = 1_800_000_000_000;
 const REASONS: readonly ServerCloseReason[] = ['document-too-large', 'too-many-documents', 'too-many-sockets', 'write-rate-exceeded', 'slow-reader', 'awareness-too-large'];
@@ -45,5 +55,23 @@ describe('server closes in plain words', () => {
       /right now copying to your account is stopped, and 3 changes are only on this device\.$/,
     );
     expect(whereYourDataIs({ ...ONLINE, connected: false, serverClose: { reason: 'write-rate-exceeded', retryAt: NOW } })).toMatch(/right now copying to your account is paused\.$/);
+  });
+
+  it('when the SDK reports a full account storage, then the header badge and the sync panel say so in words', async () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const w = h.mount(App);
+    await flushPromises();
+    const badge = (): string => w.find('[data-testid="sync-badge"]').text();
+    expect(badge()).toContain('All changes saved');
+    h.sessions[0]!.setStatus({ connected: false, unsavedChanges: 1, serverClose: { reason: 'document-too-large', retryAt: null } });
+    await nextTick();
+    expect(badge()).toContain('Not syncing · account storage full');
+    const panel = createHarness();
+    const p = panel.mount(SyncView);
+    panel.sessions[0]!.setStatus({ connected: false, unsavedChanges: 1, serverClose: { reason: 'too-many-sockets', retryAt: Date.now() + 30_000 } });
+    await nextTick();
+    expect(p.find('[data-testid="sync-summary"]').text()).toMatch(/Paused · too many open tabs.*Close the ones you do not use\. This device tries again in about 1 minute\./);
+    expect(p.find('[data-testid="sync-where"]').text()).toMatch(/copying to your account is paused, and 1 change is only on this device\.$/);
   });
 });
