@@ -167,8 +167,8 @@ export const configSchema = z.object({
   /**
    * Stored size one document may reach (snapshot plus update log, as the server counts it),
    * 64 KiB–1 GiB; an update that would pass it closes the socket with 4430 (DOCUMENT_TOO_LARGE) and
-   * is not applied. Default 24 MiB: a heavy learner's year is a ~4 MB document (~8.5 MB of raw
-   * updates before compaction), so this is years of heavy use, and it stays below
+   * is not applied. Default 24 MiB: a heavy learner's document is 4.3 MB after one year and 8.5 MB
+   * after two (the year benchmark), so this is five to six years of heavy use, and it stays below
    * SYNC_MAX_BUFFERED_BYTES so the full state always fits a socket's send queue.
    */
   SYNC_MAX_DOCUMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024, 'an integer number of bytes from 65536 to 1073741824').default(24 * 1024 * 1024),
@@ -179,8 +179,8 @@ export const configSchema = z.object({
   /**
    * Sustained update bytes per second one learner may write over all its sockets on one instance
    * (token bucket); a frame that finds the budget spent closes with 4429 (WRITE_RATE_EXCEEDED) and is
-   * not applied. Default 64 KiB/s: a heavy learner's year is ~8.5 MB of updates, a fraction of a byte
-   * per second on average and a few KB/s while typing.
+   * not applied. Default 64 KiB/s: a heavy learner's year adds about 4.3 MB, a fraction of a byte
+   * per second on average, and one edit is a few hundred bytes.
    */
   SYNC_WRITE_BYTES_PER_SECOND: int(1024, 1024 * 1024 * 1024, 'an integer number of bytes from 1024 to 1073741824').default(64 * 1024),
   /**
