@@ -191,6 +191,31 @@ export const configSchema = z.object({
   /** Awareness states (client ids) one socket may introduce; more closes with 4413. Default 16. */
   SYNC_MAX_AWARENESS_STATES: int(1, 100_000, 'an integer from 1 to 100000').default(16),
   /**
+   * Stored size one document may reach (snapshot plus update log, as the server counts it),
+   * 64 KiB–1 GiB; an update that would pass it closes the socket with 4430 (DOCUMENT_TOO_LARGE) and
+   * is not applied. Default 24 MiB: a heavy learner's document is 4.3 MB after one year and 8.5 MB
+   * after two (the year benchmark), so this is five to six years of heavy use, and it stays below
+   * SYNC_MAX_BUFFERED_BYTES so the full state always fits a socket's send queue.
+   */
+  SYNC_MAX_DOCUMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024, 'an integer number of bytes from 65536 to 1073741824').default(24 * 1024 * 1024),
+  /** Documents `<userId>/<name>` one learner may have (the learner document `<userId>` is not counted); a new one beyond it closes with 4431. Default 100. */
+  SYNC_MAX_DOCUMENTS_PER_LEARNER: int(1, 1_000_000, 'an integer from 1 to 1000000').default(100),
+  /** WebSocket connections one learner may hold open on one instance (service tokens are not counted); more closes with 4432. Default 32. */
+  SYNC_MAX_SOCKETS_PER_LEARNER: int(1, 1_000_000, 'an integer from 1 to 1000000').default(32),
+  /**
+   * Sustained update bytes per second one learner may write over all its sockets on one instance
+   * (token bucket); a frame that finds the budget spent closes with 4429 (WRITE_RATE_EXCEEDED) and is
+   * not applied. Default 64 KiB/s: a heavy learner's year adds about 4.3 MB, a fraction of a byte
+   * per second on average, and one edit is a few hundred bytes.
+   */
+  SYNC_WRITE_BYTES_PER_SECOND: int(1024, 1024 * 1024 * 1024, 'an integer number of bytes from 1024 to 1073741824').default(64 * 1024),
+  /**
+   * Update bytes a learner may write at once before SYNC_WRITE_BYTES_PER_SECOND applies. A frame is
+   * accepted while any budget is left, so one message up to SYNC_MAX_MESSAGE_BYTES always fits.
+   * Default 16 MiB: a device back from a long offline stretch sends its whole difference at once.
+   */
+  SYNC_WRITE_BURST_BYTES: int(1024, 1024 * 1024 * 1024, 'an integer number of bytes from 1024 to 1073741824').default(16 * 1024 * 1024),
+  /**
    * Sync messages at least this large are compressed (permessage-deflate) for clients that offer
    * it (browsers and Node's \`ws\`, so stock y-websocket clients). Default 16 KiB: a new device's
    * first sync of a year's document (~4 MB) crosses the wire at about a seventh (0.62 MB), while edits, which

@@ -121,6 +121,7 @@ function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   return {
     read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
     apply: (userId, author, fn) => documents.change(learnerDocName(userId), author, fn),
+    wouldExceed: (userId, bytes) => documents.wouldExceed(learnerDocName(userId), bytes),
     eraseAll: (userId) => documents.eraseUser(userId),
   };
 }

@@ -24,7 +24,7 @@ export type SyncConfig = Pick<
   Config,
   'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'SYNC_MAX_MESSAGE_BYTES' | 'SYNC_DEFLATE_MIN_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
 > &
-  Partial<Pick<Config, 'SYNC_MESSAGES_PER_SECOND' | 'SYNC_BURST' | 'SYNC_MAX_BUFFERED_BYTES' | 'SYNC_MAX_AWARENESS_BYTES' | 'SYNC_MAX_AWARENESS_STATES'>>;
+  Partial<Pick<Config, 'SYNC_MESSAGES_PER_SECOND' | 'SYNC_BURST' | 'SYNC_MAX_BUFFERED_BYTES' | 'SYNC_MAX_AWARENESS_BYTES' | 'SYNC_MAX_AWARENESS_STATES' | 'SYNC_MAX_DOCUMENT_BYTES' | 'SYNC_MAX_DOCUMENTS_PER_LEARNER' | 'SYNC_MAX_SOCKETS_PER_LEARNER' | 'SYNC_WRITE_BYTES_PER_SECOND' | 'SYNC_WRITE_BURST_BYTES'>>;
 
 export interface SyncServiceDeps {
   readonly config: SyncConfig;
@@ -91,6 +91,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
   const fanout: Fanout = deps.redis
     ? createRedisFanout({ target: deps.redis.target, instanceId, logger, ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}) })
     : createLocalFanout();
+  const limits: SyncLimits = { ...syncLimitsFromConfig(config), ...deps.options?.limits };
   const manager = createDocumentManager({
     store: store.documents,
     log,
@@ -98,15 +99,25 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     logger,
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
+    maxDocumentBytes: limits.maxDocumentBytes,
     ...(deps.onDocumentChanged ? { onChanged: deps.onDocumentChanged } : {}),
   });
-  const limits: SyncLimits = { ...syncLimitsFromConfig(config), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({
     tokens,
     documents: manager,
     logger,
     metrics,
     limits,
+    wouldExceedDocuments: async (userId, docName) => {
+      // Documents that exist (stored, or loaded here) are always allowed; only a new one counts.
+      if (manager.get(docName)) return false;
+      const names = new Set(await store.documents.listUserDocuments(userId));
+      if (names.has(docName)) return false;
+      for (const name of manager.loadedNames()) if (name.startsWith(`${userId}/`)) names.add(name);
+      let count = 0;
+      for (const name of names) if (name.startsWith(`${userId}/`)) count += 1;
+      return count >= limits.maxDocumentsPerLearner;
+    },
     ...(deps.issuedBeforeErasure ? { issuedBeforeErasure: deps.issuedBeforeErasure } : {}),
   });
   const documents = createDocumentService({ manager, log, store: store.documents });
@@ -117,6 +128,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     instanceId,
     metrics,
     loadedDocument: (name) => manager.get(name)?.doc,
+    compacted: (name, bytes) => manager.get(name)?.compactedTo(bytes),
   };
   let stopping: Promise<void> | null = null;
 

@@ -20,6 +20,22 @@ describe('loadConfig', () => {
     expect(config.REDIS_URL).toBeUndefined();
   });
 
+  it('when the quotas per learner are not set, then their generous defaults apply, and a value out of range is refused by name', () => {
+    expect(loadConfig({})).toMatchObject({
+      SYNC_MAX_DOCUMENT_BYTES: 24 * 1024 * 1024,
+      SYNC_MAX_DOCUMENTS_PER_LEARNER: 100,
+      SYNC_MAX_SOCKETS_PER_LEARNER: 32,
+      SYNC_WRITE_BYTES_PER_SECOND: 64 * 1024,
+      SYNC_WRITE_BURST_BYTES: 16 * 1024 * 1024,
+    });
+    // The document quota stays below the send-queue cap: the full state of any document fits it.
+    const defaults = loadConfig({});
+    expect(defaults.SYNC_MAX_DOCUMENT_BYTES).toBeLessThan(defaults.SYNC_MAX_BUFFERED_BYTES);
+    for (const [name, value] of [['SYNC_MAX_DOCUMENT_BYTES', '1000'], ['SYNC_MAX_DOCUMENTS_PER_LEARNER', '0'], ['SYNC_MAX_SOCKETS_PER_LEARNER', 'many'], ['SYNC_WRITE_BYTES_PER_SECOND', '-1'], ['SYNC_WRITE_BURST_BYTES', '1.5']] as const) {
+      expect(() => loadConfig({ [name]: value }), name).toThrow(new RegExp(`${name}=.*accepts`));
+    }
+  });
+
   it('when a value is empty, then it counts as unset', () => {
     expect(loadConfig({ REDIS_URL: '', PORT: ' ' }).PORT).toBe(5000);
   });
