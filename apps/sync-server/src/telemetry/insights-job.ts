@@ -22,7 +22,7 @@ export interface EventInsights {
 export interface InsightsJobOptions {
   /** Learners to refresh instead of those active in the look-back window (manual runs, tests). */
   readonly userIds?: readonly UserId[];
-  /** How far back learner activity (batch logs) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
+  /** How far back learner activity (batch logs and stored events) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
   readonly lookbackMs?: number;
 }
 
@@ -62,9 +62,13 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   let userIds = options.userIds;
   if (!userIds) {
     const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
-    const logs = await store.batchLogs.listSince(new Date(now().getTime() - lookback), MAX_LEARNERS);
-    // Batch logs name learners the ingestion validated.
-    userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => asUserId(l.userId)))];
+    const since = new Date(now().getTime() - lookback);
+    const [logs, eventUsers] = await Promise.all([store.batchLogs.listSince(since, MAX_LEARNERS), store.telemetry.listActiveUsers(since, MAX_LEARNERS)]);
+    // Batch logs and stored events name learners the ingestion validated. Events cover learners
+    // who only call `/telemetry/track` (no batch, possibly no document yet); batch logs cover
+    // batches of assessments and progress without events.
+    const names = new Set([...logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId), ...eventUsers]);
+    userIds = [...names].slice(0, MAX_LEARNERS).map(asUserId);
   }
   let written = 0;
   for (const userId of userIds) {
