@@ -60,6 +60,8 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   const { store, logger } = deps;
   const now = deps.now ?? (() => new Date());
   let userIds = options.userIds;
+  /** Learners found only through their events: refreshed only when they sent scored ones. */
+  let eventOnly = new Set<string>();
   if (!userIds) {
     const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
     const since = new Date(now().getTime() - lookback);
@@ -67,13 +69,14 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
     // Batch logs and stored events name learners the ingestion validated. Events cover learners
     // who only call `/telemetry/track` (no batch, possibly no document yet); batch logs cover
     // batches of assessments and progress without events.
-    const names = new Set([...logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId), ...eventUsers]);
-    userIds = [...names].slice(0, MAX_LEARNERS).map(asUserId);
+    const batchUsers = new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId));
+    eventOnly = new Set(eventUsers.filter((u) => !batchUsers.has(u)));
+    userIds = [...new Set([...batchUsers, ...eventUsers])].slice(0, MAX_LEARNERS).map(asUserId);
   }
   let written = 0;
   for (const userId of userIds) {
     try {
-      if (await refreshLearner(deps, userId)) written += 1;
+      if (await refreshLearner(deps, userId, { onlyWithScoredEvents: eventOnly.has(userId) })) written += 1;
     } catch (error) {
       // One learner's failure (document unavailable) must not stop the others; the next run retries.
       logger.warn({ job: 'insights', userId, err: error }, 'insights not written');
@@ -88,13 +91,20 @@ export async function recentEvents(store: Pick<TelemetryJobDeps['store'], 'telem
 }
 
 /**
- * Refreshes one learner's insights. A learner whose document holds no assessment but who sends
+ * Refreshes one learner's insights; true when they changed. A learner whose document holds no assessment but who sends
  * scored events (`/telemetry/track` or batch events) gets the main insights from those events
  * (`basis: 'events'`), so they are not left with none.
  */
-export async function refreshLearner(deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] }, userId: UserId): Promise<boolean> {
+export async function refreshLearner(
+  deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] },
+  userId: UserId,
+  options: { readonly onlyWithScoredEvents?: boolean } = {},
+): Promise<boolean> {
   const samples = await recentEvents(deps.store, userId);
   const events = eventInsights(samples);
+  // A learner seen only through unscored events (page views, clicks) has nothing to derive from
+  // them: their document is not opened for nothing.
+  if (options.onlyWithScoredEvents === true && events.samples === 0) return false;
   let changed = false;
   // Derived inside the write from the live document, so the insights match the facts the
   // document holds at that moment, whatever arrived since this run started.

@@ -238,6 +238,35 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     expect(insights.weakAreas[0]).toMatchObject({ area: 'bfs', occurrences: 1 });
   });
 
+  it('when a learner only tracks events without scores, then the insights run does not open their document', async () => {
+    const quiet = uid('u');
+    const scored = uid('u');
+    const res = await api.request('POST', '/api/telemetry/track', { token: await api.token(quiet), body: trackBody(uid('e')) });
+    expect(res.status).toBeLessThan(300);
+    await opened.store.telemetry.insertEvents([
+      {
+        userId: scored,
+        eventType: 'quiz_completed',
+        eventData: { score: 70 },
+        metadata: { eventId: uid('e'), clientTimestamp: now(), serverTimestamp: now() },
+        status: 'completed',
+        retryCount: 0,
+        batchId: null,
+        createdAt: now(),
+        updatedAt: now(),
+      },
+    ]);
+    documents.failing = true;
+    try {
+      // Every write is refused and recorded: the run shows whose documents it tried to open.
+      await runInsightsJob(jobDeps(), { lookbackMs: 3_600_000 + offsetMs });
+    } finally {
+      documents.failing = false;
+    }
+    expect(documents.refused).toContain(scored);
+    expect(documents.refused).not.toContain(quiet);
+  });
+
   it('when the retention job runs, then events older than RETENTION_DAYS are deleted and newer ones kept', async () => {
     const user = uid('u');
     const day = 86_400_000;
