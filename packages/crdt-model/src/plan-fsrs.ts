@@ -8,7 +8,7 @@ import { FSRSAlgorithm, generatorParameters, type FSRSParameters } from 'ts-fsrs
 /**
  * `ts-fsrs`'s algorithm with its parameters in a plain frozen object. `FSRSAlgorithm` keeps them
  * behind a Proxy so that assigning one recomputes what depends on it; the plan never assigns
- * them, and a Proxy read in every formula step made replaying a year of reviews about twice as
+ * them, and a Proxy read in every formula step made replaying a year of reviews nearly twice as
  * slow. The formulas are the library's, unchanged.
  */
 class FrozenParametersFSRS extends FSRSAlgorithm {

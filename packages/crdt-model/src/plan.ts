@@ -223,7 +223,7 @@ export class PlanModel {
     const all = facts.assessments;
     if (this.#count === 0) {
       // Into an empty model the record's keys are the ids, distinct by construction, so no set
-      // of ids is built (on a year of facts that set was a tenth of the whole computation).
+      // of ids is built (on a year of facts, building it cost a few milliseconds).
       this.#seen = null;
       for (const id in all) {
         if (!Object.hasOwn(all, id)) continue;
