@@ -225,8 +225,10 @@ export class PlanModel {
       // Into an empty model the record's keys are the ids, distinct by construction, so no set
       // of ids is built (on a year of facts, building it cost a few milliseconds).
       this.#seen = null;
-      for (const id in all) {
-        if (!Object.hasOwn(all, id)) continue;
+      // Own keys only, as `for … in` with `Object.hasOwn` gives, in one call instead of two per key.
+      const ids = Object.keys(all);
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i]!;
         const a = all[id]!;
         // A fact filed under another key (not written by the engines) goes through the set.
         if (this.#seen !== null || a.assessmentId !== id) {
