@@ -6,7 +6,7 @@ import type { TelemetryJobDeps } from './sync-queue-job.js';
 
 /** Most recent events read per learner: enough for a trend, bounded per run. */
 const EVENTS_PER_LEARNER = 200;
-/** Learners handled per run; the rest are picked up by the next run's wider window. */
+/** Learners handled per run: those of batches first (newest first), then those with events (by userId); any beyond wait for a quieter run. */
 const MAX_LEARNERS = 10_000;
 /** Lease of one run across instances (jobs/scheduler.ts). */
 export const INSIGHTS_LEASE_MS = 10 * 60 * 1000;
