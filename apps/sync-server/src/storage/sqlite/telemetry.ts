@@ -1,5 +1,5 @@
 import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { metadataFromJson, metadataToJson } from '../shared.js';
+import { clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
 import type { Connection, SqliteDb } from './connection.js';
 import { keysetPage } from './paging.js';
 import { INSERT_EVENT } from './statements.js';
@@ -75,6 +75,14 @@ export function sqliteTelemetry(db: SqliteDb): TelemetryStore {
         return row === undefined ? null : toEvent(row);
       }),
     countEvents: (userId: string) => db.run((c) => (c.prep('SELECT COUNT(*) AS n FROM telemetry WHERE user_id = ?').get(userId) as { n: number }).n),
+    listActiveUsers: (since: Date, limit: number) =>
+      db.run((c) =>
+        (
+          c
+            .prep('SELECT DISTINCT user_id FROM telemetry WHERE created_at >= ? ORDER BY user_id LIMIT ?')
+            .all(since.getTime(), clampLimit(limit, 100_000)) as { user_id: string }[]
+        ).map((r) => r.user_id),
+      ),
     deleteUserEvents: (userId: string) => db.run((c) => c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes),
     deleteEventsOlderThan: (cutoff: Date) => db.run((c) => c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes),
   };
