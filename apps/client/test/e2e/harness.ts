@@ -73,6 +73,15 @@ export function buildClientInto(outDir: string, env: Record<string, string>): vo
   if (result.status !== 0) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
+/**
+ * The test run's environment for the server, without REDIS_CLUSTER_NODES: the services script
+ * exports one Redis and a cluster side by side, and the server takes one or the other (one Redis here).
+ */
+function inheritedServerEnv(): NodeJS.ProcessEnv {
+  const { REDIS_CLUSTER_NODES: _cluster, ...rest } = process.env;
+  return rest;
+}
+
 /** Starts the sync server from sources on a free port with a fresh data directory (`env` adds to its environment). */
 export async function startServer(timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'prepmate-e2e-'));
@@ -82,7 +91,7 @@ export async function startServer(timeoutMs = 60_000, env: Record<string, string
     ['--conditions=@prepmate/source', '--import', loader, 'apps/sync-server/src/main.ts'],
     {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', NODE_ENV: 'test', ...env },
+      env: { ...inheritedServerEnv(), PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
