@@ -21,9 +21,10 @@
  *
  *   npm run bench -w apps/client
  *
- * BENCH_BROWSER_ASSESSMENTS (20000), BENCH_BROWSER_ROUNDS (5).
+ * BENCH_BROWSER_ASSESSMENTS (20000), BENCH_BROWSER_ROUNDS (5), BENCH_BROWSER_PROFILE (a path: a CPU
+ * profile of the warm reload, for DevTools).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as Y from 'yjs';
 import type { Browser, Page } from 'playwright-core';
 import { yjsEngine, type LearnerReplica } from '@prepmate/crdt-model';
@@ -34,6 +35,8 @@ import { CHROMIUM, buildClientIfStale, launchChromium, startServer } from '../te
 const ASSESSMENTS = Number(process.env['BENCH_BROWSER_ASSESSMENTS'] ?? 20_000);
 const ROUNDS = Math.max(1, Number(process.env['BENCH_BROWSER_ROUNDS'] ?? 5) || 1);
 const TOPICS = 200;
+/** A path: write a CPU profile (`.cpuprofile`, DevTools format) of the last round's warm reload there. */
+const PROFILE = process.env['BENCH_BROWSER_PROFILE'];
 const USER = 'learner_browser_year';
 const DEADLINE = 120_000;
 const STATUSES = ['not_started', 'in_progress', 'completed'] as const;
@@ -176,10 +179,17 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     // Warm: the shell from the service worker, the document from IndexedDB.
     await page.waitForFunction(async () => (await navigator.serviceWorker.getRegistrations()).some((r) => r.active?.state === 'activated'), undefined, { timeout: DEADLINE });
     await page.evaluate(() => navigator.serviceWorker.ready);
+    const profiler = PROFILE ? await context.newCDPSession(page) : null;
+    if (profiler) {
+      await profiler.send('Profiler.enable');
+      await profiler.send('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.send('Profiler.start');
+    }
     t0 = performance.now();
     await page.reload({ waitUntil: 'commit' });
     await dashboardRendered(page, topics, assessments);
     const warm = performance.now() - t0;
+    if (profiler && PROFILE) writeFileSync(PROFILE, JSON.stringify((await profiler.send('Profiler.stop')).profile));
     const warmTask = await longestTask(page, 0);
 
     // Typing 20 characters into a topic's notes.
