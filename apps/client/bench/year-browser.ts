@@ -21,8 +21,9 @@
  *
  *   npm run bench -w apps/client
  *
- * BENCH_BROWSER_ASSESSMENTS (20000), BENCH_BROWSER_ROUNDS (5), BENCH_BROWSER_PROFILE (a path: a CPU
- * profile of the warm reload, for DevTools).
+ * BENCH_BROWSER_ASSESSMENTS (20000), BENCH_BROWSER_ROUNDS (5), BENCH_BROWSER_PROFILE (a path prefix: CPU
+ * profiles of the warm reload and of logging a session, `<prefix>-warm.cpuprofile` and
+ * `<prefix>-log.cpuprofile`, for DevTools).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import * as Y from 'yjs';
@@ -35,7 +36,7 @@ import { CHROMIUM, buildClientIfStale, launchChromium, startServer } from '../te
 const ASSESSMENTS = Number(process.env['BENCH_BROWSER_ASSESSMENTS'] ?? 20_000);
 const ROUNDS = Math.max(1, Number(process.env['BENCH_BROWSER_ROUNDS'] ?? 5) || 1);
 const TOPICS = 200;
-/** A path: write a CPU profile (`.cpuprofile`, DevTools format) of the last round's warm reload there. */
+/** A path prefix: CPU profiles (DevTools format) of the last round's warm reload and session logging. */
 const PROFILE = process.env['BENCH_BROWSER_PROFILE'];
 const USER = 'learner_browser_year';
 const DEADLINE = 120_000;
@@ -180,16 +181,14 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     await page.waitForFunction(async () => (await navigator.serviceWorker.getRegistrations()).some((r) => r.active?.state === 'activated'), undefined, { timeout: DEADLINE });
     await page.evaluate(() => navigator.serviceWorker.ready);
     const profiler = PROFILE ? await context.newCDPSession(page) : null;
-    if (profiler) {
-      await profiler.send('Profiler.enable');
-      await profiler.send('Profiler.setSamplingInterval', { interval: 200 });
-      await profiler.send('Profiler.start');
-    }
+    await profiler?.send('Profiler.enable');
+    await profiler?.send('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler?.send('Profiler.start');
     t0 = performance.now();
     await page.reload({ waitUntil: 'commit' });
     await dashboardRendered(page, topics, assessments);
     const warm = performance.now() - t0;
-    if (profiler && PROFILE) writeFileSync(PROFILE, JSON.stringify((await profiler.send('Profiler.stop')).profile));
+    if (profiler) writeFileSync(`${PROFILE}-warm.cpuprofile`, JSON.stringify((await profiler.send('Profiler.stop')).profile));
     const warmTask = await longestTask(page, 0);
 
     // Typing 20 characters into a topic's notes.
@@ -206,6 +205,7 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     await page.waitForFunction(() => (document.querySelector('[data-testid="topic-save"]') as HTMLButtonElement | null)?.disabled === true);
 
     // Logging a session: from opening the form to the saved notice.
+    await profiler?.send('Profiler.start');
     from = await pageNow(page);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log practice' }).click();
     await page.getByLabel(/^Topic/).fill('Topic 7');
@@ -213,6 +213,7 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     await page.getByRole('button', { name: 'Save' }).click();
     await page.getByTestId('log-saved').waitFor();
     const logging = await longestTask(page, from);
+    if (profiler) writeFileSync(`${PROFILE}-log.cpuprofile`, JSON.stringify((await profiler.send('Profiler.stop')).profile));
     const loggedTasks = await page.evaluate((start) => (window as unknown as { __benchLongTasks: [number, number][] }).__benchLongTasks.filter(([s]) => s >= start).length, from);
     if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
     return {

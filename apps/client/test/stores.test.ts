@@ -153,6 +153,24 @@ describe('learner store', () => {
     expect(learner.insights.overallTrend.direction).toBe('up');
   });
 
+  it('when a session is corrected, moved to another topic or deleted, then the mastery of both topics follows', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    learner.logAssessment(assessment('a1', 'sql', 40, 1));
+    learner.logAssessment(assessment('a2', 'graphs', 80, 1));
+    expect([learner.topic('sql')!.mastery, learner.topic('graphs')!.mastery]).toEqual([0.4, 0.8]);
+    learner.correctSession('a1', { score: 60 });
+    expect([learner.topic('sql')!.mastery, learner.topic('graphs')!.mastery]).toEqual([0.6, 0.8]);
+    learner.logAssessment(assessment('a3', 'sql', 100, 1));
+    learner.correctSession('a3', { topicId: 'graphs' });
+    expect([learner.topic('sql')!.mastery, learner.topic('graphs')!.mastery]).toEqual([0.6, 0.9]);
+    learner.deleteSession('a3');
+    expect(learner.topic('graphs')!.mastery).toBe(0.8);
+    learner.restoreSession('a3');
+    expect(learner.topic('graphs')!.mastery).toBe(0.9);
+  });
+
   it('when an assessment is logged or a topic updated, then telemetry records the real use', () => {
     storeSignedIn('ada');
     const h = createHarness();

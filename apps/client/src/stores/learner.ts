@@ -65,8 +65,20 @@ export const useLearnerStore = defineStore('learner', () => {
   /** Bumped on every observed change; lets screens notice remote edits of one topic. */
   const revision = shallowRef(0);
   let detach: (() => void) | null = null;
+  /**
+   * Mastery by topic, kept until one of the topic's sessions changes: logging one session then
+   * recomputes one topic, not all of a year's sessions. `sessionsChanged` is how often the
+   * topic's sessions changed since the document was attached.
+   */
+  const masteryCache = new Map<string, { readonly sessionsChanged: number; readonly mastery: number | null }>();
+  const sessionsChanged = new Map<string, number>();
+  const touch = (topicId: string | undefined): void => {
+    if (topicId !== undefined) sessionsChanged.set(topicId, (sessionsChanged.get(topicId) ?? 0) + 1);
+  };
 
   function reset(): void {
+    masteryCache.clear();
+    sessionsChanged.clear();
     assessments.value = {};
     topics.value = {};
     revision.value++;
@@ -82,6 +94,9 @@ export const useLearnerStore = defineStore('learner', () => {
         const next = { ...assessments.value };
         for (const id of change.assessments) {
           const a = doc.getAssessment(id);
+          // A correction may move a session to another topic: both topics change.
+          touch(next[id]?.topicId);
+          touch(a?.topicId);
           if (a) next[id] = a;
           else delete next[id];
         }
@@ -127,12 +142,18 @@ export const useLearnerStore = defineStore('learner', () => {
     const list = ids.map((topicId): TopicSummary => {
       const sessions = byTopic.get(topicId) ?? [];
       const state = topics.value[topicId];
+      const version = sessionsChanged.get(topicId) ?? 0;
+      let cached = masteryCache.get(topicId);
+      if (cached?.sessionsChanged !== version) {
+        cached = { sessionsChanged: version, mastery: sessions.length === 0 ? null : computeTopicMastery(sessions) };
+        masteryCache.set(topicId, cached);
+      }
       return {
         ...state,
         topicId,
         label: labelOf(topicId),
         status: effectiveTopicStatus(state, sessions.length),
-        mastery: sessions.length === 0 ? null : computeTopicMastery(sessions),
+        mastery: cached.mastery,
         assessmentCount: sessions.length,
         lastScore: sessions.at(-1)?.score ?? null,
       };
