@@ -171,6 +171,28 @@ describe('learner store', () => {
     expect(learner.topic('graphs')!.mastery).toBe(0.9);
   });
 
+  it('when sessions are logged out of order, re-dated, deleted or restored, then the timeline stays in order', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const ids = (): string[] => learner.timeline.map((a) => a.assessmentId);
+    learner.logAssessment(assessment('a3', 'sql', 70, 3));
+    learner.logAssessment(assessment('a1', 'sql', 70, 1));
+    learner.logAssessment(assessment('a2', 'graphs', 70, 2));
+    expect(ids()).toEqual(['a1', 'a2', 'a3']);
+    learner.correctSession('a1', { completedAt: new Date(Date.UTC(2026, 10, 4, 10)).toISOString() });
+    expect(ids()).toEqual(['a2', 'a3', 'a1']);
+    learner.deleteSession('a2');
+    expect(ids()).toEqual(['a3', 'a1']);
+    learner.restoreSession('a2');
+    expect(ids()).toEqual(['a2', 'a3', 'a1']);
+    learner.setDeleted('sql', true);
+    expect(ids()).toEqual(['a2']);
+    learner.setDeleted('sql', false);
+    expect(ids()).toEqual(['a2', 'a3', 'a1']);
+    expect(learner.recentAssessments.map((a) => a.assessmentId)).toEqual(['a1', 'a3', 'a2']);
+  });
+
   it('when an assessment is logged or a topic updated, then telemetry records the real use', () => {
     storeSignedIn('ada');
     const h = createHarness();
