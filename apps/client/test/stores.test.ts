@@ -153,6 +153,46 @@ describe('learner store', () => {
     expect(learner.insights.overallTrend.direction).toBe('up');
   });
 
+  it('when a session is corrected, moved to another topic or deleted, then the mastery of both topics follows', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    learner.logAssessment(assessment('a1', 'sql', 40, 1));
+    learner.logAssessment(assessment('a2', 'graphs', 80, 1));
+    expect([learner.topic('sql')!.mastery, learner.topic('graphs')!.mastery]).toEqual([0.4, 0.8]);
+    learner.correctSession('a1', { score: 60 });
+    expect([learner.topic('sql')!.mastery, learner.topic('graphs')!.mastery]).toEqual([0.6, 0.8]);
+    learner.logAssessment(assessment('a3', 'sql', 100, 1));
+    learner.correctSession('a3', { topicId: 'graphs' });
+    expect([learner.topic('sql')!.mastery, learner.topic('graphs')!.mastery]).toEqual([0.6, 0.9]);
+    learner.deleteSession('a3');
+    expect(learner.topic('graphs')!.mastery).toBe(0.8);
+    learner.restoreSession('a3');
+    expect(learner.topic('graphs')!.mastery).toBe(0.9);
+  });
+
+  it('when sessions are logged out of order, re-dated, deleted or restored, then the timeline stays in order', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const ids = (): string[] => learner.timeline.map((a) => a.assessmentId);
+    learner.logAssessment(assessment('a3', 'sql', 70, 3));
+    learner.logAssessment(assessment('a1', 'sql', 70, 1));
+    learner.logAssessment(assessment('a2', 'graphs', 70, 2));
+    expect(ids()).toEqual(['a1', 'a2', 'a3']);
+    learner.correctSession('a1', { completedAt: new Date(Date.UTC(2026, 10, 4, 10)).toISOString() });
+    expect(ids()).toEqual(['a2', 'a3', 'a1']);
+    learner.deleteSession('a2');
+    expect(ids()).toEqual(['a3', 'a1']);
+    learner.restoreSession('a2');
+    expect(ids()).toEqual(['a2', 'a3', 'a1']);
+    learner.setDeleted('sql', true);
+    expect(ids()).toEqual(['a2']);
+    learner.setDeleted('sql', false);
+    expect(ids()).toEqual(['a2', 'a3', 'a1']);
+    expect(learner.recentAssessments.map((a) => a.assessmentId)).toEqual(['a1', 'a3', 'a2']);
+  });
+
   it('when an assessment is logged or a topic updated, then telemetry records the real use', () => {
     storeSignedIn('ada');
     const h = createHarness();

@@ -87,7 +87,11 @@ export function compareAssessments(a: Assessment, b: Assessment): number {
 
 /** A sorted copy, so callers can pass facts in any order. */
 export function sortAssessments(list: Iterable<Assessment>): Assessment[] {
-  return [...list].sort(compareAssessments);
+  // The same order as `compareAssessments`, with each time parsed once rather than on every
+  // comparison (a year of sessions is some 600 000 comparisons).
+  const keyed = Array.from(list, (a) => ({ a, t: time(a) }));
+  keyed.sort((x, y) => (x.t !== y.t ? (x.t < y.t ? -1 : 1) : x.a.assessmentId === y.a.assessmentId ? 0 : x.a.assessmentId < y.a.assessmentId ? -1 : 1));
+  return keyed.map((k) => k.a);
 }
 
 /**

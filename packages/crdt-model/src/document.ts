@@ -81,6 +81,12 @@ export class LearnerDocument implements LearnerReplica {
   readonly settingsMap: Y.Map<unknown>;
   readonly #migrations: MigrationRegistry<LearnerDocument>;
   readonly #cleanups = new Set<() => void>();
+  /**
+   * Stored assessments as read and validated, by the stored value: a fact never changes under its
+   * key (corrections live beside it), so each is validated once, not on every read; a big
+   * document is read in full on load and again for each transaction that touches it.
+   */
+  readonly #readFacts = new WeakMap<object, Assessment | null>();
 
   constructor(doc: Y.Doc = new Y.Doc(), options: LearnerDocumentOptions = {}) {
     this.doc = doc;
@@ -205,7 +211,16 @@ export class LearnerDocument implements LearnerReplica {
   }
 
   getRecordedAssessment(assessmentId: string): Assessment | undefined {
-    return readStoredAssessment(assessmentId, this.assessmentsMap.get(assessmentId));
+    return this.#readFact(assessmentId, this.assessmentsMap.get(assessmentId));
+  }
+
+  #readFact(key: string, raw: unknown): Assessment | undefined {
+    if (typeof raw !== 'object' || raw === null) return readStoredAssessment(key, raw);
+    const known = this.#readFacts.get(raw);
+    if (known !== undefined) return known !== null && known.assessmentId === key ? known : readStoredAssessment(key, raw);
+    const fact = readStoredAssessment(key, raw);
+    this.#readFacts.set(raw, fact ?? null);
+    return fact;
   }
 
   isAssessmentDeleted(assessmentId: string): boolean {
@@ -247,7 +262,7 @@ export class LearnerDocument implements LearnerReplica {
     const corrections = this.#allCorrections();
     const out: Assessment[] = [];
     this.assessmentsMap.forEach((raw, key) => {
-      const fact = readStoredAssessment(key, raw);
+      const fact = this.#readFact(key, raw);
       const a = fact && applyCorrections(fact, resolveCorrections(corrections.get(key) ?? []));
       if (a) out.push(a);
     });

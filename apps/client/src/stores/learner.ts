@@ -9,6 +9,7 @@
 import {
   assertNotInFuture,
   assessmentSchema,
+  compareAssessments,
   computeTopicMastery,
   deriveInsights,
   effectiveTopicStatus,
@@ -62,19 +63,68 @@ export const useLearnerStore = defineStore('learner', () => {
   const sync = useSyncStore();
   const assessments = shallowRef<Readonly<Record<string, Assessment>>>({});
   const topics = shallowRef<Readonly<Record<string, TopicState>>>({});
+  /**
+   * Every session (deleted topics' too) in the model's order, kept sorted as sessions change:
+   * logging one session into a year inserts it rather than sorting 20 000 again.
+   */
+  const sorted = shallowRef<readonly Assessment[]>([]);
   /** Bumped on every observed change; lets screens notice remote edits of one topic. */
   const revision = shallowRef(0);
   let detach: (() => void) | null = null;
+  /**
+   * Mastery by topic, kept until one of the topic's sessions changes: logging one session then
+   * recomputes one topic, not all of a year's sessions. `sessionsChanged` is how often the
+   * topic's sessions changed since the document was attached.
+   */
+  const masteryCache = new Map<string, { readonly sessionsChanged: number; readonly mastery: number | null }>();
+  const sessionsChanged = new Map<string, number>();
+  const touch = (topicId: string | undefined): void => {
+    if (topicId !== undefined) sessionsChanged.set(topicId, (sessionsChanged.get(topicId) ?? 0) + 1);
+  };
 
   function reset(): void {
+    masteryCache.clear();
+    sessionsChanged.clear();
     assessments.value = {};
+    sorted.value = [];
     topics.value = {};
     revision.value++;
+  }
+
+  /** Where `a` is or would go in `list` (sorted by `compareAssessments`). */
+  function position(list: readonly Assessment[], a: Assessment): number {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareAssessments(list[mid]!, a) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** `sorted` after the sessions `ids` changed from `before` to `after`. */
+  function resort(ids: readonly string[], before: Readonly<Record<string, Assessment>>, after: Readonly<Record<string, Assessment>>): readonly Assessment[] {
+    // Past a few dozen changes (a load, a merge after being offline), one sort is cheaper.
+    if (ids.length > 64) return sortAssessments(Object.values(after));
+    const list = [...sorted.value];
+    for (const id of ids) {
+      const old = before[id];
+      if (old) {
+        const at = position(list, old);
+        if (list[at] === old) list.splice(at, 1);
+        else return sortAssessments(Object.values(after));
+      }
+      const now = after[id];
+      if (now) list.splice(position(list, now), 0, now);
+    }
+    return list;
   }
 
   function attach(doc: LearnerDocument): () => void {
     const facts = doc.facts();
     assessments.value = facts.assessments;
+    sorted.value = sortAssessments(Object.values(facts.assessments));
     topics.value = facts.topics;
     revision.value++;
     return doc.observe((change) => {
@@ -82,9 +132,13 @@ export const useLearnerStore = defineStore('learner', () => {
         const next = { ...assessments.value };
         for (const id of change.assessments) {
           const a = doc.getAssessment(id);
+          // A correction may move a session to another topic: both topics change.
+          touch(next[id]?.topicId);
+          touch(a?.topicId);
           if (a) next[id] = a;
           else delete next[id];
         }
+        sorted.value = resort(change.assessments, assessments.value, next);
         assessments.value = next;
       }
       if (change.topics.length > 0) {
@@ -112,7 +166,12 @@ export const useLearnerStore = defineStore('learner', () => {
   );
 
   /** Sessions oldest first (stable order of the model), without those of deleted topics. */
-  const timeline = computed(() => sortAssessments(Object.values(assessments.value).filter((a) => topics.value[a.topicId]?.deleted !== true)));
+  const timeline = computed(() => {
+    const deleted = Object.keys(topics.value).filter((id) => topics.value[id]?.deleted === true);
+    if (deleted.length === 0) return sorted.value;
+    const gone = new Set(deleted);
+    return sorted.value.filter((a) => !gone.has(a.topicId));
+  });
   const recentAssessments = computed(() => [...timeline.value].reverse());
   const insights = computed<Insights>(() => deriveInsights(timeline.value));
 
@@ -127,12 +186,18 @@ export const useLearnerStore = defineStore('learner', () => {
     const list = ids.map((topicId): TopicSummary => {
       const sessions = byTopic.get(topicId) ?? [];
       const state = topics.value[topicId];
+      const version = sessionsChanged.get(topicId) ?? 0;
+      let cached = masteryCache.get(topicId);
+      if (cached?.sessionsChanged !== version) {
+        cached = { sessionsChanged: version, mastery: sessions.length === 0 ? null : computeTopicMastery(sessions) };
+        masteryCache.set(topicId, cached);
+      }
       return {
         ...state,
         topicId,
         label: labelOf(topicId),
         status: effectiveTopicStatus(state, sessions.length),
-        mastery: sessions.length === 0 ? null : computeTopicMastery(sessions),
+        mastery: cached.mastery,
         assessmentCount: sessions.length,
         lastScore: sessions.at(-1)?.score ?? null,
       };
