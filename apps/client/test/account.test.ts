@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import App from '../src/App.vue';
 import { csvCell, sessionsCsv } from '../src/account-data';
 import { useLearnerStore } from '../src/stores/learner';
-import { createHarness, fakeJwt, storeSignedIn } from './fakes';
+import { createHarness, storeSignedIn } from './fakes';
 
 beforeEach(() => {
   localStorage.clear();
@@ -54,7 +54,7 @@ describe('Your data screen', () => {
   }
 
   it('when the learner downloads JSON and CSV, then the JSON is the server export (with the token) and the CSV holds the sessions', async () => {
-    storeSignedIn('ada');
+    const token = storeSignedIn('ada');
     window.location.hash = '#/account';
     const fetch = vi.fn(async (_url: string, _init?: RequestInit) => new Response(JSON.stringify({ success: true, data: { userId: 'ada', events: [] } }), { status: 200 }));
     vi.stubGlobal('fetch', fetch);
@@ -72,7 +72,7 @@ describe('Your data screen', () => {
     await flushPromises();
     expect(fetch).toHaveBeenCalledTimes(1);
     expect(fetch.mock.calls[0]![0]).toBe(`${window.location.origin}/api/users/me/export`);
-    expect((fetch.mock.calls[0]![1]!.headers as Record<string, string>)['Authorization']).toBe(`Bearer ${fakeJwt('ada')}`);
+    expect((fetch.mock.calls[0]![1]!.headers as Record<string, string>)['Authorization']).toBe(`Bearer ${token}`);
     expect(files[0]!.name).toMatch(/^prepmate-ada-\d{4}-\d{2}-\d{2}\.json$/);
     expect(JSON.parse(await files[0]!.text)).toEqual({ userId: 'ada', events: [] });
 

@@ -124,9 +124,11 @@ export function fakeJwt(sub: string, exp = Math.floor(Date.now() / 1000) + 3600)
   return `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp })}.c2lnbmF0dXJl`;
 }
 
-/** Signs `userId` in before the stores are created (as a reload with a stored session would). */
-export function storeSignedIn(userId: string): void {
-  localStorage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ userId, token: fakeJwt(userId), mode: 'dev' }));
+/** Signs `userId` in before the stores are created (as a reload with a stored session would); returns the stored token. */
+export function storeSignedIn(userId: string): string {
+  const token = fakeJwt(userId);
+  localStorage.setItem(SESSION_STORAGE_KEY, JSON.stringify({ userId, token, mode: 'dev' }));
+  return token;
 }
 
 export interface Harness {

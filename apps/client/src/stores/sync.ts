@@ -100,10 +100,20 @@ export const useSyncStore = defineStore('sync', () => {
     setTimeout(markLoaded, LOAD_GATE_MS);
   }
 
+  /** The learner whose deletion this device asked for: its erased close is expected, not news. */
+  let erasingHere: string | null = null;
+
+  /**
+   * Deleting from this device's "Your data" screen: the server's "erased" close may arrive before
+   * the HTTP answer, and that flow signs out with its own words. `null` once it failed.
+   */
+  function expectErasure(userId: string | null): void {
+    erasingHere = userId;
+  }
+
   async function forgetErased(userId: string): Promise<void> {
-    if (session.value?.userId !== userId) return;
+    if (session.value?.userId !== userId || erasingHere === userId) return;
     await close({ forget: true });
-    // Deleted from this device's "Your data" screen: that flow signs out with its own words.
     if (auth.userId === userId) await auth.signOut({ forgotten: true, message: ERASED_MESSAGE });
   }
 
@@ -163,5 +173,5 @@ export const useSyncStore = defineStore('sync', () => {
     session.value?.setPresence(screen);
   }
 
-  return { session, loaded, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close };
+  return { session, loaded, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close, expectErasure };
 });

@@ -102,7 +102,7 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('a learner, beyond s
       return { scroll: document.documentElement.scrollWidth, inner: window.innerWidth, out };
     });
     expect(widths.scroll, `${screen}: page wider than the screen: ${widths.out.join(', ')}`).toBeLessThanOrEqual(widths.inner);
-    if (!(await d.page.evaluate(() => 'axe' in window))) await d.page.addScriptTag({ content: AXE_SOURCE });
+    if (!(await d.page.evaluate(() => 'axe' in window))) await d.page.evaluate(AXE_SOURCE);
     const violations = await d.page.evaluate(async () => {
       const axe = (window as unknown as { axe: { run(ctx: Document): Promise<{ violations: { id: string; nodes: { target: unknown }[] }[] }> } }).axe;
       const result = await axe.run(document);
@@ -136,7 +136,7 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('a learner, beyond s
     await expect.poll(() => a.page.getByTestId('topic-list').innerText()).toMatch(/Algorithms[\s\S]*System design/);
     await a.page.getByTestId('onboarding-log').click();
     await expect.poll(() => h1(a)).toBe('Log practice');
-    expect(await a.page.getByLabel(/^Topic/).inputValue()).toBe('algorithms');
+    expect(await a.page.getByLabel(/^Topic/).inputValue()).toBe('Algorithms');
     expect(await a.page.getByTestId('first-session-guide').isVisible()).toBe(true);
     await a.page.getByLabel('Score (0–100)').fill('64');
     await a.page.getByLabel('Weak areas').fill('recursion');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   LIMITS,
+  assertNotInFuture,
   assessmentSchema,
   eventItemSchema,
   idSchema,
@@ -148,7 +149,24 @@ export function validateItem(raw: unknown): ItemValidation {
     const itemDetails = details(parsed.error).map((d) => ({ path: d.path ? `itemData.${d.path}` : 'itemData', message: d.message }));
     return { ok: false, error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: itemDetails } };
   }
+  // The app refuses a session dated in the future; a REST client gets the same answer, or one
+  // such session would become every device's "latest" and stretch the charts to that date.
+  if (type === 'assessment' && futureDated((parsed.data as { completedAt: string }).completedAt)) {
+    return {
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', message: 'The item is not valid', details: [{ path: 'itemData.completedAt', message: `a session cannot be dated more than ${LIMITS.maxFutureSkewMs / 60_000} minutes in the future` }] },
+    };
+  }
   return { ok: true, item: { itemType: type, itemData: parsed.data } as BatchItem };
+}
+
+function futureDated(completedAt: string): boolean {
+  try {
+    assertNotInFuture(completedAt);
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /** The `userId` field of a raw item, if any (service tokens act for learners per item). */

@@ -99,6 +99,25 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     });
   });
 
+  it('when an assessment is dated in the future, then it is refused with the field named and nothing is stored; a few minutes of clock skew pass', async () => {
+    const user = uid('u');
+    const token = await api.token(user);
+    const future = uid('a');
+    const skewed = uid('a');
+    const res = await api.request('POST', '/api/telemetry/batch', {
+      token,
+      body: {
+        batchId: uid('b'),
+        items: [assessmentItem(future, { completedAt: '2031-01-01T00:00:00.000Z' }), assessmentItem(skewed, { completedAt: new Date(Date.now() + 60_000).toISOString() })],
+      },
+    });
+    expect(res.status).toBe(200);
+    expect(res.json.data.results[0]).toMatchObject({ status: 'rejected', error: { code: 'VALIDATION_FAILED', details: [{ path: 'itemData.completedAt' }] } });
+    expect(res.json.data.results[1].status).not.toBe('rejected');
+    const progress = await api.request('GET', '/api/progress', { token });
+    expect(Object.keys(progress.json.data.assessments)).toEqual([skewed]);
+  });
+
   it('when ten connections track the same event at once, then one answer is new and nine are duplicates', async () => {
     const user = uid('u');
     const token = await api.token(user);

@@ -82,6 +82,8 @@ export class SpecValidator {
     this.ajv = new Ajv2020({ strict: false, allErrors: false, discriminator: true, unicodeRegExp: true });
     // Every date-time of the document carries an exact pattern; the format is only a label.
     this.ajv.addFormat('date-time', true);
+    // Plan days are calendar dates (YYYY-MM-DD, the learner's day): checked, not just named.
+    this.ajv.addFormat('date', /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/);
     this.ajv.addSchema({ ...(withoutDiscriminatorMappings(spec) as unknown as Schema), $id: 'spec' } as object, 'spec');
   }
 

@@ -196,9 +196,9 @@ export async function readStored(store: Store, docName: string): Promise<Y.Doc> 
 }
 
 /** Opens a raw WebSocket (no y-websocket) and resolves when open, or with the HTTP status it was refused with. */
-export function rawSocket(url: string): Promise<{ ws: WebSocket } | { status: number; body: string }> {
+export function rawSocket(url: string, options?: WebSocket.ClientOptions): Promise<{ ws: WebSocket } | { status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, options);
     ws.once('open', () => resolve({ ws }));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';

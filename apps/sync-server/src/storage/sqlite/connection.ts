@@ -19,7 +19,7 @@ export function sqliteCode(err: unknown): string | null {
 export function isUnavailable(err: unknown): boolean {
   const code = sqliteCode(err);
   if (code === null) return false;
-  return unavailableCodes.some((c) => code === c || code.startsWith(`${c}_`)) || ['EACCES', 'EROFS', 'ENOSPC', 'EPERM', 'ENOTDIR'].includes(code);
+  return unavailableCodes.some((c) => code === c || code.startsWith(`${c}_`)) || ['EACCES', 'EROFS', 'ENOSPC', 'EPERM', 'ENOTDIR', 'EISDIR'].includes(code);
 }
 
 /** One open database plus its prepared statements, so a reopen after an I/O error starts clean. */

@@ -17,7 +17,9 @@ export const rssMiB = (): number => process.memoryUsage().rss / MiB;
 /** Opens a raw socket for `userId` on `docName`; fails the test when refused. */
 export async function attackerSocket(server: SyncTestServer, userId: string, docName: string): Promise<WebSocket> {
   const token = await server.tokens.sign(userId);
-  const opened = await rawSocket(`${server.syncUrl}/${encodeURIComponent(docName)}?token=${token}`);
+  // An attacker does not offer compression: then every byte it makes the server send is a byte
+  // queued, and padding made of one repeated character cannot shrink to nothing on the wire.
+  const opened = await rawSocket(`${server.syncUrl}/${encodeURIComponent(docName)}?token=${token}`, { perMessageDeflate: false });
   if (!('ws' in opened)) throw new Error(`upgrade refused: ${opened.status} ${opened.body}`);
   opened.ws.on('error', () => undefined);
   return opened.ws;
