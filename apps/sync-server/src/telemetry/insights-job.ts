@@ -39,14 +39,19 @@ export function eventSamples(events: readonly TelemetryEventRecord[]): Assessmen
     const at = e.metadata.correctedTimestamp ?? e.metadata.clientTimestamp ?? e.metadata.serverTimestamp;
     const rawAreas = e.eventData['weakAreas'];
     const weakAreas = Array.isArray(rawAreas) ? rawAreas.filter((a): a is string => typeof a === 'string' && a.trim().length > 0).slice(0, 32) : [];
-    const topic = idSchema.safeParse(e.eventData['topicId']);
-    out.push({ assessmentId: e.metadata.eventId, topicId: topic.success ? topic.data : e.eventType, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
+    // Only a string can be an id: asking the schema about a missing topic would build a zod error for nothing.
+    const topicId = e.eventData['topicId'];
+    const topic = typeof topicId === 'string' && idSchema.safeParse(topicId).success ? topicId : e.eventType;
+    out.push({ assessmentId: e.metadata.eventId, topicId: topic, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
   }
   return out;
 }
 
 export function eventInsights(events: readonly TelemetryEventRecord[]): EventInsights {
-  const samples = eventSamples(events);
+  return insightsOfSamples(eventSamples(events));
+}
+
+function insightsOfSamples(samples: readonly Assessment[]): EventInsights {
   return { samples: samples.length, trend: computeTrend(samples), weakAreas: computeWeakAreas(samples) };
 }
 
@@ -89,8 +94,8 @@ export async function recentEvents(store: Pick<TelemetryJobDeps['store'], 'telem
  * (`basis: 'events'`), so they are not left with none.
  */
 export async function refreshLearner(deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] }, userId: UserId): Promise<boolean> {
-  const samples = await recentEvents(deps.store, userId);
-  const events = eventInsights(samples);
+  const samples = eventSamples(await recentEvents(deps.store, userId));
+  const events = insightsOfSamples(samples);
   let changed = false;
   // Derived inside the write from the live document, so the insights match the facts the
   // document holds at that moment, whatever arrived since this run started.
@@ -100,7 +105,7 @@ export async function refreshLearner(deps: { readonly store: Pick<TelemetryJobDe
     if (derived.assessmentCount === 0 && events.samples === 0) return;
     let basis: 'assessments' | 'events' = 'assessments';
     if (derived.assessmentCount === 0) {
-      derived = deriveInsights(eventSamples(samples));
+      derived = deriveInsights(samples);
       basis = 'events';
     }
     const insights: Insights & { events: EventInsights; basis: 'assessments' | 'events' } = { ...derived, events, basis };
