@@ -11,6 +11,9 @@
  * the same case: a 500-event insert holds the thread for several milliseconds plus its fsync,
  * during which the main thread could read and validate the next request.
  *
+ * Messages that arrive while a transaction commits are written together in the next one (group
+ * commit: one fsync for several requests), each answered after that commit.
+ *
  * Consistency: WAL mode lets the worker's connection and the main connection share the file;
  * SQLite serialises their write transactions (busy timeout), and a read on the main connection
  * that starts after an append resolved sees it. The update log keeps one append in flight at a
@@ -47,38 +50,68 @@ function drop() {
   insertEvent = null;
   insertBatchLog = null;
 }
+/** One message's writes, inside the caller's transaction; answers what the reply carries. */
+function apply(message) {
+  if (message.type === 'append') {
+    for (const r of message.records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
+  } else if (message.type === 'events') {
+    // Each row is the INSERT's parameters in order; the answer lists the rows that were new
+    // (a row whose (user_id, event_id) is stored changes nothing).
+    const rows = message.rows;
+    const inserted = [];
+    for (let i = 0; i < rows.length; i++) if (insertEvent.run(...rows[i]).changes === 1) inserted.push(i);
+    return { inserted };
+  } else if (message.type === 'batchLog') {
+    insertBatchLog.run(...message.params);
+  }
+  return {};
+}
+function fail(message, err) {
+  parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
+}
+/**
+ * Group commit: the messages that arrived while the previous transaction (and its fsync) ran are
+ * written in one transaction, one fsync for all; each is answered only after that commit. If the
+ * group fails, each message is tried alone, so one bad message fails only itself.
+ */
+let queue = [];
+function flush() {
+  const group = queue;
+  queue = [];
+  try {
+    if (db === null) open();
+    const replies = [];
+    db.transaction(() => {
+      for (const m of group) replies.push(apply(m));
+    })();
+    group.forEach((m, i) => parentPort.postMessage({ id: m.id, ok: true, ...replies[i] }));
+    return;
+  } catch (err) {
+    // Reopen on the next request, so a disk that was full or a file that was locked works again.
+    drop();
+    if (group.length === 1) return fail(group[0], err);
+  }
+  for (const m of group) {
+    try {
+      if (db === null) open();
+      const reply = db.transaction(() => apply(m))();
+      parentPort.postMessage({ id: m.id, ok: true, ...reply });
+    } catch (err) {
+      drop();
+      fail(m, err);
+    }
+  }
+}
 parentPort.on('message', (message) => {
   if (message.type === 'close') {
+    if (queue.length > 0) flush();
     drop();
     parentPort.close();
     return;
   }
-  try {
-    if (db === null) open();
-    if (message.type === 'append') {
-      const records = message.records;
-      db.transaction(() => {
-        for (const r of records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
-      })();
-    } else if (message.type === 'events') {
-      // Each row is the INSERT's parameters in order; the answer lists the rows that were new
-      // (a row whose (user_id, event_id) is stored changes nothing).
-      const rows = message.rows;
-      const inserted = [];
-      db.transaction(() => {
-        for (let i = 0; i < rows.length; i++) if (insertEvent.run(...rows[i]).changes === 1) inserted.push(i);
-      })();
-      parentPort.postMessage({ id: message.id, ok: true, inserted });
-      return;
-    } else if (message.type === 'batchLog') {
-      insertBatchLog.run(...message.params);
-    }
-    parentPort.postMessage({ id: message.id, ok: true });
-  } catch (err) {
-    // Reopen on the next request, so a disk that was full or a file that was locked works again.
-    drop();
-    parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
-  }
+  queue.push(message);
+  // After the messages already delivered to this thread: they join the same transaction.
+  if (queue.length === 1) setImmediate(flush);
 });
 `;
 
