@@ -3,14 +3,14 @@
 //
 //   entry points   src/main.ts, src/server.ts, src/http/, src/ws/, src/backup/cli.ts, bench/
 //   domain         src/docs/, src/telemetry/, src/plan/, src/audit/, src/security/, src/jobs/, src/auth/, src/backup/
-//   adapters/ports src/storage/, src/cache/, src/fanout/
+//   adapters/ports src/storage/, src/cache/, src/fanout/, src/redis/
 //   kernel         src/protocol/, src/config.ts, src/errors.ts, src/logger.ts, src/metrics.ts, src/key-formats.ts, src/ids.ts
 //
 // Each layer imports only layers below it; nothing imports back up, and there is no cycle.
 const SRC = '^apps/sync-server/src/';
 const ENTRY = `${SRC}(main\\.ts|server\\.ts|http/|ws/|backup/cli\\.ts)|^apps/sync-server/bench/`;
 const DOMAIN = `${SRC}(docs|telemetry|plan|audit|security|jobs|auth|backup)/`;
-const ADAPTERS = `${SRC}(storage|cache|fanout)/`;
+const ADAPTERS = `${SRC}(storage|cache|fanout|redis)/`;
 const KERNEL = `${SRC}(protocol/|config\\.ts|errors\\.ts|logger\\.ts|metrics\\.ts|key-formats\\.ts|ids\\.ts)`;
 
 /** A folder of the domain that must not import the listed sibling folders. */

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // The services the full test suite needs, on this kind of machine:
 //
-//   node scripts/test-services.mjs up     PostgreSQL + Redis if down, FerretDB on 27217;
-//                                         prints MONGODB_URI=... and REDIS_URL=... (also written
-//                                         to .tmp/test-services.env for `set -a; . file`)
-//   node scripts/test-services.mjs down   stops FerretDB, and PostgreSQL/Redis only if `up`
-//                                         started them (a developer's own services stay up)
+//   node scripts/test-services.mjs up     PostgreSQL + Redis if down, FerretDB on 27217, and a
+//                                         3-primary Redis Cluster on 7001–7003 (cluster-up);
+//                                         prints MONGODB_URI=..., REDIS_URL=... and
+//                                         REDIS_CLUSTER_NODES=... (also written to
+//                                         .tmp/test-services.env for `set -a; . file`)
+//   node scripts/test-services.mjs down   stops FerretDB and the cluster, and PostgreSQL/Redis
+//                                         only if `up` started them (a developer's own stay up)
+//   node scripts/test-services.mjs cluster-up     only the Redis Cluster: reuses a healthy one,
+//                                         else starts it; adds REDIS_CLUSTER_NODES to the env file
+//   node scripts/test-services.mjs cluster-down   stops the cluster if this script started it
 //
 // Progress goes to stderr so stdout is exactly the env lines. No dependencies.
 import { spawnSync } from 'node:child_process';
@@ -19,6 +24,10 @@ const envFile = join(tmpDir, 'test-services.env');
 const stateFile = join(tmpDir, 'test-services.state.json');
 const ferretPort = 27217;
 const redisUrl = 'redis://127.0.0.1:6379';
+/** Three primaries, no replicas: enough for keys to spread over nodes and for MOVED redirects. */
+const clusterPorts = [7001, 7002, 7003];
+const clusterDir = join(tmpDir, 'redis-cluster');
+const clusterNodes = clusterPorts.map((port) => `redis://127.0.0.1:${port}`).join(',');
 const deadlineMs = 30_000;
 
 const log = (message) => console.error(`test-services: ${message}`);
@@ -60,10 +69,84 @@ const redisReady = () => output('redis-cli', ['-h', '127.0.0.1', 'ping']) === 'P
 
 function readState() {
   try {
-    return JSON.parse(readFileSync(stateFile, 'utf8'));
+    return { startedCluster: false, ...JSON.parse(readFileSync(stateFile, 'utf8')) };
   } catch {
-    return { startedPostgres: null, startedRedis: false };
+    return { startedPostgres: null, startedRedis: false, startedCluster: false };
   }
+}
+
+const clusterNodeUp = (port) => output('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'ping']) === 'PONG';
+/** Every node answers, sees the whole cluster and has all 16384 slots covered. */
+function clusterHealthy() {
+  return clusterPorts.every((port) => {
+    const info = output('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'cluster', 'info']);
+    return (
+      info !== null &&
+      /cluster_state:ok/.test(info) &&
+      /cluster_slots_assigned:16384/.test(info) &&
+      new RegExp(`cluster_known_nodes:${clusterPorts.length}\\b`).test(info)
+    );
+  });
+}
+
+function stopClusterNodes() {
+  for (const port of clusterPorts) {
+    if (clusterNodeUp(port)) ok('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'shutdown', 'nosave']);
+  }
+}
+
+/** Writes `name=value` into the env file (or removes the line when value is null), keeping its other lines. */
+function setEnvLine(name, value) {
+  if (!existsSync(envFile) && value === null) return;
+  const lines = existsSync(envFile) ? readFileSync(envFile, 'utf8').split('\n').filter((l) => l && !l.startsWith(`${name}=`)) : [];
+  if (value !== null) lines.push(`${name}=${value}`);
+  writeFileSync(envFile, lines.length ? lines.join('\n') + '\n' : '');
+}
+
+/**
+ * The Redis Cluster, idempotent: a healthy cluster on the ports is reused as it is; anything
+ * else there (a half-started or broken one) is stopped and a fresh one created, with its node
+ * files in .tmp/redis-cluster (no persistence).
+ */
+async function clusterUp() {
+  mkdirSync(tmpDir, { recursive: true });
+  const state = readState();
+  if (!clusterHealthy()) {
+    if (clusterPorts.some(clusterNodeUp)) {
+      log('a Redis Cluster on 7001–7003 is not healthy; recreating it');
+      stopClusterNodes();
+      await waitUntil(() => !clusterPorts.some(clusterNodeUp), 'old cluster nodes stopping');
+    }
+    rmSync(clusterDir, { recursive: true, force: true });
+    log(`starting a Redis Cluster on ${clusterPorts.join(', ')}`);
+    for (const port of clusterPorts) {
+      const dir = join(clusterDir, String(port));
+      mkdirSync(dir, { recursive: true });
+      mustRun('redis-server', [
+        '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port), '--dir', dir,
+        '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '5000',
+        '--save', '', '--appendonly', 'no', '--logfile', join(dir, 'redis.log'),
+      ]);
+    }
+    await waitUntil(() => clusterPorts.every(clusterNodeUp), 'Redis Cluster nodes');
+    mustRun('redis-cli', ['--cluster', 'create', ...clusterPorts.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await waitUntil(clusterHealthy, 'Redis Cluster (cluster_state:ok on every node)');
+    state.startedCluster = true;
+    writeFileSync(stateFile, JSON.stringify(state));
+  }
+  setEnvLine('REDIS_CLUSTER_NODES', clusterNodes);
+  return `REDIS_CLUSTER_NODES=${clusterNodes}\n`;
+}
+
+function clusterDown() {
+  const state = readState();
+  if (!state.startedCluster) return;
+  log('stopping the Redis Cluster');
+  stopClusterNodes();
+  rmSync(clusterDir, { recursive: true, force: true });
+  setEnvLine('REDIS_CLUSTER_NODES', null);
+  state.startedCluster = false;
+  writeFileSync(stateFile, JSON.stringify(state));
 }
 
 async function up() {
@@ -98,10 +181,11 @@ async function up() {
 
   const env = `${mongoLine}\nREDIS_URL=${redisUrl}\n`;
   writeFileSync(envFile, env);
-  process.stdout.write(env);
+  process.stdout.write(env + (await clusterUp()));
 }
 
 async function down() {
+  clusterDown();
   const state = readState();
   spawnSync(process.execPath, [join(root, 'scripts', 'ferretdb.mjs'), 'stop'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (state.startedRedis && redisReady()) {
@@ -119,4 +203,6 @@ async function down() {
 const command = process.argv[2];
 if (command === 'up') await up();
 else if (command === 'down') await down();
-else fail('usage: node scripts/test-services.mjs up | down');
+else if (command === 'cluster-up') process.stdout.write(await clusterUp());
+else if (command === 'cluster-down') clusterDown();
+else fail('usage: node scripts/test-services.mjs up | down | cluster-up | cluster-down');

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: typecheck every workspace, check the sync server's layering (dependency-cruiser,
 // rules in .dependency-cruiser.cjs), build what the end-to-end tests serve, then run the whole
-// Vitest suite once. Suites that need MongoDB (MONGODB_URI) or Redis (REDIS_URL) print
-// why they skip; with CI=true a skip is a failure. `scripts/test-services.mjs up` starts them.
+// Vitest suite once. Suites that need MongoDB (MONGODB_URI), Redis (REDIS_URL) or a Redis
+// Cluster (REDIS_CLUSTER_NODES) print why they skip; with CI=true a skip is a failure. `scripts/test-services.mjs up` starts them.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

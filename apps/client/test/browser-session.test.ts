@@ -41,6 +41,7 @@ const STATUS: SyncStatus = {
   queuedEvents: 0,
   lastSyncTime: null,
   lastError: null,
+  serverClose: null,
   // The adapter never reads the outbox's own status; left empty so SDK additions do not break this fake.
   telemetry: {} as SyncStatus['telemetry'],
 };

@@ -163,6 +163,7 @@ function timed(store: Store): { store: Store; insertMs: () => number } {
       listEvents: (u, q) => telemetry.listEvents(u, q),
       findEvent: (u, id) => telemetry.findEvent(u, id),
       countEvents: (u) => telemetry.countEvents(u),
+      listActiveUsers: (s, n) => telemetry.listActiveUsers(s, n),
       deleteUserEvents: (u) => telemetry.deleteUserEvents(u),
       deleteEventsOlderThan: (c) => telemetry.deleteEventsOlderThan(c),
     },

@@ -16,7 +16,9 @@
  *
  * Deliveries and latency as in clients.ts: a writer sets its key of map `w` to `{ s: seq, t: time }`,
  * a client seeing seq go from a to b counts b − a deliveries; clients and writers share this
- * process's clock. Redis: `REDIS_URL` (default redis://127.0.0.1:6379).
+ * process's clock. Redis: `REDIS_URL` (default redis://127.0.0.1:6379), or a Redis Cluster with
+ * `BENCH_REDIS_CLUSTER_NODES` (e.g. the test cluster's `$REDIS_CLUSTER_NODES`; lines then carry
+ * `redis: "cluster"`).
  * `BENCH_SERVER_ROOT`: run the servers of another checkout's `apps/sync-server` (built, with this
  * `servers/ours.mjs`) to compare fan-out designs.
  */
@@ -26,11 +28,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { createTokenService } from '../src/auth/tokens.js';
+import { createRedisClient, type RedisClient, type RedisTarget } from '../src/redis/connection.js';
 import { cpuSeconds, percentile, rssBytes } from './proc.js';
 
 const env = process.env;
@@ -45,6 +47,26 @@ const IDLE_DOCS_PER_INSTANCE = num('BENCH_INSTANCES_IDLE_DOCS', 25);
 const IDLE_SOCKETS = num('BENCH_IDLE_SOCKETS', 10_000);
 const IDLE_DOCS = Math.min(IDLE_SOCKETS, num('BENCH_IDLE_DOCS', 1_000));
 const REDIS_URL = env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const CLUSTER_NODES = env['BENCH_REDIS_CLUSTER_NODES'] ?? '';
+const redisTarget: RedisTarget = CLUSTER_NODES ? { kind: 'cluster', nodes: CLUSTER_NODES.split(',') } : { kind: 'single', url: REDIS_URL };
+/** The instances' Redis variables. */
+const redisEnv: Record<string, string> = CLUSTER_NODES ? { REDIS_CLUSTER_NODES: CLUSTER_NODES } : { REDIS_URL };
+const redisKind = CLUSTER_NODES ? 'cluster' : 'single';
+
+/** A ready admin client (keys, memory usage, clean-up). */
+async function adminRedis(): Promise<RedisClient> {
+  const client = createRedisClient(redisTarget);
+  if (client.status !== 'ready') await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  return client;
+}
+/** KEYS on every primary: a cluster client sends it to one node only. */
+async function keysOf(client: RedisClient, pattern: string): Promise<string[]> {
+  if ('nodes' in client) return (await Promise.all(client.nodes('master').map((node) => node.keys(pattern)))).flat();
+  return client.keys(pattern);
+}
+async function deleteUnder(client: RedisClient, prefix: string): Promise<void> {
+  await Promise.all((await keysOf(client, `${prefix}:*`)).map((key) => client.del(key)));
+}
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 /** The server's package directory; `BENCH_SERVER_ROOT` points at another build (e.g. an older commit's) to compare. */
 const root = env['BENCH_SERVER_ROOT'] ?? fileURLToPath(new URL('..', import.meta.url));
@@ -66,7 +88,7 @@ interface Instance {
 async function startInstance(name: string, extra: Record<string, string>): Promise<Instance> {
   const child = spawn(process.execPath, [...gcHook, 'bench/servers/ours.mjs'], {
     cwd: root,
-    env: { PATH: env['PATH'] ?? '', PORT: '0', JWT_SECRET: SECRET, SYNC_RATE: '1000000', REDIS_URL, ...extra },
+    env: { PATH: env['PATH'] ?? '', PORT: '0', JWT_SECRET: SECRET, SYNC_RATE: '1000000', ...redisEnv, ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -231,18 +253,18 @@ async function fanoutAcrossInstances(): Promise<void> {
     const [cpuA, cpuB, cpuC, cpuD] = cpu as [number, number, number, number];
     cross.sort((x, y) => x - y);
     local.sort((x, y) => x - y);
-    const redis = new Redis(REDIS_URL);
-    const streamKeys = await redis.keys(`${prefix}:*:d:*`);
+    const redis = await adminRedis();
+    const streamKeys = await keysOf(redis, `${prefix}:*:d:*`);
     const busyKey = streamKeys.find((key) => key.endsWith(':d:busy-0'));
     const busyStreamBytes = busyKey ? Number(await redis.call('MEMORY', 'USAGE', busyKey)) : 0;
     const busyStreamLength = busyKey ? await redis.xlen(busyKey) : 0;
     const idleKey = streamKeys.find((key) => key.includes(':d:idle-'));
     const idleStreamBytes = idleKey ? Number(await redis.call('MEMORY', 'USAGE', idleKey)) : 0;
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteUnder(redis, prefix);
     redis.disconnect();
     print({
       scenario: 'fanout-4-instances',
+      redis: redisKind,
       seconds: SECONDS,
       writers: writers.length,
       rate_per_writer: RATE,
@@ -339,9 +361,8 @@ async function idleSockets(): Promise<void> {
   } finally {
     for (const ws of sockets) ws.terminate();
     await instance.stop();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
+    const redis = await adminRedis();
+    await deleteUnder(redis, prefix);
     redis.disconnect();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -74,7 +74,7 @@ async function unloaded(server: RunningServer): Promise<void> {
 }
 
 async function measure(store: Store, way: Way, round: number): Promise<Line> {
-  const cache = way === 'redis' ? createRedisCacheService({ url: process.env['REDIS_URL'] ?? '', logger, keyPrefix: `bench-${process.pid}-${round}:` }) : createMemoryCacheService();
+  const cache = way === 'redis' ? createRedisCacheService({ target: { kind: 'single', url: process.env['REDIS_URL'] ?? '' }, logger, keyPrefix: `bench-${process.pid}-${round}:` }) : createMemoryCacheService();
   const server = await start(store, cache, way === 'memory' || way === 'redis' ? 300 : 0);
   try {
     const token = await server.tokens.sign(USER);

@@ -85,6 +85,32 @@ export const configSchema = z.object({
     .optional(),
   /** Redis URL for many instances; unset: one instance with in-process cache and fan-out. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { message: 'accepts a redis:// or rediss:// URL' }).optional(),
+  /**
+   * Seed nodes of a Redis Cluster, comma separated `redis://` or `rediss://` URLs without a
+   * database path (the client discovers the other nodes from any one). User, password and TLS
+   * come from the first URL and hold for every node. Instead of REDIS_URL, never with it.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .superRefine((value, ctx) => {
+      const entries = value.split(',').map((e) => e.trim());
+      const schemes = new Set<string>();
+      for (const entry of entries) {
+        let url: URL | null;
+        try {
+          url = new URL(entry);
+        } catch {
+          url = null;
+        }
+        if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname || (url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) {
+          ctx.addIssue({ code: 'custom', message: `accepts comma-separated redis:// or rediss:// URLs of cluster nodes (host and port, no database path), got ${JSON.stringify(redactUrl(entry))}` });
+          return;
+        }
+        schemes.add(url.protocol);
+      }
+      if (schemes.size > 1) ctx.addIssue({ code: 'custom', message: 'accepts URLs of one scheme: every node is redis:// or every node is rediss://' });
+    })
+    .optional(),
   /** HS256 secret, at least 32 characters. Unset in dev mode: generated once and kept in DATA_DIR. */
   JWT_SECRET: z.string().min(32, { message: 'accepts a secret of at least 32 characters' }).optional(),
   /** dev: the dev-token endpoint exists; jwt: only tokens signed elsewhere. Default dev. */
@@ -124,7 +150,7 @@ export const configSchema = z.object({
       message: 'accepts last-write-wins or client-priority (how a REST progress patch older than the document is decided; the synced document always merges as a CRDT)',
     })
     .default('last-write-wins'),
-  /** Run the scheduled jobs (snapshots, insights, retention). Default true. */
+  /** Run the scheduled jobs (snapshots, insights, retention, backup); the sync-queue retries run either way. Default true. */
   ENABLE_SCHEDULED_SYNC: bool.default(true),
   /** Minutes between scheduled snapshot/queue runs, 1–1440. Default 5. */
   SYNC_INTERVAL_MINUTES: int(1, 1440, 'an integer number of minutes from 1 to 1440').default(5),
@@ -134,7 +160,7 @@ export const configSchema = z.object({
   MAX_RETRIES: int(0, 100, 'an integer from 0 to 100').default(3),
   /** Base delay of the exponential retry backoff, milliseconds. Default 5000. */
   RETRY_DELAY_MS: int(1, 3_600_000, 'an integer number of milliseconds from 1 to 3600000').default(5000),
-  /** Lifetime of cached status answers, seconds. Default 300. */
+  /** Lifetime of cached reads (sync status, `GET /api/progress`), seconds; 0 turns the caches off. Default 300. */
   CACHE_TTL_SECONDS: int(0, 86_400, 'an integer number of seconds from 0 to 86400').default(300),
   /** Bound of unflushed updates held in memory per instance, in units of {@link UPDATES_PER_QUEUE_UNIT} updates (the default 1000 is 100 000 updates); above it new documents and server-side changes are refused. Default 1000. */
   MAX_QUEUE_SIZE: int(1, 10_000_000, 'an integer from 1 to 10000000').default(1000),
@@ -165,9 +191,34 @@ export const configSchema = z.object({
   /** Awareness states (client ids) one socket may introduce; more closes with 4413. Default 16. */
   SYNC_MAX_AWARENESS_STATES: int(1, 100_000, 'an integer from 1 to 100000').default(16),
   /**
+   * Stored size one document may reach (snapshot plus update log, as the server counts it),
+   * 64 KiB–1 GiB; an update that would pass it closes the socket with 4430 (DOCUMENT_TOO_LARGE) and
+   * is not applied. Default 24 MiB: a heavy learner's document is 4.3 MB after one year and 8.5 MB
+   * after two (the year benchmark), so this is five to six years of heavy use, and it stays below
+   * SYNC_MAX_BUFFERED_BYTES so the full state always fits a socket's send queue.
+   */
+  SYNC_MAX_DOCUMENT_BYTES: int(64 * 1024, 1024 * 1024 * 1024, 'an integer number of bytes from 65536 to 1073741824').default(24 * 1024 * 1024),
+  /** Documents `<userId>/<name>` one learner may have (the learner document `<userId>` is not counted); a new one beyond it closes with 4431. Default 100. */
+  SYNC_MAX_DOCUMENTS_PER_LEARNER: int(1, 1_000_000, 'an integer from 1 to 1000000').default(100),
+  /** WebSocket connections one learner may hold open on one instance (service tokens are not counted); more closes with 4432. Default 32. */
+  SYNC_MAX_SOCKETS_PER_LEARNER: int(1, 1_000_000, 'an integer from 1 to 1000000').default(32),
+  /**
+   * Sustained update bytes per second one learner may write over all its sockets on one instance
+   * (token bucket); a frame that finds the budget spent closes with 4429 (WRITE_RATE_EXCEEDED) and is
+   * not applied. Default 64 KiB/s: a heavy learner's year adds about 4.3 MB, a fraction of a byte
+   * per second on average, and one edit is a few hundred bytes.
+   */
+  SYNC_WRITE_BYTES_PER_SECOND: int(1024, 1024 * 1024 * 1024, 'an integer number of bytes from 1024 to 1073741824').default(64 * 1024),
+  /**
+   * Update bytes a learner may write at once before SYNC_WRITE_BYTES_PER_SECOND applies. A frame is
+   * accepted while any budget is left, so one message up to SYNC_MAX_MESSAGE_BYTES always fits.
+   * Default 16 MiB: a device back from a long offline stretch sends its whole difference at once.
+   */
+  SYNC_WRITE_BURST_BYTES: int(1024, 1024 * 1024 * 1024, 'an integer number of bytes from 1024 to 1073741824').default(16 * 1024 * 1024),
+  /**
    * Sync messages at least this large are compressed (permessage-deflate) for clients that offer
    * it (browsers and Node's \`ws\`, so stock y-websocket clients). Default 16 KiB: a new device's
-   * first sync of a year's document (~4 MB) crosses the wire at about a fifth, while edits, which
+   * first sync of a year's document (~4 MB) crosses the wire at about a seventh (0.62 MB), while edits, which
    * are a few hundred bytes and are encoded once for every recipient, stay uncompressed and are
    * not compressed once per recipient. 0 turns compression off (not negotiated).
    */
@@ -235,11 +286,14 @@ export type Config = Omit<z.infer<typeof configSchema>, 'HOST'> & { readonly HOS
  */
 const SECRET = /SECRET|KEY|TOKEN|PASSWORD/;
 const URL_VARIABLES = new Set(['MONGODB_URI', 'MONGODB_BACKUP_URI', 'REDIS_URL', 'JWT_JWKS_URL', 'CLIENT_URL']);
+/** Variables holding comma-separated URLs: each one is redacted on its own. */
+const URL_LIST_VARIABLES = new Set(['REDIS_CLUSTER_NODES']);
 
 /** How a value may appear in an error message: secrets hidden, URL credentials and query removed. */
 export function printableValue(name: string, value: string): string {
   if (SECRET.test(name)) return `<hidden, ${value.length} characters>`;
   if (URL_VARIABLES.has(name)) return JSON.stringify(redactUrl(value));
+  if (URL_LIST_VARIABLES.has(name)) return JSON.stringify(value.split(',').map((entry) => redactUrl(entry.trim())).join(','));
   return JSON.stringify(value);
 }
 
@@ -297,6 +351,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.AUTH_MODE === 'dev' && config.NODE_ENV === 'production') {
     throw new ConfigError(
       'Invalid configuration:\n  AUTH_MODE: dev (the default) lets anyone mint a token for any learner and is refused when NODE_ENV=production; set AUTH_MODE=jwt with JWT_SECRET or JWT_JWKS_URL',
+    );
+  }
+  if (config.REDIS_URL !== undefined && config.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError(
+      'Invalid configuration:\n  REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
     );
   }
   if (config.HTTP_REQUEST_TIMEOUT_MS < config.HTTP_HEADERS_TIMEOUT_MS) {

@@ -54,6 +54,7 @@ import {
 } from './telemetry/index.js';
 import type { SyncLimits } from './ws/endpoint.js';
 import { createSyncService, type SyncService } from './ws/sync-service.js';
+import { redisTargetOf } from './redis/connection.js';
 
 /** Sync tuning that is not in the environment (tests, benchmarks). */
 export interface SyncTuning {
@@ -120,6 +121,7 @@ function learnerDocumentsOf(documents: DocumentService): LearnerDocuments {
   return {
     read: async (userId) => ({ userId, ...(await documents.readLearner(userId)) }),
     apply: (userId, author, fn) => documents.change(learnerDocName(userId), author, fn),
+    wouldExceed: (userId, bytes) => documents.wouldExceed(learnerDocName(userId), bytes),
     eraseAll: (userId) => documents.eraseUser(userId),
   };
 }
@@ -235,6 +237,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
   // The learner document `<userId>` is what GET /progress shows; `<userId>/<name>` documents are not in it.
   const progressChanged = createDocumentChangeInvalidator(cache.cache);
 
+  const redisTarget = redisTargetOf(config);
   const sync = createSyncService({
     config,
     logger,
@@ -242,7 +245,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
     tokens,
     issuedBeforeErasure: (userId, issuedAt) => security.erasures.issuedBeforeErasure(userId, issuedAt),
     registry,
-    redis: config.REDIS_URL ? { url: config.REDIS_URL, ...(tuning.redisKeyPrefix ? { keyPrefix: tuning.redisKeyPrefix } : {}) } : null,
+    redis: redisTarget ? { target: redisTarget, ...(tuning.redisKeyPrefix ? { keyPrefix: tuning.redisKeyPrefix } : {}) } : null,
     instanceId,
     onDocumentChanged: (docName) => {
       if (!docName.includes('/')) progressChanged(asUserId(docName));

@@ -16,11 +16,14 @@ export interface BenchLine {
 const round = (x: number): number => Math.round(x * 100) / 100;
 
 export function benchPlan(facts: LearnerFacts, print: (line: BenchLine, extra: Record<string, unknown>) => void): string {
-  const m = measurePlan(facts);
+  const m = measurePlan(facts, undefined, () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  });
   const load = round(loadavg()[0]!);
   print(
     { metric: 'planFull', value: m.full.median, unit: 'ms' },
-    { max: m.full.max, runs: m.runs, cards: m.cards, budgetMs: 50, loadAverage1m: load, note: 'computePlan from the facts: replay every assessment through FSRS, rank, plan each day to the interview' },
+    { max: m.full.max, cpuMedian: m.fullCpu?.median, cpuMax: m.fullCpu?.max, runs: m.runs, cards: m.cards, budgetMs: 50, loadAverage1m: load, cpuNote: 'process CPU time of the same runs (all threads, GC included), which does not grow while waiting for a core', note: 'computePlan from the facts: replay every assessment through FSRS, rank, plan each day to the interview' },
   );
   print(
     { metric: 'planIncremental', value: m.incremental.median, unit: 'ms' },

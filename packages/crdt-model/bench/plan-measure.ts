@@ -22,6 +22,8 @@ export interface PlanMeasurement {
   readonly runs: number;
   readonly cards: number;
   readonly full: Stats;
+  /** CPU time of the same runs, when a CPU clock was given (Node): unlike wall time, it does not grow while the process waits for a core on a loaded machine. */
+  readonly fullCpu: Stats | null;
   readonly incremental: Stats;
   readonly lateArrival: Stats;
   /** Canonical JSON of the plan, for comparing engines. */
@@ -41,14 +43,24 @@ function time(fn: () => void): number {
   return performance.now() - t0;
 }
 
-export function measurePlan(facts: LearnerFacts, options: PlanOptions = BENCH_PLAN_OPTIONS): PlanMeasurement {
+/**
+ * @param cpuMs a CPU clock in ms (Node: `process.cpuUsage`), to also report the CPU time of the
+ *   whole-plan runs; the browser has none.
+ */
+export function measurePlan(facts: LearnerFacts, options: PlanOptions = BENCH_PLAN_OPTIONS, cpuMs?: () => number): PlanMeasurement {
   let result: PracticePlan | null = null;
   const full: number[] = [];
+  const fullCpu: number[] = [];
   for (let i = 0; i < RUNS + WARMUP; i++) {
+    const cpu0 = cpuMs?.() ?? 0;
     const ms = time(() => {
       result = computePlan(facts, options);
     });
-    if (i >= WARMUP) full.push(ms);
+    const cpu = (cpuMs?.() ?? 0) - cpu0;
+    if (i >= WARMUP) {
+      full.push(ms);
+      fullCpu.push(cpu);
+    }
   }
   // Serialised outside the timed runs: the comparison of engines is not part of the plan.
   const computed = result as PracticePlan | null;
@@ -79,5 +91,5 @@ export function measurePlan(facts: LearnerFacts, options: PlanOptions = BENCH_PL
       late.push(b);
     }
   }
-  return { runs: RUNS, cards, full: stats(full), incremental: stats(appended), lateArrival: stats(late), plan };
+  return { runs: RUNS, cards, full: stats(full), fullCpu: cpuMs ? stats(fullCpu) : null, incremental: stats(appended), lateArrival: stats(late), plan };
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { FSRSAlgorithm, computeDecayFactor, generatorParameters, roundTo } from 'ts-fsrs';
+import { FSRSAlgorithm, Rating, computeDecayFactor, generatorParameters, roundTo } from 'ts-fsrs';
 import { describe, expect, it } from 'vitest';
 import {
   PlanModel,
@@ -17,6 +17,8 @@ import {
 } from '../src/index.js';
 import { automergeEngine } from '../src/automerge/index.js';
 import { assessmentFor } from './convergence-suite.js';
+import { lowerMedianInPlace } from '../src/median.js';
+import { planScheduler, planSchedulerParameters } from '../src/plan-fsrs.js';
 
 const day = (d: number, hour = 10): string => new Date(Date.UTC(2025, 0, 1 + d, hour)).toISOString();
 const a = (id: string, topicId: string, score: number, d: number, extra: Partial<Assessment> = {}): Assessment => ({
@@ -146,6 +148,33 @@ describe('plan inputs', () => {
     );
   });
 
+  it('when the scheduler reads its parameters from a frozen object, then every step equals ts-fsrs to the bit', () => {
+    const stock = new FSRSAlgorithm(planSchedulerParameters(0.9));
+    const frozen = planScheduler(0.9);
+    fc.assert(
+      fc.property(
+        fc.option(fc.record({ difficulty: fc.double({ min: 1, max: 10, noNaN: true }), stability: fc.double({ min: 0.01, max: 36_500, noNaN: true }) }), { nil: null }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.constantFrom(Rating.Again, Rating.Hard, Rating.Good, Rating.Easy),
+        (memory, t, g) => {
+          expect(frozen.next_state(memory, t, g)).toEqual(stock.next_state(memory, t, g));
+          if (memory) expect(frozen.next_interval(memory.stability, t)).toBe(stock.next_interval(memory.stability, t));
+        },
+      ),
+      { numRuns: 5000, seed: 8 },
+    );
+  });
+
+  it('when a median is selected in place, then it is the element a sort puts in the middle', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 86_400, noNaN: true }), { minLength: 1, maxLength: 300 }), (values) => {
+        const sorted = Float64Array.from(values).sort();
+        expect(lowerMedianInPlace(Float64Array.from(values), values.length)).toBe(sorted[(values.length - 1) >> 1]);
+      }),
+      { numRuns: 2000, seed: 9 },
+    );
+  });
+
   it('when a time is read by the fast path, then it equals Date.parse', () => {
     fc.assert(
       fc.property(fc.integer({ min: -62_000_000_000_000, max: 250_000_000_000_000 }), (ms) => {
@@ -189,6 +218,24 @@ describe('incremental plan', () => {
       }),
       { numRuns: 100, seed: 3 },
     );
+  });
+
+  it('when facts are loaded in bulk and the same assessments come again, then each counts once', () => {
+    const list = [a('1', 'x', 40, 0), a('2', 'x', 90, 3, { weakAreas: ['dp'] }), a('3', 'y', 60, 5)];
+    const model = new PlanModel();
+    model.setFacts(facts(list));
+    expect(model.addAssessments([list[1]!, a('4', 'y', 80, 6)])).toEqual(['topic:y']);
+    model.setFacts(facts(list));
+    expect(model.assessmentCount).toBe(4);
+    expect(canonicalJson(model.plan({ now: day(9) }))).toBe(canonicalJson(computePlan(facts([...list, a('4', 'y', 80, 6)]), { now: day(9) })));
+  });
+
+  it('when a record files an assessment under another key, then it still counts once', () => {
+    const record = { other: a('2', 'x', 70, 1), '2': a('2', 'x', 70, 1), '3': a('3', 'x', 50, 2) };
+    const model = new PlanModel();
+    model.setFacts({ assessments: record, topics: {} });
+    expect(model.assessmentCount).toBe(2);
+    expect(canonicalJson(model.plan({ now: day(4) }))).toBe(canonicalJson(computePlan(facts([a('2', 'x', 70, 1), a('3', 'x', 50, 2)]), { now: day(4) })));
   });
 
   it('when one assessment is added, then only its cards are reported touched', () => {

@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { fromBase64, toBase64 } from 'lib0/buffer';
 import { AckTracker, type KeptUnsaved } from './doc/ack.js';
 import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
+import type { ServerClose } from './doc/server-close.js';
 import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js';
 import { Emitter } from './emitter.js';
 import { createIdGenerator, type EventId } from './ids.js';
@@ -89,6 +90,12 @@ export interface SyncStatus {
   /** Last time the server confirmed anything (an ack or a batch), ms since epoch. */
   readonly lastSyncTime: number | null;
   readonly lastError: string | null;
+  /**
+   * The server's last named close of the document socket (a quota, a slow link), until the
+   * document syncs again; `retryAt` says when the SDK reconnects, or `null` when it stopped.
+   * Apps explain it to the learner; local edits are kept in every case.
+   */
+  readonly serverClose: ServerClose | null;
   readonly telemetry: TelemetryStatus;
 }
 
@@ -98,6 +105,8 @@ export interface SyncClientEvents {
   'sync:complete': TelemetryEvents['sync:complete'];
   'sync:error': TelemetryEvents['sync:error'] | { readonly error: string; readonly source: 'document' };
   status: SyncStatus;
+  /** The server closed the document socket with a named code (see {@link SyncStatus.serverClose}). */
+  'document:closed': ServerClose;
   [event: string]: unknown;
 }
 
@@ -215,6 +224,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       queuedEvents: t.queuedEvents,
       lastSyncTime: docSync === null ? t.lastSyncTime : t.lastSyncTime === null ? docSync : Math.max(docSync, t.lastSyncTime),
       lastError: lastDocError ?? t.lastError,
+      serverClose: connection?.serverClose ?? null,
       telemetry: t,
     };
   };
@@ -275,6 +285,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       crossTab: platform.crossTab,
       ...(options.maxReconnectDelayMs !== undefined ? { maxBackoffMs: options.maxReconnectDelayMs } : {}),
       onChange: changed,
+      onServerClose: (close) => emitter.emit('document:closed', close),
       onError: (message) => {
         lastDocError = message;
         emitter.emit('sync:error', { error: message, source: 'document' });

@@ -43,6 +43,7 @@ export { createSyncClient, browserPlatform } from './browser.js';
 export { createSyncClientOn, type Platform, type SyncClient, type SyncClientEvents, type SyncClientOptions, type SyncStatus } from './client.js';
 export { AckTracker, MESSAGE_DURABLE_ACK, readDurableAckBody, isUpdateCarrying, stateVectorCovers, type DurableAck } from './doc/ack.js';
 export { connectDocument, type DocConnection, type DocConnectionOptions, type WebSocketConstructor } from './doc/connection.js';
+export { SERVER_CLOSE_CODES, type ServerClose, type ServerCloseReason } from './doc/server-close.js';
 export { createIndexedDbDocPersistence, indexedDbDocPersistence, type DocPersistence, type DocPersistenceFactory, type IndexedDbDocPersistenceOptions } from './doc/persistence.js';
 export {
   TELEMETRY_CONFIG,

@@ -7,6 +7,7 @@ import { createIndexedDbOutboxStorage } from '../src/outbox/indexeddb-storage.js
 import type { FetchLike } from '../src/outbox/transport.js';
 import { createInProcessLocks, createManualConnectivity, createManualLifecycle, noLifecycle, type ChannelPort } from '../src/ports.js';
 import { eventually } from './fakes.js';
+import { canonicalJson, computePlan } from '@prepmate/crdt-model';
 import { mulberry32 } from '@prepmate/crdt-model/testing';
 import { startFaultProxy, startTestServer, type Fault, type TestServer } from './server-helper.js';
 
@@ -294,6 +295,27 @@ describe('learner document against the real server', () => {
     const p = await server.getJson<{ data: { topics: Record<string, { notes?: string }>; assessments: Record<string, unknown> } }>('/api/progress', userId);
     expect(p.data.topics['graphs']?.notes).toBe('revise Dijkstra');
     expect(p.data.assessments['a1']).toBeDefined();
+    await client.destroy();
+  });
+
+  it('when assessments are logged offline, then the SDK\'s document plans them at once, and once saved GET /api/plan answers the same plan', async () => {
+    const userId = newUser();
+    const connectivity = createManualConnectivity(false);
+    const client = await docClient(userId, { connectivity });
+    const daysAgo = (n: number): string => new Date(Date.now() - n * 86_400_000).toISOString();
+    client.document.recordAssessment({ assessmentId: 'p1', topicId: 'sql-joins', score: 55, completedAt: daysAgo(20), weakAreas: ['outer joins'] });
+    client.document.recordAssessment({ assessmentId: 'p2', topicId: 'graphs', score: 95, completedAt: daysAgo(1) });
+    const offline = computePlan(client.document.facts(), { now: new Date() });
+    expect(client.status().connected).toBe(false);
+    expect(offline.cards.map((c) => c.id).sort()).toEqual(['area:outer joins', 'topic:graphs', 'topic:sql-joins']);
+    expect(offline.next[0]?.reason).toMatch(/^sql-joins: last scored 55, recall now ~\d+ %, due \d+ days? ago/);
+
+    connectivity.setOnline(true);
+    await client.whenSaved();
+    const answer = await server.getJson<{ data: Record<string, unknown> }>('/api/plan', userId);
+    const { basis, coaching: _coaching, ...plan } = answer.data;
+    expect(basis).toBe('assessments');
+    expect(canonicalJson(plan)).toBe(canonicalJson(computePlan(client.document.facts(), { now: new Date() })));
     await client.destroy();
   });
 

@@ -78,6 +78,7 @@ function toSessionStatus(s: SyncStatus): SessionStatus {
     queuedEvents: s.queuedEvents,
     lastSyncTime: s.lastSyncTime,
     lastError: s.lastError,
+    ...(s.serverClose ? { serverClose: { reason: s.serverClose.reason, retryAt: s.serverClose.retryAt } } : {}),
   };
 }
 

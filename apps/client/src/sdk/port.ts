@@ -4,6 +4,7 @@
  * place (`browser-session.ts`).
  */
 import type { LearnerDocument } from '@prepmate/crdt-model';
+import type { ServerCloseReason } from '@prepmate/sync-client';
 import type { InjectionKey } from 'vue';
 
 /** A JSON value as telemetry carries it. */
@@ -26,6 +27,12 @@ export interface SessionStatus {
   /** Last time the server confirmed something (document ack or drained outbox), ms since epoch. */
   readonly lastSyncTime: number | null;
   readonly lastError: string | null;
+  /**
+   * The server closed the connection for a reason the learner should hear (a quota of the
+   * account, a slow connection), until the next successful sync. `retryAt`: when this device tries
+   * again (ms since epoch); `null`: it does not until the page is reloaded. Absent: none.
+   */
+  readonly serverClose?: { readonly reason: ServerCloseReason; readonly retryAt: number | null } | null;
 }
 
 /** One finished or failed telemetry flush, as the sync panel lists it. */

@@ -12,16 +12,10 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM, buildClientInto, launchChromium, startServer, type RunningServer } from './harness';
+import { DEADLINE, freshLearnerId, nav, openDevice, signIn } from './devices';
+import { buildClientInto, chromiumAvailable, launchChromium, startServer, type RunningServer } from './harness';
+import { devToken } from './seed';
 
-const available = existsSync(CHROMIUM);
-if (!available) {
-  const why = `e2e: skipped, no Chromium at ${CHROMIUM} (set PREPMATE_CHROMIUM)`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.warn(why);
-}
-
-const DEADLINE = 30_000;
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -44,12 +38,12 @@ async function startStaticServer(dir: () => string): Promise<{ origin: string; s
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-describe.skipIf(!available && process.env['CI'] !== 'true')('the app on another origin than the API', () => {
+describe.skipIf(!chromiumAvailable())('the app on another origin than the API', () => {
   let api: RunningServer;
   let app: { origin: string; server: Server };
   let browser: Browser;
   const outDir = mkdtempSync(join(tmpdir(), 'prepmate-app-'));
-  const userId = `xo-${Date.now().toString(36)}`;
+  const userId = freshLearnerId('xo');
 
   beforeAll(async () => {
     app = await startStaticServer(() => outDir);
@@ -66,21 +60,15 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('the app on another 
 
   it('when a learner signs in and logs practice on the app origin, then the API origin stores it', async () => {
     expect(new URL(app.origin).port).not.toBe(new URL(api.url).port);
-    const context = await browser.newContext();
-    context.setDefaultTimeout(DEADLINE);
-    const page = await context.newPage();
-    const errors: string[] = [];
+    const device = await openDevice(browser, 'app');
+    const { page } = device;
     const apiRequests: string[] = [];
-    page.on('console', (msg) => void (msg.type() === 'error' && errors.push(msg.text())));
-    page.on('pageerror', (err) => void errors.push(err.message));
     page.on('request', (r) => void (r.url().startsWith(api.url) && apiRequests.push(`${r.method()} ${new URL(r.url()).pathname}`)));
 
     await page.goto(app.origin);
-    await page.getByLabel('Learner id').fill(userId);
-    await page.getByRole('button', { name: 'Continue' }).click();
-    await expect.poll(() => page.locator('main h1').innerText(), { timeout: DEADLINE }).toBe('Your practice');
+    await signIn(device, userId);
 
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log practice' }).click();
+    await nav(device, 'Log practice');
     await page.getByLabel(/^Topic/).fill('graphs');
     await page.getByLabel('Score (0–100)').fill('72');
     await page.getByLabel('Duration (minutes)').fill('40');
@@ -90,14 +78,13 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('the app on another 
     await expect.poll(() => page.getByTestId('sync-badge').innerText(), { timeout: DEADLINE }).toMatch(/All changes saved/);
 
     // What the server has, read as the learner.
-    const tokenRes = await fetch(`${api.url}/api/auth/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId }) });
-    const { token } = (await tokenRes.json()) as { token: string };
+    const token = await devToken(api.url, userId);
     const progress = (await (await fetch(`${api.url}/api/progress`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
       data: { assessments: Record<string, { topicId: string; score: number }> };
     };
     expect(Object.values(progress.data.assessments)).toEqual([expect.objectContaining({ topicId: 'graphs', score: 72 })]);
     expect(apiRequests).toContain('POST /api/auth/dev-token');
-    expect(errors).toEqual([]);
-    await context.close();
+    expect(device.errors).toEqual([]);
+    await device.context.close();
   });
 });

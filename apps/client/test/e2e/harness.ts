@@ -4,10 +4,11 @@
  * launches Debian's Chromium through playwright-core.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 export const CLIENT = join(ROOT, 'apps/client');
@@ -72,6 +73,15 @@ export function buildClientInto(outDir: string, env: Record<string, string>): vo
   if (result.status !== 0) throw new Error(`client build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
+/**
+ * The test run's environment for the server, without REDIS_CLUSTER_NODES: the services script
+ * exports one Redis and a cluster side by side, and the server takes one or the other (one Redis here).
+ */
+function inheritedServerEnv(): NodeJS.ProcessEnv {
+  const { REDIS_CLUSTER_NODES: _cluster, ...rest } = process.env;
+  return rest;
+}
+
 /** Starts the sync server from sources on a free port with a fresh data directory (`env` adds to its environment). */
 export async function startServer(timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'prepmate-e2e-'));
@@ -81,7 +91,7 @@ export async function startServer(timeoutMs = 60_000, env: Record<string, string
     ['--conditions=@prepmate/source', '--import', loader, 'apps/sync-server/src/main.ts'],
     {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', NODE_ENV: 'test', ...env },
+      env: { ...inheritedServerEnv(), PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUTH_MODE: 'dev', NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -118,4 +128,52 @@ export async function startServer(timeoutMs = 60_000, env: Record<string, string
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Whether the e2e suites can run here. Without Chromium they are skipped with a warning on a
+ * developer's machine, but in CI a missing browser fails the run rather than passing silently.
+ */
+export function chromiumAvailable(): boolean {
+  if (existsSync(CHROMIUM)) return true;
+  const why = `e2e: skipped, no Chromium at ${CHROMIUM} (set PREPMATE_CHROMIUM)`;
+  if (process.env['CI'] === 'true') throw new Error(why);
+  console.warn(why);
+  return false;
+}
+
+/** The server and the browser one suite shares; every test brings its own learner and devices. */
+export interface Stage {
+  readonly server: RunningServer;
+  readonly browser: Browser;
+}
+
+/**
+ * Registers, in the calling `describe`, the hooks that build the client if stale, start one
+ * server and one Chromium before its tests, and stop them after. The returned stage may be read
+ * only inside hooks and tests (before `beforeAll` ran there is nothing to read).
+ */
+export function useStage(): Stage {
+  let server: RunningServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    buildClientIfStale();
+    server = await startServer();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server(): RunningServer {
+      if (!server) throw new Error('the e2e server is not started (read the stage inside a hook or a test)');
+      return server;
+    },
+    get browser(): Browser {
+      if (!browser) throw new Error('Chromium is not launched (read the stage inside a hook or a test)');
+      return browser;
+    },
+  };
 }

@@ -8,62 +8,23 @@
  * service worker yet), and builds the state it starts from with the setup helpers below, so the
  * tests pass in any order (`--sequence.shuffle`). Only the server and the browser are shared.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ARTIFACTS, CHROMIUM, buildClientIfStale, launchChromium, startServer, type RunningServer } from './harness';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEADLINE, devicesPerTest, freshLearnerId, h1, nav, openSignedIn, shot, token, type Device } from './devices';
+import { chromiumAvailable, useStage } from './harness';
 
-const available = existsSync(CHROMIUM);
-if (!available) {
-  const why = `e2e: skipped, no Chromium at ${CHROMIUM} (set PREPMATE_CHROMIUM)`;
-  if (process.env.CI === 'true') throw new Error(why);
-  console.warn(why);
-}
-
-/** How long any single expectation may take to come true. */
-/** Generous: the machine running the suite may be shared and busy. */
-const DEADLINE = 30_000;
 /** Awareness forgets a silent peer after 30 s (y-protocols `outdatedTimeout`), checked every 3 s. */
 const AWARENESS_DEADLINE = 45_000;
 
-interface Device {
-  readonly name: string;
-  readonly context: BrowserContext;
-  readonly page: Page;
-  /** Console errors and uncaught exceptions seen on this device. */
-  readonly errors: string[];
-}
-
-describe.skipIf(!available && process.env['CI'] !== 'true')('two devices of one learner', () => {
-  let server: RunningServer;
-  let browser: Browser;
+describe.skipIf(!chromiumAvailable())('two devices of one learner', () => {
+  const stage = useStage();
+  // Every test, online or offline: no device logged a console error or threw.
+  const device = devicesPerTest(() => stage.browser);
   let a: Device;
   let b: Device;
   /** A new learner per test: nothing one test stores is seen by another. */
   let userId: string;
-  let learners = 0;
 
-  async function openDevice(name: string): Promise<Device> {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 860 } });
-    // Fail fast: a missing element should not hold the run for Playwright's default 30 s.
-    context.setDefaultTimeout(DEADLINE);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('console', (msg) => {
-      if (msg.type() !== 'error') return;
-      errors.push(`${name}: ${msg.text()}`);
-    });
-    page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
-    return { name, context, page, errors };
-  }
-
-  const shot = (d: Device, file: string): Promise<Buffer> => d.page.screenshot({ path: join(ARTIFACTS, file), fullPage: true, animations: 'disabled' });
   const text = (d: Device, testId: string): Promise<string> => d.page.getByTestId(testId).innerText();
-  const h1 = (d: Device): Promise<string> => d.page.locator('main h1').innerText();
-  const nav = async (d: Device, label: string): Promise<void> => {
-    await d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
-  };
 
   /** Waits until the sync panel of `d` shows these values. */
   async function panelShows(d: Device, expected: Partial<Record<'sync-online' | 'sync-connected' | 'sync-unsaved' | 'sync-last' | 'peer-count', string | RegExp>>): Promise<void> {
@@ -73,26 +34,13 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('two devices of one 
   }
 
   async function signIn(d: Device, how: 'mouse' | 'keyboard'): Promise<void> {
-    await d.page.goto(server.url);
-    await d.page.getByLabel('Learner id').fill(userId);
-    if (how === 'mouse') await d.page.getByRole('button', { name: 'Continue' }).click();
-    else await d.page.getByLabel('Learner id').press('Enter');
-    await expect.poll(() => h1(d), { timeout: DEADLINE }).toBe('Your practice');
-    // The app shell must be cached before the device can reload offline: an activated worker has
-    // finished its precache. Whether it already controls this first page (clients.claim) does not
-    // matter — the offline reload below is what proves the shell is served from the cache.
-    const swState = (): Promise<string> =>
-      d.page.evaluate(async () => {
-        const regs = await navigator.serviceWorker.getRegistrations();
-        const states = regs.map((r) => `${r.active?.state ?? '-'}/${r.installing?.state ?? '-'}/${r.waiting?.state ?? '-'}`);
-        return regs.some((r) => r.active?.state === 'activated') ? 'activated' : `not activated; registrations: [${states.join(', ')}]`;
-      });
-    await expect.poll(swState, { timeout: DEADLINE, message: `${d.name}: service worker activated` }).toBe('activated');
+    // The app shell must be cached before the device can reload offline.
+    await openSignedIn(d, stage.server.url, userId, how);
   }
 
   async function openTopic(d: Device, label: string): Promise<void> {
     await nav(d, 'Dashboard');
-    await d.page.getByTestId('topic-list').getByRole('link', { name: label }).click();
+    await d.page.getByTestId('topic-list').getByRole('link', { name: label, exact: true }).click();
     await expect.poll(() => h1(d), { timeout: DEADLINE }).toBe(label);
   }
 
@@ -149,38 +97,14 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('two devices of one 
     await logPractice(b, 'system-design', '74', 'capacity estimates');
   }
 
-  const tokenOf = (d: Device): Promise<string> =>
-    d.page.evaluate(() => (JSON.parse(localStorage.getItem('prepmate.session.v1') ?? '{}') as { token?: string }).token ?? '');
-
-  beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    buildClientIfStale();
-    server = await startServer();
-    browser = await launchChromium();
-  });
-
   beforeEach(async () => {
-    learners += 1;
-    userId = `e2e-${Date.now().toString(36)}-${learners}`;
-    a = await openDevice('A');
-    b = await openDevice('B');
-  });
-
-  // Every test, online or offline: no device logged a console error or threw.
-  afterEach(async () => {
-    const errors = [...(a?.errors ?? []), ...(b?.errors ?? [])];
-    await a?.context.close();
-    await b?.context.close();
-    expect(errors).toEqual([]);
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
+    userId = freshLearnerId('e2e');
+    a = await device('A');
+    b = await device('B');
   });
 
   it('when a learner signs in on two devices, then both open the dashboard and see each other', async () => {
-    await a.page.goto(server.url);
+    await a.page.goto(stage.server.url);
     await a.page.getByLabel('Learner id').waitFor();
     await shot(a, '01-sign-in.png');
     await signIn(a, 'mouse');
@@ -287,8 +211,8 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('two devices of one 
       await expect.poll(() => text(d, 'sync-badge')).toContain('All changes saved');
     }
     // The server holds the merge too, not only the two browsers.
-    const token = await tokenOf(a);
-    const res = await fetch(`${server.url}/api/progress`, { headers: { Authorization: `Bearer ${token}` } });
+    const bearer = await token(a);
+    const res = await fetch(`${stage.server.url}/api/progress`, { headers: { Authorization: `Bearer ${bearer}` } });
     const progress = (await res.json()) as { data: { topics: Record<string, { goal?: string; notes?: string; status?: string }>; assessments: Record<string, unknown> } };
     expect(progress.data.topics['sql']).toMatchObject({ goal: 'Goal written offline on B', notes: 'Notes written offline on A' });
     expect(Object.keys(progress.data.assessments)).toHaveLength(4);
@@ -319,9 +243,9 @@ describe.skipIf(!available && process.env['CI'] !== 'true')('two devices of one 
     await a.page.getByTestId('flush-table').waitFor({ timeout: DEADLINE });
     for (const d of [a, b]) await expect.poll(() => text(d, 'sync-queued'), { timeout: DEADLINE, message: `${d.name} queued` }).toBe('0');
     await shot(a, '14-sync-after-flush.png');
-    const token = await tokenOf(a);
+    const bearer = await token(a);
     const types = async (): Promise<string[]> => {
-      const res = await fetch(`${server.url}/api/telemetry/events?limit=200`, { headers: { Authorization: `Bearer ${token}` } });
+      const res = await fetch(`${stage.server.url}/api/telemetry/events?limit=200`, { headers: { Authorization: `Bearer ${bearer}` } });
       const body = (await res.json()) as { data?: { events?: { eventType: string }[] } };
       return (body.data?.events ?? []).map((e) => e.eventType);
     };

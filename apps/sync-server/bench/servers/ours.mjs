@@ -16,6 +16,10 @@ const config = loadConfig({
   ...(env.JWT_JWKS_URL ? { AUTH_MODE: 'jwt', JWT_JWKS_URL: env.JWT_JWKS_URL } : {}),
   // bench/instances.ts: several instances on one Redis and one SQLite file.
   ...(env.REDIS_URL ? { REDIS_URL: env.REDIS_URL } : {}),
+  ...(env.REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: env.REDIS_CLUSTER_NODES } : {}),
+  // bench/costs.ts: telemetry ingestion without the per-learner limit, in 500-event batches.
+  ...(env.RATE_LIMIT_PER_MINUTE ? { RATE_LIMIT_PER_MINUTE: env.RATE_LIMIT_PER_MINUTE } : {}),
+  ...(env.MAX_BATCH_ITEMS ? { MAX_BATCH_ITEMS: env.MAX_BATCH_ITEMS } : {}),
   UPDATE_FLUSH_MS: env.UPDATE_FLUSH_MS ?? '50',
   RETRY_DELAY_MS: '100',
   LOG_LEVEL: 'silent',

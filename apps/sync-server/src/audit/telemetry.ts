@@ -51,6 +51,7 @@ export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps
     listEvents: (userId, query) => inner.listEvents(userId, query),
     findEvent: (userId, eventId) => inner.findEvent(userId, eventId),
     countEvents: (userId) => inner.countEvents(userId),
+    listActiveUsers: (since, limit) => inner.listActiveUsers(since, limit),
     deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
     deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),
   };

@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { createRedisClient, type RedisTarget } from '../redis/connection.js';
 import type { Cache, CacheService, RateDecision, RateLimiter } from './ports.js';
 
 export interface RedisCacheOptions {
-  readonly url: string;
+  /** One Redis or a Redis Cluster: every key here is a single-key command, so either works. */
+  readonly target: RedisTarget;
   readonly logger: Logger;
   /** Prefix of every key, so one Redis can serve several deployments. Default `prepmate:`. */
   readonly keyPrefix?: string;
@@ -33,14 +34,14 @@ return {count, ttl}
 export function createRedisCacheService(options: RedisCacheOptions): CacheService {
   const { logger } = options;
   const prefix = options.keyPrefix ?? 'prepmate:';
-  const redis = new Redis(options.url, {
+  const redis = createRedisClient(options.target, {
     // Commands fail at once while disconnected instead of queueing behind a dead socket:
     // a request must never wait for Redis to come back.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: options.commandTimeoutMs ?? 500,
     connectTimeout: 2_000,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    retryStrategy: (times: number) => Math.min(times * 200, 2_000),
     lazyConnect: false,
   });
   let lastWarnAt = 0;

@@ -13,11 +13,12 @@ export function applyAll(doc: Y.Doc, updates: readonly Uint8Array[], origin: unk
  * Folds a document's log into its snapshot: load snapshot + log, merge (plus the in-memory state
  * when the document is loaded, which may hold updates another instance has not logged yet), write
  * the snapshot, then delete exactly the log entries that were read. Entries appended meanwhile are
- * not in `coveredIds`, so they survive. Returns how many entries were folded.
+ * not in `coveredIds`, so they survive. Returns how many entries were folded and the snapshot's
+ * size (null when nothing was written).
  */
-export async function compactDocument(store: DocumentStore, docName: string, inMemory?: Y.Doc): Promise<number> {
+export async function compactDocument(store: DocumentStore, docName: string, inMemory?: Y.Doc): Promise<{ entries: number; snapshotBytes: number | null }> {
   const loaded = await store.loadDocument(docName);
-  if (loaded.updates.length === 0 && !inMemory) return 0;
+  if (loaded.updates.length === 0 && !inMemory) return { entries: 0, snapshotBytes: null };
   // Applying to a Y.Doc (rather than Y.mergeUpdates) garbage-collects deleted content, so
   // snapshots stay small.
   const doc = new Y.Doc({ gc: true, guid: docName }); // fixed guid: no random uuid (~0.5 ms)
@@ -27,8 +28,9 @@ export async function compactDocument(store: DocumentStore, docName: string, inM
     for (const entry of loaded.updates) parts.push(entry.update);
     applyAll(doc, parts, null);
     if (inMemory) Y.applyUpdate(doc, Y.encodeStateAsUpdate(inMemory));
-    await store.compact(docName, Y.encodeStateAsUpdate(doc), loaded.updates.map((u) => u.id));
-    return loaded.updates.length;
+    const state = Y.encodeStateAsUpdate(doc);
+    await store.compact(docName, state, loaded.updates.map((u) => u.id));
+    return { entries: loaded.updates.length, snapshotBytes: state.byteLength };
   } finally {
     doc.destroy();
   }

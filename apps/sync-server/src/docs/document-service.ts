@@ -1,5 +1,6 @@
 import type * as Y from 'yjs';
 import { LearnerDocument, type LearnerDocumentJSON } from '@prepmate/crdt-model';
+import { ApiError } from '../errors.js';
 import { StoreUnavailableError } from '../storage/errors.js';
 import { asDocName, type DocName, type UserId } from '../ids.js';
 import type { DocumentStore } from '../storage/ports.js';
@@ -19,9 +20,13 @@ export interface DocumentService {
    * Applies `fn` in one transaction authored by `author` (e.g. `service:telemetry`), broadcasts
    * it, and resolves once it is in the durable log. Throws `StoreUnavailableError` if the log does
    * not confirm within `durableTimeoutMs` (the change stays applied and is written when the store
-   * is back; a retry is harmless because Yjs merges are idempotent for the same facts).
+   * is back; a retry is harmless because Yjs merges are idempotent for the same facts). Throws
+   * `ApiError('QUOTA_EXCEEDED')`, changing nothing, once the document has reached
+   * `SYNC_MAX_DOCUMENT_BYTES`.
    */
   change(docName: DocName, author: string, fn: (doc: Y.Doc) => void, options?: { durableTimeoutMs?: number }): Promise<void>;
+  /** True when `bytes` more would take the document past `SYNC_MAX_DOCUMENT_BYTES`. */
+  wouldExceed(docName: DocName, bytes: number): Promise<boolean>;
   /** Log entries of a document (author, time), oldest first. */
   history: DocumentStore['listUpdates'];
   /**
@@ -53,6 +58,8 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
       const live = await manager.acquire(docName);
       let seq: number;
       try {
+        // A change cannot be sized before it is made, so the cap refuses changes once reached.
+        if (manager.wouldExceed(live, 0)) throw new ApiError('QUOTA_EXCEEDED', `the document ${docName} has reached its stored size quota (SYNC_MAX_DOCUMENT_BYTES); nothing was changed`);
         seq = manager.applyServiceChange(live, author, fn);
       } finally {
         manager.release(live);
@@ -67,6 +74,14 @@ export function createDocumentService(deps: { manager: DocumentManager; log: Upd
         await Promise.race([log.whenDurable(seq), timeout]);
       } finally {
         clearTimeout(timer);
+      }
+    },
+    async wouldExceed(docName, bytes) {
+      const live = await manager.acquire(docName);
+      try {
+        return manager.wouldExceed(live, bytes);
+      } finally {
+        manager.release(live);
       }
     },
     history: (docName, limit) => store.listUpdates(docName, limit),

@@ -17,13 +17,16 @@ export class LiveDocument {
   readonly #peers = new Set<Peer>();
   #lastSeq = 0;
   #dirty = false;
+  #storedBytes: number;
   #stepOne: Uint8Array | null = null;
   #fullState: Uint8Array | null = null;
   /** The last diff answer and the state vector it answers (clients reconnecting together often share one). */
   #lastDiff: { readonly key: string; readonly frame: Uint8Array } | null = null;
 
-  constructor(readonly name: string, doc: Y.Doc) {
+  /** `storedBytes`: what the store held for it when it was loaded (snapshot plus log entries). */
+  constructor(readonly name: string, doc: Y.Doc, storedBytes = 0) {
     this.doc = doc;
+    this.#storedBytes = storedBytes;
     this.awareness = new Awareness(doc);
     // The server is not a participant: it must not announce a state of its own.
     this.awareness.setLocalState(null);
@@ -65,6 +68,25 @@ export class LiveDocument {
 
   snapshotted(): void {
     this.#dirty = false;
+  }
+
+  /**
+   * The document's stored size as the server counts it for `SYNC_MAX_DOCUMENT_BYTES`: the
+   * snapshot and log bytes it was loaded from, plus every update logged since, reset to the
+   * snapshot's size when one is written. No encoding per update: it only adds lengths.
+   */
+  get storedBytes(): number {
+    return this.#storedBytes;
+  }
+
+  /** An update of `bytes` went to the log (from a peer, a service or another instance). */
+  grew(bytes: number): void {
+    this.#storedBytes += bytes;
+  }
+
+  /** A snapshot of `bytes` now holds the whole document (the log entries it covered are gone). */
+  compactedTo(bytes: number): void {
+    this.#storedBytes = bytes;
   }
 
   /** `[0, 0, stateVector]`, cached until the next update. */

@@ -4,7 +4,7 @@
  * (coalesced fan-out to peers), the durable acks, and the remote instances; and routes every
  * change of a loaded document into the update log.
  */
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import type { Fanout, FanoutMessage } from '../fanout/ports.js';
 import type { DocName } from '../ids.js';
@@ -32,6 +32,8 @@ export interface DocumentManagerOptions {
   readonly unloadGraceMs: number;
   /** Told every change of a loaded document as it is applied (from a client, a service or another instance); not loads. */
   readonly onChanged?: (docName: string) => void;
+  /** Stored size a document may reach (`SYNC_MAX_DOCUMENT_BYTES`); peers over it are closed with 4430. Default: no cap. */
+  readonly maxDocumentBytes?: number;
 }
 
 export interface DocumentManager {
@@ -49,6 +51,8 @@ export interface DocumentManager {
   /** Queues an update-carrying message of `peer` for the end of the turn and counts it for durable acks. */
   applyPeerUpdate(live: LiveDocument, peer: Peer, update: Uint8Array): void;
   applyPeerAwareness(live: LiveDocument, peer: Peer, update: Uint8Array): void;
+  /** True when `bytes` more would take the document past `maxDocumentBytes` (0: it is at the cap). */
+  wouldExceed(live: LiveDocument, bytes: number): boolean;
   /** Applies a server-side change and returns the log sequence number that makes it durable (0: nothing changed). */
   applyServiceChange(live: LiveDocument, author: string, fn: (doc: Y.Doc) => void): number;
   /** Handles a message from another instance. */
@@ -70,17 +74,36 @@ export interface DocumentManager {
 export function createDocumentManager(options: DocumentManagerOptions): DocumentManager {
   const { store, log, fanout, logger, metrics, unloadGraceMs } = options;
   const acks = createDurableAcks(log);
-  const turn = createTurn({ fanout, logger, onPeerApplied: (live, peer) => acks.applied(live, peer) });
+  const maxDocumentBytes = options.maxDocumentBytes ?? Infinity;
+
+  /**
+   * The document-size quota, before a peer's updates of a turn are applied. Counting the raw
+   * bytes is enough while far from the cap; near it, an update that only repeats what the
+   * document has (a reconnect's sync step 2, a delete) is still admitted: it stores nothing new.
+   */
+  function admitPeerUpdates(live: LiveDocument, peer: Peer, updates: readonly Uint8Array[]): boolean {
+    let incoming = 0;
+    for (const update of updates) incoming += update.byteLength;
+    if (live.storedBytes + incoming <= maxDocumentBytes) return true;
+    if (!updates.some((update) => addsContent(live.doc, update))) return true;
+    logger.info({ docName: live.name, author: peer.author, storedBytes: live.storedBytes, incoming }, 'sync: refusing updates that would pass SYNC_MAX_DOCUMENT_BYTES');
+    peer.close(CloseCode.DOCUMENT_TOO_LARGE, `the document would exceed its ${maxDocumentBytes} byte quota`);
+    return false;
+  }
+
+  const turn = createTurn({ fanout, logger, onPeerApplied: (live, peer) => acks.applied(live, peer), admit: admitPeerUpdates });
 
   function onDocUpdate(live: LiveDocument, update: Uint8Array, rawOrigin: unknown): void {
     live.invalidate();
     const origin = asSyncOrigin(rawOrigin);
     if (origin?.kind !== 'persistence') options.onChanged?.(live.name);
     if (origin && origin.kind !== 'persistence') {
+      live.grew(update.byteLength);
       live.logged(log.append(live.name, update, origin.author));
       metrics.updates.inc({ source: origin.kind === 'peer' ? 'client' : origin.kind === 'remote' ? 'remote' : 'service' });
     } else if (!origin) {
       // An untyped origin is a bug in this codebase; still log it rather than lose it.
+      live.grew(update.byteLength);
       live.logged(log.append(live.name, update, 'service:unknown'));
       logger.warn({ docName: live.name }, 'sync: update with an untyped origin');
     }
@@ -142,6 +165,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     applyPeerAwareness(live, peer, update) {
       applyAwarenessUpdate(live.awareness, update, peer);
     },
+    wouldExceed: (live, bytes) => (bytes === 0 ? live.storedBytes >= maxDocumentBytes : live.storedBytes + bytes > maxDocumentBytes),
     applyServiceChange(live, author, fn) {
       const before = log.enqueuedSeq;
       turn.touch(live);
@@ -170,7 +194,8 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
           return;
         }
         try {
-          await compactDocument(store, live.name, live.doc);
+          const result = await compactDocument(store, live.name, live.doc);
+          if (result.snapshotBytes !== null) live.compactedTo(result.snapshotBytes);
           live.snapshotted();
         } catch (error) {
           metrics.storeErrors.inc({ operation: 'compact' });
@@ -188,4 +213,20 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
       registry.stop();
     },
   };
+}
+
+/**
+ * True when `update` holds structs the document does not have yet (a client clock beyond the
+ * document's). An update that does not decode counts as new: applying it then fails and closes
+ * the peer as malformed, which is the right answer for it.
+ */
+function addsContent(doc: Y.Doc, update: Uint8Array): boolean {
+  let meta: { to: Map<number, number> };
+  try {
+    meta = Y.parseUpdateMeta(update);
+  } catch {
+    return true;
+  }
+  for (const [client, clock] of meta.to) if (clock > Y.getState(doc.store, client)) return true;
+  return false;
 }

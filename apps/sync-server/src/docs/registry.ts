@@ -79,7 +79,8 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
     if (loaded.snapshot) parts.push(loaded.snapshot.state);
     for (const entry of loaded.updates) parts.push(entry.update);
     applyAll(doc, parts, LOAD_ORIGIN);
-    const entry: Entry = { live: new LiveDocument(docName, doc), refs: 0, unloadTimer: null };
+    const storedBytes = parts.reduce((sum, part) => sum + part.byteLength, 0);
+    const entry: Entry = { live: new LiveDocument(docName, doc, storedBytes), refs: 0, unloadTimer: null };
     entries.set(docName, entry);
     setLoaded();
     hooks.loaded(entry.live);

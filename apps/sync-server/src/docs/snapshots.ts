@@ -16,6 +16,8 @@ export interface SnapshotJobDeps {
   readonly instanceId: string;
   /** The in-memory document, when loaded here (it may hold updates another instance has not logged). */
   readonly loadedDocument?: (docName: string) => Y.Doc | undefined;
+  /** A snapshot of `bytes` was written for `docName` (the loaded document's stored size is reset to it). */
+  readonly compacted?: (docName: string, bytes: number) => void;
   readonly metrics?: {
     readonly snapshotDuration: { observe(seconds: number): void };
     readonly storeErrors: { inc(labels: { operation: string }): void };
@@ -58,7 +60,9 @@ export async function runSnapshots(deps: SnapshotJobDeps): Promise<SnapshotRunRe
         skippedLeased += 1;
         continue;
       }
-      entries += await compactDocument(store.documents, docName, deps.loadedDocument?.(docName));
+      const result = await compactDocument(store.documents, docName, deps.loadedDocument?.(docName));
+      entries += result.entries;
+      if (result.snapshotBytes !== null) deps.compacted?.(docName, result.snapshotBytes);
       compacted += 1;
     } catch (error) {
       failed += 1;

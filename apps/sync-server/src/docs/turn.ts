@@ -32,6 +32,11 @@ export interface TurnDeps {
   readonly logger: Logger;
   /** `peer`'s updates of this turn are applied (durable acks count them from here). */
   readonly onPeerApplied: (live: LiveDocument, peer: Peer) => void;
+  /**
+   * Asked before a peer's updates of this turn are applied; false: none of them is applied (the
+   * quota that refused them has closed the peer). Default: everything is admitted.
+   */
+  readonly admit?: (live: LiveDocument, peer: Peer, updates: readonly Uint8Array[]) => boolean;
 }
 
 export interface Turn {
@@ -49,7 +54,7 @@ export interface Turn {
 }
 
 export function createTurn(deps: TurnDeps): Turn {
-  const { fanout, logger, onPeerApplied } = deps;
+  const { fanout, logger, onPeerApplied, admit } = deps;
   const states = new Map<LiveDocument, TurnState>();
   const dirty = new Set<LiveDocument>();
   let scheduled = false;
@@ -118,6 +123,7 @@ export function createTurn(deps: TurnDeps): Turn {
     if (incoming.size > 1) state.stateVector ??= Y.encodeStateVector(live.doc);
     // A peer that closed after sending still gets its updates applied: its frames arrived whole.
     for (const [peer, updates] of incoming) {
+      if (admit && !admit(live, peer, updates)) continue;
       try {
         live.doc.transact(() => {
           for (const update of updates) Y.applyUpdate(live.doc, update);

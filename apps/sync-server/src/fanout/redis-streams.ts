@@ -24,12 +24,13 @@
  * on one document would also miss some; the default leaves seconds of headroom at any realistic
  * rate for one learner's document.
  */
-import { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { createRedisClient, isClusterClient, type RedisClient, type RedisTarget } from '../redis/connection.js';
 import type { Fanout, FanoutHandler, FanoutMessage } from './ports.js';
 
 export interface RedisFanoutOptions {
-  readonly url: string;
+  /** One Redis or a Redis Cluster (each shard's keys share one slot, so its reader talks to one node). */
+  readonly target: RedisTarget;
   /** Unique per process; entries with this id are this instance's own. */
   readonly instanceId: string;
   /** Prefix of every key; every instance of one deployment must use the same. Default `prepmate:sync`. */
@@ -90,7 +91,7 @@ function decodeEntry(fields: readonly Buffer[]): { instanceId: string; message: 
 
 /** One shard's reader: its connection, the documents it reads, and where each read left off. */
 interface ShardReader {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly wakeKey: string;
   wakeId: string;
   /** Stream key → last id read. */
@@ -101,14 +102,16 @@ interface ShardReader {
 type StreamReply = Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
 
 export function createRedisFanout(options: RedisFanoutOptions): Fanout {
-  const { url, instanceId, logger } = options;
+  const { target: redisTarget, instanceId, logger } = options;
   const prefix = options.keyPrefix ?? 'prepmate:sync';
   const shards = Math.max(1, Math.floor(options.shards ?? 16));
   const maxLen = options.maxLen ?? 1_000;
   const ttlMs = options.ttlMs ?? 600_000;
   const blockMs = options.blockMs ?? 5_000;
-  // RESP2 keeps reply shapes plain arrays; auto-pipelining batches the appends of one turn.
-  const writer = new Redis(url, { protocol: 2, enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: true });
+  // Auto-pipelining batches the appends of one turn (per node, on a cluster).
+  // Named per instance, so an operator (and the tests) can tell its connections in CLIENT LIST.
+  const connectionName = `prepmate:fanout:${instanceId}`;
+  const writer = createRedisClient(redisTarget, { enableAutoPipelining: true, maxRetriesPerRequest: 2, lazyConnect: true, connectionName });
   writer.on('error', (error: Error) => logger.debug({ err: error.message }, 'fanout: redis writer error'));
   watchForGaps(writer);
   const readers = new Map<number, ShardReader>();
@@ -133,13 +136,23 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
     }, 100);
   }
   /** A connection that comes back (Redis restarted, network) may have missed entries, or they were never written. */
-  function watchForGaps(redis: Redis): void {
+  function watchForGaps(redis: RedisClient): void {
     let lost = false;
     redis.on('close', () => (lost = true));
     redis.on('ready', () => {
       if (lost) reportGap();
       lost = false;
     });
+    if (isClusterClient(redis)) {
+      // A cluster client stays 'ready' while one node's connection drops: it removes the node
+      // and adds it again once the node answers (slot refresh). Whatever that node held for us
+      // meanwhile may be gone.
+      redis.on('-node', () => (lost = true));
+      redis.on('+node', () => {
+        if (lost) reportGap();
+        lost = false;
+      });
+    }
   }
 
   function published(): void {
@@ -188,7 +201,7 @@ export function createRedisFanout(options: RedisFanoutOptions): Fanout {
     let reader = readers.get(shard);
     if (reader) return reader;
     // maxRetriesPerRequest null: the blocking read waits out an outage instead of failing fast.
-    const redis = new Redis(url, { protocol: 2, maxRetriesPerRequest: null });
+    const redis = createRedisClient(redisTarget, { maxRetriesPerRequest: null, connectionName });
     redis.on('error', (error: Error) => logger.debug({ err: error.message, shard }, 'fanout: redis reader error'));
     watchForGaps(redis);
     reader = { redis, wakeKey: `${prefix}:{${shard}}:w:${instanceId}`, wakeId: '0-0', streams: new Map(), loop: null };

@@ -33,6 +33,26 @@ export const CloseCode = {
   SLOW_READER: 4503,
   /** The document was erased (e.g. `DELETE /api/users/me`). Permanent. */
   DOCUMENT_DELETED: 4410,
+  /*
+   * Quotas per learner. All in 4400–4499 on purpose: a stock client stops instead of reconnecting
+   * and sending the same refused bytes every few seconds. Our SDK stops on the first two and
+   * retries the last two after a long backoff (sockets free up, the byte budget refills).
+   */
+  /**
+   * An update would make the document's stored size exceed `SYNC_MAX_DOCUMENT_BYTES`. The update
+   * is not applied; what is stored stays. Permanent until the document shrinks or the cap is raised.
+   */
+  DOCUMENT_TOO_LARGE: 4430,
+  /** The learner already has `SYNC_MAX_DOCUMENTS_PER_LEARNER` documents `<userId>/<name>`: a new one is not created. */
+  TOO_MANY_DOCUMENTS: 4431,
+  /** The learner already has `SYNC_MAX_SOCKETS_PER_LEARNER` sockets open on this instance. */
+  TOO_MANY_SOCKETS: 4432,
+  /**
+   * The learner's sockets wrote more update bytes than `SYNC_WRITE_BYTES_PER_SECOND` sustains
+   * (burst `SYNC_WRITE_BURST_BYTES`). The frame that found the budget empty is not applied; the
+   * client still holds it and sends it again after reconnecting.
+   */
+  WRITE_RATE_EXCEEDED: 4429,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -21,6 +21,7 @@ export function encryptingTelemetryStore(inner: TelemetryStore, cipher: FieldCip
       return e ? { ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) } : null;
     },
     countEvents: (userId) => inner.countEvents(userId),
+    listActiveUsers: (since, limit) => inner.listActiveUsers(since, limit),
     deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
     deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),
   };

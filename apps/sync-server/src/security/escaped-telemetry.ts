@@ -22,6 +22,7 @@ export function envelopeEscapingTelemetryStore(inner: TelemetryStore): Telemetry
       return e ? unescaped(e) : null;
     },
     countEvents: (userId) => inner.countEvents(userId),
+    listActiveUsers: (since, limit) => inner.listActiveUsers(since, limit),
     deleteUserEvents: (userId) => inner.deleteUserEvents(userId),
     deleteEventsOlderThan: (cutoff) => inner.deleteEventsOlderThan(cutoff),
   };

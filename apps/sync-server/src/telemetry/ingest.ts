@@ -183,6 +183,20 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       });
     }
 
+    // Items that would take the learner document past its quota are refused one by one, before
+    // anything of them is stored; the events of the batch are still taken. A change cannot be
+    // sized before it is made: twice the items' JSON covers the document's keys and edit stamps.
+    if (queued.length > 0 && documents.wouldExceed && (await documents.wouldExceed(userId, 2 * queued.reduce((sum, q) => sum + Buffer.byteLength(JSON.stringify(q.item.itemData)), 0)))) {
+      for (const q of queued.splice(0)) {
+        deps.metrics?.itemsIngested(q.item.itemType as 'progress' | 'assessment', 'rejected', 1);
+        results[q.index] = {
+          index: q.index,
+          status: 'rejected',
+          error: { code: 'QUOTA_EXCEEDED', message: 'the learner document has reached its stored size quota (SYNC_MAX_DOCUMENT_BYTES); nothing of this item was stored' },
+        };
+      }
+    }
+
     if (events.length > 0) {
       const inserted = new Set((await store.telemetry.insertEvents(events)).inserted);
       for (const [eventId, index] of eventIndexes) set(index, inserted.has(eventId) ? 'stored' : 'duplicate');

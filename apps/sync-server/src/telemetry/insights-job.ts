@@ -6,7 +6,7 @@ import type { TelemetryJobDeps } from './sync-queue-job.js';
 
 /** Most recent events read per learner: enough for a trend, bounded per run. */
 const EVENTS_PER_LEARNER = 200;
-/** Learners handled per run; the rest are picked up by the next run's wider window. */
+/** Learners handled per run: those of batches first (newest first), then those with events (by userId); any beyond wait for a quieter run. */
 const MAX_LEARNERS = 10_000;
 /** Lease of one run across instances (jobs/scheduler.ts). */
 export const INSIGHTS_LEASE_MS = 10 * 60 * 1000;
@@ -22,7 +22,7 @@ export interface EventInsights {
 export interface InsightsJobOptions {
   /** Learners to refresh instead of those active in the look-back window (manual runs, tests). */
   readonly userIds?: readonly UserId[];
-  /** How far back learner activity (batch logs) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
+  /** How far back learner activity (batch logs and stored events) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
   readonly lookbackMs?: number;
 }
 
@@ -65,16 +65,23 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   const { store, logger } = deps;
   const now = deps.now ?? (() => new Date());
   let userIds = options.userIds;
+  /** Learners found only through their events: refreshed only when they sent scored ones. */
+  let eventOnly = new Set<string>();
   if (!userIds) {
     const lookback = options.lookbackMs ?? (2 * deps.config.SYNC_INTERVAL_MINUTES + 1) * 60_000;
-    const logs = await store.batchLogs.listSince(new Date(now().getTime() - lookback), MAX_LEARNERS);
-    // Batch logs name learners the ingestion validated.
-    userIds = [...new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => asUserId(l.userId)))];
+    const since = new Date(now().getTime() - lookback);
+    const [logs, eventUsers] = await Promise.all([store.batchLogs.listSince(since, MAX_LEARNERS), store.telemetry.listActiveUsers(since, MAX_LEARNERS)]);
+    // Batch logs and stored events name learners the ingestion validated. Events cover learners
+    // who only call `/telemetry/track` (no batch, possibly no document yet); batch logs cover
+    // batches of assessments and progress without events.
+    const batchUsers = new Set(logs.filter((l) => l.kind === 'telemetry').map((l) => l.userId));
+    eventOnly = new Set(eventUsers.filter((u) => !batchUsers.has(u)));
+    userIds = [...new Set([...batchUsers, ...eventUsers])].slice(0, MAX_LEARNERS).map(asUserId);
   }
   let written = 0;
   for (const userId of userIds) {
     try {
-      if (await refreshLearner(deps, userId)) written += 1;
+      if (await refreshLearner(deps, userId, { onlyWithScoredEvents: eventOnly.has(userId) })) written += 1;
     } catch (error) {
       // One learner's failure (document unavailable) must not stop the others; the next run retries.
       logger.warn({ job: 'insights', userId, err: error }, 'insights not written');
@@ -89,13 +96,20 @@ export async function recentEvents(store: Pick<TelemetryJobDeps['store'], 'telem
 }
 
 /**
- * Refreshes one learner's insights. A learner whose document holds no assessment but who sends
+ * Refreshes one learner's insights; true when they changed. A learner whose document holds no assessment but who sends
  * scored events (`/telemetry/track` or batch events) gets the main insights from those events
  * (`basis: 'events'`), so they are not left with none.
  */
-export async function refreshLearner(deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] }, userId: UserId): Promise<boolean> {
+export async function refreshLearner(
+  deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] },
+  userId: UserId,
+  options: { readonly onlyWithScoredEvents?: boolean } = {},
+): Promise<boolean> {
   const samples = eventSamples(await recentEvents(deps.store, userId));
   const events = insightsOfSamples(samples);
+  // A learner seen only through unscored events (page views, clicks) has nothing to derive from
+  // them: their document is not opened for nothing.
+  if (options.onlyWithScoredEvents === true && events.samples === 0) return false;
   let changed = false;
   // Derived inside the write from the live document, so the insights match the facts the
   // document holds at that moment, whatever arrived since this run started.

@@ -86,9 +86,13 @@ export function parseBatchEnvelope(schema: ReturnType<typeof makeBatchEnvelopeSc
   return parsed.data;
 }
 
-/** Why one batch item was refused (its entry in the batch answer). */
+/**
+ * Why one batch item was refused (its entry in the batch answer). `QUOTA_EXCEEDED`: the item
+ * would change a learner document that has reached `SYNC_MAX_DOCUMENT_BYTES`; nothing of it is
+ * stored, and a client may keep it and send it again later.
+ */
 export interface ItemError {
-  readonly code: 'VALIDATION_FAILED' | 'FORBIDDEN';
+  readonly code: 'VALIDATION_FAILED' | 'FORBIDDEN' | 'QUOTA_EXCEEDED';
   readonly message: string;
   readonly details?: readonly { readonly path: string; readonly message: string }[];
 }

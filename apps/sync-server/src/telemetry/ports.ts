@@ -32,6 +32,12 @@ export interface LearnerDocuments {
    */
   apply(userId: UserId, author: DocumentAuthor, fn: (doc: Y.Doc) => void): Promise<void>;
   /**
+   * True when about `bytes` more would take the learner document past its stored size quota
+   * (`SYNC_MAX_DOCUMENT_BYTES`): items that would change it are refused with `QUOTA_EXCEEDED`.
+   * Absent: no quota.
+   */
+  wouldExceed?(userId: UserId, bytes: number): Promise<boolean>;
+  /**
    * Erases every document of the learner (`<userId>`, `<userId>/*`), stored or only loaded: its
    * sockets are closed, it is dropped from memory without being persisted, its queued updates are
    * forgotten, it is deleted from the store and other instances are told. Idempotent. Resolves

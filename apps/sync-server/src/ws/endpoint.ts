@@ -21,6 +21,7 @@ import type { Peer } from '../docs/origins.js';
 import type { DocumentManager } from '../docs/manager.js';
 import type { SyncMetrics } from '../docs/metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
+import { createLearnerQuotas } from './learner-quotas.js';
 import { MalformedMessageError, readClientMessage, writeAwareness } from '../protocol/wire.js';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
@@ -34,7 +35,7 @@ export interface SyncLimits {
   readonly messagesPerSecond: number;
   /** Messages a connection may send at once before the rate applies (`SYNC_BURST`). */
   readonly burst: number;
-  /** Bytes queued for a socket that does not read (`SYNC_MAX_BUFFERED_BYTES`); above it: 4429. */
+  /** Bytes queued for a socket that does not read (`SYNC_MAX_BUFFERED_BYTES`); above it: 4503. */
   readonly maxBufferedBytes: number;
   /** Largest awareness message (`SYNC_MAX_AWARENESS_BYTES`); larger: 4413. */
   readonly maxAwarenessBytes: number;
@@ -44,6 +45,16 @@ export interface SyncLimits {
   readonly pingIntervalMs: number;
   /** Outgoing messages from this size are compressed when the client negotiated it (`SYNC_DEFLATE_MIN_BYTES`); 0: never negotiated. */
   readonly deflateMinBytes: number;
+  /** Stored size of one document (`SYNC_MAX_DOCUMENT_BYTES`); an update past it: 4430. */
+  readonly maxDocumentBytes: number;
+  /** Documents `<userId>/<name>` per learner (`SYNC_MAX_DOCUMENTS_PER_LEARNER`); a new one past it: 4431. */
+  readonly maxDocumentsPerLearner: number;
+  /** Open sockets per learner on this instance (`SYNC_MAX_SOCKETS_PER_LEARNER`); more: 4432. */
+  readonly maxSocketsPerLearner: number;
+  /** Sustained update bytes per second per learner on this instance (`SYNC_WRITE_BYTES_PER_SECOND`); over: 4429. */
+  readonly writeBytesPerSecond: number;
+  /** Update bytes per learner at once (`SYNC_WRITE_BURST_BYTES`). */
+  readonly writeBurstBytes: number;
 }
 
 export interface SyncLimitsConfig {
@@ -54,6 +65,11 @@ export interface SyncLimitsConfig {
   readonly SYNC_MAX_BUFFERED_BYTES?: number | undefined;
   readonly SYNC_MAX_AWARENESS_BYTES?: number | undefined;
   readonly SYNC_MAX_AWARENESS_STATES?: number | undefined;
+  readonly SYNC_MAX_DOCUMENT_BYTES?: number | undefined;
+  readonly SYNC_MAX_DOCUMENTS_PER_LEARNER?: number | undefined;
+  readonly SYNC_MAX_SOCKETS_PER_LEARNER?: number | undefined;
+  readonly SYNC_WRITE_BYTES_PER_SECOND?: number | undefined;
+  readonly SYNC_WRITE_BURST_BYTES?: number | undefined;
 }
 
 /** The limits of the configuration; a missing value takes the configuration's default. */
@@ -65,6 +81,11 @@ export const syncLimitsFromConfig = (config: SyncLimitsConfig): SyncLimits => ({
   maxBufferedBytes: config.SYNC_MAX_BUFFERED_BYTES ?? 32 * 1024 * 1024,
   maxAwarenessBytes: config.SYNC_MAX_AWARENESS_BYTES ?? 64 * 1024,
   maxAwarenessStates: config.SYNC_MAX_AWARENESS_STATES ?? 16,
+  maxDocumentBytes: config.SYNC_MAX_DOCUMENT_BYTES ?? 24 * 1024 * 1024,
+  maxDocumentsPerLearner: config.SYNC_MAX_DOCUMENTS_PER_LEARNER ?? 100,
+  maxSocketsPerLearner: config.SYNC_MAX_SOCKETS_PER_LEARNER ?? 32,
+  writeBytesPerSecond: config.SYNC_WRITE_BYTES_PER_SECOND ?? 64 * 1024,
+  writeBurstBytes: config.SYNC_WRITE_BURST_BYTES ?? 16 * 1024 * 1024,
   pingIntervalMs: 30_000,
 });
 
@@ -80,6 +101,11 @@ export interface SyncEndpointDeps {
    * which a refused upgrade would never tell it.
    */
   readonly issuedBeforeErasure?: (userId: string, issuedAt: number) => Promise<boolean>;
+  /**
+   * True when opening `docName` would give learner `userId` more than `maxDocumentsPerLearner`
+   * documents `<userId>/<name>` (only asked for such names). Absent: not limited.
+   */
+  readonly wouldExceedDocuments?: (userId: string, docName: string) => Promise<boolean>;
   /** Where refused upgrades are reported. Default: a rate-limited warn line per refusal. */
   readonly refusalLog?: RefusalLog;
 }
@@ -128,6 +154,8 @@ class Connection implements Peer {
     readonly ws: WebSocket,
     readonly live: LiveDocument,
     readonly author: string,
+    /** The learner whose quotas this socket counts against; null for a service token. */
+    readonly learner: string | null,
     /** The token's `exp`, ms since epoch (Infinity without one): one number, no timer per socket. */
     readonly expiresAt: number,
     readonly wantsAck: boolean,
@@ -211,6 +239,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   const refusalLog = deps.refusalLog ?? createRefusalLog(logger);
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: deflateOptions(limits.deflateMinBytes), clientTracking: false });
   const connections = new Set<Connection>();
+  const quotas = createLearnerQuotas(limits);
   let closing = false;
 
   const countClose = (code: number): void => void metrics.closedSockets.inc({ code: String(code) });
@@ -219,6 +248,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   // closes sockets whose token expired while they were idle.
   const pingTimer = setInterval(() => {
     const now = Date.now();
+    quotas.sweep(performance.now());
     for (const conn of connections) {
       if (conn.closeIfExpired(now)) continue;
       if (!conn.alive) {
@@ -293,7 +323,15 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     conn.queue = null;
     if (!queue || Date.now() >= conn.expiresAt) return;
     // Erased, expired or garbage: what was queued behind it is not the learner's to keep.
-    const refused: ReadonlyArray<number> = [CloseCode.DOCUMENT_DELETED, CloseCode.TOKEN_EXPIRED, CloseCode.MALFORMED_MESSAGE, CloseCode.UNSUPPORTED_DATA];
+    // Over a write quota: the frames behind the refused one would be refused too (the client resends them).
+    const refused: ReadonlyArray<number> = [
+      CloseCode.DOCUMENT_DELETED,
+      CloseCode.TOKEN_EXPIRED,
+      CloseCode.MALFORMED_MESSAGE,
+      CloseCode.UNSUPPORTED_DATA,
+      CloseCode.WRITE_RATE_EXCEEDED,
+      CloseCode.DOCUMENT_TOO_LARGE,
+    ];
     if (conn.serverCloseCode !== null && refused.includes(conn.serverCloseCode)) return;
     for (const [data, isBinary] of queue) onMessage(conn, data, isBinary);
   }
@@ -312,6 +350,11 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
           break;
         case 'sync-step2':
         case 'sync-update':
+          if (conn.learner !== null && !quotas.takeWriteBytes(conn.learner, message.update.byteLength, performance.now())) {
+            logger.info({ docName: live.name, author: conn.author }, 'sync: closing a socket over SYNC_WRITE_BYTES_PER_SECOND');
+            conn.close(CloseCode.WRITE_RATE_EXCEEDED, `update bytes above ${limits.writeBytesPerSecond} bytes per second`);
+            break;
+          }
           documents.applyPeerUpdate(live, conn, message.update);
           break;
         case 'awareness': {
@@ -319,7 +362,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
             conn.close(CloseCode.AWARENESS_REFUSED, `awareness message above ${limits.maxAwarenessBytes} bytes`);
             break;
           }
-          const owned = ownAwarenessEntries(message.update, conn, live.peers);
+          const owned = ownAwarenessEntries(message.update, conn, live.peers, live.awareness.getStates());
           if (owned.newIds + conn.awarenessIds.size > limits.maxAwarenessStates) {
             conn.close(CloseCode.AWARENESS_REFUSED, `more than ${limits.maxAwarenessStates} awareness states on one socket`);
             break;
@@ -340,9 +383,9 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     }
   }
 
-  function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean): void {
+  function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean, learner: string | null): void {
     const author = principal.role === 'service' ? `service:${principal.userId}` : principal.userId;
-    const conn = new Connection(ws, live, author, principal.expiresAt ?? Infinity, wantsAck, limits.burst, limits.maxBufferedBytes, countClose);
+    const conn = new Connection(ws, live, author, learner, principal.expiresAt ?? Infinity, wantsAck, limits.burst, limits.maxBufferedBytes, countClose);
     connections.add(conn);
     metrics.connections.set(connections.size);
     ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
@@ -360,6 +403,13 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       documents.detach(live, conn);
     });
     documents.attach(live, conn);
+  }
+
+  /** Completes the upgrade only to close with `code` at once: nothing is loaded for the socket. */
+  function closeAtOnce(req: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string): void {
+    if (socket.destroyed) return;
+    countClose(code);
+    wss.handleUpgrade(req, socket, head, (ws) => ws.close(code, reason));
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -393,19 +443,49 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       wss.handleUpgrade(req, socket, head, (ws) => ws.close(CloseCode.DOCUMENT_DELETED, 'learner erased'));
       return;
     }
+    // Quotas answer with a close code, not an HTTP status: a browser never sees the status of a
+    // refused upgrade, and the app must be able to tell the learner which limit was hit.
+    const learner = principal.role === 'service' ? null : principal.userId;
+    if (learner !== null && !quotas.openSocket(learner)) {
+      logger.info({ docName, userId: learner }, 'sync: refusing a socket over SYNC_MAX_SOCKETS_PER_LEARNER');
+      return closeAtOnce(req, socket, head, CloseCode.TOO_MANY_SOCKETS, `more than ${limits.maxSocketsPerLearner} sockets for one learner`);
+    }
+    // From here the socket is counted until its TCP connection closes, whichever way it ends
+    // (refused below, aborted by ws, or closed after its life as a WebSocket).
+    let counted = learner !== null;
+    const giveBack = (): void => {
+      if (!counted || learner === null) return;
+      counted = false;
+      quotas.closeSocket(learner);
+    };
+    socket.once('close', giveBack);
+    if (socket.closed) giveBack(); // the client left while its token was being checked
+    try {
+      if (learner !== null && docName.includes('/') && deps.wouldExceedDocuments && (await deps.wouldExceedDocuments(learner, docName))) {
+        giveBack();
+        logger.info({ docName, userId: learner }, 'sync: refusing a new document over SYNC_MAX_DOCUMENTS_PER_LEARNER');
+        return closeAtOnce(req, socket, head, CloseCode.TOO_MANY_DOCUMENTS, `more than ${limits.maxDocumentsPerLearner} documents for one learner`);
+      }
+    } catch (error) {
+      giveBack();
+      logger.warn({ docName, err: error instanceof Error ? error.message : String(error) }, 'sync: refusing a connection: the learner\'s documents could not be counted');
+      return refuse(socket, 503, 'STORE_UNAVAILABLE', 'the document cannot be loaded right now', 1);
+    }
     let live: LiveDocument;
     try {
       live = await documents.acquire(docName);
     } catch (error) {
+      giveBack();
       logger.warn({ docName, err: error instanceof Error ? error.message : String(error) }, 'sync: refusing a connection: the document could not be loaded');
       return refuse(socket, 503, 'STORE_UNAVAILABLE', 'the document cannot be loaded right now', 1);
     }
     if (socket.destroyed || closing) {
+      giveBack();
       documents.release(live);
       if (!socket.destroyed) refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, url.searchParams.get('ack') === '1'));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, url.searchParams.get('ack') === '1', learner));
   }
 
   return {
@@ -454,10 +534,12 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
 /**
  * The entries of an awareness update this connection may apply: a client id another socket of the
- * document introduced is dropped (the rest of the message applies). Also counts the ids the
- * connection would newly introduce. Throws on a message that does not decode.
+ * document introduced is dropped (the rest of the message applies). Another socket is a local
+ * peer, or one on another instance: an id with a live state that no local connection introduced
+ * came over the fan-out, and stays its owner's until that owner removes it (or it times out).
+ * Also counts the ids the connection would newly introduce. Throws on a message that does not decode.
  */
-function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: ReadonlySet<Peer>): { update: Uint8Array | null; newIds: number } {
+function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: ReadonlySet<Peer>, live: ReadonlyMap<number, unknown>): { update: Uint8Array | null; newIds: number } {
   const decoder = decoding.createDecoder(update);
   const count = decoding.readVarUint(decoder);
   const encoder = encoding.createEncoder();
@@ -469,7 +551,7 @@ function ownAwarenessEntries(update: Uint8Array, conn: Connection, peers: Readon
     const clock = decoding.readVarUint(decoder);
     const state = decoding.readVarString(decoder);
     if (!conn.awarenessIds.has(id)) {
-      let foreign = false;
+      let foreign = live.has(id);
       for (const peer of peers) if (peer !== conn && peer.awarenessIds.has(id)) foreign = true;
       if (foreign) continue;
       newIds += 1;

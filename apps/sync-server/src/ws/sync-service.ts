@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../storage/ports.js';
 import { createLocalFanout, type Fanout } from '../fanout/ports.js';
 import { createRedisFanout } from '../fanout/redis-streams.js';
+import type { RedisTarget } from '../redis/connection.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { createSyncEndpoint, syncLimitsFromConfig, type SyncLimits } from './endpoint.js';
 import { createDocumentService, type DocumentService } from '../docs/document-service.js';
@@ -23,7 +24,7 @@ export type SyncConfig = Pick<
   Config,
   'UPDATE_FLUSH_MS' | 'MAX_RETRIES' | 'RETRY_DELAY_MS' | 'MAX_QUEUE_SIZE' | 'SYNC_MAX_MESSAGE_BYTES' | 'SYNC_DEFLATE_MIN_BYTES' | 'SYNC_BATCH_SIZE' | 'SYNC_INTERVAL_MINUTES'
 > &
-  Partial<Pick<Config, 'SYNC_MESSAGES_PER_SECOND' | 'SYNC_BURST' | 'SYNC_MAX_BUFFERED_BYTES' | 'SYNC_MAX_AWARENESS_BYTES' | 'SYNC_MAX_AWARENESS_STATES'>>;
+  Partial<Pick<Config, 'SYNC_MESSAGES_PER_SECOND' | 'SYNC_BURST' | 'SYNC_MAX_BUFFERED_BYTES' | 'SYNC_MAX_AWARENESS_BYTES' | 'SYNC_MAX_AWARENESS_STATES' | 'SYNC_MAX_DOCUMENT_BYTES' | 'SYNC_MAX_DOCUMENTS_PER_LEARNER' | 'SYNC_MAX_SOCKETS_PER_LEARNER' | 'SYNC_WRITE_BYTES_PER_SECOND' | 'SYNC_WRITE_BURST_BYTES'>>;
 
 export interface SyncServiceDeps {
   readonly config: SyncConfig;
@@ -35,7 +36,7 @@ export interface SyncServiceDeps {
   /** Metrics are registered here (the app's registry, never prom-client's global one). */
   readonly registry: Registry;
   /** Set: instances share updates and awareness through Redis Streams (one per document). Null: one instance. */
-  readonly redis?: { readonly url: string; readonly keyPrefix?: string } | null;
+  readonly redis?: { readonly target: RedisTarget; readonly keyPrefix?: string } | null;
   /** Unique per process (fan-out self-filtering, snapshot lease owner). */
   readonly instanceId: string;
   /** Told every change of a loaded document (read caches drop their entry). */
@@ -88,8 +89,9 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     metrics: metrics.log,
   });
   const fanout: Fanout = deps.redis
-    ? createRedisFanout({ url: deps.redis.url, instanceId, logger, ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}) })
+    ? createRedisFanout({ target: deps.redis.target, instanceId, logger, ...(deps.redis.keyPrefix ? { keyPrefix: deps.redis.keyPrefix } : {}) })
     : createLocalFanout();
+  const limits: SyncLimits = { ...syncLimitsFromConfig(config), ...deps.options?.limits };
   const manager = createDocumentManager({
     store: store.documents,
     log,
@@ -97,15 +99,25 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     logger,
     metrics,
     unloadGraceMs: deps.options?.unloadGraceMs ?? 2_000,
+    maxDocumentBytes: limits.maxDocumentBytes,
     ...(deps.onDocumentChanged ? { onChanged: deps.onDocumentChanged } : {}),
   });
-  const limits: SyncLimits = { ...syncLimitsFromConfig(config), ...deps.options?.limits };
   const endpoint = createSyncEndpoint({
     tokens,
     documents: manager,
     logger,
     metrics,
     limits,
+    wouldExceedDocuments: async (userId, docName) => {
+      // Documents that exist (stored, or loaded here) are always allowed; only a new one counts.
+      if (manager.get(docName)) return false;
+      const names = new Set(await store.documents.listUserDocuments(userId));
+      if (names.has(docName)) return false;
+      for (const name of manager.loadedNames()) if (name.startsWith(`${userId}/`)) names.add(name);
+      let count = 0;
+      for (const name of names) if (name.startsWith(`${userId}/`)) count += 1;
+      return count >= limits.maxDocumentsPerLearner;
+    },
     ...(deps.issuedBeforeErasure ? { issuedBeforeErasure: deps.issuedBeforeErasure } : {}),
   });
   const documents = createDocumentService({ manager, log, store: store.documents });
@@ -116,6 +128,7 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
     instanceId,
     metrics,
     loadedDocument: (name) => manager.get(name)?.doc,
+    compacted: (name, bytes) => manager.get(name)?.compactedTo(bytes),
   };
   let stopping: Promise<void> | null = null;
 

@@ -9,6 +9,25 @@ import { eventItem, uid } from './fixtures.js';
 import { documentChangeThenRead, restWriteThenRead, startRealServer } from './read-cache-cases.js';
 import { createMemoryLearnerDocuments } from '../helpers/memory-documents.js';
 
+/** Two cache services on one Redis deployment share entries and counters, and counters expire there. */
+async function expectSharedCacheAndLimiter(one: CacheService, two: CacheService): Promise<void> {
+  await eventually(async () => (await one.state()) === 'connected' && (await two.state()) === 'connected');
+  await one.cache.set('status:x', { n: 1 }, 60);
+  expect(await two.cache.get('status:x')).toEqual({ n: 1 });
+  await two.cache.delete('status:x');
+  expect(await one.cache.get('status:x')).toBeUndefined();
+
+  const decisions = [];
+  for (let i = 0; i < 3; i++) decisions.push(await (i % 2 === 0 ? one : two).rateLimiter.hit('learner:a', 2, 60_000));
+  expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
+  expect(decisions[2]!.retryAfterSeconds).toBeGreaterThanOrEqual(59);
+  expect((await two.rateLimiter.hit('learner:b', 2, 60_000)).allowed).toBe(true);
+  // A short window expires in Redis itself (long enough that a stalled machine still sees the refusal).
+  await one.rateLimiter.hit('learner:c', 1, 1_500);
+  expect((await one.rateLimiter.hit('learner:c', 1, 1_500)).allowed).toBe(false);
+  await eventually(async () => (await one.rateLimiter.hit('learner:c', 1, 1_500)).allowed, { timeoutMs: 10_000, intervalMs: 100 });
+}
+
 describe('in-process cache and rate limiter', () => {
   it('when an entry outlives its TTL, then it is gone; values are copies', async () => {
     let t = 1_000_000;
@@ -71,7 +90,7 @@ describeWithService(
 
     const startRedis = async (port: number): Promise<void> => {
       redis = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      const probe = createRedisCacheService({ url: `redis://127.0.0.1:${port}`, logger });
+      const probe = createRedisCacheService({ target: { kind: 'single', url: `redis://127.0.0.1:${port}` }, logger });
       try {
         await eventually(async () => (await probe.state()) === 'connected', { timeoutMs: 10_000, intervalMs: 50 });
       } finally {
@@ -99,24 +118,10 @@ describeWithService(
 
     it('when two instances share Redis, then cache entries and rate counters are shared and expire', async () => {
       const prefix = `${uid('p')}:`;
-      const one = createRedisCacheService({ url, logger, keyPrefix: prefix });
-      const two = createRedisCacheService({ url, logger, keyPrefix: prefix });
+      const one = createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix });
+      const two = createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix });
       try {
-        await eventually(async () => (await one.state()) === 'connected' && (await two.state()) === 'connected');
-        await one.cache.set('status:x', { n: 1 }, 60);
-        expect(await two.cache.get('status:x')).toEqual({ n: 1 });
-        await two.cache.delete('status:x');
-        expect(await one.cache.get('status:x')).toBeUndefined();
-
-        const decisions = [];
-        for (let i = 0; i < 3; i++) decisions.push(await (i % 2 === 0 ? one : two).rateLimiter.hit('learner:a', 2, 60_000));
-        expect(decisions.map((d) => d.allowed)).toEqual([true, true, false]);
-        expect(decisions[2]!.retryAfterSeconds).toBeGreaterThanOrEqual(59);
-        expect((await two.rateLimiter.hit('learner:b', 2, 60_000)).allowed).toBe(true);
-        // A short window expires in Redis itself (long enough that a stalled machine still sees the refusal).
-        await one.rateLimiter.hit('learner:c', 1, 1_500);
-        expect((await one.rateLimiter.hit('learner:c', 1, 1_500)).allowed).toBe(false);
-        await eventually(async () => (await one.rateLimiter.hit('learner:c', 1, 1_500)).allowed, { timeoutMs: 10_000, intervalMs: 100 });
+        await expectSharedCacheAndLimiter(one, two);
       } finally {
         for (const s of [one, two]) await s.close();
       }
@@ -125,7 +130,7 @@ describeWithService(
     it('when the API runs on two instances with REDIS_URL, then a learner flooding one instance is limited on the other; other learners are not', async () => {
       const opened: OpenedStore = await openStore('sqlite');
       const prefix = `${uid('p')}:`;
-      const caches: CacheService[] = [createRedisCacheService({ url, logger, keyPrefix: prefix }), createRedisCacheService({ url, logger, keyPrefix: prefix })];
+      const caches: CacheService[] = [createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix }), createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix })];
       const apis: ApiHarness[] = [];
       try {
         for (const cache of caches) apis.push(await startApi({ store: opened.store, cache, env: { RATE_LIMIT_PER_MINUTE: '4', REDIS_URL: url } }));
@@ -156,7 +161,7 @@ describeWithService(
       const prefix = `${uid('p')}:`;
       // Both instances see one set of learner documents, as instances sharing a store and the fan-out do.
       const documents = createMemoryLearnerDocuments(opened.store.documents);
-      const caches = [createRedisCacheService({ url, logger, keyPrefix: prefix }), createRedisCacheService({ url, logger, keyPrefix: prefix })];
+      const caches = [createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix }), createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix })];
       const apis: ApiHarness[] = [];
       try {
         for (const cache of caches) apis.push(await startApi({ store: opened.store, cache, documents, env: { REDIS_URL: url } }));
@@ -173,7 +178,7 @@ describeWithService(
     it('when real servers share Redis (cache and fan-out), then a document change is read at once on its instance and soon on the other', async () => {
       const opened: OpenedStore = await openStore('sqlite');
       const prefix = `${uid('p')}:`;
-      const caches = [createRedisCacheService({ url, logger, keyPrefix: prefix }), createRedisCacheService({ url, logger, keyPrefix: prefix })];
+      const caches = [createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix }), createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: prefix })];
       const servers = [];
       try {
         for (const cache of caches) servers.push(await startRealServer(opened.store, cache, { REDIS_URL: url }));
@@ -190,7 +195,7 @@ describeWithService(
 
     it('when Redis goes down, then requests still succeed (cache bypassed, limiter open) and health reports the cache degraded', async () => {
       const opened: OpenedStore = await openStore('sqlite');
-      const cache = createRedisCacheService({ url, logger, keyPrefix: `${uid('p')}:`, commandTimeoutMs: 200 });
+      const cache = createRedisCacheService({ target: { kind: 'single', url }, logger, keyPrefix: `${uid('p')}:`, commandTimeoutMs: 200 });
       const api = await startApi({ store: opened.store, cache, env: { RATE_LIMIT_PER_MINUTE: '100', REDIS_URL: url } });
       try {
         const token = await api.token(uid('u'));
@@ -208,6 +213,26 @@ describeWithService(
       } finally {
         await api.close();
         await opened.dispose();
+      }
+    });
+  },
+);
+
+const clusterNodes = process.env['REDIS_CLUSTER_NODES'] ?? null;
+describeWithService(
+  'Redis cache and rate limiter on a Redis Cluster',
+  { env: 'REDIS_CLUSTER_NODES', value: clusterNodes, hint: 'Start a local cluster with `node scripts/test-services.mjs cluster-up` and load .tmp/test-services.env.' },
+  (nodes) => {
+    const logger = pino({ level: 'silent' });
+    it('when two instances share a Redis Cluster, then cache entries and rate counters are shared and expire', async () => {
+      const target = { kind: 'cluster', nodes: nodes.split(',') } as const;
+      const prefix = `${uid('p')}:`;
+      const one = createRedisCacheService({ target, logger, keyPrefix: prefix });
+      const two = createRedisCacheService({ target, logger, keyPrefix: prefix });
+      try {
+        await expectSharedCacheAndLimiter(one, two);
+      } finally {
+        for (const s of [one, two]) await s.close();
       }
     });
   },

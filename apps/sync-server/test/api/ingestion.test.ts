@@ -13,16 +13,21 @@ import { topicIdForName } from '@prepmate/crdt-model';
 import { assessmentItem, eventItem, iso, progressItem, trackBody, uid } from './fixtures.js';
 
 /** The memory document port with a switch that makes every write fail (document service down). */
-function switchableDocuments(): MemoryLearnerDocuments & { failing: boolean } {
+function switchableDocuments(): MemoryLearnerDocuments & { failing: boolean; refused: string[] } {
   const inner = createMemoryLearnerDocuments();
   const docs = {
     failing: false,
+    /** Learners whose writes were refused while failing, in order. */
+    refused: [] as string[],
     log: inner.log,
     doc: inner.doc,
     read: inner.read,
     eraseAll: inner.eraseAll,
     async apply(userId: UserId, author: string, fn: Parameters<LearnerDocuments['apply']>[2]): Promise<void> {
-      if (docs.failing) throw new Error('document service unavailable');
+      if (docs.failing) {
+        docs.refused.push(userId);
+        throw new Error('document service unavailable');
+      }
       return inner.apply(userId, author, fn);
     },
   };
@@ -226,6 +231,59 @@ describeEachStore('exactly-once ingestion and telemetry jobs', (kind) => {
     // Unchanged facts: a second run writes nothing.
     await runInsightsJob(jobDeps(), { userIds: [asUserId(user)] });
     expect(documents.log.filter((l) => l.docName === user && l.author === 'service:insights')).toHaveLength(writes);
+  });
+
+  it('when a learner only tracks scored events while the document service is down, then the next insights run finds them and writes insights from the events', async () => {
+    const user = uid('u');
+    const token = await api.token(user);
+    documents.failing = true;
+    try {
+      const res = await api.request('POST', '/api/telemetry/track', {
+        token,
+        body: trackBody(uid('e'), { eventType: 'quiz_completed', eventData: { score: 45, topicId: 'graphs', weakAreas: ['bfs'] } }),
+      });
+      expect(res.status).toBeLessThan(300);
+      // The immediate refresh after the track was tried and refused: only a run can write them now.
+      await eventually(() => documents.refused.includes(user), { timeoutMs: 10_000, intervalMs: 20 });
+    } finally {
+      documents.failing = false;
+    }
+    expect((await opened.store.batchLogs.listForUser(user, 10)).length).toBe(0);
+    // Discovered from the stored events of the look-back window (no batch, no document).
+    await runInsightsJob(jobDeps(), { lookbackMs: 3_600_000 + offsetMs });
+    const progress = await api.request('GET', '/api/progress', { token });
+    const insights = progress.json.data.insights;
+    expect(insights).toMatchObject({ basis: 'events', assessmentCount: 1, events: { samples: 1 } });
+    expect(insights.weakAreas[0]).toMatchObject({ area: 'bfs', occurrences: 1 });
+  });
+
+  it('when a learner only tracks events without scores, then the insights run does not open their document', async () => {
+    const quiet = uid('u');
+    const scored = uid('u');
+    const res = await api.request('POST', '/api/telemetry/track', { token: await api.token(quiet), body: trackBody(uid('e')) });
+    expect(res.status).toBeLessThan(300);
+    await opened.store.telemetry.insertEvents([
+      {
+        userId: scored,
+        eventType: 'quiz_completed',
+        eventData: { score: 70 },
+        metadata: { eventId: uid('e'), clientTimestamp: now(), serverTimestamp: now() },
+        status: 'completed',
+        retryCount: 0,
+        batchId: null,
+        createdAt: now(),
+        updatedAt: now(),
+      },
+    ]);
+    documents.failing = true;
+    try {
+      // Every write is refused and recorded: the run shows whose documents it tried to open.
+      await runInsightsJob(jobDeps(), { lookbackMs: 3_600_000 + offsetMs });
+    } finally {
+      documents.failing = false;
+    }
+    expect(documents.refused).toContain(scored);
+    expect(documents.refused).not.toContain(quiet);
   });
 
   it('when the retention job runs, then events older than RETENTION_DAYS are deleted and newer ones kept', async () => {

@@ -63,6 +63,8 @@ function proseRulesHold(kind: 'track' | 'event' | 'assessment' | 'progress', dat
   if (kind === 'assessment') {
     const { correctAnswers, questionsAttempted } = data;
     if (typeof correctAnswers === 'number' && typeof questionsAttempted === 'number' && correctAnswers > questionsAttempted) return false;
+    // Not dated more than 5 minutes after the server's clock.
+    if (typeof data['completedAt'] === 'string' && Date.parse(data['completedAt']) > Date.now() + 5 * 60_000) return false;
   }
   return true;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
+import { redisTargetOf } from '../../src/redis/connection.js';
 
 describe('loadConfig', () => {
   it('when the environment is empty, then the embedded defaults apply', () => {
@@ -17,6 +18,22 @@ describe('loadConfig', () => {
     });
     expect(config.MONGODB_URI).toBeUndefined();
     expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('when the quotas per learner are not set, then their generous defaults apply, and a value out of range is refused by name', () => {
+    expect(loadConfig({})).toMatchObject({
+      SYNC_MAX_DOCUMENT_BYTES: 24 * 1024 * 1024,
+      SYNC_MAX_DOCUMENTS_PER_LEARNER: 100,
+      SYNC_MAX_SOCKETS_PER_LEARNER: 32,
+      SYNC_WRITE_BYTES_PER_SECOND: 64 * 1024,
+      SYNC_WRITE_BURST_BYTES: 16 * 1024 * 1024,
+    });
+    // The document quota stays below the send-queue cap: the full state of any document fits it.
+    const defaults = loadConfig({});
+    expect(defaults.SYNC_MAX_DOCUMENT_BYTES).toBeLessThan(defaults.SYNC_MAX_BUFFERED_BYTES);
+    for (const [name, value] of [['SYNC_MAX_DOCUMENT_BYTES', '1000'], ['SYNC_MAX_DOCUMENTS_PER_LEARNER', '0'], ['SYNC_MAX_SOCKETS_PER_LEARNER', 'many'], ['SYNC_WRITE_BYTES_PER_SECOND', '-1'], ['SYNC_WRITE_BURST_BYTES', '1.5']] as const) {
+      expect(() => loadConfig({ [name]: value }), name).toThrow(new RegExp(`${name}=.*accepts`));
+    }
   });
 
   it('when a value is empty, then it counts as unset', () => {
@@ -50,6 +67,17 @@ describe('loadConfig', () => {
     const config = loadConfig({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json' });
     expect(config).toMatchObject({ HOST: '0.0.0.0', JWT_USER_CLAIM: 'sub', JWT_ROLE_CLAIM: 'role', JWT_SERVICE_ROLE: 'service', JWT_MAX_LIFETIME_SECONDS: 604_800 });
     expect(loadConfig({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks' }).JWT_JWKS_URL).toBe('http://127.0.0.1:8080/jwks');
+  });
+
+  it('when REDIS_CLUSTER_NODES lists cluster nodes, then Redis is that cluster; with REDIS_URL too, or a bad node, start fails naming it', () => {
+    const nodes = 'rediss://app:pw@node-a.internal:6380, rediss://app:pw@node-b.internal:6380';
+    const config = loadConfig({ REDIS_CLUSTER_NODES: nodes });
+    expect(redisTargetOf(config)).toEqual({ kind: 'cluster', nodes: ['rediss://app:pw@node-a.internal:6380', 'rediss://app:pw@node-b.internal:6380'] });
+    expect(redisTargetOf(loadConfig({ REDIS_URL: 'redis://cache:6379' }))).toEqual({ kind: 'single', url: 'redis://cache:6379' });
+    expect(redisTargetOf(loadConfig({}))).toBeNull();
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: nodes, REDIS_URL: 'redis://cache:6379' })).toThrow(/REDIS_CLUSTER_NODES: set either REDIS_URL .* or REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:7001/2' })).toThrow(/REDIS_CLUSTER_NODES=.*no database path/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:7001,rediss://b:7002' })).toThrow(/REDIS_CLUSTER_NODES=.*one scheme/);
   });
 
   it('when dev mode has HOST set, then HOST wins over the loopback default', () => {

@@ -14,6 +14,7 @@ import { createMemoryCacheService } from '../../src/cache/index.js';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer, type SyncTuning } from '../../src/server.js';
 import type { SyncConfig, SyncService } from '../../src/ws/sync-service.js';
+import type { RedisTarget } from '../../src/redis/connection.js';
 import { StoreUnavailableError } from '../../src/storage/errors.js';
 import { createMongoStore, createSqliteStore } from '../../src/storage/index.js';
 import type { DocumentStore, Store } from '../../src/storage/ports.js';
@@ -113,7 +114,7 @@ export interface SyncTestServer {
  */
 export async function startSyncServer(
   store: Store,
-  overrides: { config?: Partial<SyncConfig>; redis?: { readonly url: string; readonly keyPrefix?: string } | null; options?: SyncTuning; port?: number } = {},
+  overrides: { config?: Partial<SyncConfig>; redis?: { readonly target: RedisTarget; readonly keyPrefix?: string } | null; options?: SyncTuning; port?: number } = {},
 ): Promise<SyncTestServer> {
   const sync = { ...testSyncConfig, ...overrides.config };
   const env: Record<string, string> = {
@@ -124,7 +125,9 @@ export async function startSyncServer(
     DATA_DIR: '/nonexistent-data-dir',
   };
   for (const [key, value] of Object.entries(sync)) env[key] = String(value);
-  if (overrides.redis) env['REDIS_URL'] = overrides.redis.url;
+  const redis = overrides.redis?.target;
+  if (redis?.kind === 'single') env['REDIS_URL'] = redis.url;
+  if (redis?.kind === 'cluster') env['REDIS_CLUSTER_NODES'] = redis.nodes.join(',');
   const cache = createMemoryCacheService();
   const running = await startServer(loadConfig(env), {
     logger: silentLogger,

@@ -225,6 +225,21 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         await expect(store.audit.list({ limit: 10, cursor: 'not-a-cursor' })).rejects.toThrow(InvalidCursorError);
       });
 
+      it('when learners have events around a time, then listActiveUsers names those with events since then, each once, in userId order', async () => {
+        await store.telemetry.insertEvents([
+          event('old-only', 'o1', { createdAt: at(-60_000) }),
+          event('alice', 'a1', { createdAt: at(-60_000) }),
+          event('alice', 'a2', { createdAt: at(5_000) }),
+          event('alice', 'a3', { createdAt: at(1_000) }),
+          event('bob', 'b1', { createdAt: at(30_000) }),
+          event('carol', 'c1', { createdAt: at(5_000) }),
+          event('dave', 'd1', { createdAt: at(0) }),
+        ]);
+        expect(await store.telemetry.listActiveUsers(at(0), 100)).toEqual(['alice', 'bob', 'carol', 'dave']);
+        expect(await store.telemetry.listActiveUsers(at(0), 2)).toEqual(['alice', 'bob']);
+        expect(await store.telemetry.listActiveUsers(at(60_000), 100)).toEqual([]);
+      });
+
       it('when retention runs, then only events older than the cutoff are deleted', async () => {
         await store.telemetry.insertEvents([event('alice', 'a', { createdAt: at(-2) }), event('bob', 'b', { createdAt: at(-1) }), event('alice', 'c', { createdAt: at(0) })]);
         expect(await store.telemetry.deleteEventsOlderThan(at(0))).toBe(2);

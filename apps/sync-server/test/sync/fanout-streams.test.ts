@@ -1,16 +1,14 @@
 /**
- * The Redis Streams fan-out on its own, against a real Redis: who receives what, and that the
- * streams of documents nobody writes any more do not stay in Redis.
+ * The Redis Streams fan-out on its own, against a real Redis and a real Redis Cluster: who
+ * receives what, and that the streams of documents nobody writes any more do not stay in Redis.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Fanout, FanoutMessage } from '../../src/fanout/ports.js';
 import { createRedisFanout, documentStreamKey, type RedisFanoutOptions } from '../../src/fanout/redis-streams.js';
-import { describeWithService } from '../helpers/stores.js';
+import { isClusterClient, type RedisClient } from '../../src/redis/connection.js';
+import { adminClient, deleteUnder, describeOnRedis, keysMatching } from '../helpers/redis.js';
 import { silentLogger, until } from '../helpers/sync.js';
-
-const redisUrl = process.env['REDIS_URL'] ?? null;
 
 /** Redis Cluster's key slot (CRC16/XMODEM of the hash tag, or of the key without one, mod 16384). */
 function keySlot(key: string): number {
@@ -25,18 +23,34 @@ function keySlot(key: string): number {
   return crc % 16384;
 }
 
-describeWithService('fan-out over Redis Streams, one stream per document', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => describe('adapter', () => {
-  const redis = new Redis(url);
+describeOnRedis('fan-out over Redis Streams, one stream per document', ({ name, target }) => describe('adapter', () => {
+  let redis: RedisClient;
   const started: Fanout[] = [];
   const prefixes: string[] = [];
 
-  async function instance(prefix: string, tuning: Partial<RedisFanoutOptions> = {}): Promise<{ fanout: Fanout; received: FanoutMessage[]; gaps: number[] }> {
+  async function instance(prefix: string, tuning: Partial<RedisFanoutOptions> = {}): Promise<{ fanout: Fanout; received: FanoutMessage[]; gaps: number[]; instanceId: string }> {
     const received: FanoutMessage[] = [];
     const gaps: number[] = [];
-    const fanout = createRedisFanout({ url, instanceId: randomUUID(), keyPrefix: prefix, logger: silentLogger, ...tuning });
+    const instanceId = randomUUID();
+    const fanout = createRedisFanout({ target, instanceId, keyPrefix: prefix, logger: silentLogger, ...tuning });
     await fanout.start({ onMessage: (m) => received.push(m), onGap: () => gaps.push(Date.now()) });
     started.push(fanout);
-    return { fanout, received, gaps };
+    return { fanout, received, gaps, instanceId };
+  }
+
+  /** Closes every connection of one instance on every node (its connections are named after it), as a network cut does. */
+  async function cutConnections(instanceId: string): Promise<number> {
+    const nodes = isClusterClient(redis) ? redis.nodes('master') : [redis];
+    let killed = 0;
+    for (const node of nodes) {
+      const list = (await node.client('LIST')) as string;
+      for (const line of list.split('\n')) {
+        if (!line.includes(` name=prepmate:fanout:${instanceId} `)) continue;
+        const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+        if (id) killed += Number(await node.client('KILL', 'ID', id));
+      }
+    }
+    return killed;
   }
   const freshPrefix = (): string => {
     const prefix = `prepmate:test:${randomUUID()}`;
@@ -46,14 +60,14 @@ describeWithService('fan-out over Redis Streams, one stream per document', { env
   const update = (docName: string, byte: number): FanoutMessage => ({ kind: 'update', docName, author: 'u', payload: new Uint8Array([byte]) });
   const docsOf = (messages: readonly FanoutMessage[]): string[] => [...new Set(messages.map((m) => m.docName))].sort();
 
+  beforeAll(async () => {
+    redis = await adminClient(target);
+  });
   afterEach(async () => {
     for (const f of started.splice(0)) await f.stop();
   });
   afterAll(async () => {
-    for (const prefix of prefixes) {
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-    }
+    for (const prefix of prefixes) await deleteUnder(redis, prefix);
     redis.disconnect();
   });
 
@@ -106,6 +120,25 @@ describeWithService('fan-out over Redis Streams, one stream per document', { env
     expect(a.received.filter((m) => m.docName === 'doc' && m.kind === 'update' && m.payload[0] === 2)).toEqual([]);
   });
 
+  it('when an instance loses its connections to Redis and gets them back, then it reports a gap and receives again', async () => {
+    const prefix = freshPrefix();
+    const a = await instance(prefix);
+    const b = await instance(prefix);
+    b.fanout.subscribe('doc');
+    await until(async () => {
+      a.fanout.publish(update('doc', 1));
+      return b.received.length > 0;
+    }, 'subscribed');
+    expect(b.gaps).toEqual([]);
+    expect(await cutConnections(b.instanceId)).toBeGreaterThan(0);
+    await until(() => b.gaps.length > 0, 'gap reported after the connections came back', 15_000);
+    await until(async () => {
+      a.fanout.publish(update('doc', 2));
+      return b.received.some((m) => m.kind === 'update' && m.payload[0] === 2);
+    }, 'receives again', 15_000);
+    expect(a.gaps).toEqual([]);
+  });
+
   it('when a document stream gets no more appends, then Redis deletes it after the TTL; while written, it is trimmed', async () => {
     const prefix = freshPrefix();
     const a = await instance(prefix, { ttlMs: 300, maxLen: 10 });
@@ -126,12 +159,33 @@ describeWithService('fan-out over Redis Streams, one stream per document', { env
     const a = await instance(prefix, { shards: 4 });
     const names = ['alice', 'bob', 'carol/notes', 'dave', 'erin', 'frank'];
     for (const name of names) a.fanout.subscribe(name);
-    await until(async () => (await redis.keys(`${prefix}:*:w:*`)).length > 0, 'wake keys written');
-    const wakeSlots = new Set((await redis.keys(`${prefix}:*:w:*`)).map(keySlot));
     const docSlots = names.map((n) => keySlot(documentStreamKey(prefix, 4, n)));
-    // Every stream a shard reader blocks on shares the slot of its wake key (one XREAD, one slot)...
-    for (const slot of docSlots) expect(wakeSlots.has(slot)).toBe(true);
+    const wakeSlots = async (): Promise<Set<number>> => new Set((await keysMatching(redis, `${prefix}:*:w:*`)).map(keySlot));
+    // Every stream a shard reader blocks on shares the slot of its wake key (one XREAD, one slot).
+    // Each shard's wake key is written on its own (on a cluster, on its own node): wait for all.
+    await until(async () => {
+      const slots = await wakeSlots();
+      return docSlots.every((slot) => slots.has(slot));
+    }, 'a wake key in the slot of every subscribed document');
+    expect((await wakeSlots()).size).toBe(new Set(docSlots).size);
     // ...and documents spread over several slots.
     expect(new Set(docSlots).size).toBeGreaterThan(1);
   });
+
+  if (name === 'redis-cluster') {
+    it('on a Redis Cluster, spreads the shards over several primaries and computes the slots the cluster itself does', async () => {
+      const prefix = freshPrefix();
+      const keys = Array.from({ length: 16 }, (_, i) => documentStreamKey(prefix, 16, `learner-${i}`));
+      // The slot the cluster computes is the one the test's reasoning above relies on.
+      for (const key of keys) expect(Number(await redis.cluster('KEYSLOT', key))).toBe(keySlot(key));
+      const owners = new Set<string>();
+      const slots = (await redis.cluster('SLOTS')) as unknown as Array<[number, number, [string, number, ...unknown[]]]>;
+      for (const key of keys) {
+        const slot = keySlot(key);
+        const range = slots.find(([from, to]) => slot >= from && slot <= to);
+        if (range) owners.add(`${range[2][0]}:${range[2][1]}`);
+      }
+      expect(owners.size).toBeGreaterThan(1);
+    });
+  }
 }));

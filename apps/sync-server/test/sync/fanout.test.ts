@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/storage/ports.js';
 import { createTokenService } from '../../src/auth/tokens.js';
-import { describeWithService } from '../helpers/stores.js';
+import { adminClient, deleteUnder, describeOnRedis } from '../helpers/redis.js';
 import {
   backendFactories,
   connectClient,
@@ -21,9 +20,7 @@ import {
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import type { DocName } from '../../src/ids.js';
 
-const redisUrl = process.env['REDIS_URL'] ?? null;
-
-describeWithService('two instances on one Redis and one store', { env: 'REDIS_URL', value: redisUrl, hint: 'Start Redis and export REDIS_URL=redis://127.0.0.1:6379 (node scripts/test-services.mjs up).' }, (url) => describe.each(backendFactories())('on $name', ({ create }) => {
+describeOnRedis('two instances on one store', ({ target, env: redisEnv }) => describe.each(backendFactories())('on $name', ({ create }) => {
   let backend: StoreBackend;
   let store: Store;
   const clients: TestClient[] = [];
@@ -48,11 +45,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
     for (const child of children.splice(0)) await child.kill('SIGKILL');
   });
   afterAll(async () => {
-    const redis = new Redis(url);
-    for (const prefix of prefixes) {
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-    }
+    const redis = await adminClient(target);
+    for (const prefix of prefixes) await deleteUnder(redis, prefix);
     redis.disconnect();
     await store?.close();
     await backend?.remove();
@@ -60,8 +54,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
 
   it('when clients of one document are on different instances, then updates and awareness converge', async () => {
     const keyPrefix = freshPrefix();
-    const one = await startSyncServer(store, { redis: { url, keyPrefix } });
-    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
+    const one = await startSyncServer(store, { redis: { target, keyPrefix } });
+    const two = await startSyncServer(store, { redis: { target, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('multi');
     const a = connectClient(one.syncUrl, 'multi', token);
@@ -84,8 +78,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
   it('when an instance loads a document another one holds unflushed updates of, then it asks for them over the stream', async () => {
     const keyPrefix = freshPrefix();
     // A long flush window: the first instance's updates are only in its memory.
-    const one = await startSyncServer(store, { redis: { url, keyPrefix }, config: { UPDATE_FLUSH_MS: 10_000 } });
-    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
+    const one = await startSyncServer(store, { redis: { target, keyPrefix }, config: { UPDATE_FLUSH_MS: 10_000 } });
+    const two = await startSyncServer(store, { redis: { target, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('late');
     const a = connectClient(one.syncUrl, 'late', token);
@@ -100,7 +94,7 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
 
   it('when one of two instances is killed, then nothing its clients wrote is lost', async () => {
     const keyPrefix = freshPrefix();
-    const env = { ...backend.env, REDIS_URL: url, REDIS_KEY_PREFIX: keyPrefix, UPDATE_FLUSH_MS: '2000' };
+    const env = { ...backend.env, ...redisEnv, REDIS_KEY_PREFIX: keyPrefix, UPDATE_FLUSH_MS: '2000' };
     const one = await spawnSyncServer(env);
     const two = await spawnSyncServer({ ...env, UPDATE_FLUSH_MS: '50' });
     children.push(one, two);
@@ -122,8 +116,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
 
   it('when a document is erased on one instance, then the other instance holding it closes its sockets', async () => {
     const keyPrefix = freshPrefix();
-    const one = await startSyncServer(store, { redis: { url, keyPrefix } });
-    const two = await startSyncServer(store, { redis: { url, keyPrefix } });
+    const one = await startSyncServer(store, { redis: { target, keyPrefix } });
+    const two = await startSyncServer(store, { redis: { target, keyPrefix } });
     servers.push(one, two);
     const token = await tokens.sign('erased');
     const a = connectClient(one.syncUrl, 'erased', token);
@@ -139,12 +133,14 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
     await until(() => two.service.status().loadedDocuments === 0, 'and dropped the document');
   });
 
-  it('when an instance loses Redis and the entries written meanwhile are gone, then it catches up from the store', async () => {
+  // One Redis only: cutting one instance off needs a proxy in front of its Redis, and cluster
+  // clients connect to the addresses the nodes announce, past any proxy in front of a seed.
+  if (target.kind === 'single') it('when an instance loses Redis and the entries written meanwhile are gone, then it catches up from the store', async () => {
     const keyPrefix = freshPrefix();
-    const proxy = await tcpProxy('127.0.0.1', Number(new URL(url).port || 6379));
+    const proxy = await tcpProxy('127.0.0.1', Number(new URL(target.url).port || 6379));
     try {
-      const one = await startSyncServer(store, { redis: { url, keyPrefix } });
-      const two = await startSyncServer(store, { redis: { url: `redis://127.0.0.1:${proxy.port}`, keyPrefix } });
+      const one = await startSyncServer(store, { redis: { target, keyPrefix } });
+      const two = await startSyncServer(store, { redis: { target: { kind: 'single', url: `redis://127.0.0.1:${proxy.port}` }, keyPrefix } });
       servers.push(one, two);
       const token = await tokens.sign('gap');
       const a = connectClient(one.syncUrl, 'gap', token);
@@ -158,9 +154,8 @@ describeWithService('two instances on one Redis and one store', { env: 'REDIS_UR
       await proxy.cut();
       for (let i = 0; i < 30; i++) a.map.set(`k${i}`, i);
       await until(async () => (await readStored(store, 'gap')).getMap('m').size === 31, 'written to the store by the first instance');
-      const redis = new Redis(url);
-      const keys = await redis.keys(`${keyPrefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      const redis = await adminClient(target);
+      await deleteUnder(redis, keyPrefix);
       redis.disconnect();
       expect(b.map.size).toBe(1);
       await proxy.restore();

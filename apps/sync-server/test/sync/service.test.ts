@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { asUserId } from '../../src/ids.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { connectClient, rawSocket, readStored, sqliteBackend, startSyncServer, until, useSqliteSyncServer } from '../helpers/sync.js';
+import type { RedisTarget } from '../../src/redis/connection.js';
 
 describe('sync service', () => {
   const fx = useSqliteSyncServer();
@@ -52,6 +53,8 @@ describe('sync service', () => {
       expect(text).toContain(name);
     }
     expect(text).toMatch(/prepmate_sync_updates_total\{[^}]*source="client"[^}]*\} [1-9]/);
+    // The row is readable a moment before the flush's completion empties the backlog.
+    await until(() => fx.server.service.status().logBacklog === 0, 'backlog drained');
     expect(fx.server.service.status()).toMatchObject({ storeHealthy: true, logBacklog: 0 });
     a.destroy();
   });
@@ -96,10 +99,14 @@ describe('socket hygiene', () => {
 });
 
 describe('fan-out without a reachable Redis', () => {
-  it('when REDIS_URL points nowhere, then the service still starts, syncs as a single instance and stops', async () => {
+  const nowhere: Array<[string, RedisTarget]> = [
+    ['REDIS_URL', { kind: 'single', url: 'redis://127.0.0.1:1' }],
+    ['REDIS_CLUSTER_NODES', { kind: 'cluster', nodes: ['redis://127.0.0.1:1', 'redis://127.0.0.1:2'] }],
+  ];
+  it.each(nowhere)('when %s points nowhere, then the service still starts, syncs as a single instance and stops', async (_, target) => {
     const backend = await sqliteBackend();
     const store = await backend.open();
-    const server = await startSyncServer(store, { redis: { url: 'redis://127.0.0.1:1', keyPrefix: 'prepmate:test:nowhere' } });
+    const server = await startSyncServer(store, { redis: { target, keyPrefix: 'prepmate:test:nowhere' } });
     try {
       const token = await server.tokens.sign('lonely');
       const a = connectClient(server.syncUrl, 'lonely', token);

@@ -4,6 +4,7 @@ import { backoffDelay } from '../outbox/backoff.js';
 import type { GetToken } from '../outbox/transport.js';
 import type { Clock, ConnectivityPort } from '../ports.js';
 import { MESSAGE_DURABLE_ACK, readDurableAckBody, type AckTracker } from './ack.js';
+import { closePolicy, quotaRetryDelay, type ServerClose } from './server-close.js';
 
 /**
  * The server's TOKEN_EXPIRED close (docs/PROTOCOL.md): the token the socket was opened with ran
@@ -32,6 +33,8 @@ export interface DocConnectionOptions {
   readonly maxBackoffMs?: number;
   readonly onChange: () => void;
   readonly onError: (message: string) => void;
+  /** The server closed the socket with a named code an app should explain (a quota, a slow link). */
+  readonly onServerClose?: (close: ServerClose) => void;
 }
 
 export interface DocConnection {
@@ -40,6 +43,8 @@ export interface DocConnection {
   readonly synced: boolean;
   /** Last durable ack that covered new changes, ms since epoch. */
   readonly lastAckTime: number | null;
+  /** The last named close of the server, until the document syncs again (null: none). */
+  readonly serverClose: ServerClose | null;
   /** Starts (or resumes) connecting. */
   connect(): void;
   destroy(): void;
@@ -59,6 +64,13 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
   let forceRefresh = false;
   let reconnectTimer: unknown = null;
   let connecting = false;
+  let serverClose: ServerClose | null = null;
+  /** Quota closes in a row (reset by a durable ack): each doubles the wait before reconnecting. */
+  let quotaRepeats = 0;
+  /** No reconnect before this time (a quota close asked to wait), ms since epoch. */
+  let notBefore = 0;
+  /** The server closed with a code after which reconnecting would only be refused again. */
+  let stopped = false;
   const opened = new WeakSet<object>();
 
   const Base = options.WebSocket;
@@ -88,6 +100,7 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
       return;
     }
     if (p.ws && tracker.acked(p.ws, ack)) {
+      quotaRepeats = 0;
       lastAckTime = clock.now();
       options.onChange();
     }
@@ -101,7 +114,10 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     }
     options.onChange();
   });
-  provider.on('sync', () => options.onChange());
+  provider.on('sync', (isSynced: boolean) => {
+    if (isSynced) serverClose = null;
+    options.onChange();
+  });
   provider.on('connection-error', () => options.onError('WebSocket error'));
   provider.on('connection-close', (event, p) => {
     const ws = p.ws;
@@ -110,20 +126,36 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     if (ws && !opened.has(ws)) forceRefresh = true;
     // The server saw the token expire on an open socket: the cached token is stale too.
     if (event && event.code === CLOSE_TOKEN_EXPIRED) forceRefresh = true;
-    const final = event !== null && event.code >= 4400 && event.code < 4500 && event.code !== CLOSE_TOKEN_EXPIRED;
-    if (final) options.onError(`server closed the document connection: ${event.code} ${event.reason}`);
+    const policy = event ? closePolicy(event.code) : null;
+    const final = policy ? policy.minRetryMs === null : event !== null && event.code >= 4400 && event.code < 4500 && event.code !== CLOSE_TOKEN_EXPIRED;
+    let minDelay = 0;
+    if (event && policy) {
+      // A quota close: wait (longer each time) or stop; never the usual quick reconnect, which
+      // would send the same refused bytes or open the same refused socket again.
+      if (policy.minRetryMs) quotaRepeats++;
+      minDelay = policy.minRetryMs ? quotaRetryDelay(policy.minRetryMs, quotaRepeats) : 0;
+      const now = clock.now();
+      notBefore = now + minDelay;
+      serverClose = { code: event.code, reason: policy.reason, detail: event.reason, at: now, retryAt: final ? null : now + minDelay };
+      options.onServerClose?.(serverClose);
+    }
+    if (final && event) {
+      stopped = true;
+      options.onError(`server closed the document connection: ${event.code} ${policy ? policy.reason : event.reason}${policy && event.reason ? ` (${event.reason})` : ''}; local edits are kept`);
+    }
     // 1009: a frame above the server's SYNC_MAX_MESSAGE_BYTES. Retrying sends the same frame again, so
     // say so loudly: the edits are safe locally but will not reach the server as they are.
     if (event && event.code === 1009) options.onError('a document message exceeded the server limit (1009 MESSAGE_TOO_BIG); local edits are kept');
     // Take reconnection over from y-websocket: its own timer finds shouldConnect false and does nothing.
     p.shouldConnect = false;
-    if (!destroyed && !final) schedule();
+    if (!destroyed && !final) schedule(minDelay);
     options.onChange();
   });
 
-  function schedule(): void {
+  function schedule(minDelay = 0): void {
     if (destroyed || reconnectTimer !== null) return;
-    const delay = failures === 0 ? 0 : backoffDelay(failures, options.random, { baseMs: 250, maxMs: maxBackoffMs });
+    const backoff = failures === 0 ? 0 : backoffDelay(failures, options.random, { baseMs: 250, maxMs: maxBackoffMs });
+    const delay = Math.max(minDelay, backoff);
     failures++;
     reconnectTimer = clock.setTimeout(() => {
       reconnectTimer = null;
@@ -132,8 +164,10 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
   }
 
   async function open(): Promise<void> {
-    if (destroyed || connecting || provider.ws !== null) return;
+    if (destroyed || stopped || connecting || provider.ws !== null) return;
     if (!connectivity.isOnline()) return; // the `online` listener reconnects
+    // Coming back online does not cut a quota wait short: the timer reconnects when it is over.
+    if (clock.now() < notBefore) return;
     connecting = true;
     try {
       const token = await options.getToken({ forceRefresh });
@@ -170,6 +204,9 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     },
     get lastAckTime() {
       return lastAckTime;
+    },
+    get serverClose() {
+      return serverClose;
     },
     connect: () => void open(),
     destroy() {

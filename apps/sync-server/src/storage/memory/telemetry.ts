@@ -1,4 +1,5 @@
 import type { EventPage, EventQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { clampLimit } from '../shared.js';
 import { clone, deleteWhere, eventKey, type MemoryDb } from './connection.js';
 import { keysetPage } from './paging.js';
 
@@ -34,6 +35,11 @@ export function memoryTelemetry(db: MemoryDb): TelemetryStore {
       return stored ? clone(stored.record) : null;
     }),
     countEvents: op(async (userId: string) => [...events.values()].filter((e) => e.record.userId === userId).length),
+    listActiveUsers: op(async (since: Date, limit: number) => {
+      const users = new Set<string>();
+      for (const { record: r } of events.values()) if (r.createdAt >= since) users.add(r.userId);
+      return [...users].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, clampLimit(limit, 100_000));
+    }),
     deleteUserEvents: op(async (userId: string) => deleteWhere(events, (e) => e.record.userId === userId)),
     deleteEventsOlderThan: op(async (cutoff: Date) => deleteWhere(events, (e) => e.record.createdAt < cutoff)),
   };

@@ -145,7 +145,7 @@ export function buildModels(conn: Connection) {
       claimSeq: { type: Number, default: 0 },
       errors: [{ _id: false, at: Date, message: String }],
     },
-    // `errors` is the contract's field name; we never use mongoose documents' own `errors`.
+    // `errors` is the API's field name; we never use mongoose documents' own `errors`.
     { ...options, collection: 'syncQueues', suppressReservedKeysWarning: true },
   );
   syncQueue.index({ userId: 1, status: 1 });

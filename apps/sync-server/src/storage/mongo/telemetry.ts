@@ -1,4 +1,5 @@
 import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { clampLimit } from '../shared.js';
 import { insertIgnoringDuplicates, withoutUndefined } from './connection.js';
 import { ObjectId, type Models, type TelemetryDoc } from './models.js';
 import { keysetPage } from './paging.js';
@@ -60,6 +61,17 @@ export function mongoTelemetry(m: Models): TelemetryStore {
       return row ? toEvent(row) : null;
     },
     countEvents: (userId: string) => m.telemetry.countDocuments({ userId }),
+    async listActiveUsers(since: Date, limit: number) {
+      const rows = await m.telemetry.aggregate<{ _id: string }>([
+        { $match: { createdAt: { $gte: since } } },
+        // Grouped by learner only: FerretDB implements neither `$max` nor `$first` in `$group`,
+        // so "most recent first" is not offered by any adapter.
+        { $group: { _id: '$userId' } },
+        { $sort: { _id: 1 } },
+        { $limit: clampLimit(limit, 100_000) },
+      ]);
+      return rows.map((r) => r._id);
+    },
     deleteUserEvents: async (userId: string) => (await m.telemetry.deleteMany({ userId })).deletedCount,
     deleteEventsOlderThan: async (cutoff: Date) => (await m.telemetry.deleteMany({ createdAt: { $lt: cutoff } })).deletedCount,
   };

@@ -61,6 +61,12 @@ export interface TelemetryStore {
   /** The stored event `(userId, eventId)`, or `null`: a repeated track answers with what was stored. */
   findEvent(userId: string, eventId: string): Promise<TelemetryEventRecord | null>;
   countEvents(userId: string): Promise<number>;
+  /**
+   * Learners with an event stored at or after `since` (by `createdAt`), each once, in userId
+   * order, at most `limit` (1–100 000). The insights job finds learners who only send events
+   * this way.
+   */
+  listActiveUsers(since: Date, limit: number): Promise<string[]>;
   deleteUserEvents(userId: string): Promise<number>;
   deleteEventsOlderThan(cutoff: Date): Promise<number>;
 }

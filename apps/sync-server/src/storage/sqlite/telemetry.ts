@@ -1,5 +1,5 @@
 import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { metadataFromJson, metadataToJson } from '../shared.js';
+import { clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { EventRowParams, SqliteAppender } from './appender.js';
 import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
@@ -101,6 +101,14 @@ export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): Telemet
         return row === undefined ? null : toEvent(row);
       }),
     countEvents: (userId: string) => db.run((c) => (c.prep('SELECT COUNT(*) AS n FROM telemetry WHERE user_id = ?').get(userId) as { n: number }).n),
+    listActiveUsers: (since: Date, limit: number) =>
+      db.run((c) =>
+        (
+          c
+            .prep('SELECT DISTINCT user_id FROM telemetry WHERE created_at >= ? ORDER BY user_id LIMIT ?')
+            .all(since.getTime(), clampLimit(limit, 100_000)) as { user_id: string }[]
+        ).map((r) => r.user_id),
+      ),
     deleteUserEvents: (userId: string) => db.run((c) => c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes),
     deleteEventsOlderThan: (cutoff: Date) => db.run((c) => c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes),
   };

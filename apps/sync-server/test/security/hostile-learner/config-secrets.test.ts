@@ -9,6 +9,7 @@ describe('hostile learner: configuration errors do not print secrets', () => {
     ['MONGODB_URI', 'mongo://admin:s3cr3t-pw@db.internal:27017/prod', 's3cr3t-pw', /MONGODB_URI="mongo:\/\/\*\*\*@db\.internal:27017\/prod": accepts a mongodb:\/\//],
     ['MONGODB_URI', 'postgres://admin:p@ss/w0rd@db.internal/x?password=q1w2e3', 'w0rd', /MONGODB_URI=.*\*\*\*/],
     ['REDIS_URL', 'http://:redis-pass-42@cache.internal:6379', 'redis-pass-42', /REDIS_URL="http:\/\/\*\*\*@cache\.internal:6379": accepts a redis:\/\//],
+    ['REDIS_CLUSTER_NODES', 'redis://:cluster-pass-9@a.internal:7001,http://:cluster-pass-9@b.internal:7002', 'cluster-pass-9', /REDIS_CLUSTER_NODES="redis:\/\/\*\*\*@a\.internal:7001,http:\/\/\*\*\*@b\.internal:7002": accepts comma-separated redis:\/\//],
     ['JWT_JWKS_URL', 'https://user:jwks-pass-7@idp.example/jwks', 'jwks-pass-7', /JWT_JWKS_URL=.*: accepts an https:\/\/ URL/],
     ['FIELD_ENCRYPTION_KEY', 'k1:c2VjcmV0LWtleS10b28tc2hvcnQ=', 'c2VjcmV0LWtleS10b28tc2hvcnQ', /FIELD_ENCRYPTION_KEY/],
     ['BATCH_SIGNING_KEYS', 'app:tiny-secret', 'tiny-secret', /BATCH_SIGNING_KEYS/],

@@ -3,8 +3,11 @@ import type { ItemResult, SendOutcome, WireItem } from '../transport.js';
 import type { OutboxItem } from '../types.js';
 import type { FlushResult } from './api.js';
 
-/** Per-item error codes that mean "try again", not "this item is bad". */
-const transientCodes: ReadonlySet<string> = new Set(['STORE_UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED']);
+/**
+ * Per-item error codes that mean "try again", not "this item is bad". `QUOTA_EXCEEDED`: the
+ * learner document is full; the item is kept (nothing the learner did is dropped) and sent later.
+ */
+const transientCodes: ReadonlySet<string> = new Set(['STORE_UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED', 'QUOTA_EXCEEDED']);
 
 /** JSON around each item in a request (`{"itemType":"event","itemData":…}` plus `sentAt`). */
 export const WIRE_OVERHEAD_PER_ITEM = 128;

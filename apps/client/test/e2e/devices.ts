@@ -1,0 +1,116 @@
+/**
+ * Devices for the e2e suites: a device is a fresh browser context (its own IndexedDB, storage
+ * and service worker) with one page, whose console errors and uncaught exceptions are collected.
+ * Plus the few page helpers every suite uses to sign in and move around the app.
+ */
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterEach, expect } from 'vitest';
+import { ARTIFACTS } from './harness';
+
+/** How long any single expectation may take to come true. Generous: the machine running the suite may be shared and busy. */
+export const DEADLINE = 30_000;
+/** The desktop viewport every device starts with. */
+export const DESKTOP = { width: 1200, height: 860 } as const;
+
+export interface Device {
+  readonly name: string;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Console errors and uncaught exceptions seen on this device, each prefixed with its name. */
+  readonly errors: string[];
+}
+
+export interface DeviceOptions {
+  /** Needed by tests that save what the app downloads. */
+  readonly acceptDownloads?: boolean;
+}
+
+/** Opens a new device. The caller closes its context. */
+export async function openDevice(browser: Browser, name: string, options: DeviceOptions = {}): Promise<Device> {
+  const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: options.acceptDownloads ?? false });
+  // A missing element should not hold the run for longer than any other expectation.
+  context.setDefaultTimeout(DEADLINE);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`${name}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
+  return { name, context, page, errors };
+}
+
+/**
+ * Registers, in the calling `describe`, an `afterEach` that closes every device the test opened
+ * with the returned function and fails the test if any of them logged a console error or threw,
+ * online or offline. So the check covers every device each test used, whichever tests run.
+ */
+export function devicesPerTest(browser: () => Browser): (name: string, options?: DeviceOptions) => Promise<Device> {
+  let opened: Device[] = [];
+  afterEach(async () => {
+    const devices = opened;
+    opened = [];
+    const errors = devices.flatMap((d) => d.errors);
+    for (const d of devices) await d.context.close();
+    expect(errors, 'no console error was logged').toEqual([]);
+  });
+  return async (name, options) => {
+    const device = await openDevice(browser(), name, options);
+    opened.push(device);
+    return device;
+  };
+}
+
+export const h1 = (d: Device): Promise<string> => d.page.locator('main h1').innerText();
+
+/** Follows a link of the main navigation. */
+export async function nav(d: Device, label: string): Promise<void> {
+  await d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+}
+
+/** Opens a screen by its address and waits for its heading. */
+export async function goTo(d: Device, hash: string, title: string | RegExp): Promise<void> {
+  await d.page.evaluate((h) => (location.hash = h), hash);
+  await expect.poll(() => h1(d), { timeout: DEADLINE }).toMatch(title);
+}
+
+/** The device's session token, as the app stored it. */
+export const token = (d: Device): Promise<string> =>
+  d.page.evaluate(() => (JSON.parse(localStorage.getItem('prepmate.session.v1') ?? '{}') as { token?: string }).token ?? '');
+
+export const shot = (d: Device, file: string): Promise<Buffer> => d.page.screenshot({ path: join(ARTIFACTS, file), fullPage: true, animations: 'disabled' });
+
+/** On the sign-in screen: signs in as `userId` with the mouse or the keyboard and waits for the dashboard. */
+export async function signIn(d: Device, userId: string, how: 'mouse' | 'keyboard' = 'mouse'): Promise<void> {
+  await d.page.getByLabel('Learner id').fill(userId);
+  if (how === 'mouse') await d.page.getByRole('button', { name: 'Continue' }).click();
+  else await d.page.getByLabel('Learner id').press('Enter');
+  await expect.poll(() => h1(d), { timeout: DEADLINE }).toBe('Your practice');
+}
+
+/**
+ * Waits until the app shell is cached, so the device can reload offline: an activated worker has
+ * finished its precache. Whether it already controls this first page (clients.claim) does not
+ * matter — an offline reload is what proves the shell is served from the cache.
+ */
+export async function serviceWorkerActive(d: Device): Promise<void> {
+  const state = (): Promise<string> =>
+    d.page.evaluate(async () => {
+      const regs = await navigator.serviceWorker.getRegistrations();
+      const states = regs.map((r) => `${r.active?.state ?? '-'}/${r.installing?.state ?? '-'}/${r.waiting?.state ?? '-'}`);
+      return regs.some((r) => r.active?.state === 'activated') ? 'activated' : `not activated; registrations: [${states.join(', ')}]`;
+    });
+  await expect.poll(state, { timeout: DEADLINE, message: `${d.name}: service worker activated` }).toBe('activated');
+}
+
+/** Opens the app at `url`, signs in as `userId`, and waits for the app shell to be cached. */
+export async function openSignedIn(d: Device, url: string, userId: string, how: 'mouse' | 'keyboard' = 'mouse'): Promise<void> {
+  await d.page.goto(url);
+  await signIn(d, userId, how);
+  await serviceWorkerActive(d);
+}
+
+/** A learner id no other test (in this run or an earlier one against the same server) uses. */
+export function freshLearnerId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
