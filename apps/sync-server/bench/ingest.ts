@@ -9,10 +9,10 @@
  *   node --conditions=@prepmate/source --import tsx apps/sync-server/bench/ingest.ts
  *
  * Environment: BENCH_EVENTS (default 200000), BENCH_BATCH (500), BENCH_CONNECTIONS (4),
- * BENCH_SEED (42), BENCH_ROUNDS (8), BENCH_STORES (`sqlite,mongodb`), BENCH_VALIDATION (`workers` | `inline`).
+ * BENCH_SEED (42), BENCH_ROUNDS (8), BENCH_STORES (`sqlite,mongodb`), BENCH_VALIDATION (`inline` | `workers`).
  *
  * The server is the shipped one (`startServer`: security decorators, audit, jobs), configured
- * like a deployment would be: `VALIDATION_THREADS` = cores − 1 for `workers`, 0 for `inline`.
+ * as `npm start` runs it: `VALIDATION_THREADS` 0 (`inline`, the default), or cores − 1 for `workers`.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -227,8 +227,8 @@ interface Harness {
   close(): Promise<void>;
 }
 
-/** BENCH_VALIDATION=inline measures without the worker pool. */
-const VALIDATION = process.env['BENCH_VALIDATION'] ?? 'workers';
+/** The shipped default validates inline; BENCH_VALIDATION=workers measures the worker pool. */
+const VALIDATION = process.env['BENCH_VALIDATION'] ?? 'inline';
 
 async function startServer(store: Store, dataDir: string): Promise<Harness> {
   const config = loadConfig({

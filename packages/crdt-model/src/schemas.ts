@@ -136,6 +136,58 @@ export const eventItemSchema = z.object({
 /** A parsed event item. */
 export type EventItem = z.output<typeof eventItemSchema>;
 
+const DATE_TIME = isoDateTimeSchema._zod.def.pattern;
+const isDateTime = (v: unknown): v is string => typeof v === 'string' && (DATE_TIME === undefined || DATE_TIME.test(v));
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= LIMITS.maxIdLength && GENERIC_ID_CHARS.test(v) && notForbidden(v);
+
+/**
+ * True when `inspectJson(value, maxDepth)` would find nothing, without building paths: plain
+ * objects and arrays of strings, booleans, null and finite numbers, no forbidden key.
+ */
+function isCleanJson(value: unknown, depthLeft: number): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value !== 'object' || depthLeft <= 0) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isCleanJson(item, depthLeft - 1)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key) || !isCleanJson((value as Record<string, unknown>)[key], depthLeft - 1)) return false;
+  }
+  return true;
+}
+
+/** A plain JSON object that `checkJsonObject` accepts without needing to encode it. */
+const isSmallJsonObject = (value: unknown, maxBytes: number): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && isCleanJson(value, LIMITS.maxJsonDepth) && (JSON.stringify(value) ?? '').length * 3 <= maxBytes;
+
+/**
+ * {@link eventItemSchema}'s verdict on the common, valid event item, reached without zod
+ * (ingestion checks every item of every batch; the schema walk was most of a batch's validation
+ * time). Answers the object the schema would answer, or `null` whenever anything is unusual —
+ * an invalid item, or a valid one near a limit — and the caller then asks the schema, which
+ * decides and words the error. So it can accept only what the schema accepts.
+ */
+export function eventItemFastPath(value: unknown): EventItem | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { eventId, eventType, eventData, metadata } = value as Record<string, unknown>;
+  if (!isId(eventId)) return null;
+  if (typeof eventType !== 'string' || eventType.length < 1 || eventType.length > LIMITS.maxEventTypeLength || !EVENT_TYPE_CHARS.test(eventType)) return null;
+  if (!isSmallJsonObject(eventData, LIMITS.maxEventDataBytes)) return null;
+  if (!isSmallJsonObject(metadata, LIMITS.maxMetadataBytes)) return null;
+  const m = metadata as Record<string, unknown>;
+  if (!isDateTime(m['clientTimestamp'])) return null;
+  if (m['sentAt'] !== undefined && !isDateTime(m['sentAt'])) return null;
+  if (m['userAgent'] !== undefined && (typeof m['userAgent'] !== 'string' || m['userAgent'].length > LIMITS.maxUserAgentLength)) return null;
+  if (m['eventId'] !== undefined && !isId(m['eventId'])) return null;
+  // The schema answers a new metadata object (it is a loose object: unknown keys kept) and
+  // `eventData` as given; the keys of the item outside the schema are dropped, as zod does.
+  return { eventId, eventType, eventData, metadata: { ...(metadata as EventItem['metadata']) } };
+}
+
 /** The fields of an assessment, before the cross-field check. */
 const assessmentFields = {
   assessmentId: idSchema,

@@ -5,6 +5,8 @@ import {
   batchRequestSchema,
   docNameSchema,
   eventDataSchema,
+  eventItemFastPath,
+  eventItemSchema,
   eventTypeSchema,
   makeBatchRequestSchema,
   ownerOfDocName,
@@ -13,6 +15,7 @@ import {
   userIdSchema,
   validationDetails,
 } from '../src/index.js';
+import { mulberry32 } from '../src/testing/index.js';
 
 const assessment = { assessmentId: 'a1', topicId: 'graphs', score: 80, completedAt: '2025-03-01T10:00:00.000Z' };
 const event = { eventType: 'interview_completed', eventData: { score: 1 }, metadata: { clientTimestamp: '2025-03-01T10:00:00Z' } };
@@ -117,5 +120,79 @@ describe('batches', () => {
     const small = makeBatchRequestSchema(2);
     expect(small.safeParse({ batchId: 'b', items: Array(3).fill(item) }).success).toBe(false);
     expect(() => makeBatchRequestSchema(0)).toThrow(RangeError);
+  });
+});
+
+describe('the event item fast path', () => {
+  const valid = {
+    eventId: 'evt_1',
+    eventType: 'question_answered',
+    eventData: { questionId: 'q_1', score: 80, correct: true, tags: ['a', null], nested: { x: 1.5 } },
+    metadata: { clientTimestamp: '2026-01-01T10:00:00.000Z', sentAt: '2026-01-01T10:00:05+02:00', userAgent: 'sdk/1', eventId: 'evt_1', sdkBuild: 7 },
+  };
+
+  /** A variant of `valid` with one field changed to a value near or past a limit. */
+  function mutate(random: () => number): unknown {
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const item = structuredClone(valid) as Record<string, any>;
+    const ids = ['', 'x'.repeat(128), 'x'.repeat(129), 'a b', 'a.b:c-d_e', '__proto__', 'constructor', 'é', 7, null, undefined];
+    const times = ['2026-02-29T10:00:00Z', '2024-02-29T10:00:00Z', '2026-02-30T10:00:00Z', '2026-13-01T10:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T10:00:00', '2026-01-01T10:00:00.123456789-05:30', '2026-01-01 10:00:00Z', '', 0, undefined];
+    const data = [
+      {},
+      [],
+      null,
+      'text',
+      { n: Number.NaN },
+      { n: Number.POSITIVE_INFINITY },
+      { d: new Date() },
+      { f: () => 1 },
+      JSON.parse('{"__proto__": {"x": 1}}'),
+      { prototype: 1 },
+      { big: 'x'.repeat(10_922) },
+      { big: 'x'.repeat(10_923) },
+      { big: 'é'.repeat(16_000) },
+      { big: 'x'.repeat(40_000) },
+      Object.create(null),
+      JSON.parse('['.repeat(31) + ']'.repeat(31)),
+      { deep: JSON.parse('['.repeat(31) + ']'.repeat(31)) },
+      { deep: JSON.parse('['.repeat(32) + ']'.repeat(32)) },
+    ];
+    switch (Math.floor(random() * 9)) {
+      case 0: item['eventId'] = pick(ids); break;
+      case 1: item['eventType'] = pick(['', 'a'.repeat(64), 'a'.repeat(65), 'Upper', 'a b', 'a.b:c-d_e', 5]); break;
+      case 2: item['eventData'] = pick(data); break;
+      case 3: item['metadata']['clientTimestamp'] = pick(times); break;
+      case 4: item['metadata']['sentAt'] = pick(times); break;
+      case 5: item['metadata']['userAgent'] = pick(['', 'u'.repeat(512), 'u'.repeat(513), 5, null]); break;
+      case 6: item['metadata']['eventId'] = pick(ids); break;
+      case 7: item['metadata'] = pick([null, [], 'm', { clientTimestamp: '2026-01-01T10:00:00Z', pad: 'p'.repeat(1300) }, { clientTimestamp: '2026-01-01T10:00:00Z', pad: 'p'.repeat(1400) }, { clientTimestamp: '2026-01-01T10:00:00Z', pad: 'é'.repeat(2100) }]); break;
+      default: item[pick(['extra', 'userId'])] = pick(ids);
+    }
+    return item;
+  }
+
+  it('when an event item is valid and ordinary, then the fast path answers exactly what the schema answers', () => {
+    const parsed = eventItemSchema.safeParse(valid);
+    expect(parsed.success).toBe(true);
+    const fast = eventItemFastPath(valid);
+    expect(fast).not.toBeNull();
+    expect(fast).toStrictEqual(parsed.data);
+    expect(fast!.eventData).toBe(parsed.data!.eventData);
+  });
+
+  it('when an item is changed near or past any limit, then the fast path accepts only what the schema accepts, and answers the same', () => {
+    const random = mulberry32(20261203);
+    let fastAnswered = 0;
+    for (let i = 0; i < 3_000; i++) {
+      const item = mutate(random);
+      const fast = eventItemFastPath(item);
+      if (fast === null) continue;
+      fastAnswered += 1;
+      const parsed = eventItemSchema.safeParse(item);
+      expect(parsed.success, JSON.stringify(item)?.slice(0, 300)).toBe(true);
+      expect(fast).toStrictEqual(parsed.data);
+    }
+    // The generator must also reach the accepting side, or this test checks nothing.
+    expect(fastAnswered).toBeGreaterThan(300);
   });
 });

@@ -2,8 +2,8 @@
  * The practice plan on the server: `GET /api/plan` computes, from the learner document, the same
  * plan every device computes offline (crdt-model `computePlan`), so REST clients get it too.
  * After answering, and after scored telemetry, it refreshes the learner's insights and asks the
- * optional coach for a note — off the request path — and stores the note under the learner's
- * insights, so every device shows it, offline included.
+ * optional coach for a note — off the request path, at most once per learner per interval — and
+ * stores the note under the learner's insights, so every device shows it, offline included.
  */
 import {
   COACHING_INSIGHT_KEY,
@@ -41,7 +41,18 @@ export interface PlanServiceDeps {
   readonly coach: Coach | null;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /**
+   * Least time between two refreshes of one learner after telemetry, ms (default 2 000). A learner
+   * whose device sends batch after batch would otherwise pay a full refresh (recent events read,
+   * insights derived over the whole document, a document write) per batch; within the interval
+   * one refresh is scheduled for its end and covers every batch that arrived meanwhile.
+   */
+  readonly refreshIntervalMs?: number;
 }
+
+const DEFAULT_REFRESH_INTERVAL_MS = 2_000;
+/** Above this many remembered learners, those refreshed longer than an interval ago are forgotten. */
+const PRUNE_ABOVE = 1_000;
 
 export interface PlanService {
   plan(userId: UserId): Promise<PlanAnswer>;
@@ -51,7 +62,7 @@ export interface PlanService {
    * only sends events gets insights within moments, not only when the scheduled job finds them.
    */
   observe(telemetry: LearnerDataService): LearnerDataService;
-  /** Resolves when no background refresh is running (tests, shutdown). */
+  /** Runs scheduled refreshes at once and resolves when none is running (tests, shutdown). */
   idle(): Promise<void>;
 }
 
@@ -60,6 +71,34 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const running = new Map<string, Promise<void>>();
   /** Learners whose refresh must run again once the current one ends (newer data arrived). */
   const again = new Set<string>();
+  const interval = deps.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+  /** When each learner's last telemetry refresh started (monotonic ms). */
+  const lastRefresh = new Map<string, number>();
+  /** Refreshes waiting for their learner's interval to end, with the work to run then. */
+  const scheduled = new Map<string, { timer: NodeJS.Timeout; run: () => void }>();
+
+  /** Starts `work` now, or at the end of the learner's interval when one ran within it. */
+  function throttled(userId: UserId, work: () => Promise<void>): void {
+    if (scheduled.has(userId)) return; // the scheduled one reads whatever arrived until it runs
+    const start = (): void => {
+      scheduled.delete(userId);
+      lastRefresh.set(userId, performance.now());
+      background(userId, work);
+    };
+    const wait = (lastRefresh.get(userId) ?? -Infinity) + interval - performance.now();
+    if (wait <= 0) {
+      if (lastRefresh.size > PRUNE_ABOVE) {
+        const cutoff = performance.now() - interval;
+        for (const [id, at] of lastRefresh) if (at < cutoff) lastRefresh.delete(id);
+      }
+      start();
+      return;
+    }
+    const timer = setTimeout(start, wait);
+    // A pending refresh must not keep the process alive; `idle()` runs it at once instead.
+    timer.unref();
+    scheduled.set(userId, { timer, run: start });
+  }
 
   async function compute(userId: UserId): Promise<{ plan: PracticePlan; basis: PlanBasis; snapshot: LearnerSnapshot }> {
     const snapshot = await deps.read(userId);
@@ -117,7 +156,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
 
     observe(telemetry) {
       const refresh = (userId: UserId): void =>
-        background(userId, async () => {
+        throttled(userId, async () => {
           await refreshLearner({ store: deps.store, documents: deps.documents }, userId);
           if (!deps.coach) return;
           const { plan, snapshot } = await compute(userId);
@@ -139,7 +178,15 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     },
 
     async idle() {
-      while (running.size > 0) await Promise.all([...running.values()]);
+      for (;;) {
+        // Scheduled refreshes run now: waiting for the interval would only delay a shutdown.
+        for (const { timer, run } of [...scheduled.values()]) {
+          clearTimeout(timer);
+          run();
+        }
+        if (running.size === 0) return;
+        await Promise.all([...running.values()]);
+      }
     },
   };
 }

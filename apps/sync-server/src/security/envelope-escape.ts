@@ -24,12 +24,28 @@ function mapKeys(value: unknown, rename: (key: string) => string): unknown {
   return out;
 }
 
-/** Learner data as stored: no key is `__enc`. */
+/** True when some key at any depth matches `pattern` (no allocation: almost no data has one). */
+function hasKey(value: unknown, pattern: RegExp): boolean {
+  if (Array.isArray(value)) return value.some((v) => hasKey(v, pattern));
+  if (!isPlainObject(value)) return false;
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (pattern.test(k) || hasKey(value[k], pattern)) return true;
+  }
+  return false;
+}
+
+/**
+ * Learner data as stored: no key is `__enc`. Data without such a key is returned as it is (every
+ * event went through a full copy before, for nothing; callers serialise or copy it anyway).
+ */
 export function escapeLearnerData(data: Record<string, unknown>): Record<string, unknown> {
+  if (!hasKey(data, LEARNER_KEY)) return data;
   return mapKeys(data, (k) => (LEARNER_KEY.test(k) ? `_${k}` : k)) as Record<string, unknown>;
 }
 
-/** Stored learner data (after decryption) as the learner sent it. */
+/** Stored learner data (after decryption) as the learner sent it; unchanged when nothing was escaped. */
 export function unescapeLearnerData(data: Record<string, unknown>): Record<string, unknown> {
+  if (!hasKey(data, ESCAPED_KEY)) return data;
   return mapKeys(data, (k) => (ESCAPED_KEY.test(k) ? k.slice(1) : k)) as Record<string, unknown>;
 }

@@ -36,13 +36,31 @@ export function createErasureRegistry(deps: ErasureRegistryDeps): ErasureRegistr
     memo.set(userId, { at, until: now() + ttlMs });
   };
 
+  /**
+   * Lookups in flight: the devices of one learner reconnect together (after a restart, a network
+   * change), and each upgrade asked the audit trail again before the first answer was remembered.
+   */
+  const inFlight = new Map<string, Promise<number | null>>();
+
+  async function lookup(userId: string): Promise<number | null> {
+    const page = await deps.audit.list({ userId: deps.pseudonym(userId), action: 'user.erase', limit: 1000 });
+    let at = page.entries.reduce<number | null>((latest, e) => Math.max(latest ?? 0, e.at.getTime()), null);
+    // An erasure noted on this instance while the query ran may be newer than what it read.
+    const noted = memo.get(userId)?.at ?? null;
+    if (noted !== null && (at === null || noted > at)) at = noted;
+    remember(userId, at);
+    return at;
+  }
+
   async function erasedAt(userId: string): Promise<number | null> {
     const known = memo.get(userId);
     if (known !== undefined && known.until > now()) return known.at;
-    const page = await deps.audit.list({ userId: deps.pseudonym(userId), action: 'user.erase', limit: 1000 });
-    const at = page.entries.reduce<number | null>((latest, e) => Math.max(latest ?? 0, e.at.getTime()), null);
-    remember(userId, at);
-    return at;
+    let pending = inFlight.get(userId);
+    if (pending === undefined) {
+      pending = lookup(userId).finally(() => inFlight.delete(userId));
+      inFlight.set(userId, pending);
+    }
+    return pending;
   }
 
   return {

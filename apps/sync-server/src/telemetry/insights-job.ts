@@ -39,14 +39,19 @@ export function eventSamples(events: readonly TelemetryEventRecord[]): Assessmen
     const at = e.metadata.correctedTimestamp ?? e.metadata.clientTimestamp ?? e.metadata.serverTimestamp;
     const rawAreas = e.eventData['weakAreas'];
     const weakAreas = Array.isArray(rawAreas) ? rawAreas.filter((a): a is string => typeof a === 'string' && a.trim().length > 0).slice(0, 32) : [];
-    const topic = idSchema.safeParse(e.eventData['topicId']);
-    out.push({ assessmentId: e.metadata.eventId, topicId: topic.success ? topic.data : e.eventType, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
+    // Only a string can be an id: asking the schema about a missing topic would build a zod error for nothing.
+    const topicId = e.eventData['topicId'];
+    const topic = typeof topicId === 'string' && idSchema.safeParse(topicId).success ? topicId : e.eventType;
+    out.push({ assessmentId: e.metadata.eventId, topicId: topic, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
   }
   return out;
 }
 
 export function eventInsights(events: readonly TelemetryEventRecord[]): EventInsights {
-  const samples = eventSamples(events);
+  return insightsOfSamples(eventSamples(events));
+}
+
+function insightsOfSamples(samples: readonly Assessment[]): EventInsights {
   return { samples: samples.length, trend: computeTrend(samples), weakAreas: computeWeakAreas(samples) };
 }
 
@@ -100,8 +105,8 @@ export async function refreshLearner(
   userId: UserId,
   options: { readonly onlyWithScoredEvents?: boolean } = {},
 ): Promise<boolean> {
-  const samples = await recentEvents(deps.store, userId);
-  const events = eventInsights(samples);
+  const samples = eventSamples(await recentEvents(deps.store, userId));
+  const events = insightsOfSamples(samples);
   // A learner seen only through unscored events (page views, clicks) has nothing to derive from
   // them: their document is not opened for nothing.
   if (options.onlyWithScoredEvents === true && events.samples === 0) return false;
@@ -114,7 +119,7 @@ export async function refreshLearner(
     if (derived.assessmentCount === 0 && events.samples === 0) return;
     let basis: 'assessments' | 'events' = 'assessments';
     if (derived.assessmentCount === 0) {
-      derived = deriveInsights(eventSamples(samples));
+      derived = deriveInsights(samples);
       basis = 'events';
     }
     const insights: Insights & { events: EventInsights; basis: 'assessments' | 'events' } = { ...derived, events, basis };

@@ -3,6 +3,7 @@ import {
   LIMITS,
   assertNotInFuture,
   assessmentSchema,
+  eventItemFastPath,
   eventItemSchema,
   idSchema,
   progressSchema,
@@ -147,6 +148,9 @@ export function validateItem(raw: unknown): ItemValidation {
     const placed = placeEventId(itemData);
     if (!placed.ok) return { ok: false, error: placed.error };
     itemData = placed.itemData;
+    // The common valid event without the schema walk; anything unusual goes to the schema below.
+    const fast = eventItemFastPath(itemData);
+    if (fast) return { ok: true, item: { itemType: 'event', itemData: fast } };
   }
   const parsed = itemDataSchemas[type].safeParse(itemData);
   if (!parsed.success) {

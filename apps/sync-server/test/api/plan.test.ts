@@ -360,3 +360,62 @@ describe('the coaching note on a device', () => {
     expect(readCoachingNote(doc.storedInsights())).toBeNull();
   });
 });
+
+describe('insights refresh after scored telemetry', () => {
+  let opened: OpenedStore;
+  beforeAll(async () => {
+    opened = await openStore('sqlite');
+  });
+  afterAll(async () => {
+    await opened?.dispose();
+  });
+
+  it('when a learner sends scored events faster than the refresh interval, then one refresh runs at once and one later covers the rest', async () => {
+    const documents = createMemoryLearnerDocuments();
+    const plans = createPlanService({
+      read: async (userId) => snapshotOf(documents.doc(userId)),
+      store: opened.store,
+      documents,
+      coach: null,
+      logger: createLogger('silent'),
+      refreshIntervalMs: 60_000,
+    });
+    const userId = uid('u');
+    // The telemetry service the plan service observes: each track stores one scored event.
+    const telemetry = {
+      async track(_ctx: unknown, body: unknown) {
+        const { eventId, score } = body as { eventId: string; score: number };
+        await opened.store.telemetry.insertEvents([
+          {
+            userId,
+            eventType: 'quiz_completed',
+            eventData: { topicId: 'recursion', score },
+            metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date() },
+            status: 'completed',
+            retryCount: 0,
+            batchId: null,
+            createdAt: new Date(),
+            updatedAt: new Date(),
+          },
+        ]);
+        return { eventId, serverTimestamp: new Date().toISOString(), duplicate: false, flags: [] };
+      },
+    } as unknown as Parameters<PlanService['observe']>[0];
+    const observed = plans.observe(telemetry);
+    const ctx = { userId: asUserId(userId), actFor: () => asUserId(userId), ip: null, userAgent: null };
+    const track = (score: number) => observed.track(ctx, { eventId: uid('e'), score, eventData: { score } });
+    const insightWrites = () => documents.log.filter((l) => l.author === 'service:insights').length;
+    const eventSamples = () => (new LearnerDocument(documents.doc(userId)).storedInsights()['events'] as { samples?: number } | undefined)?.samples;
+
+    await track(80);
+    await eventually(() => eventSamples() === 1);
+    await track(60);
+    await track(45);
+    // Within the interval: nothing more ran yet, the two events wait for one scheduled refresh.
+    expect(insightWrites()).toBe(1);
+    expect(eventSamples()).toBe(1);
+    await plans.idle();
+    expect(insightWrites()).toBe(2);
+    expect(eventSamples()).toBe(3);
+  });
+});

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/storage/errors.js';
+import type { TelemetryEventRecord } from '../../src/storage/ports.js';
 import { createStore } from '../../src/storage/index.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 import { tempSqliteDir } from '../helpers/stores.js';
@@ -106,6 +107,37 @@ describe('sqlite store', () => {
     expect((await store.documents.loadDocument('carol')).updates.map((u) => [...u.update])).toEqual([[2]]);
     await store.close();
     await expect(store.documents.appendUpdates([record])).rejects.toBeInstanceOf(StoreUnavailableError);
+    await tmp.remove();
+  });
+  it('when writes reach the writer thread together and one of them fails, then only that one fails and the others are stored', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir });
+    const event = (eventId: string, eventType: string | null): TelemetryEventRecord =>
+      ({
+        userId: 'dana',
+        eventType,
+        eventData: { score: 1 },
+        metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date(), flags: [] },
+        status: 'completed',
+        retryCount: 0,
+        batchId: 'b1',
+        createdAt: new Date(),
+        updatedAt: new Date(),
+      }) as TelemetryEventRecord;
+    // Sent in one turn, so the writer thread receives them together (one group commit).
+    const [first, bad, last, repeat] = await Promise.allSettled([
+      store.telemetry.insertEvents([event('e1', 'quiz'), event('e2', 'quiz')]),
+      // A NULL event type breaks the table's NOT NULL constraint.
+      store.telemetry.insertEvents([event('e3', null)]),
+      store.telemetry.insertEvents([event('e4', 'quiz')]),
+      store.telemetry.insertEvents([event('e2', 'quiz'), event('e5', 'quiz')]),
+    ]);
+    expect(first).toEqual({ status: 'fulfilled', value: { inserted: ['e1', 'e2'], duplicates: [] } });
+    expect(bad.status).toBe('rejected');
+    expect(last).toEqual({ status: 'fulfilled', value: { inserted: ['e4'], duplicates: [] } });
+    expect(repeat).toEqual({ status: 'fulfilled', value: { inserted: ['e5'], duplicates: ['e2'] } });
+    expect(await store.telemetry.countEvents('dana')).toBe(4);
+    await store.close();
     await tmp.remove();
   });
 });

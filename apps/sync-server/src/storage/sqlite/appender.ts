@@ -1,12 +1,18 @@
 /**
- * Appends update-log records on a worker thread with its own SQLite connection.
+ * Appends update-log records, and inserts telemetry event rows, on a worker thread with its own
+ * SQLite connection.
  *
  * Why: every group commit ends in an fsync (`synchronous = FULL`, because durable acks promise
  * "saved on server"). better-sqlite3 is synchronous, so on the main thread each flush froze the
  * event loop for the length of that fsync — about 2 ms a flush on this machine's disk, tens of ms
  * when the disk is busy — and every WebSocket frame that arrived meanwhile waited: that was a
  * third of the sync server's busy time at 100 updates/s and the tail of its fan-out latency.
- * On a worker the fsync waits there; the main thread keeps fanning out.
+ * On a worker the fsync waits there; the main thread keeps fanning out. Telemetry batches are
+ * the same case: a 500-event insert holds the thread for several milliseconds plus its fsync,
+ * during which the main thread could read and validate the next request.
+ *
+ * Messages that arrive while a transaction commits are written together in the next one (group
+ * commit: one fsync for several requests), each answered after that commit.
  *
  * Consistency: WAL mode lets the worker's connection and the main connection share the file;
  * SQLite serialises their write transactions (busy timeout), and a read on the main connection
@@ -15,49 +21,97 @@
  *
  * The worker runs plain JavaScript from a string: it must start the same way whether the server
  * runs from `src/` under tsx/Vitest or from `dist/`, and Node cannot load a `.ts` worker file.
- * Its pragmas and its INSERT come from `statements.ts` through `workerData`, so the SQL is
+ * Its pragmas and its INSERTs come from `statements.ts` through `workerData`, so the SQL is
  * written once for both connections.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { UpdateRecord } from '../ports.js';
-import { APPENDER_PRAGMAS, INSERT_UPDATE } from './statements.js';
+import { APPENDER_PRAGMAS, INSERT_BATCH_LOG, INSERT_EVENT, INSERT_UPDATE } from './statements.js';
 
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 let db = null;
 let insert = null;
+let insertEvent = null;
+let insertBatchLog = null;
 function open() {
   db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
   for (const pragma of workerData.pragmas) db.pragma(pragma);
   insert = db.prepare(workerData.insertSql);
+  insertEvent = db.prepare(workerData.insertEventSql);
+  insertBatchLog = db.prepare(workerData.insertBatchLogSql);
 }
 function drop() {
   try { if (db) db.close(); } catch (_) { /* a broken handle is dropped either way */ }
   db = null;
   insert = null;
+  insertEvent = null;
+  insertBatchLog = null;
+}
+/** One message's writes, inside the caller's transaction; answers what the reply carries. */
+function apply(message) {
+  if (message.type === 'append') {
+    for (const r of message.records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
+  } else if (message.type === 'events') {
+    // Each row is the INSERT's parameters in order; the answer lists the rows that were new
+    // (a row whose (user_id, event_id) is stored changes nothing).
+    const rows = message.rows;
+    const inserted = [];
+    for (let i = 0; i < rows.length; i++) if (insertEvent.run(...rows[i]).changes === 1) inserted.push(i);
+    return { inserted };
+  } else if (message.type === 'batchLog') {
+    insertBatchLog.run(...message.params);
+  }
+  return {};
+}
+function fail(message, err) {
+  parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
+}
+/**
+ * Group commit: the messages that arrived while the previous transaction (and its fsync) ran are
+ * written in one transaction, one fsync for all; each is answered only after that commit. If the
+ * group fails, each message is tried alone, so one bad message fails only itself.
+ */
+let queue = [];
+function flush() {
+  const group = queue;
+  queue = [];
+  try {
+    if (db === null) open();
+    const replies = [];
+    db.transaction(() => {
+      for (const m of group) replies.push(apply(m));
+    })();
+    group.forEach((m, i) => parentPort.postMessage({ id: m.id, ok: true, ...replies[i] }));
+    return;
+  } catch (err) {
+    // Reopen on the next request, so a disk that was full or a file that was locked works again.
+    drop();
+    if (group.length === 1) return fail(group[0], err);
+  }
+  for (const m of group) {
+    try {
+      if (db === null) open();
+      const reply = db.transaction(() => apply(m))();
+      parentPort.postMessage({ id: m.id, ok: true, ...reply });
+    } catch (err) {
+      drop();
+      fail(m, err);
+    }
+  }
 }
 parentPort.on('message', (message) => {
   if (message.type === 'close') {
+    if (queue.length > 0) flush();
     drop();
     parentPort.close();
     return;
   }
-  try {
-    if (db === null) open();
-    if (message.type === 'append') {
-      const records = message.records;
-      db.transaction(() => {
-        for (const r of records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
-      })();
-    }
-    parentPort.postMessage({ id: message.id, ok: true });
-  } catch (err) {
-    // Reopen on the next request, so a disk that was full or a file that was locked works again.
-    drop();
-    parentPort.postMessage({ id: message.id, ok: false, code: err && typeof err.code === 'string' ? err.code : null, message: err && err.message ? String(err.message) : String(err) });
-  }
+  queue.push(message);
+  // After the messages already delivered to this thread: they join the same transaction.
+  if (queue.length === 1) setImmediate(flush);
 });
 `;
 
@@ -74,7 +128,14 @@ interface Reply {
   readonly ok: boolean;
   readonly code?: string | null;
   readonly message?: string;
+  readonly inserted?: readonly number[];
 }
+
+/** One telemetry row: the parameters of `INSERT_EVENT`, in order (JSON columns already serialised). */
+export type EventRowParams = readonly [string, string, string, string, string, string, number, string | null, number, number];
+
+/** One batch log: the parameters of `INSERT_BATCH_LOG`, in order. */
+export type BatchLogParams = readonly [string, string, string, number, number, number, number, number, number, number, number, string];
 
 export interface SqliteAppender {
   /**
@@ -84,6 +145,17 @@ export interface SqliteAppender {
   open(): Promise<void>;
   /** Appends the records in one transaction; resolves once they are committed (fsync'd). */
   append(records: readonly UpdateRecord[]): Promise<void>;
+  /**
+   * Inserts telemetry rows in one transaction (a stored `(user_id, event_id)` is left as it is);
+   * resolves, once committed, with the indexes of the rows that were new.
+   */
+  insertEvents(rows: readonly EventRowParams[]): Promise<number[]>;
+  /**
+   * Inserts one batch log; resolves once committed. On the worker too: written from the main
+   * connection right after a batch's events, it would wait (asleep, on the main thread) for the
+   * worker's transaction to release the write lock.
+   */
+  insertBatchLog(params: BatchLogParams): Promise<void>;
   /** Waits for appends in flight, then stops the worker. */
   close(): Promise<void>;
 }
@@ -92,7 +164,7 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   let worker: Worker | null = null;
   let nextId = 1;
-  const pending = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  const pending = new Map<number, { resolve: (inserted: number[]) => void; reject: (error: Error) => void }>();
 
   function failAll(error: Error): void {
     for (const p of pending.values()) p.reject(error);
@@ -100,12 +172,12 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
   }
 
   function start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs, pragmas: APPENDER_PRAGMAS, insertSql: INSERT_UPDATE } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs, pragmas: APPENDER_PRAGMAS, insertSql: INSERT_UPDATE, insertEventSql: INSERT_EVENT, insertBatchLogSql: INSERT_BATCH_LOG } });
     w.on('message', (reply: Reply) => {
       const p = pending.get(reply.id);
       if (!p) return;
       pending.delete(reply.id);
-      if (reply.ok) p.resolve();
+      if (reply.ok) p.resolve([...(reply.inserted ?? [])]);
       else p.reject(new AppendError(reply.message ?? 'append failed', reply.code ?? null));
       // Idle: a worker with nothing to do must not keep the process alive.
       if (pending.size === 0) w.unref();
@@ -123,10 +195,16 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
     return w;
   }
 
-  function request(message: { type: 'open' } | { type: 'append'; records: readonly unknown[] }): Promise<void> {
+  function request(
+    message:
+      | { type: 'open' }
+      | { type: 'append'; records: readonly unknown[] }
+       | { type: 'events'; rows: readonly EventRowParams[] }
+      | { type: 'batchLog'; params: BatchLogParams },
+  ): Promise<number[]> {
     const w = (worker ??= start());
     const id = nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number[]>((resolve, reject) => {
       pending.set(id, { resolve, reject });
       // Busy: keep the process alive until the answer is known.
       w.ref();
@@ -135,13 +213,19 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
   }
 
   return {
-    open: () => request({ type: 'open' }),
-    append(records) {
-      if (records.length === 0) return Promise.resolve();
-      return request({
+    open: async () => {
+      await request({ type: 'open' });
+    },
+    async append(records) {
+      if (records.length === 0) return;
+      await request({
         type: 'append',
         records: records.map((r) => ({ docName: r.docName, update: r.update, author: r.author, createdAt: r.createdAt.getTime() })),
       });
+    },
+    insertEvents: async (rows) => (rows.length === 0 ? [] : request({ type: 'events', rows })),
+    async insertBatchLog(params) {
+      await request({ type: 'batchLog', params });
     },
     async close() {
       const w = worker;

@@ -1,6 +1,8 @@
 import type { BatchLog, BatchLogStore } from '../ports.js';
 import { clampLimit } from '../shared.js';
-import type { Connection, SqliteDb } from './connection.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { BatchLogParams, SqliteAppender } from './appender.js';
+import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
 import { INSERT_BATCH_LOG } from './statements.js';
 
 export interface BatchLogRow {
@@ -34,13 +36,38 @@ export const toBatchLog = (r: BatchLogRow): BatchLog => ({
   status: r.status,
 });
 
+const paramsOf = (l: BatchLog): BatchLogParams => [
+  l.batchId,
+  l.userId,
+  l.kind,
+  l.itemCount,
+  l.successCount,
+  l.failureCount,
+  l.conflictCount,
+  l.duplicateCount,
+  l.startTime.getTime(),
+  l.endTime.getTime(),
+  l.duration,
+  l.status,
+];
+
+/** Restore's insert, on the main connection inside its transaction. */
 export function insertBatchLog(c: Connection, l: BatchLog): void {
-  c.prep(INSERT_BATCH_LOG).run(l.batchId, l.userId, l.kind, l.itemCount, l.successCount, l.failureCount, l.conflictCount, l.duplicateCount, l.startTime.getTime(), l.endTime.getTime(), l.duration, l.status);
+  c.prep(INSERT_BATCH_LOG).run(...paramsOf(l));
 }
 
-export function sqliteBatchLogs(db: SqliteDb): BatchLogStore {
+/** Inserts go through the appender's worker, like the events they follow (see `appender.ts`). */
+export function sqliteBatchLogs(db: SqliteDb, appender: SqliteAppender): BatchLogStore {
   return {
-    insert: (log: BatchLog) => db.run((c) => insertBatchLog(c, log)),
+    async insert(log: BatchLog) {
+      if (db.closed) throw new StoreUnavailableError('SQLite store is closed');
+      try {
+        await appender.insertBatchLog(paramsOf(log));
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        throw db.unavailable(err);
+      }
+    },
     listForUser: (userId: string, limit: number) =>
       db.run((c) => (c.prep('SELECT * FROM batch_logs WHERE user_id = ? ORDER BY start_time DESC, id DESC LIMIT ?').all(userId, clampLimit(limit)) as BatchLogRow[]).map(toBatchLog)),
     listSince: (since: Date, limit: number) =>

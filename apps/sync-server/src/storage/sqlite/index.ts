@@ -36,7 +36,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   // the schema before the appender's own connection opens the file).
   await db.run(() => undefined);
 
-  // The update log's group commits run on a worker so their fsync never blocks fan-out.
+  // The update log's group commits and telemetry inserts run on a worker so their fsync never
+  // blocks fan-out or request handling.
   const appender = createSqliteAppender(file, busyTimeoutMs);
   try {
     await appender.open();
@@ -49,9 +50,9 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   return {
     kind: 'sqlite',
     documents: sqliteDocuments(db, appender),
-    telemetry: sqliteTelemetry(db),
+    telemetry: sqliteTelemetry(db, appender),
     syncQueue: sqliteSyncQueue(db),
-    batchLogs: sqliteBatchLogs(db),
+    batchLogs: sqliteBatchLogs(db, appender),
     leases: sqliteLeases(db),
     audit: sqliteAudit(db),
     records: sqliteRecords(db),

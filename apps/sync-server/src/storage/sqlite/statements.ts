@@ -22,7 +22,7 @@ export const MAIN_PRAGMAS: readonly string[] = [...CONNECTION_PRAGMAS, 'foreign_
  * SQLite's default 2 MiB page cache per connection would only duplicate what the OS already
  * caches (memory per document matters).
  */
-export const APPENDER_PRAGMAS: readonly string[] = [...CONNECTION_PRAGMAS, 'cache_size = -512'];
+export const APPENDER_PRAGMAS: readonly string[] = [...CONNECTION_PRAGMAS];
 
 /** One update-log entry: (doc_name, update_data, author, created_at). */
 export const INSERT_UPDATE = 'INSERT INTO doc_updates (doc_name, update_data, author, created_at) VALUES (?, ?, ?, ?)';

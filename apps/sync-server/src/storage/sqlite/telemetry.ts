@@ -1,6 +1,8 @@
 import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
 import { clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
-import type { Connection, SqliteDb } from './connection.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { EventRowParams, SqliteAppender } from './appender.js';
+import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
 import { keysetPage } from './paging.js';
 import { INSERT_EVENT } from './statements.js';
 
@@ -29,25 +31,49 @@ export const toEvent = (r: TelemetryRow): TelemetryEventRecord => ({
   updatedAt: new Date(r.updated_at),
 });
 
-/** Inserts one event unless `(userId, eventId)` is stored; true when it was new (ingestion and restore). */
+/** The parameters of `INSERT_EVENT` for one record. */
+const rowOf = (e: TelemetryEventRecord): EventRowParams => [
+  e.userId,
+  e.metadata.eventId,
+  e.eventType,
+  JSON.stringify(e.eventData),
+  metadataToJson(e.metadata),
+  e.status,
+  e.retryCount,
+  e.batchId,
+  e.createdAt.getTime(),
+  e.updatedAt.getTime(),
+];
+
+/** Inserts one event unless `(userId, eventId)` is stored; true when it was new (restore). */
 export function insertEvent(c: Connection, e: TelemetryEventRecord): boolean {
-  const { changes } = c
-    .prep(INSERT_EVENT)
-    .run(e.userId, e.metadata.eventId, e.eventType, JSON.stringify(e.eventData), metadataToJson(e.metadata), e.status, e.retryCount, e.batchId, e.createdAt.getTime(), e.updatedAt.getTime());
-  return changes === 1;
+  return c.prep(INSERT_EVENT).run(...rowOf(e)).changes === 1;
 }
 
-export function sqliteTelemetry(db: SqliteDb): TelemetryStore {
+/**
+ * Ingestion's inserts run on the appender's worker thread (one transaction per call, committed
+ * before the promise resolves): the JSON columns are serialised here, the SQLite work and its
+ * fsync happen there while this thread serves other requests. Reads stay on the main connection
+ * and see a batch once its insert resolved (WAL).
+ */
+export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): TelemetryStore {
   return {
-    insertEvents: (events: readonly TelemetryEventRecord[]) =>
-      db.run((c): InsertEventsResult => {
-        const inserted: string[] = [];
-        const duplicates: string[] = [];
-        c.db.transaction(() => {
-          for (const e of events) (insertEvent(c, e) ? inserted : duplicates).push(e.metadata.eventId);
-        })();
-        return { inserted, duplicates };
-      }),
+    async insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult> {
+      if (db.closed) throw new StoreUnavailableError('SQLite store is closed');
+      let rows: number[];
+      try {
+        rows = await appender.insertEvents(events.map(rowOf));
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        throw db.unavailable(err);
+      }
+      const isNew = new Uint8Array(events.length);
+      for (const i of rows) isNew[i] = 1;
+      const inserted: string[] = [];
+      const duplicates: string[] = [];
+      events.forEach((e, i) => (isNew[i] === 1 ? inserted : duplicates).push(e.metadata.eventId));
+      return { inserted, duplicates };
+    },
 
     listEvents: (userId: string, query: EventQuery) =>
       db.run((c): EventPage => {
