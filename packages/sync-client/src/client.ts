@@ -6,6 +6,7 @@ import { AckTracker, type KeptUnsaved } from './doc/ack.js';
 import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
 import type { ServerClose } from './doc/server-close.js';
 import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js';
+import { skipEncodingOfLoads } from './doc/quiet-load.js';
 import { Emitter } from './emitter.js';
 import { createIdGenerator, type EventId } from './ids.js';
 import type { OutboxStorage } from './outbox/storage.js';
@@ -182,6 +183,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
   const persistenceFactory = options.docPersistence !== undefined ? options.docPersistence : platform.docPersistence;
   let persistence: DocPersistence | null = null;
   let connection: DocConnection | null = null;
+  let stopSkipping = (): void => undefined;
 
   // The unsaved count is kept next to the document (in the rescue store, i.e. localStorage), so a
   // reload says the same number of unsaved changes as before it, not a guess.
@@ -249,13 +251,14 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
 
   // Registered before the provider exists, so it runs before the provider broadcasts the update:
   // the frame that carries a change is then numbered with that change's sequence number.
-  doc.on('update', (_update: Uint8Array, origin: unknown) => {
+  const onDocUpdate = (_update: Uint8Array, origin: unknown): void => {
     if (persistence && origin === persistence.origin) return;
     if (connection && origin === connection.provider) return;
     if (isOrigin(origin) && (origin.kind === 'remote' || origin.kind === 'persistence' || origin.kind === 'server')) return;
     tracker.localChange();
     changed();
-  });
+  };
+  doc.on('update', onDocUpdate);
 
   const ready = (async () => {
     if (persistenceFactory) {
@@ -264,6 +267,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
         emitter.emit('sync:error', { error: message, source: 'document' });
         changed();
       });
+      stopSkipping = skipEncodingOfLoads(doc, persistence.origin, [onDocUpdate, ...(persistence.updateListeners ?? [])]);
       await persistence.whenLoaded;
       tracker.restored(Y.encodeStateVector(doc), readKept());
     }
@@ -335,6 +339,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       destroyed = true;
       await ready.catch(() => undefined);
       connection?.destroy();
+      stopSkipping();
       await persistence?.destroy();
       await telemetry.destroy();
       emitter.clear();

@@ -45,6 +45,7 @@ export { AckTracker, MESSAGE_DURABLE_ACK, readDurableAckBody, isUpdateCarrying, 
 export { connectDocument, type DocConnection, type DocConnectionOptions, type WebSocketConstructor } from './doc/connection.js';
 export { SERVER_CLOSE_CODES, type ServerClose, type ServerCloseReason } from './doc/server-close.js';
 export { createIndexedDbDocPersistence, indexedDbDocPersistence, type DocPersistence, type DocPersistenceFactory, type IndexedDbDocPersistenceOptions } from './doc/persistence.js';
+export type { UpdateListener } from './doc/quiet-load.js';
 export {
   TELEMETRY_CONFIG,
   telemetryConfigFromEnv,

@@ -91,6 +91,22 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     maxBackoffTime: maxBackoffMs,
   });
 
+  // y-websocket's cross-tab handshake (subscribe, then post a state vector, the whole document
+  // encoded, and the awareness) runs inside connect(), i.e. in the task that has just applied the
+  // stored document, before the page first paints it. It is moved to when the page is next idle:
+  // updates made before it are in the document it then posts, and other tabs answer its state
+  // vector with whatever they have that this tab lacks, so the tabs end up the same as before.
+  let handshakePending = false;
+  const handshake = provider.connectBc.bind(provider);
+  provider.connectBc = () => {
+    if (provider.disableBc || handshakePending) return;
+    handshakePending = true;
+    whenIdle(clock, () => {
+      handshakePending = false;
+      if (!destroyed && provider.shouldConnect) handshake();
+    });
+  };
+
   provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder, p) => {
     let ack;
     try {
@@ -216,4 +232,14 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
       provider.destroy();
     },
   };
+}
+
+/** The longest the cross-tab handshake waits for an idle moment, ms. */
+const IDLE_WAIT_MS = 1_000;
+
+/** Runs `fn` when the page is idle (after it has painted); where there is no `requestIdleCallback`, on the next timer turn. */
+function whenIdle(clock: Clock, fn: () => void): void {
+  const ric = (globalThis as { requestIdleCallback?: (cb: () => void, opts: { timeout: number }) => unknown }).requestIdleCallback;
+  if (ric) ric(fn, { timeout: IDLE_WAIT_MS });
+  else clock.setTimeout(fn, 0);
 }

@@ -3,6 +3,7 @@ import { IndexeddbPersistence, PREFERRED_TRIM_SIZE, storeState } from 'y-indexed
 import * as Y from 'yjs';
 import { noLifecycle, type LifecyclePort, type RescueStore } from '../ports.js';
 import { createRescueSlot } from '../rescue-slot.js';
+import type { UpdateListener } from './quiet-load.js';
 
 /**
  * Local persistence of the learner document (the port; y-indexeddb in browsers, an update
@@ -13,6 +14,8 @@ export interface DocPersistence {
   readonly origin: unknown;
   /** Resolves once stored state is applied to the document. */
   readonly whenLoaded: Promise<void>;
+  /** Its own `update` listeners, all of which ignore updates of {@link origin}. */
+  readonly updateListeners?: readonly UpdateListener[];
   destroy(): Promise<void>;
 }
 
@@ -125,6 +128,7 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
     return {
       origin: idb,
       whenLoaded: idb.whenSynced.then(() => restore()),
+      updateListeners: [onUpdate],
       destroy: async () => {
         write();
         unsubscribe();

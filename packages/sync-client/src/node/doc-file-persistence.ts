@@ -103,6 +103,7 @@ export function fileDocPersistence(options: FileDocPersistenceOptions): DocPersi
     const persistence: DocPersistence = {
       origin: self.origin,
       whenLoaded,
+      updateListeners: [onUpdate],
       async destroy() {
         doc.off('update', onUpdate);
         await whenLoaded.catch(() => undefined);
