@@ -231,7 +231,9 @@ async function main(): Promise<void> {
     return;
   }
   buildClientIfStale();
-  const server = await startServer(60_000, { LOG_LEVEL: 'error' });
+  // A fresh SQLite data directory every run, even with the test services' variables loaded: the
+  // bench must neither read nor leave its learner in a shared database.
+  const server = await startServer(60_000, { LOG_LEVEL: 'error', MONGODB_URI: undefined, REDIS_URL: undefined });
   const browser = await launchChromium();
   try {
     const seeded = await seed(server.url);

@@ -82,8 +82,11 @@ function inheritedServerEnv(): NodeJS.ProcessEnv {
   return rest;
 }
 
-/** Starts the sync server from sources on a free port with a fresh data directory (`env` adds to its environment). */
-export async function startServer(timeoutMs = 60_000, env: Record<string, string> = {}): Promise<RunningServer> {
+/**
+ * Starts the sync server from sources on a free port with a fresh data directory (`env` adds to its
+ * environment; a key set to `undefined` is left out, as Node's spawn skips undefined values).
+ */
+export async function startServer(timeoutMs = 60_000, env: Record<string, string | undefined> = {}): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'prepmate-e2e-'));
   const loader = join(ROOT, 'node_modules/tsx/dist/loader.mjs');
   const child: ChildProcess = spawn(

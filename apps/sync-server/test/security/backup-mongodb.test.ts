@@ -127,8 +127,12 @@ describeWithService('backup into MONGODB_BACKUP_URI (a second database on the sa
     const client = await start(db, {}, { runJobs: false });
     const userId = uid('cli');
     await client.request('POST', '/api/telemetry/batch', { token: await client.token(userId), body: { batchId: uid('b'), items: [eventItem(uid('e')), progressItem('arrays')] } });
-    const before = await view(client, userId);
+    // What is stored once the server has stopped (work after the answer, such as the insights
+    // refresh, included), read back by a fresh server.
     await client.stop();
+    const reader = await start(db, {}, { runJobs: false });
+    const before = await view(reader, userId);
+    await reader.stop();
 
     const root = join(serverRoot, '..', '..');
     const run = (env: Record<string, string>, ...args: string[]) =>

@@ -16,8 +16,9 @@ describe('learner quotas', () => {
 
   it('when the write budget is spent, then frames are refused until it refills at the sustained rate; a frame is admitted while any budget is left', () => {
     const q = createLearnerQuotas(limits);
-    q.openSocket('ada');
+    // Before the socket opens: no time has passed for the bucket at t0, however busy the machine.
     const t0 = performance.now();
+    q.openSocket('ada');
     expect(q.takeWriteBytes('ada', 3000, t0)).toBe(true);
     // 1000 left: a frame larger than what is left still passes, and leaves the budget below zero.
     expect(q.takeWriteBytes('ada', 3000, t0)).toBe(true);
