@@ -28,8 +28,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import * as Y from 'yjs';
 import type { Browser, Page } from 'playwright-core';
-import { yjsEngine, type LearnerReplica } from '@prepmate/crdt-model';
-import { mulberry32 } from '@prepmate/crdt-model/testing';
+import { yjsEngine } from '@prepmate/crdt-model';
+import { writeHeavyYear } from '@prepmate/crdt-model/testing';
 import { createSyncClient } from '@prepmate/sync-client/node';
 import { CHROMIUM, buildClientIfStale, launchChromium, startServer } from '../test/e2e/harness';
 
@@ -40,8 +40,6 @@ const TOPICS = 200;
 const PROFILE = process.env['BENCH_BROWSER_PROFILE'];
 const USER = 'learner_browser_year';
 const DEADLINE = 120_000;
-const STATUSES = ['not_started', 'in_progress', 'completed'] as const;
-const AREAS = ['recursion', 'graphs', 'dp', 'sql-joins', 'concurrency', 'big-o', 'system-design', 'behavioural'];
 
 const TARGETS = {
   'cold-dashboard': { targetMs: 1500 },
@@ -59,38 +57,6 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
 
-/** The crdt-model bench workload (same seed, shape and dates), made on one device. */
-function writeYear(replica: LearnerReplica): void {
-  const random = mulberry32(0x5eed);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-  const start = Date.UTC(2025, 0, 1);
-  const yearMs = 365 * 86_400_000;
-  for (let i = 0; i < ASSESSMENTS; i++) {
-    const questions = 5 + Math.floor(random() * 16);
-    const correct = Math.floor(random() * (questions + 1));
-    const weak = random() < 0.4 ? [pick(AREAS), pick(AREAS)] : undefined;
-    const at = new Date(start + Math.floor((i / ASSESSMENTS) * yearMs)).toISOString();
-    replica.recordAssessment({
-      assessmentId: `asm_${i.toString(36).padStart(6, '0')}`,
-      topicId: `topic_${Math.floor(random() * TOPICS)}`,
-      kind: pick(['quiz', 'mock_interview', 'coding']),
-      score: Math.round((correct / questions) * 100),
-      durationSec: 60 + Math.floor(random() * 3600),
-      questionsAttempted: questions,
-      correctAnswers: correct,
-      ...(weak ? { weakAreas: [...new Set(weak)] } : {}),
-      completedAt: at,
-    });
-    if (i % 10 === 9) {
-      replica.updateTopic(`topic_${Math.floor(random() * TOPICS)}`, {
-        status: pick(STATUSES),
-        ...(random() < 0.3 ? { goal: `score ${60 + Math.floor(random() * 40)}+` } : {}),
-        ...(random() < 0.2 ? { notes: `note ${i}` } : {}),
-        updatedAt: at,
-      });
-    }
-  }
-}
 
 async function devToken(url: string): Promise<string> {
   const res = await fetch(`${url}/api/auth/dev-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId: USER }) });
@@ -102,7 +68,7 @@ async function devToken(url: string): Promise<string> {
 async function seed(url: string): Promise<{ bytes: number; topics: number; ms: number }> {
   const started = performance.now();
   const replica = yjsEngine.create({ replicaId: 1 });
-  writeYear(replica);
+  writeHeavyYear(replica, { assessments: ASSESSMENTS, topics: TOPICS, year: 2025, seed: 0x5eed });
   const state = replica.save();
   const facts = replica.facts();
   const topics = new Set([...Object.keys(facts.topics), ...Object.values(facts.assessments).map((a) => a.topicId)]).size;

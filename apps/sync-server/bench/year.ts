@@ -24,12 +24,12 @@ import mongoose from 'mongoose';
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
-import { yjsEngine, type LearnerReplica } from '@prepmate/crdt-model';
+import { yjsEngine } from '@prepmate/crdt-model';
 import { createTokenService } from '../src/auth/tokens.js';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
 import { createMongoStore, createSqliteStore, type Store } from '../src/storage/index.js';
-import { mulberry32 } from '../test/helpers/random.js';
+import { writeHeavyYear } from '@prepmate/crdt-model/testing';
 
 const ASSESSMENTS = Number(process.env['BENCH_YEAR_ASSESSMENTS'] ?? 20_000);
 const ROUNDS = Math.max(1, Number(process.env['BENCH_YEAR_ROUNDS'] ?? 3) || 1);
@@ -37,45 +37,11 @@ const STORES = (process.env['BENCH_STORES'] ?? 'sqlite,mongodb').split(',').map(
 const TOPICS = 200;
 const SECRET = 'bench-secret-that-is-long-enough-0123456789';
 const USER = 'learner_year';
-const STATUSES = ['not_started', 'in_progress', 'completed'] as const;
-const AREAS = ['recursion', 'graphs', 'dp', 'sql-joins', 'concurrency', 'big-o', 'system-design', 'behavioural'];
 
 const emit = (line: Record<string, unknown>): void => void process.stdout.write(JSON.stringify({ bench: 'year', ...line }) + '\n');
 const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
-/** One year of edits on `replica`, starting on 1 January of `year`. */
-function writeYear(replica: LearnerReplica, year: number, seed: number, idPrefix: string): void {
-  const random = mulberry32(seed);
-  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
-  const start = Date.UTC(year, 0, 1);
-  const yearMs = 365 * 86_400_000;
-  for (let i = 0; i < ASSESSMENTS; i++) {
-    const questions = 5 + Math.floor(random() * 16);
-    const correct = Math.floor(random() * (questions + 1));
-    const weak = random() < 0.4 ? [pick(AREAS), pick(AREAS)] : undefined;
-    const at = new Date(start + Math.floor((i / ASSESSMENTS) * yearMs)).toISOString();
-    replica.recordAssessment({
-      assessmentId: `${idPrefix}${i.toString(36).padStart(6, '0')}`,
-      topicId: `topic_${Math.floor(random() * TOPICS)}`,
-      kind: pick(['quiz', 'mock_interview', 'coding']),
-      score: Math.round((correct / questions) * 100),
-      durationSec: 60 + Math.floor(random() * 3600),
-      questionsAttempted: questions,
-      correctAnswers: correct,
-      ...(weak ? { weakAreas: [...new Set(weak)] } : {}),
-      completedAt: at,
-    });
-    if (i % 10 === 9) {
-      replica.updateTopic(`topic_${Math.floor(random() * TOPICS)}`, {
-        status: pick(STATUSES),
-        ...(random() < 0.3 ? { goal: `score ${60 + Math.floor(random() * 40)}+` } : {}),
-        ...(random() < 0.2 ? { notes: `note ${i}` } : {}),
-        updatedAt: at,
-      });
-    }
-  }
-}
 
 interface YearDocument {
   readonly snapshot: Uint8Array;
@@ -95,10 +61,10 @@ function buildYear(): YearDocument {
     if (snapshot !== null) log.push(update);
     else if (edits >= Math.floor(total * 0.9)) snapshot = replica.save();
   });
-  writeYear(replica, 2025, 0x5eed, 'asm_');
+  writeHeavyYear(replica, { assessments: ASSESSMENTS, topics: TOPICS, year: 2025, seed: 0x5eed });
   stop();
   const full = replica.save();
-  writeYear(replica, 2026, 0x5eed + 1, 'asm2_');
+  writeHeavyYear(replica, { assessments: ASSESSMENTS, topics: TOPICS, year: 2026, seed: 0x5eed + 1, idPrefix: 'asm2_' });
   const afterTwoYearsBytes = replica.save().byteLength;
   replica.destroy();
   return { snapshot: snapshot ?? full, log, fullBytes: full.byteLength, afterTwoYearsBytes };

@@ -3,3 +3,4 @@
  * of the model's API: nothing under `src/` outside this folder imports it.
  */
 export { mulberry32 } from './mulberry32.js';
+export { writeHeavyYear, type HeavyYearOptions } from './heavy-year.js';
