@@ -16,9 +16,10 @@ describe('learner quotas', () => {
 
   it('when the write budget is spent, then frames are refused until it refills at the sustained rate; a frame is admitted while any budget is left', () => {
     const q = createLearnerQuotas(limits);
-    // Before the socket opens: no time has passed for the bucket at t0, however busy the machine.
-    const t0 = performance.now();
     q.openSocket('ada');
+    // Whole milliseconds: (t0 + 2000) - t0 is then exactly 2000 (with a fractional t0 it can be a
+    // hair more, and the bucket a hair above zero). The bucket starts full, so t0 may be any time.
+    const t0 = Math.round(performance.now());
     expect(q.takeWriteBytes('ada', 3000, t0)).toBe(true);
     // 1000 left: a frame larger than what is left still passes, and leaves the budget below zero.
     expect(q.takeWriteBytes('ada', 3000, t0)).toBe(true);
