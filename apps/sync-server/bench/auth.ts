@@ -21,7 +21,7 @@ import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, typ
 import WebSocket from 'ws';
 import { createJwksVerifier } from '../src/auth/jwks.js';
 import { createTokenService } from '../src/auth/tokens.js';
-import { cpuSeconds, percentile } from './proc.js';
+import { cpuSeconds, percentile, syncPortOf } from './proc.js';
 
 type Mode = 'hs256-inline' | 'rs256-jwks' | 'es256-jwks';
 const MODES: Mode[] = ['hs256-inline', 'rs256-jwks', 'es256-jwks'];
@@ -74,20 +74,7 @@ async function startOurs(env: Record<string, string>): Promise<{ child: ChildPro
     env: { PATH: process.env['PATH'] ?? '', PORT: '0', DATA_DIR: dataDir, JWT_SECRET: SECRET, SYNC_RATE: '1000000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /SYNC_PORT=(\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${out}`)));
-  });
+  const port = await syncPortOf(child, 'server');
   return {
     child,
     port,

@@ -35,7 +35,7 @@ import { createTokenService } from '../src/auth/tokens.js';
 import { runSnapshots } from '../src/docs/snapshots.js';
 import { createSqliteStore, type Store } from '../src/storage/index.js';
 import { mulberry32 } from '../test/helpers/random.js';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, syncPortOf } from './proc.js';
 
 const intEnv = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -99,20 +99,7 @@ async function ingestCpu(): Promise<void> {
   });
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   try {
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /SYNC_PORT=(\d+)/.exec(out);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${out}`)));
-    });
+    const port = await syncPortOf(child, 'server');
     const url = new URL(`http://127.0.0.1:${port}/api/telemetry/batch`);
     const tokens = createTokenService(SECRET);
     const tokenOf: string[] = [];

@@ -33,7 +33,7 @@ import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
 import { createTokenService } from '../src/auth/tokens.js';
 import { createRedisClient, type RedisClient, type RedisTarget } from '../src/redis/connection.js';
-import { cpuSeconds, percentile, rssBytes } from './proc.js';
+import { cpuSeconds, percentile, rssBytes, syncPortOf } from './proc.js';
 
 const env = process.env;
 const num = (name: string, fallback: number): number => {
@@ -91,20 +91,7 @@ async function startInstance(name: string, extra: Record<string, string>): Promi
     env: { PATH: env['PATH'] ?? '', PORT: '0', JWT_SECRET: SECRET, SYNC_RATE: '1000000', ...redisEnv, ...extra },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance ${name} did not start:\n${out}`)), 30_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /SYNC_PORT=(\d+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve(Number(match[1]));
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`instance ${name} exited (${code}):\n${out}`)));
-  });
+  const port = await syncPortOf(child, `instance ${name}`);
   return {
     name,
     child,

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`; 100 on Linux). */
@@ -22,4 +23,25 @@ export function rssBytes(pid: number): number {
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * The port a bench server (`servers/*.mjs`) prints as `SYNC_PORT=<port>` once it listens; rejects
+ * with everything it printed if it exits first or takes longer than `timeoutMs`.
+ */
+export function syncPortOf(child: ChildProcess, what: string, timeoutMs = 30_000): Promise<number> {
+  let out = '';
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${out}`)), timeoutMs);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /SYNC_PORT=(\d+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}):\n${out}`)));
+  });
 }
