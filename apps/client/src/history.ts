@@ -97,10 +97,16 @@ export interface RangedPoints<T> {
   readonly leftOut: number;
 }
 
-/** The points of `range` ending at `now` (oldest first in, oldest first out), at most the newest `max`. */
-export function pointsInRange<T extends { readonly at: string }>(points: readonly T[], range: ChartRange, now: number, max: number): RangedPoints<T> {
+/**
+ * The points of `range` ending at `now` (oldest first in, oldest first out), at most the newest
+ * `max`. `older` points before `points` were left out by the caller; they count in the `all`
+ * range only (the caller keeps every point of the longest range).
+ */
+export function pointsInRange<T extends { readonly at: string }>(points: readonly T[], range: ChartRange, now: number, max: number, older = 0): RangedPoints<T> {
   const since = range === 'all' ? Number.NEGATIVE_INFINITY : now - RANGE_MS[range];
-  const inRange = points.filter((p) => Date.parse(p.at) >= since);
+  // Every point is in `all`: no date to parse (a year holds 20 000).
+  const inRange = range === 'all' ? points : points.filter((p) => Date.parse(p.at) >= since);
   const shown = inRange.slice(-max);
-  return { shown, inRange: inRange.length, leftOut: inRange.length - shown.length };
+  const count = inRange.length + (range === 'all' ? older : 0);
+  return { shown, inRange: count, leftOut: count - shown.length };
 }

@@ -14,6 +14,8 @@ import { SESSION_STORAGE_KEY } from '../src/stores/auth';
 export interface FakeSession extends LearnerSession {
   readonly config: SessionConfig;
   readonly events: { eventType: string; eventData: JsonObject }[];
+  /** Views the app asked to keep, in order. */
+  readonly savedViews: unknown[];
   destroyed: boolean;
   /** `forget()` ran: the device's copy is gone. */
   forgotten: boolean;
@@ -48,6 +50,7 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
     document,
     whenLoaded: Promise.resolve(),
     events: [],
+    savedViews: [],
     destroyed: false,
     forgotten: false,
     presence: null,
@@ -75,6 +78,10 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
       const record: FlushRecord = { at: Date.now(), ok: true, reason: 'manual', sent: fake.events.length, stored: fake.events.length, duplicates: 0, rejected: 0, remaining: 0 };
       fake.emitFlush(record);
       return record;
+    },
+    async saveView(view) {
+      fake.savedViews.push(view);
+      return true;
     },
     onErased(l) {
       erasedListeners.add(l);

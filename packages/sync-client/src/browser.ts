@@ -1,5 +1,6 @@
 import type { WebSocketConstructor } from './doc/connection.js';
-import { createIndexedDbDocPersistence } from './doc/persistence.js';
+import { createIndexedDbDocPersistence, docDatabaseName, docRescuePrefix } from './doc/persistence.js';
+import { readStoredView } from './doc/stored-view.js';
 import { createSyncClientOn, type Platform, type SyncClient, type SyncClientOptions } from './client.js';
 import { createIndexedDbOutboxStorage } from './outbox/indexeddb-storage.js';
 import { createMemoryOutboxStorage } from './outbox/memory-storage.js';
@@ -31,4 +32,15 @@ export function browserPlatform(): Platform {
  */
 export function createSyncClient(options: SyncClientOptions): SyncClient {
   return createSyncClientOn(browserPlatform(), options);
+}
+
+/**
+ * The view a page of this browser saved for the learner's stored document
+ * (`SyncClient.saveStoredView`), while that document is still exactly what is stored; else
+ * `null`. Read before creating the client, so that a page can show it before loading the document.
+ */
+export function readBrowserStoredView(userId: string, docName: string = userId): Promise<unknown> {
+  const idb = (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!idb) return Promise.resolve(null);
+  return readStoredView({ indexedDB: idb, dbName: docDatabaseName(docName), rescue: browserRescueStore(), rescuePrefix: docRescuePrefix(docName) });
 }

@@ -131,6 +131,14 @@ export interface SyncClient {
   drain(options: DrainOptions): Promise<DrainResult>;
   /** Resolves when `unsavedChanges` is 0 (every local edit is durable on the server). */
   whenSaved(): Promise<void>;
+  /**
+   * Keeps `value` (structured-cloneable) in local persistence as the view of the document's state
+   * *now*, for `readStoredView` of the next page to return while that state is what is stored.
+   * Resolves `false` (nothing kept) when the stored state is not exactly the document's: not
+   * loaded yet, updates not yet handed to storage, records written by another tab, or a
+   * persistence without views (Node, memory).
+   */
+  saveStoredView(value: unknown): Promise<boolean>;
   /** Disconnects, stops timers, closes storage. Queued events and unsaved edits stay in local storage. */
   destroy(): Promise<void>;
 }
@@ -333,6 +341,10 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
         };
         saveWaiters.add(done);
       });
+    },
+    saveStoredView(value) {
+      if (destroyed || !restoredDone || !persistence?.saveView) return Promise.resolve(false);
+      return persistence.saveView(value);
     },
     async destroy() {
       if (destroyed) return;

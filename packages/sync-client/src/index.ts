@@ -39,12 +39,13 @@ export {
   type TelemetryOptions,
   type TelemetryStatus,
 } from './outbox/telemetry.js';
-export { createSyncClient, browserPlatform } from './browser.js';
+export { createSyncClient, browserPlatform, readBrowserStoredView } from './browser.js';
+export { readStoredView, type ReadStoredViewOptions, type StoredViewRecord } from './doc/stored-view.js';
 export { createSyncClientOn, type Platform, type SyncClient, type SyncClientEvents, type SyncClientOptions, type SyncStatus } from './client.js';
 export { AckTracker, MESSAGE_DURABLE_ACK, readDurableAckBody, isUpdateCarrying, stateVectorCovers, type DurableAck } from './doc/ack.js';
 export { connectDocument, type DocConnection, type DocConnectionOptions, type WebSocketConstructor } from './doc/connection.js';
 export { SERVER_CLOSE_CODES, type ServerClose, type ServerCloseReason } from './doc/server-close.js';
-export { createIndexedDbDocPersistence, indexedDbDocPersistence, type DocPersistence, type DocPersistenceFactory, type IndexedDbDocPersistenceOptions } from './doc/persistence.js';
+export { createIndexedDbDocPersistence, indexedDbDocPersistence, docDatabaseName, docRescuePrefix, type DocPersistence, type DocPersistenceFactory, type IndexedDbDocPersistenceOptions } from './doc/persistence.js';
 export type { UpdateListener } from './doc/quiet-load.js';
 export {
   TELEMETRY_CONFIG,

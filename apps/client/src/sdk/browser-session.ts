@@ -3,9 +3,9 @@
  * things the app adds on top of it: presence of this device through Yjs awareness, and the
  * flush history of the sync panel.
  */
-import { browserRescueStore, createSyncClient, forgetLocalData, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
+import { browserRescueStore, createSyncClient, forgetLocalData, readBrowserStoredView, type FlushResult, type SyncClient, type SyncClientOptions, type SyncStatus } from '@prepmate/sync-client';
 import { currentApiEndpoints, type ApiEndpoints } from '../config/api';
-import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus } from './port';
+import type { FlushRecord, LearnerSession, PeerDevice, SessionConfig, SessionStatus, StoredViewReader } from './port';
 
 /** What this app publishes in the awareness state of its document. */
 interface DevicePresence {
@@ -102,6 +102,9 @@ function isPresence(value: unknown): value is DevicePresence {
   const v = value as Record<string, unknown>;
   return typeof v.label === 'string' && typeof v.screen === 'string';
 }
+
+/** The view a session of this browser kept for the learner's stored document (`saveView`), while it still is what is stored. */
+export const readBrowserView: StoredViewReader = (userId) => readBrowserStoredView(userId);
 
 /** Creates the session of a signed-in learner on this build's server (`VITE_API_URL` or the page's origin). */
 export function createBrowserSession(config: SessionConfig): LearnerSession {
@@ -206,6 +209,7 @@ export function createSessionWith(
       if (result.sent === 0) for (const l of flushListeners) l(record);
       return record;
     },
+    saveView: (view) => client.saveStoredView(view),
     onErased(listener) {
       erasedListeners.add(listener);
       return () => erasedListeners.delete(listener);

@@ -87,6 +87,12 @@ export interface LearnerSession {
    * another device); the app then forgets the data on this device too. Returns the unsubscribe.
    */
   onErased(listener: () => void): () => void;
+  /**
+   * Keeps `view` on this device as what the document's state *now* looks like, for the next page
+   * to show while it loads ({@link StoredViewReader}); resolves `false` when it could not be tied
+   * to the stored state (not all of it written yet, another tab wrote), and nothing was kept.
+   */
+  saveView(view: unknown): Promise<boolean>;
   destroy(): Promise<void>;
   /** Destroys the session and removes everything it kept on this device (document, outbox, copies). */
   forget(): Promise<void>;
@@ -104,3 +110,13 @@ export type SessionFactory = (config: SessionConfig) => LearnerSession;
 
 /** Injection key of the {@link SessionFactory} (provided in main.ts, read by the sync store). */
 export const sessionFactoryKey: InjectionKey<SessionFactory> = Symbol('prepmate.sessionFactory');
+
+/**
+ * Reads the view a session saved ({@link LearnerSession.saveView}) if the learner's stored
+ * document is still exactly the state it was saved for, else `null`. Read before the session
+ * opens, so that the app can show it while the document loads.
+ */
+export type StoredViewReader = (userId: string) => Promise<unknown>;
+
+/** Injection key of the {@link StoredViewReader} (main.ts; without one the app shows no stored view). */
+export const storedViewReaderKey: InjectionKey<StoredViewReader> = Symbol('prepmate.storedViewReader');

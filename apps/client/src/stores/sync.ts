@@ -5,7 +5,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, inject, ref, shallowRef, watch } from 'vue';
-import { sessionFactoryKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionStatus } from '../sdk/port';
+import { sessionFactoryKey, storedViewReaderKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionStatus } from '../sdk/port';
 import { useAuthStore } from './auth';
 
 /** Longest the app waits for local data before showing screens anyway, ms. */
@@ -30,11 +30,21 @@ export const IDLE_STATUS: SessionStatus = Object.freeze({
 
 export const useSyncStore = defineStore('sync', () => {
   const factory = inject(sessionFactoryKey, null);
+  const readStoredView = inject(storedViewReaderKey, null);
   const auth = useAuthStore();
 
   /** Not deep-reactive: the session is a live SDK object, only its snapshots are state. */
   const session = shallowRef<LearnerSession | null>(null);
   const loaded = ref(false);
+  /**
+   * What the last page saved as the view of the stored document (`LearnerSession.saveView`),
+   * read before the session opens and only while the stored document is exactly the state it was
+   * saved for; `null` once the document is loaded (or without one). Screens may show it until
+   * `loaded`.
+   */
+  const storedView = shallowRef<unknown>(null);
+  /** Bumped by every open and close, so that an open waiting for its stored view can tell it was overtaken. */
+  let generation = 0;
   const status = shallowRef<SessionStatus>(IDLE_STATUS);
   const flushes = shallowRef<readonly FlushRecord[]>([]);
   const peers = shallowRef<readonly PeerDevice[]>([]);
@@ -71,9 +81,28 @@ export const useSyncStore = defineStore('sync', () => {
     }
   }
 
+  /**
+   * Opens the learner's session. With a stored view, it is shown first: the session (whose load
+   * of a large document keeps the page busy for a while) opens after the next frame is painted.
+   */
   function open(userId: string): void {
     if (!factory) throw new Error('No session factory: provide sessionFactoryKey on the app (see main.ts).');
-    const s = factory({ userId, getToken: (o) => auth.getToken(o) });
+    const mine = ++generation;
+    if (!readStoredView) return start(userId);
+    readStoredView(userId)
+      .catch(() => null)
+      .then((view) => {
+        if (mine !== generation) return;
+        if (view === null) return start(userId);
+        storedView.value = view;
+        afterNextPaint(() => {
+          if (mine === generation) start(userId);
+        });
+      });
+  }
+
+  function start(userId: string): void {
+    const s = factory!({ userId, getToken: (o) => auth.getToken(o) });
     session.value = s;
     loaded.value = false;
     rememberedSync.value = recallSync(userId);
@@ -91,7 +120,9 @@ export const useSyncStore = defineStore('sync', () => {
       s.onErased(() => void forgetErased(userId)),
     ];
     const markLoaded = (): void => {
-      if (session.value === s) loaded.value = true;
+      if (session.value !== s) return;
+      loaded.value = true;
+      storedView.value = null;
     };
     // A local store that cannot be read still leaves a working (server-synced) document.
     s.whenLoaded.then(markLoaded, markLoaded);
@@ -123,10 +154,12 @@ export const useSyncStore = defineStore('sync', () => {
    */
   async function close(options: { forget?: boolean } = {}): Promise<void> {
     const s = session.value;
+    generation++;
     for (const off of unsubscribers) off();
     unsubscribers = [];
     session.value = null;
     loaded.value = false;
+    storedView.value = null;
     status.value = IDLE_STATUS;
     rememberedSync.value = null;
     peers.value = [];
@@ -147,6 +180,11 @@ export const useSyncStore = defineStore('sync', () => {
     async (userId, previous) => {
       if (userId === previous && session.value) return;
       if (session.value) await close();
+      else {
+        // An open still waiting for its stored view is overtaken too.
+        generation++;
+        storedView.value = null;
+      }
       if (userId) open(userId);
     },
     { immediate: true },
@@ -173,5 +211,19 @@ export const useSyncStore = defineStore('sync', () => {
     session.value?.setPresence(screen);
   }
 
-  return { session, loaded, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close, expectErasure };
+  /** Keeps `view` as what the document looks like now (see `storedView`); false when it was not kept. */
+  function saveView(view: unknown): Promise<boolean> {
+    return loaded.value && session.value ? session.value.saveView(view) : Promise.resolve(false);
+  }
+
+  return { session, loaded, storedView, saveView, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close, expectErasure };
 });
+
+/** Runs `fn` once the frame after the current one has been painted (a task after the next animation frame). */
+function afterNextPaint(fn: () => void): void {
+  if (typeof requestAnimationFrame !== 'function') {
+    setTimeout(fn, 0);
+    return;
+  }
+  requestAnimationFrame(() => setTimeout(fn, 0));
+}

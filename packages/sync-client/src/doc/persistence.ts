@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { noLifecycle, type LifecyclePort, type RescueStore } from '../ports.js';
 import { createRescueSlot } from '../rescue-slot.js';
 import type { UpdateListener } from './quiet-load.js';
+import { CUSTOM_STORE, UPDATES_STORE, VIEW_KEY, type StoredViewRecord } from './stored-view.js';
 
 /**
  * Local persistence of the learner document (the port; y-indexeddb in browsers, an update
@@ -16,6 +17,12 @@ export interface DocPersistence {
   readonly whenLoaded: Promise<void>;
   /** Its own `update` listeners, all of which ignore updates of {@link origin}. */
   readonly updateListeners?: readonly UpdateListener[];
+  /**
+   * Keeps `value` beside the stored state as its view (see `stored-view.ts`), if the stored state
+   * is exactly the document's state now: loaded, every update since then written or being written
+   * by this page, nothing written by anyone else. Resolves whether it was kept.
+   */
+  saveView?(value: unknown): Promise<boolean>;
   destroy(): Promise<void>;
 }
 
@@ -32,11 +39,14 @@ export interface IndexedDbDocPersistenceOptions {
   readonly lifecycle?: LifecyclePort;
 }
 
-/** y-indexeddb's object store of updates (its record format, which we keep). */
-const UPDATES_STORE = 'updates';
 /** How long after the store passes {@link PREFERRED_TRIM_SIZE} records it is compacted (y-indexeddb's own delay). */
 const TRIM_DELAY_MS = 1_000;
 const RESCUE_PREFIX = 'prepmate-doc-rescue:';
+
+/** The database of a document's records in IndexedDB. */
+export const docDatabaseName = (docName: string): string => `prepmate-doc:${docName}`;
+/** The prefix of a document's unload copies in the rescue store. */
+export const docRescuePrefix = (docName: string): string => `${RESCUE_PREFIX}${encodeURIComponent(docName)}:`;
 
 /**
  * y-indexeddb, which uses the global `indexedDB` (browsers; in Node tests, `fake-indexeddb/auto`).
@@ -56,12 +66,15 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
   const rescue = options.rescue ?? null;
   const lifecycle = options.lifecycle ?? noLifecycle;
   return (docName, doc, report) => {
-    const idb = new IndexeddbPersistence(`prepmate-doc:${docName}`, doc);
+    const idb = new IndexeddbPersistence(docDatabaseName(docName), doc);
     doc.off('update', idb._storeUpdate);
-    const slot = rescue ? createRescueSlot(rescue, `${RESCUE_PREFIX}${encodeURIComponent(docName)}:`, Math.random().toString(36).slice(2)) : null;
+    const slot = rescue ? createRescueSlot(rescue, docRescuePrefix(docName), Math.random().toString(36).slice(2)) : null;
     let pending: Uint8Array[] = [];
     /** Written, transaction not complete yet. */
     const inflight = new Set<Uint8Array>();
+    /** Keys of the records this page wrote: their updates are in the document. */
+    const ownKeys = new Set<number>();
+    let loaded = false;
 
     const write = (onComplete?: () => void): void => {
       const db = idb.db;
@@ -77,7 +90,10 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
           onComplete?.();
           if (inflight.size === 0 && pending.length === 0) slot?.clear();
         });
-        tx.objectStore(UPDATES_STORE).add(update);
+        const added = tx.objectStore(UPDATES_STORE).add(update);
+        added.onsuccess = () => {
+          if (typeof added.result === 'number') ownKeys.add(added.result);
+        };
         tx.commit();
       } catch (err) {
         report(`saving the document locally failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -125,10 +141,50 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
       if (pending.length > 0) write(() => left.forEach(({ key }) => slot?.remove(key)));
     };
 
+    const saveView = (value: unknown): Promise<boolean> => {
+      const db = idb.db;
+      // Updates not yet handed to IndexedDB are in the document but not in the records. Those
+      // handed over are written in transactions opened before the one below, so they are done
+      // (and their keys known) when it reads the keys.
+      if (!db || !loaded || idb._destroyed || pending.length > 0) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        try {
+          const tx = db.transaction([UPDATES_STORE, CUSTOM_STORE], 'readwrite');
+          const keys = tx.objectStore(UPDATES_STORE).getAllKeys();
+          keys.onsuccess = () => {
+            const list = keys.result.filter((k): k is number => typeof k === 'number');
+            // Below `_dbref`: the records the load (or a compaction's fetch) applied. Anything
+            // else not written here (another tab, a compaction's record) may hold what the
+            // document lacks, or be unknown to it: no view then.
+            const known = list.length === keys.result.length && list.every((k) => k < idb._dbref || ownKeys.has(k));
+            if (!known || list.length === 0) {
+              tx.abort();
+              return;
+            }
+            const record: StoredViewRecord = { lastKey: list[list.length - 1]!, count: list.length, value };
+            try {
+              tx.objectStore(CUSTOM_STORE).put(record, VIEW_KEY);
+              tx.commit();
+            } catch {
+              tx.abort(); // not cloneable: nothing kept
+            }
+          };
+          tx.addEventListener('complete', () => resolve(true));
+          tx.addEventListener('abort', () => resolve(false));
+        } catch {
+          resolve(false);
+        }
+      });
+    };
+
     return {
       origin: idb,
-      whenLoaded: idb.whenSynced.then(() => restore()),
+      whenLoaded: idb.whenSynced.then(() => {
+        restore();
+        loaded = true;
+      }),
       updateListeners: [onUpdate],
+      saveView,
       destroy: async () => {
         write();
         unsubscribe();
