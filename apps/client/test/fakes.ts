@@ -8,7 +8,7 @@ import { mount, type VueWrapper } from '@vue/test-utils';
 import { createPinia, type Pinia } from 'pinia';
 import { createApp, defineComponent, h, type Component, type DefineComponent } from 'vue';
 import { createHashRouter, type Router } from '../src/router';
-import { sessionFactoryKey, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionConfig, type SessionStatus } from '../src/sdk/port';
+import { sessionFactoryKey, storedViewReaderKey, type StoredViewReader, type FlushRecord, type JsonObject, type LearnerSession, type PeerDevice, type SessionConfig, type SessionStatus } from '../src/sdk/port';
 import { SESSION_STORAGE_KEY } from '../src/stores/auth';
 
 export interface FakeSession extends LearnerSession {
@@ -149,13 +149,17 @@ export interface Harness {
 }
 
 /** Pinia + router + fake SDK, as main.ts wires the real ones. */
-export function createHarness(): Harness {
+/** `readStoredView`: what the app reads as the view the last page kept (default: no reader, as in tests before views). */
+export function createHarness(options: { readStoredView?: StoredViewReader } = {}): Harness {
   const { factory, sessions } = fakeFactory();
   const pinia = createPinia();
   const router = createHashRouter(window);
+  const provided: Record<symbol, unknown> = { [sessionFactoryKey as symbol]: factory };
+  if (options.readStoredView) provided[storedViewReaderKey as symbol] = options.readStoredView;
   // A host app gives the stores an injection context even when no component is mounted.
   const host = createApp(defineComponent({ render: () => h('div') }));
   host.provide(sessionFactoryKey, factory).use(pinia).use(router);
+  if (options.readStoredView) host.provide(storedViewReaderKey, options.readStoredView);
   return {
     pinia,
     router,
@@ -165,7 +169,7 @@ export function createHarness(): Harness {
       return mount(component as DefineComponent, {
         props: props as never,
         attachTo: document.body,
-        global: { plugins: [pinia, router], provide: { [sessionFactoryKey as symbol]: factory } },
+        global: { plugins: [pinia, router], provide: provided },
       });
     },
     run: (fn) => host.runWithContext(fn),

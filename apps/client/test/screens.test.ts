@@ -3,6 +3,7 @@ import { flushPromises } from '@vue/test-utils';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nextTick } from 'vue';
 import App from '../src/App.vue';
+import { forStorage, utcDay, type DashboardData } from '../src/dashboard-data';
 import { useLearnerStore } from '../src/stores/learner';
 import DashboardView from '../src/views/DashboardView.vue';
 import LogAssessmentView from '../src/views/LogAssessmentView.vue';
@@ -123,6 +124,48 @@ describe('Dashboard', () => {
     await w.find('form.add').trigger('submit');
     expect(h.run(() => useLearnerStore()).topics['dynamic-programming']).toMatchObject({ name: 'Dynamic Programming' });
     expect(h.router.route.value).toMatchObject({ name: 'topic', params: { topicId: 'dynamic-programming' } });
+  });
+
+  it('when the last page kept a dashboard for the stored document, then it shows, busy and without edits, until the document loads, and the loaded one replaces it and is kept', async () => {
+    storeSignedIn('ada');
+    // What a page kept: in the app it is always the stored document's own dashboard; here its
+    // numbers differ from the (empty) fake document, so that the test sees which one is shown.
+    const kept: DashboardData = {
+      topicCount: 1,
+      assessmentCount: 2,
+      average: 70,
+      latest: { score: 80, completedAt: at(2) },
+      topics: [{ topicId: 'sql', label: 'SQL', status: 'in_progress', mastery: 0.7, review: false, card: { reviews: 2, dueInDays: 1, recall: 0.9 } }],
+      archived: [],
+      plan: { today: utcDay(Date.now()), dailyMinutes: 30, daysUntilInterview: null, days: [], coaching: null },
+      trend: { points: [{ at: at(2), score: 80, label: 'SQL · Assessment' }], older: 1, overall: { direction: 'flat', delta: 0, samples: 2 } },
+      weakAreas: [],
+      weakTopics: [],
+      recent: [{ assessmentId: 'a2', topicId: 'sql', label: 'SQL', score: 80, completedAt: at(2) }],
+    };
+    const h = createHarness({ readStoredView: async () => forStorage(kept, Date.now()) });
+    const w = h.mount(App);
+    await flushPromises();
+    expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/1 topic · 2 assessments · average 70/);
+    expect(w.find('main').attributes('aria-busy')).toBe('true');
+    expect(w.find('#new-topic').attributes('disabled')).toBeDefined();
+    expect(w.find('[data-testid="chart-note"]').text()).toMatch(/latest 1 of 2 scores/);
+    // The session opens after the stored dashboard was painted; once its document is loaded,
+    // the dashboard is the document's own, and it is kept for the next page.
+    await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics · 0 assessments/));
+    expect(w.find('main').attributes('aria-busy')).toBeUndefined();
+    expect(w.find('#new-topic').attributes('disabled')).toBeUndefined();
+    await vi.waitFor(() => expect(h.sessions[0]!.savedViews).toHaveLength(1));
+    expect(h.sessions[0]!.savedViews[0]).toMatchObject({ day: utcDay(Date.now()), data: { assessmentCount: 0, topicCount: 0 } });
+  });
+
+  it('when a kept dashboard is of another day, then it is not shown', async () => {
+    storeSignedIn('ada');
+    const h = createHarness({ readStoredView: async () => ({ version: 1, day: '2000-01-01', data: {} }) });
+    const w = h.mount(App);
+    await flushPromises();
+    expect(w.find('[data-testid="dashboard-summary"]').exists()).toBe(false);
+    await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics/));
   });
 
   it('when topics have names in any script, then they are added, shown isolated, and one without sessions shows no data', async () => {
