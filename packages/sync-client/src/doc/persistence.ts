@@ -74,6 +74,8 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
     const inflight = new Set<Uint8Array>();
     /** Keys of the records this page wrote: their updates are in the document. */
     const ownKeys = new Set<number>();
+    /** A write failed: the document holds an update the records lack, so no view can be tied to them any more. */
+    let writeFailed = false;
     let loaded = false;
 
     const write = (onComplete?: () => void): void => {
@@ -84,7 +86,10 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
       try {
         const tx = db.transaction([UPDATES_STORE], 'readwrite');
         inflight.add(update);
-        tx.addEventListener('abort', () => report(`saving the document locally failed: ${tx.error?.message ?? 'transaction aborted'}`));
+        tx.addEventListener('abort', () => {
+          writeFailed = true;
+          report(`saving the document locally failed: ${tx.error?.message ?? 'transaction aborted'}`);
+        });
         tx.addEventListener('complete', () => {
           inflight.delete(update);
           onComplete?.();
@@ -96,6 +101,7 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
         };
         tx.commit();
       } catch (err) {
+        writeFailed = true;
         report(`saving the document locally failed: ${err instanceof Error ? err.message : String(err)}`);
         return;
       }
@@ -146,7 +152,7 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
       // Updates not yet handed to IndexedDB are in the document but not in the records. Those
       // handed over are written in transactions opened before the one below, so they are done
       // (and their keys known) when it reads the keys.
-      if (!db || !loaded || idb._destroyed || pending.length > 0) return Promise.resolve(false);
+      if (!db || !loaded || idb._destroyed || writeFailed || pending.length > 0) return Promise.resolve(false);
       return new Promise<boolean>((resolve) => {
         try {
           const tx = db.transaction([UPDATES_STORE, CUSTOM_STORE], 'readwrite');
@@ -157,7 +163,8 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
             // else not written here (another tab, a compaction's record) may hold what the
             // document lacks, or be unknown to it: no view then.
             const known = list.length === keys.result.length && list.every((k) => k < idb._dbref || ownKeys.has(k));
-            if (!known || list.length === 0) {
+            // Checked here, not before: a write handed over earlier has finished (or failed) by now.
+            if (!known || list.length === 0 || writeFailed) {
               tx.abort();
               return;
             }
