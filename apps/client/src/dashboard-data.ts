@@ -3,11 +3,14 @@
  * and kept on the device (`LearnerSession.saveView`) so that the next page can show the same
  * dashboard before it has decoded and derived the document again. Pure.
  */
-import type { PlanCard, PlanDay, TopicStatus, Trend, WeakArea } from '@prepmate/crdt-model';
+import { DERIVATION_VERSION, PLAN_VERSION, type PlanCard, type PlanDay, type TopicStatus, type Trend, type WeakArea } from '@prepmate/crdt-model';
 import type { TrendPoint } from './components/TrendChart.vue';
 
-/** Changes whenever the shape or the meaning of {@link DashboardData} changes: older views are not shown. */
-export const DASHBOARD_VIEW_VERSION = 1;
+/**
+ * Changes whenever the shape or the meaning of {@link DashboardData} changes, and with the model's
+ * formulas (insights, plan): a view kept by another version is not shown.
+ */
+export const DASHBOARD_VIEW_VERSION = `1.${DERIVATION_VERSION}.${PLAN_VERSION}`;
 
 /** What a topic's due line needs of its plan card. */
 export type DueCard = Pick<PlanCard, 'reviews' | 'dueInDays' | 'recall'>;
@@ -67,7 +70,7 @@ export interface DashboardData {
 
 /** A dashboard as kept on the device: for one version of this module and one plan day. */
 export interface StoredDashboard {
-  readonly version: number;
+  readonly version: string;
   readonly day: string;
   readonly data: DashboardData;
 }

@@ -13,6 +13,24 @@ import { createHarness, fakeJwt, storeSignedIn } from './fakes';
 
 const at = (day: number): string => new Date(Date.UTC(2026, 10, day, 10)).toISOString();
 
+// What a page kept: in the app it is always the stored document's own dashboard; here its
+// numbers differ from the (empty) fake document, so that the test sees which one is shown.
+function keptDashboard(): DashboardData {
+  return {
+    topicCount: 1,
+    assessmentCount: 2,
+    average: 70,
+    latest: { score: 80, completedAt: at(2) },
+    topics: [{ topicId: 'sql', label: 'SQL', status: 'in_progress', mastery: 0.7, review: false, card: { reviews: 2, dueInDays: 1, recall: 0.9 } }],
+    archived: [],
+    plan: { today: utcDay(Date.now()), dailyMinutes: 30, daysUntilInterview: null, days: [], coaching: null },
+    trend: { points: [{ at: at(2), score: 80, label: 'SQL · Assessment' }], older: 1, overall: { direction: 'flat', delta: 0, samples: 2 } },
+    weakAreas: [],
+    weakTopics: [],
+    recent: [{ assessmentId: 'a2', topicId: 'sql', label: 'SQL', score: 80, completedAt: at(2) }],
+  };
+}
+
 beforeEach(() => {
   localStorage.clear();
   window.location.hash = '';
@@ -128,22 +146,7 @@ describe('Dashboard', () => {
 
   it('when the last page kept a dashboard for the stored document, then it shows, busy and without edits, until the document loads, and the loaded one replaces it and is kept', async () => {
     storeSignedIn('ada');
-    // What a page kept: in the app it is always the stored document's own dashboard; here its
-    // numbers differ from the (empty) fake document, so that the test sees which one is shown.
-    const kept: DashboardData = {
-      topicCount: 1,
-      assessmentCount: 2,
-      average: 70,
-      latest: { score: 80, completedAt: at(2) },
-      topics: [{ topicId: 'sql', label: 'SQL', status: 'in_progress', mastery: 0.7, review: false, card: { reviews: 2, dueInDays: 1, recall: 0.9 } }],
-      archived: [],
-      plan: { today: utcDay(Date.now()), dailyMinutes: 30, daysUntilInterview: null, days: [], coaching: null },
-      trend: { points: [{ at: at(2), score: 80, label: 'SQL · Assessment' }], older: 1, overall: { direction: 'flat', delta: 0, samples: 2 } },
-      weakAreas: [],
-      weakTopics: [],
-      recent: [{ assessmentId: 'a2', topicId: 'sql', label: 'SQL', score: 80, completedAt: at(2) }],
-    };
-    const h = createHarness({ readStoredView: async () => forStorage(kept, Date.now()) });
+    const h = createHarness({ readStoredView: async () => forStorage(keptDashboard(), Date.now()) });
     const w = h.mount(App);
     await flushPromises();
     expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/1 topic · 2 assessments · average 70/);
@@ -161,7 +164,7 @@ describe('Dashboard', () => {
 
   it('when a kept dashboard is of another day, then it is not shown', async () => {
     storeSignedIn('ada');
-    const h = createHarness({ readStoredView: async () => ({ version: 1, day: '2000-01-01', data: {} }) });
+    const h = createHarness({ readStoredView: async () => ({ ...forStorage(keptDashboard(), Date.now()), day: '2000-01-01' }) });
     const w = h.mount(App);
     await flushPromises();
     expect(w.find('[data-testid="dashboard-summary"]').exists()).toBe(false);
