@@ -68,7 +68,14 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
     child = spawn(process.execPath, [...gcHook, ...(process.env['BENCH_PROF'] ? ['--require', process.env['BENCH_PROF']] : []), 'bench/servers/ours.mjs'], {
       cwd: root,
       // Durable log on SQLite with the default 50 ms flush; no per-connection rate limit (peers have none).
-      env: { ...base, DATA_DIR: dataDir, JWT_SECRET: SECRET, UPDATE_FLUSH_MS: '50', SYNC_RATE: '1000000' },
+      env: {
+        ...base,
+        DATA_DIR: dataDir,
+        JWT_SECRET: SECRET,
+        UPDATE_FLUSH_MS: '50',
+        SYNC_RATE: '1000000',
+        ...(process.env['BENCH_TURN_INTERVAL_MS'] ? { SYNC_TURN_INTERVAL_MS: process.env['BENCH_TURN_INTERVAL_MS'] } : {}),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } else if (kind === 'yws') {

@@ -63,6 +63,8 @@ export interface SyncTuning {
   readonly limits?: Partial<SyncLimits>;
   /** Budget of the sync service's stop, ms. Default 5 000. */
   readonly stopTimeoutMs?: number;
+  /** Least time between two fan-out flushes while edits stream in, ms (sync-service.ts: DEFAULT_TURN_INTERVAL_MS). */
+  readonly turnIntervalMs?: number;
   /** Prefix of the fan-out's Redis keys (tests and benchmarks isolate deployments sharing one Redis). */
   readonly redisKeyPrefix?: string;
 }
@@ -254,6 +256,7 @@ export async function startServer(config: Config, overrides: ServerOverrides = {
       ...(tuning.unloadGraceMs !== undefined ? { unloadGraceMs: tuning.unloadGraceMs } : {}),
       ...(tuning.limits ? { limits: tuning.limits } : {}),
       ...(tuning.stopTimeoutMs !== undefined ? { stopTimeoutMs: tuning.stopTimeoutMs } : {}),
+      ...(tuning.turnIntervalMs !== undefined ? { turnIntervalMs: tuning.turnIntervalMs } : {}),
     },
   });
   await sync.start();

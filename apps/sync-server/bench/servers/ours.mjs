@@ -27,6 +27,8 @@ const config = loadConfig({
 const server = await startServer(config, {
   sync: {
     unloadGraceMs: 2000,
+    // bench/run.ts: BENCH_TURN_INTERVAL_MS compares fan-out flush intervals (default: the server's).
+    ...(env.SYNC_TURN_INTERVAL_MS ? { turnIntervalMs: Number(env.SYNC_TURN_INTERVAL_MS) } : {}),
     limits: { messagesPerSecond: rate, burst: Math.max(1000, rate) },
     ...(env.REDIS_KEY_PREFIX ? { redisKeyPrefix: env.REDIS_KEY_PREFIX } : {}),
   },

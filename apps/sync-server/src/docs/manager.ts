@@ -34,6 +34,8 @@ export interface DocumentManagerOptions {
   readonly onChanged?: (docName: string) => void;
   /** Stored size a document may reach (`SYNC_MAX_DOCUMENT_BYTES`); peers over it are closed with 4430. Default: no cap. */
   readonly maxDocumentBytes?: number;
+  /** Least time between two fan-out flushes while edits stream in, ms (see `TurnDeps.minIntervalMs`). Default 0. */
+  readonly turnIntervalMs?: number;
 }
 
 export interface DocumentManager {
@@ -91,7 +93,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
     return false;
   }
 
-  const turn = createTurn({ fanout, logger, onPeerApplied: (live, peer) => acks.applied(live, peer), admit: admitPeerUpdates });
+  const turn = createTurn({ fanout, logger, onPeerApplied: (live, peer) => acks.applied(live, peer), admit: admitPeerUpdates, minIntervalMs: options.turnIntervalMs ?? 0 });
 
   function onDocUpdate(live: LiveDocument, update: Uint8Array, rawOrigin: unknown): void {
     live.invalidate();

@@ -17,6 +17,7 @@ export interface Peer {
   readonly awarenessIds: Set<number>;
   /** Opened with `?ack=1`: receives durable acknowledgements. */
   readonly wantsAck: boolean;
+  /** One message; a broadcast passes the same Uint8Array to every peer, and nobody modifies it afterwards (the endpoint keeps its encoded frame per array). */
   send(frame: Uint8Array): void;
   close(code: number, reason: string): void;
 }

@@ -2,7 +2,7 @@
  * The turn: what peers receive is coalesced per event-loop turn. Peer updates read in one turn
  * are applied together at its end (one transaction per peer), and every recipient gets one
  * message per document for the whole turn instead of one per update. Owns the per-turn buffers
- * of every document and the one `setImmediate` that flushes them.
+ * of every document and the one `setImmediate` (or, right after a flush, short timer) that flushes them.
  */
 import * as Y from 'yjs';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
@@ -37,6 +37,17 @@ export interface TurnDeps {
    * quota that refused them has closed the peer). Default: everything is admitted.
    */
   readonly admit?: (live: LiveDocument, peer: Peer, updates: readonly Uint8Array[]) => boolean;
+  /**
+   * Least time between the starts of two turns' flushes, ms (default 0: every event-loop turn).
+   * A change that arrives sooner after a flush waits for the rest of this interval, so under a
+   * stream of edits each recipient gets one message per interval instead of one per event-loop
+   * turn (the socket write per recipient is most of the fan-out's CPU). A change after a quiet
+   * spell is sent in the next turn as before: the wait applies only while flushes follow each
+   * other closer than this.
+   */
+  readonly minIntervalMs?: number;
+  /** Clock for {@link minIntervalMs}, ms (tests). Default `performance.now`. */
+  readonly now?: () => number;
 }
 
 export interface Turn {
@@ -55,10 +66,23 @@ export interface Turn {
 
 export function createTurn(deps: TurnDeps): Turn {
   const { fanout, logger, onPeerApplied, admit } = deps;
+  const minIntervalMs = deps.minIntervalMs ?? 0;
+  const now = deps.now ?? (() => performance.now());
   const states = new Map<LiveDocument, TurnState>();
   const dirty = new Set<LiveDocument>();
   let scheduled = false;
   let flushing = false;
+  let lastFlushStart = -Infinity;
+
+  function schedule(): void {
+    scheduled = true;
+    const wait = lastFlushStart + minIntervalMs - now();
+    // setImmediate runs after the I/O of this turn, so every frame read in one poll phase is
+    // coalesced into one message per recipient; right after a flush, the frames of the next
+    // `wait` ms are too.
+    if (wait >= 1) setTimeout(flush, wait);
+    else setImmediate(flush);
+  }
 
   const stateOf = (live: LiveDocument): TurnState => {
     let state = states.get(live);
@@ -71,16 +95,12 @@ export function createTurn(deps: TurnDeps): Turn {
 
   function markDirty(live: LiveDocument): void {
     dirty.add(live);
-    if (!scheduled && !flushing) {
-      scheduled = true;
-      // setImmediate runs after the I/O of this turn, so every frame read in one poll phase is
-      // coalesced into one message per recipient.
-      setImmediate(flush);
-    }
+    if (!scheduled && !flushing) schedule();
   }
 
   function flush(): void {
     scheduled = false;
+    lastFlushStart = now();
     const batch = [...dirty];
     dirty.clear();
     // Applying the turn's updates emits events that mark the same documents dirty again; they
@@ -102,10 +122,7 @@ export function createTurn(deps: TurnDeps): Turn {
       dirty.delete(live);
     }
     flushing = false;
-    if (dirty.size > 0 && !scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+    if (dirty.size > 0 && !scheduled) schedule();
   }
 
   /**

@@ -22,6 +22,7 @@ import type { DocumentManager } from '../docs/manager.js';
 import type { SyncMetrics } from '../docs/metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { createLearnerQuotas } from './learner-quotas.js';
+import { createFrameWriter, type FrameWriter } from './frame-writer.js';
 import { MalformedMessageError, readClientMessage, writeAwareness } from '../protocol/wire.js';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
@@ -162,6 +163,7 @@ class Connection implements Peer {
     burst: number,
     private readonly maxBufferedBytes: number,
     private readonly onServerClose: (code: number) => void,
+    private readonly frames: FrameWriter,
   ) {
     this.tokens = burst;
   }
@@ -181,7 +183,7 @@ class Connection implements Peer {
     if (this.expiresAt !== Infinity && this.closeIfExpired(Date.now())) return;
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (this.ws.bufferedAmount + frame.byteLength > this.maxBufferedBytes) return this.closeSlowReader();
-    this.ws.send(frame);
+    this.frames.send(this.ws, frame);
   }
 
   /**
@@ -240,6 +242,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: deflateOptions(limits.deflateMinBytes), clientTracking: false });
   const connections = new Set<Connection>();
   const quotas = createLearnerQuotas(limits);
+  const frames = createFrameWriter(limits.deflateMinBytes);
   let closing = false;
 
   const countClose = (code: number): void => void metrics.closedSockets.inc({ code: String(code) });
@@ -385,7 +388,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
 
   function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean, learner: string | null): void {
     const author = principal.role === 'service' ? `service:${principal.userId}` : principal.userId;
-    const conn = new Connection(ws, live, author, learner, principal.expiresAt ?? Infinity, wantsAck, limits.burst, limits.maxBufferedBytes, countClose);
+    const conn = new Connection(ws, live, author, learner, principal.expiresAt ?? Infinity, wantsAck, limits.burst, limits.maxBufferedBytes, countClose, frames);
     connections.add(conn);
     metrics.connections.set(connections.size);
     ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
