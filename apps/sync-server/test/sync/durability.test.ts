@@ -46,11 +46,10 @@ describe.each(backendFactories())('durability on $name', ({ create }) => {
     clients.push(writer);
     await writer.whenSynced();
     for (let i = 0; i < 100; i++) writer.map.set(`old${i}`, i);
-    const written = Date.now();
-    // Old updates reach the store within the flush window (plus the write itself).
-    await until(async () => (await readStored(store, 'crash')).getMap('m').size === 100, 'old updates durable', 5_000);
-    const elapsed = Date.now() - written;
-    expect(elapsed).toBeLessThan(FLUSH_MS + 1_000);
+    // Old updates reach the store on the flush timer alone (nothing else makes the server write
+    // them). How soon is not asserted: a child server on a loaded 2-core machine can take
+    // seconds for what takes 50 ms on a quiet one, and tests never assert on wall-clock speed.
+    await until(async () => (await readStored(store, 'crash')).getMap('m').size === 100, 'old updates durable');
     // New updates, then an immediate crash: these may be lost by the server…
     for (let i = 0; i < 100; i++) writer.map.set(`new${i}`, i);
     await first.kill('SIGKILL');
