@@ -3,6 +3,7 @@ import type { Store } from '../../src/storage/ports.js';
 import { createTokenService } from '../../src/auth/tokens.js';
 import {
   backendFactories,
+  CHILD_TEST_TIMEOUT_MS,
   connectClient,
   faultyStore,
   rawSocket,
@@ -63,7 +64,7 @@ describe.each(backendFactories())('durability on $name', ({ create }) => {
     clients.push(reader);
     await reader.whenSynced();
     expect(reader.map.size).toBe(200);
-  });
+  }, CHILD_TEST_TIMEOUT_MS);
 
   it('when the store fails, then clients keep syncing from memory, status is degraded, new documents are refused, and everything is written after recovery', async () => {
     const faulty = faultyStore(store);

@@ -5,6 +5,7 @@ import { createTokenService } from '../../src/auth/tokens.js';
 import { adminClient, deleteUnder, describeOnRedis } from '../helpers/redis.js';
 import {
   backendFactories,
+  CHILD_TEST_TIMEOUT_MS,
   connectClient,
   readStored,
   spawnSyncServer,
@@ -112,7 +113,7 @@ describeOnRedis('two instances on one store', ({ target, env: redisEnv }) => des
     clients.push(fresh);
     await fresh.whenSynced();
     expect(fresh.map.size).toBe(100);
-  });
+  }, CHILD_TEST_TIMEOUT_MS);
 
   it('when a document is erased on one instance, then the other instance holding it closes its sockets', async () => {
     const keyPrefix = freshPrefix();
