@@ -11,5 +11,8 @@ export default defineProject({
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // expect.poll's own default is 1 s: far too short for a DOM that another device, the server
+    // or IndexedDB updates while CI runs everything on 2 cores. The e2e DEADLINE, for every poll.
+    expect: { poll: { timeout: 30_000 } },
   },
 });

@@ -30,6 +30,7 @@ export {
 export {
   createTelemetry,
   DrainTimeoutError,
+  LearnerErasedError,
   type DrainOptions,
   type DrainResult,
   type FlushReason,

@@ -343,8 +343,10 @@ describe('learner document against the real server', () => {
   });
 
   it('when the token expires on an open document socket, then the server closes it with 4401 and the client reconnects with a fresh token', async () => {
-    // Its own server, pinging every 100 ms: the ping loop is what closes an idle expired socket.
-    const pinging = await startTestServer({}, undefined, { sync: { limits: { pingIntervalMs: 100 } } });
+    // Its own server, pinging every second: the ping loop is what closes an idle expired socket.
+    // Not faster: a socket that has not answered the last ping by the next is terminated, and
+    // with 100 ms an event-loop stall under load dropped the reconnected socket too.
+    const pinging = await startTestServer({}, undefined, { sync: { limits: { pingIntervalMs: 1_000 } } });
     try {
       const userId = newUser();
       // One timeline of token requests and closes, to see the refresh come after the 4401.

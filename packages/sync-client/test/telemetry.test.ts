@@ -206,6 +206,25 @@ describe('telemetry outbox', () => {
     await telemetry.destroy();
   });
 
+  it('when the server says 410 (the learner was erased), then nothing is retried, items stay queued and status says why', async () => {
+    const { telemetry, transport, clock, seen } = setup({ syncIntervalMs: 10_000 });
+    await telemetry.ready;
+    await settle();
+    transport.setResponder(() => ({ kind: 'gone', error: 'GONE: erased', status: 410 }));
+    await telemetry.captureEvent('a');
+    const result = await telemetry.flush();
+    expect(result).toMatchObject({ remaining: 1, error: 'GONE: erased' });
+    expect(telemetry.status()).toMatchObject({ learnerErased: true, nextRetryAt: null, lastError: 'GONE: erased', queuedEvents: 1 });
+    expect(seen['sync:error']).toEqual([{ error: 'GONE: erased', status: 410, attempt: 0, retryInMs: null, learnerErased: true }]);
+    // Neither time, a later capture nor a manual flush sends anything more.
+    await telemetry.captureEvent('b');
+    await clock.advance(60_000);
+    expect((await telemetry.flush()).skipped).toBe('learner-erased');
+    expect(transport.calls).toHaveLength(1);
+    expect(telemetry.status().queuedEvents).toBe(2);
+    await telemetry.destroy();
+  });
+
   it('when the server says 413, then the batch is split until it fits, and a lone oversized item is rejected', async () => {
     const { telemetry, transport, seen, connectivity } = setup({ batchSize: 16 });
     connectivity.setOnline(false);

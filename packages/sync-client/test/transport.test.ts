@@ -47,9 +47,10 @@ describe('HTTP batch transport', () => {
     expect(seen).toHaveLength(2);
   });
 
-  it('maps statuses to outcomes: 413 split, 400 invalid, 429/503 retry with Retry-After, network error retry', async () => {
+  it('maps statuses to outcomes: 413 split, 400 invalid, 410 gone, 429/503 retry with Retry-After, network error retry', async () => {
     const cases: [Response, unknown][] = [
       [json(413, { success: false, error: { code: 'PAYLOAD_TOO_LARGE', message: '' } }), { kind: 'too-large' }],
+      [json(410, { success: false, error: { code: 'GONE', message: 'erased' } }), { kind: 'gone', status: 410, error: 'GONE: erased' }],
       [json(400, { success: false, error: { code: 'VALIDATION_FAILED', message: 'bad' } }), { kind: 'invalid', error: 'VALIDATION_FAILED: bad' }],
       [json(429, { success: false, error: { code: 'RATE_LIMITED', message: 'slow' } }, { 'retry-after': '7' }), { kind: 'retry', status: 429, retryAfterMs: 7000, error: 'RATE_LIMITED: slow' }],
       [json(503, { success: false, error: { code: 'STORE_UNAVAILABLE', message: 'x' } }, { 'retry-after': '2' }), { kind: 'retry', status: 503, retryAfterMs: 2000, error: 'STORE_UNAVAILABLE: x' }],

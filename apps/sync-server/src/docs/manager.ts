@@ -63,6 +63,8 @@ export interface DocumentManager {
   resyncFromStore(): Promise<void>;
   /** Closes peers, forgets queued updates, deletes from the store, tells other instances. */
   erase(docName: DocName): Promise<void>;
+  /** Unloads no document from now on, so the stop's {@link snapshotDirty} finds every one. */
+  keepLoaded(): void;
   /** Compacts every document changed since it was loaded (stop). */
   snapshotDirty(deadline: number): Promise<void>;
   readonly loadedCount: number;
@@ -188,6 +190,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
       await store.deleteDocument(docName);
       instances.erased(docName);
     },
+    keepLoaded: () => registry.keepLoaded(),
     async snapshotDirty(deadline) {
       for (const live of registry.loaded()) {
         if (!live.dirty) continue;

@@ -42,6 +42,11 @@ export interface DocumentRegistry {
   readonly count: number;
   /** Forgets a document at once (erasure): no durability wait. */
   drop(live: LiveDocument): void;
+  /**
+   * Unloads nothing from now on (the service is stopping): a document its last peer left while
+   * the log drains would otherwise be dropped before the stop snapshots it.
+   */
+  keepLoaded(): void;
   /** Refuses new acquisitions and drops every document (after the log was drained). */
   stop(): void;
 }
@@ -58,6 +63,7 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
   const entries = new Map<string, Entry>();
   const loading = new Map<string, Promise<Entry>>();
   let stopped = false;
+  let keeping = false;
 
   const setLoaded = (): void => metrics.loadedDocuments.set(entries.size);
   const current = (live: LiveDocument): Entry | undefined => {
@@ -114,7 +120,7 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
   async function unloadIfIdle(entry: Entry): Promise<void> {
     entry.unloadTimer = null;
     const { live } = entry;
-    if (entry.refs > 0 || current(live) !== entry || stopped) return;
+    if (entry.refs > 0 || current(live) !== entry || stopped || keeping) return;
     if (hooks.busy(live)) return scheduleUnload(entry, 0);
     // Persisted first: wait until every update of this document is in the log.
     if (live.lastSeq > log.durableSeq) {
@@ -152,7 +158,7 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
       const entry = current(live);
       if (!entry) return;
       entry.refs -= 1;
-      if (entry.refs > 0 || stopped) return;
+      if (entry.refs > 0 || stopped || keeping) return;
       scheduleUnload(entry, unloadGraceMs);
     },
     get: (docName) => entries.get(docName)?.live,
@@ -161,6 +167,10 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
       return entries.size;
     },
     drop,
+    keepLoaded() {
+      keeping = true;
+      for (const entry of entries.values()) cancelUnload(entry);
+    },
     stop() {
       stopped = true;
       for (const entry of [...entries.values()]) drop(entry.live);

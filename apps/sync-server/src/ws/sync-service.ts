@@ -167,6 +167,8 @@ export function createSyncService(deps: SyncServiceDeps): SyncService {
       stopping ??= (async () => {
         const deadline = Date.now() + (deps.options?.stopTimeoutMs ?? 5_000);
         const left = (): number => Math.max(0, deadline - Date.now());
+        // Closing the sockets starts every document's unload grace; a slow drain would outlast it.
+        manager.keepLoaded();
         await endpoint.close(CloseCode.GOING_AWAY, 'server shutting down', Math.min(1_000, left()));
         const drained = await log.drain(Math.min(left(), Math.max(500, left() - 1_000)));
         if (!drained) logger.error({ backlog: log.status().backlog }, 'sync: stopping with updates not in the store; clients still hold them and re-sync on reconnect');

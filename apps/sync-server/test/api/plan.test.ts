@@ -102,12 +102,14 @@ describe('GET /api/plan on the real server', () => {
       });
       expect(res.status).toBe(200);
     }
-    // Refreshed in the background right after the events, not only by the scheduled job.
+    // Refreshed in the background right after the events, not only by the scheduled job. The
+    // refresh that covers the last two events waits out the 2 s per-learner interval: 5 s left
+    // too little room on a loaded machine.
     let insights: Record<string, any> = {};
     await eventually(async () => {
       insights = (await call(server, 'GET', '/api/progress', token)).json.data.insights;
       return insights['basis'] === 'events' && insights['assessmentCount'] === 3;
-    });
+    }, { timeoutMs: 20_000, intervalMs: 20 });
     expect(insights['weakAreas'][0]).toMatchObject({ area: 'base cases', occurrences: 3 });
     expect(insights['overallTrend']).toMatchObject({ direction: 'down' });
 

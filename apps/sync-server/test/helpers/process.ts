@@ -32,7 +32,8 @@ export function spawnMain(env: Record<string, string>, cwd: string = serverRoot)
     child,
     output: () => out,
     exited,
-    waitForUrl: (timeoutMs = 30_000) =>
+    // tsx loads the whole server from sources: seconds of CPU, 16–30 s on a loaded 2-core machine.
+    waitForUrl: (timeoutMs = 90_000) =>
       new Promise<string>((resolve, reject) => {
         const deadline = setTimeout(() => reject(new Error(`no URL printed within ${timeoutMs} ms:\n${out}`)), timeoutMs);
         const check = (): void => {

@@ -222,6 +222,14 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
   }
 }
 
+/**
+ * How long a child server may take to print its port. Each start costs ~3.5 s of CPU (tsx loads
+ * the whole server from sources); on a 2-core machine running the whole suite it took 16–30 s.
+ */
+export const CHILD_START_TIMEOUT_MS = 90_000;
+/** Timeout of a test that starts two child servers one after the other. */
+export const CHILD_TEST_TIMEOUT_MS = 2 * CHILD_START_TIMEOUT_MS + 60_000;
+
 export interface ChildServer {
   readonly port: number;
   readonly syncUrl: string;
@@ -242,7 +250,7 @@ export async function spawnSyncServer(env: Record<string, string>): Promise<Chil
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child server did not start:\n${out}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`child server did not start within ${CHILD_START_TIMEOUT_MS} ms:\n${out}`)), CHILD_START_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
       const match = /SYNC_PORT=(\d+)/.exec(out);

@@ -3,6 +3,8 @@ import type { Store } from '../../src/storage/ports.js';
 import { createTokenService } from '../../src/auth/tokens.js';
 import {
   backendFactories,
+  CHILD_START_TIMEOUT_MS,
+  CHILD_TEST_TIMEOUT_MS,
   connectClient,
   faultyStore,
   rawSocket,
@@ -44,13 +46,13 @@ describe.each(backendFactories())('durability on $name', ({ create }) => {
     const token = await tokens.sign('crash');
     const writer = connectClient(first.syncUrl, 'crash', token);
     clients.push(writer);
-    await writer.whenSynced();
+    // A fresh child's first answers are slow too (cold code paths, first store connection).
+    await writer.whenSynced(CHILD_START_TIMEOUT_MS);
     for (let i = 0; i < 100; i++) writer.map.set(`old${i}`, i);
-    const written = Date.now();
-    // Old updates reach the store within the flush window (plus the write itself).
-    await until(async () => (await readStored(store, 'crash')).getMap('m').size === 100, 'old updates durable', 5_000);
-    const elapsed = Date.now() - written;
-    expect(elapsed).toBeLessThan(FLUSH_MS + 1_000);
+    // Old updates reach the store on the flush timer alone (nothing else makes the server write
+    // them). How soon is not asserted: a child server on a loaded 2-core machine can take
+    // seconds for what takes 50 ms on a quiet one, and tests never assert on wall-clock speed.
+    await until(async () => (await readStored(store, 'crash')).getMap('m').size === 100, 'old updates durable');
     // New updates, then an immediate crash: these may be lost by the server…
     for (let i = 0; i < 100; i++) writer.map.set(`new${i}`, i);
     await first.kill('SIGKILL');
@@ -59,12 +61,12 @@ describe.each(backendFactories())('durability on $name', ({ create }) => {
     // …but the writer keeps them and re-syncs once a server is back on the same address.
     const second = await spawnSyncServer({ ...backend.env, UPDATE_FLUSH_MS: String(FLUSH_MS), PORT: String(first.port) });
     children.push(second);
-    await until(async () => (await readStored(store, 'crash')).getMap('m').size === 200, 'writer re-synced what the server missed', 20_000);
+    await until(async () => (await readStored(store, 'crash')).getMap('m').size === 200, 'writer re-synced what the server missed', CHILD_START_TIMEOUT_MS);
     const reader = connectClient(second.syncUrl, 'crash', token);
     clients.push(reader);
     await reader.whenSynced();
     expect(reader.map.size).toBe(200);
-  });
+  }, CHILD_TEST_TIMEOUT_MS);
 
   it('when the store fails, then clients keep syncing from memory, status is degraded, new documents are refused, and everything is written after recovery', async () => {
     const faulty = faultyStore(store);

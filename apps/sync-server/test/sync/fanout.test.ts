@@ -5,6 +5,8 @@ import { createTokenService } from '../../src/auth/tokens.js';
 import { adminClient, deleteUnder, describeOnRedis } from '../helpers/redis.js';
 import {
   backendFactories,
+  CHILD_START_TIMEOUT_MS,
+  CHILD_TEST_TIMEOUT_MS,
   connectClient,
   readStored,
   spawnSyncServer,
@@ -102,7 +104,8 @@ describeOnRedis('two instances on one store', ({ target, env: redisEnv }) => des
     const writer = connectClient(one.syncUrl, 'survivor', token);
     const reader = connectClient(two.syncUrl, 'survivor', token);
     clients.push(writer, reader);
-    await Promise.all([writer.whenSynced(), reader.whenSynced()]);
+    // A fresh child's first answers are slow too (cold code paths, first store connection).
+    await Promise.all([writer.whenSynced(CHILD_START_TIMEOUT_MS), reader.whenSynced(CHILD_START_TIMEOUT_MS)]);
     for (let i = 0; i < 100; i++) writer.map.set(`k${i}`, i);
     await until(() => reader.map.size === 100, 'reader on the other instance has everything');
     // The writer's instance dies before its own (2 s) flush: the survivor logged what it received.
@@ -112,7 +115,7 @@ describeOnRedis('two instances on one store', ({ target, env: redisEnv }) => des
     clients.push(fresh);
     await fresh.whenSynced();
     expect(fresh.map.size).toBe(100);
-  });
+  }, CHILD_TEST_TIMEOUT_MS);
 
   it('when a document is erased on one instance, then the other instance holding it closes its sockets', async () => {
     const keyPrefix = freshPrefix();

@@ -18,7 +18,7 @@ import type { OutboxLimits } from './types.js';
 import { MAX_USER_AGENT_LENGTH, validateBatchItem } from './validate.js';
 
 export type { FlushReason, FlushResult, Telemetry, TelemetryEvents, TelemetryOptions, TelemetryStatus } from './telemetry/api.js';
-export { DrainTimeoutError, type DrainOptions, type DrainResult } from './telemetry/drain.js';
+export { DrainTimeoutError, LearnerErasedError, type DrainOptions, type DrainResult } from './telemetry/drain.js';
 
 /**
  * Creates the telemetry outbox: capture writes to storage at once; one leader per scope sends

@@ -23,6 +23,11 @@ export type SendOutcome =
   | { readonly kind: 'too-large' }
   /** 400 for the batch as a whole: some item is malformed; split to find it. */
   | { readonly kind: 'invalid'; readonly error: string }
+  /**
+   * 410: the token's learner was erased after the token was issued. Nothing in this outbox will
+   * ever be accepted for that learner again: the outbox stops sending instead of retrying.
+   */
+  | { readonly kind: 'gone'; readonly error: string; readonly status: 410 }
   /** Anything worth retrying later: network error, timeout, 5xx, 429, 401 after a refresh. */
   | { readonly kind: 'retry'; readonly error: string; readonly status?: number; readonly retryAfterMs?: number; readonly network?: boolean };
 
@@ -184,6 +189,7 @@ export function createHttpTransport(options: HttpTransportOptions): BatchTranspo
       // not JSON (a proxy's error page): keep the status line
     }
     if (res.status === 413) return { kind: 'too-large' };
+    if (res.status === 410) return { kind: 'gone', error: message, status: 410 };
     if (res.status === 400) return { kind: 'invalid', error: message };
     const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), Date.now());
     return { kind: 'retry', error: message, status: res.status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };

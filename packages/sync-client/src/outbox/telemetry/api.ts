@@ -87,6 +87,12 @@ export interface TelemetryStatus {
   readonly droppedEvents: number;
   /** Queued items survive a restart (false for the memory fallback). */
   readonly durable: boolean;
+  /**
+   * The server answered 410 `GONE`: this learner was erased after the token was issued. The
+   * outbox stopped sending for good (no retries); what is queued stays queued until the app
+   * clears the device (`destroy()` then `forgetLocalData()`) and signs the learner out.
+   */
+  readonly learnerErased: boolean;
 }
 
 /** Counts of one flush. */
@@ -100,7 +106,7 @@ export interface FlushResult {
   readonly retried: number;
   readonly remaining: number;
   /** Why nothing was sent, when nothing was. */
-  readonly skipped?: 'offline' | 'not-leader' | 'backoff' | 'destroyed';
+  readonly skipped?: 'offline' | 'not-leader' | 'backoff' | 'destroyed' | 'learner-erased';
   readonly error?: string;
 }
 
@@ -113,8 +119,10 @@ export interface TelemetryEvents {
     readonly status?: number;
     /** Consecutive failed attempts while online. */
     readonly attempt: number;
-    /** `null` when waiting to come online instead of on a timer. */
+    /** `null` when waiting to come online instead of on a timer, or when it does not retry. */
     readonly retryInMs: number | null;
+    /** 410 `GONE`: the learner was erased; the outbox does not retry (see `TelemetryStatus.learnerErased`). */
+    readonly learnerErased?: true;
   };
   /** Items removed unsent, with the reason; `rejected` carries the server's message. */
   dropped: { readonly reason: 'cap' | 'expired' | 'quota' | 'rejected' | 'too-large'; readonly ids: readonly EventId[]; readonly error?: string };

@@ -21,7 +21,7 @@ export interface SendResult {
   duplicates: number;
   merged: number;
   transient: number;
-  failure?: Extract<SendOutcome, { kind: 'retry' }>;
+  failure?: Extract<SendOutcome, { kind: 'retry' | 'gone' }>;
 }
 
 export const emptySendResult = (): SendResult => ({ ok: [], rejected: [], stored: 0, duplicates: 0, merged: 0, transient: 0 });

@@ -28,6 +28,17 @@ export class DrainTimeoutError extends Error {
   }
 }
 
+/** The server answered 410 `GONE` while draining: the learner was erased, nothing more will be sent. */
+export class LearnerErasedError extends Error {
+  override readonly name = 'LearnerErasedError';
+  constructor(
+    /** Items still queued (kept until the app clears the device). */
+    readonly remaining: number,
+  ) {
+    super(`drain stopped: the learner was erased (410 GONE); ${remaining} item(s) stay queued until the app clears the device`);
+  }
+}
+
 /**
  * Sends until the outbox is empty, and keeps a Node process alive meanwhile: the SDK's own timers
  * are unref'd (a pending retry must not hold a finished script), so a script that wants its
@@ -68,6 +79,7 @@ export function drainOutbox(telemetry: Pick<Telemetry, 'flush' | 'status' | 'on'
     const check = (): void => {
       if (done || flushing || !firstRoundDone) return;
       const s = telemetry.status();
+      if (s.learnerErased) return finish(new LearnerErasedError(s.queuedEvents));
       if (s.syncing) return;
       if (s.queuedEvents === 0 || (s.nextRetryAt === null && lastRoundOk)) void round();
     };
@@ -84,6 +96,7 @@ export function drainOutbox(telemetry: Pick<Telemetry, 'flush' | 'status' | 'on'
       }
       if (result.remaining === 0) return finish();
       if (result.skipped === 'destroyed') return finish(new Error('drain: the client was destroyed'));
+      if (telemetry.status().learnerErased) return finish(new LearnerErasedError(result.remaining));
       lastRoundOk = !result.error && !result.skipped;
       firstRoundDone = true;
       check();

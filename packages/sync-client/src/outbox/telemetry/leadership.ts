@@ -88,6 +88,8 @@ export function createLeadership(deps: LeadershipDeps): Leadership {
         syncing: state.syncing,
         nextRetryAt: state.nextRetryAt,
       } = msg.s);
+      // Sticky: a tab that becomes the sender later must not try the erased learner again.
+      if (msg.s.learnerErased === true) state.learnerErased = true;
       report.statusChanged();
     }
   }

@@ -70,7 +70,7 @@ export function createSender(deps: SenderDeps): Sender {
       for (const item of items) inFlight.delete(item.id);
     }
     if (outcome.kind === 'results') return applyResults(items, outcome.results, out);
-    if (outcome.kind === 'retry') {
+    if (outcome.kind === 'retry' || outcome.kind === 'gone') {
       out.failure = outcome;
       return;
     }
@@ -106,6 +106,7 @@ export function createSender(deps: SenderDeps): Sender {
     await capture.written(); // items captured before this flush are part of it
     const empty = { sent: 0, stored: 0, duplicates: 0, merged: 0, rejected: 0, retried: 0 };
     if (state.destroyed) return { ...empty, remaining: state.queuedEvents, skipped: 'destroyed' };
+    if (state.learnerErased) return { ...empty, remaining: state.queuedEvents, skipped: 'learner-erased' };
     if (!connectivity.isOnline()) return { ...empty, remaining: state.queuedEvents, skipped: 'offline' };
     if (retry.blocked()) return { ...empty, remaining: state.queuedEvents, skipped: 'backoff' };
     retry.cancel();
@@ -172,8 +173,10 @@ export function createSender(deps: SenderDeps): Sender {
       ...(failure ? { error: failure.error } : {}),
     };
     // A round cut short by destroy() (its request aborted) is not a failure to report or retry.
-    if (failure && !state.destroyed) retry.fail(failure);
-    else if (!failure && !state.destroyed && connectivity.isOnline()) {
+    if (failure && !state.destroyed) {
+      if (failure.kind === 'gone') stopForGood(failure);
+      else retry.fail(failure);
+    } else if (!failure && !state.destroyed && connectivity.isOnline()) {
       retry.reset();
       state.lastError = null;
       state.lastSyncTime = clock.now();
@@ -243,6 +246,18 @@ export function createSender(deps: SenderDeps): Sender {
       flushing = null;
     });
     return flushing;
+  }
+
+  /**
+   * 410: the server will refuse this learner's token for every batch, so retrying would only
+   * repeat the refusal. Sending stops; the queue is kept for the app to clear with the device.
+   */
+  function stopForGood(failure: Extract<SendOutcome, { kind: 'gone' }>): void {
+    retry.cancel();
+    state.learnerErased = true;
+    state.lastError = failure.error;
+    report.share('sync:error', { error: failure.error, status: failure.status, attempt: 0, retryInMs: null, learnerErased: true });
+    report.statusChanged();
   }
 
   function maybeFlushOnThreshold(): void {

@@ -22,6 +22,8 @@ export interface TelemetryState {
   nextRetryAt: number | null;
   droppedEvents: number;
   syncing: boolean;
+  /** The server answered 410: the learner was erased. Nothing is sent any more. */
+  learnerErased: boolean;
 
   /**
    * Captures that storage failed to take (not a quota we could make room for): kept in memory,
@@ -42,6 +44,7 @@ export function createTelemetryState(): TelemetryState {
     nextRetryAt: null,
     droppedEvents: 0,
     syncing: false,
+    learnerErased: false,
     spill: [],
   };
 }

@@ -42,6 +42,7 @@ export function createStatusReporter({ state, connectivity, emitter, tabs, mirro
     nextRetryAt: state.nextRetryAt,
     droppedEvents: state.droppedEvents,
     durable: state.storage?.durable !== false && state.spill.length === 0,
+    learnerErased: state.learnerErased,
   });
 
   const statusChanged = (): void => {
@@ -55,7 +56,7 @@ export function createStatusReporter({ state, connectivity, emitter, tabs, mirro
       if (state.leader) {
         tabs.post({
           t: 'status',
-          s: { queuedEvents: s.queuedEvents, queuedBytes: state.queuedBytes, lastSyncTime: state.lastSyncTime, lastError: state.lastError, syncing: state.syncing, nextRetryAt: state.nextRetryAt },
+          s: { queuedEvents: s.queuedEvents, queuedBytes: state.queuedBytes, lastSyncTime: state.lastSyncTime, lastError: state.lastError, syncing: state.syncing, nextRetryAt: state.nextRetryAt, learnerErased: state.learnerErased },
         });
       }
     });

@@ -7,7 +7,7 @@ export type SharedEvent = 'sync:start' | 'sync:complete' | 'sync:error';
 
 /** What the instances of one scope tell each other over their BroadcastChannel. */
 export type ChannelMessage =
-  | { readonly t: 'status'; readonly s: Pick<TelemetryStatus, 'queuedEvents' | 'queuedBytes' | 'lastSyncTime' | 'lastError' | 'syncing' | 'nextRetryAt'> }
+  | { readonly t: 'status'; readonly s: Pick<TelemetryStatus, 'queuedEvents' | 'queuedBytes' | 'lastSyncTime' | 'lastError' | 'syncing' | 'nextRetryAt' | 'learnerErased'> }
   /** A follower asks the leader to flush; with an id it wants the result back (`flushed`). */
   | { readonly t: 'flush'; readonly id?: string }
   | { readonly t: 'flushed'; readonly id: string; readonly result: FlushResult }

@@ -28,7 +28,7 @@ export function createUnloadFlush({ state, transport, batchSize, keepaliveChunkB
   const unloadInFlight = new Set<EventId>();
 
   return function onLifecycle(signal: LifecycleSignal): void {
-    if (state.destroyed || !transport.sendNow) return;
+    if (state.destroyed || state.learnerErased || !transport.sendNow) return;
     // Hidden, the page lives on and its batch request in flight will complete: do not send those
     // twice. On pagehide the browser cancels ordinary requests, so they go again with keepalive
     // (the server de-duplicates by eventId if the first one made it after all).
