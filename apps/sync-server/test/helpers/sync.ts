@@ -250,7 +250,11 @@ export async function spawnSyncServer(env: Record<string, string>): Promise<Chil
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child server did not start within ${CHILD_START_TIMEOUT_MS} ms:\n${out}`)), CHILD_START_TIMEOUT_MS);
+    const timer = setTimeout(() => {
+      // A child that never printed its port would otherwise outlive the test run.
+      child.kill('SIGKILL');
+      reject(new Error(`child server did not start within ${CHILD_START_TIMEOUT_MS} ms:\n${out}`));
+    }, CHILD_START_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
       const match = /SYNC_PORT=(\d+)/.exec(out);
