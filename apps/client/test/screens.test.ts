@@ -181,6 +181,14 @@ describe('Dashboard', () => {
     expect(w.find('[data-testid="onboarding-add-all"]').attributes('disabled')).toBeUndefined();
   });
 
+  it('when reading the kept dashboard never answers (IndexedDB stuck), then the session still opens and the dashboard loads', async () => {
+    storeSignedIn('ada');
+    const h = createHarness({ readStoredView: () => new Promise<unknown>(() => undefined) });
+    const w = h.mount(App);
+    await vi.waitFor(() => expect(h.sessions).toHaveLength(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics/), { timeout: 10_000 });
+  });
+
   it('when a kept dashboard is of another day, then it is not shown', async () => {
     storeSignedIn('ada');
     const h = createHarness({ readStoredView: async () => ({ ...forStorage(keptDashboard(), Date.now()), day: '2000-01-01' }) });

@@ -10,6 +10,12 @@ import { useAuthStore } from './auth';
 
 /** Longest the app waits for local data before showing screens anyway, ms. */
 export const LOAD_GATE_MS = 3_000;
+/**
+ * Longest the session waits for the stored view to be read, ms. The read is one small IndexedDB
+ * transaction, but an open IndexedDB can stay unanswered (a deletion queued behind another tab, a
+ * browser that never answers): the session, which also syncs with the server, must not wait on it.
+ */
+export const STORED_VIEW_WAIT_MS = 1_000;
 
 /** Shown on the sign-in screen when the server said the learner's data was erased. */
 export const ERASED_MESSAGE = 'This account was deleted, so its practice has been removed from this device too.';
@@ -89,9 +95,17 @@ export const useSyncStore = defineStore('sync', () => {
     if (!factory) throw new Error('No session factory: provide sessionFactoryKey on the app (see main.ts).');
     const mine = ++generation;
     if (!readStoredView) return start(userId);
+    let answered = false;
+    const gate = setTimeout(() => {
+      answered = true;
+      if (mine === generation) start(userId);
+    }, STORED_VIEW_WAIT_MS);
     readStoredView(userId)
       .catch(() => null)
       .then((view) => {
+        if (answered) return; // too late: the session opened without it
+        answered = true;
+        clearTimeout(gate);
         if (mine !== generation) return;
         if (view === null) return start(userId);
         storedView.value = view;
