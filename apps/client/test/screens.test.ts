@@ -189,6 +189,22 @@ describe('Dashboard', () => {
     await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics/), { timeout: 10_000 });
   });
 
+  it('when the page reloads in a background tab (no animation frames), then the kept dashboard does not hold the session back', async () => {
+    storeSignedIn('ada');
+    // Browsers pause animation frames of hidden pages.
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    const visibility = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
+    try {
+      const h = createHarness({ readStoredView: async () => forStorage(keptDashboard(), Date.now()) });
+      const w = h.mount(App);
+      await vi.waitFor(() => expect(h.sessions).toHaveLength(1));
+      await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics/));
+    } finally {
+      visibility.mockRestore();
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('when a kept dashboard is of another day, then it is not shown', async () => {
     storeSignedIn('ada');
     const h = createHarness({ readStoredView: async () => ({ ...forStorage(keptDashboard(), Date.now()), day: '2000-01-01' }) });

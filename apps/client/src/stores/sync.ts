@@ -233,11 +233,28 @@ export const useSyncStore = defineStore('sync', () => {
   return { session, loaded, storedView, saveView, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close, expectErasure };
 });
 
-/** Runs `fn` once the frame after the current one has been painted (a task after the next animation frame). */
+/**
+ * Runs `fn` once the frame after the current one has been painted (a task after the next animation
+ * frame). A hidden page paints no frames (browsers pause animation frames in background tabs), so
+ * there it runs at once, and when the page is hidden before the frame came: a reload in a background
+ * tab must still open its session (load, sync, flush) without waiting to be looked at.
+ */
 function afterNextPaint(fn: () => void): void {
-  if (typeof requestAnimationFrame !== 'function') {
+  const doc = globalThis.document as Document | undefined;
+  if (typeof requestAnimationFrame !== 'function' || doc?.visibilityState === 'hidden') {
     setTimeout(fn, 0);
     return;
   }
-  requestAnimationFrame(() => setTimeout(fn, 0));
+  let ran = false;
+  const run = (): void => {
+    if (ran) return;
+    ran = true;
+    doc?.removeEventListener('visibilitychange', onHidden);
+    fn();
+  };
+  const onHidden = (): void => {
+    if (doc?.visibilityState === 'hidden') setTimeout(run, 0);
+  };
+  doc?.addEventListener('visibilitychange', onHidden);
+  requestAnimationFrame(() => setTimeout(run, 0));
 }
