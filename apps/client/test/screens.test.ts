@@ -162,6 +162,49 @@ describe('Dashboard', () => {
     expect(h.sessions[0]!.savedViews[0]).toMatchObject({ day: utcDay(Date.now()), data: { assessmentCount: 0, topicCount: 0 } });
   });
 
+  it('when a kept dashboard has no sessions yet, then its onboarding card shows the kept topics and offers no edits until the document loads', async () => {
+    storeSignedIn('ada');
+    const kept: DashboardData = { ...keptDashboard(), assessmentCount: 0, average: null, latest: null, recent: [], trend: { points: [], older: 0, overall: { direction: 'flat', delta: 0, samples: 0 } } };
+    const h = createHarness({ readStoredView: async () => forStorage(kept, Date.now()) });
+    const w = h.mount(App);
+    await flushPromises();
+    const suggestions = (): ReturnType<typeof w.findAll> => w.findAll('[data-testid="onboarding"] .suggestions button');
+    expect(w.find('[data-testid="onboarding"]').exists()).toBe(true);
+    // The store knows no topics before the load: the card must not offer "+ SQL" for a topic the
+    // learner has, nor write to the document that does not hold the learner's data yet.
+    expect(suggestions().length).toBeGreaterThan(0);
+    expect(suggestions().every((b) => b.attributes('disabled') !== undefined)).toBe(true);
+    expect(w.find('[data-testid="onboarding"] [aria-pressed="true"]').text()).toMatch(/SQL/);
+    expect(w.find('[data-testid="onboarding-add-all"]').attributes('disabled')).toBeDefined();
+    await vi.waitFor(() => expect(w.find('main').attributes('aria-busy')).toBeUndefined());
+    expect(suggestions().every((b) => b.attributes('disabled') === undefined)).toBe(true);
+    expect(w.find('[data-testid="onboarding-add-all"]').attributes('disabled')).toBeUndefined();
+  });
+
+  it('when reading the kept dashboard never answers (IndexedDB stuck), then the session still opens and the dashboard loads', async () => {
+    storeSignedIn('ada');
+    const h = createHarness({ readStoredView: () => new Promise<unknown>(() => undefined) });
+    const w = h.mount(App);
+    await vi.waitFor(() => expect(h.sessions).toHaveLength(1), { timeout: 10_000 });
+    await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics/), { timeout: 10_000 });
+  });
+
+  it('when the page reloads in a background tab (no animation frames), then the kept dashboard does not hold the session back', async () => {
+    storeSignedIn('ada');
+    // Browsers pause animation frames of hidden pages.
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    const visibility = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
+    try {
+      const h = createHarness({ readStoredView: async () => forStorage(keptDashboard(), Date.now()) });
+      const w = h.mount(App);
+      await vi.waitFor(() => expect(h.sessions).toHaveLength(1));
+      await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics/));
+    } finally {
+      visibility.mockRestore();
+      vi.unstubAllGlobals();
+    }
+  });
+
   it('when a kept dashboard is of another day, then it is not shown', async () => {
     storeSignedIn('ada');
     const h = createHarness({ readStoredView: async () => ({ ...forStorage(keptDashboard(), Date.now()), day: '2000-01-01' }) });

@@ -5,6 +5,7 @@ import * as Y from 'yjs';
 import { createSyncClientOn, type Platform } from '../src/client.js';
 import { createIndexedDbDocPersistence, docDatabaseName, docRescuePrefix } from '../src/doc/persistence.js';
 import { readStoredView } from '../src/doc/stored-view.js';
+import { forgetLocalData } from '../src/forget.js';
 import { createMemoryOutboxStorage } from '../src/outbox/memory-storage.js';
 import { alwaysOnline, createMemoryRescueStore, noLifecycle, type RescueStore } from '../src/ports.js';
 import { eventually } from './fakes.js';
@@ -110,5 +111,23 @@ describe('a view kept beside the stored document', () => {
     expect(await read('rescued', rescue)).toEqual({ ok: true });
     rescue.set(`${docRescuePrefix('rescued')}lost-tab`, 'AAA=');
     expect(await read('rescued', rescue)).toBeNull();
+  });
+
+  it('when another learner uses the device, then they never read the view of this learner; once forgotten, nobody does', async () => {
+    const rescue = createMemoryRescueStore();
+    const a = page('learner-a', rescue);
+    await a.ready;
+    a.document.updateTopic('heaps', { status: 'in_progress', updatedAt: new Date().toISOString() });
+    await eventually(async () => expect(await a.saveStoredView({ who: 'a' })).toBe(true));
+    await a.destroy();
+    expect(await read('learner-b', rescue)).toBeNull();
+    const b = page('learner-b', rescue);
+    await b.ready;
+    expect(b.document.getTopic('heaps')).toBeUndefined();
+    await b.destroy();
+    expect(await read('learner-b', rescue)).toBeNull();
+    expect(await read('learner-a', rescue)).toEqual({ who: 'a' });
+    await forgetLocalData({ userId: 'learner-a', indexedDB, rescue });
+    expect(await read('learner-a', rescue)).toBeNull();
   });
 });

@@ -10,6 +10,12 @@ import { useAuthStore } from './auth';
 
 /** Longest the app waits for local data before showing screens anyway, ms. */
 export const LOAD_GATE_MS = 3_000;
+/**
+ * Longest the session waits for the stored view to be read, ms. The read is one small IndexedDB
+ * transaction, but an open IndexedDB can stay unanswered (a deletion queued behind another tab, a
+ * browser that never answers): the session, which also syncs with the server, must not wait on it.
+ */
+export const STORED_VIEW_WAIT_MS = 1_000;
 
 /** Shown on the sign-in screen when the server said the learner's data was erased. */
 export const ERASED_MESSAGE = 'This account was deleted, so its practice has been removed from this device too.';
@@ -89,9 +95,17 @@ export const useSyncStore = defineStore('sync', () => {
     if (!factory) throw new Error('No session factory: provide sessionFactoryKey on the app (see main.ts).');
     const mine = ++generation;
     if (!readStoredView) return start(userId);
+    let answered = false;
+    const gate = setTimeout(() => {
+      answered = true;
+      if (mine === generation) start(userId);
+    }, STORED_VIEW_WAIT_MS);
     readStoredView(userId)
       .catch(() => null)
       .then((view) => {
+        if (answered) return; // too late: the session opened without it
+        answered = true;
+        clearTimeout(gate);
         if (mine !== generation) return;
         if (view === null) return start(userId);
         storedView.value = view;
@@ -219,11 +233,28 @@ export const useSyncStore = defineStore('sync', () => {
   return { session, loaded, storedView, saveView, status, lastSyncTime, flushes, peers, telemetryError, allOnServer, track, flushNow, setPresence, close, expectErasure };
 });
 
-/** Runs `fn` once the frame after the current one has been painted (a task after the next animation frame). */
+/**
+ * Runs `fn` once the frame after the current one has been painted (a task after the next animation
+ * frame). A hidden page paints no frames (browsers pause animation frames in background tabs), so
+ * there it runs at once, and when the page is hidden before the frame came: a reload in a background
+ * tab must still open its session (load, sync, flush) without waiting to be looked at.
+ */
 function afterNextPaint(fn: () => void): void {
-  if (typeof requestAnimationFrame !== 'function') {
+  const doc = globalThis.document as Document | undefined;
+  if (typeof requestAnimationFrame !== 'function' || doc?.visibilityState === 'hidden') {
     setTimeout(fn, 0);
     return;
   }
-  requestAnimationFrame(() => setTimeout(fn, 0));
+  let ran = false;
+  const run = (): void => {
+    if (ran) return;
+    ran = true;
+    doc?.removeEventListener('visibilitychange', onHidden);
+    fn();
+  };
+  const onHidden = (): void => {
+    if (doc?.visibilityState === 'hidden') setTimeout(run, 0);
+  };
+  doc?.addEventListener('visibilitychange', onHidden);
+  requestAnimationFrame(() => setTimeout(run, 0));
 }
