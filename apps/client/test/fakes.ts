@@ -37,7 +37,8 @@ export const ONLINE: SessionStatus = {
   lastError: null,
 };
 
-export function createFakeSession(config: SessionConfig, document: LearnerDocument = yjsEngine.create()): FakeSession {
+/** `whenLoaded`: when the fake's local store has loaded (default: at once). */
+export function createFakeSession(config: SessionConfig, document: LearnerDocument = yjsEngine.create(), whenLoaded: Promise<void> = Promise.resolve()): FakeSession {
   let status = ONLINE;
   let peers: PeerDevice[] = [];
   const statusListeners = new Set<(s: SessionStatus) => void>();
@@ -48,7 +49,7 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
     config,
     userId: config.userId,
     document,
-    whenLoaded: Promise.resolve(),
+    whenLoaded,
     events: [],
     savedViews: [],
     destroyed: false,
@@ -113,12 +114,13 @@ export function createFakeSession(config: SessionConfig, document: LearnerDocume
 }
 
 /** A factory that remembers every session it made. */
-export function fakeFactory(): { factory: (c: SessionConfig) => FakeSession; sessions: FakeSession[] } {
+/** `whenLoaded`: called per session for when its local store has loaded (default: at once). */
+export function fakeFactory(whenLoaded?: () => Promise<void>): { factory: (c: SessionConfig) => FakeSession; sessions: FakeSession[] } {
   const sessions: FakeSession[] = [];
   return {
     sessions,
     factory: (c) => {
-      const s = createFakeSession(c);
+      const s = createFakeSession(c, undefined, whenLoaded?.());
       sessions.push(s);
       return s;
     },
@@ -149,9 +151,12 @@ export interface Harness {
 }
 
 /** Pinia + router + fake SDK, as main.ts wires the real ones. */
-/** `readStoredView`: what the app reads as the view the last page kept (default: no reader, as in tests before views). */
-export function createHarness(options: { readStoredView?: StoredViewReader } = {}): Harness {
-  const { factory, sessions } = fakeFactory();
+/**
+ * `readStoredView`: what the app reads as the view the last page kept (default: no reader, as in
+ * tests before views). `whenLoaded`: when each session's local store has loaded (default: at once).
+ */
+export function createHarness(options: { readStoredView?: StoredViewReader; whenLoaded?: () => Promise<void> } = {}): Harness {
+  const { factory, sessions } = fakeFactory(options.whenLoaded);
   const pinia = createPinia();
   const router = createHashRouter(window);
   const provided: Record<symbol, unknown> = { [sessionFactoryKey as symbol]: factory };

@@ -5,6 +5,7 @@ import { nextTick } from 'vue';
 import App from '../src/App.vue';
 import { forStorage, utcDay, type DashboardData } from '../src/dashboard-data';
 import { useLearnerStore } from '../src/stores/learner';
+import { KEPT_VIEW_LOAD_GATE_MS, LOAD_GATE_MS } from '../src/stores/sync';
 import DashboardView from '../src/views/DashboardView.vue';
 import LogAssessmentView from '../src/views/LogAssessmentView.vue';
 import SyncView from '../src/views/SyncView.vue';
@@ -179,6 +180,41 @@ describe('Dashboard', () => {
     await vi.waitFor(() => expect(w.find('main').attributes('aria-busy')).toBeUndefined());
     expect(suggestions().every((b) => b.attributes('disabled') === undefined)).toBe(true);
     expect(w.find('[data-testid="onboarding-add-all"]').attributes('disabled')).toBeUndefined();
+  });
+
+  it('when the document loads slower than the usual gate, then the kept dashboard stays (busy) instead of an empty one, until the load', async () => {
+    storeSignedIn('ada');
+    let loaded!: () => void;
+    const load = new Promise<void>((resolve) => (loaded = resolve));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const h = createHarness({ readStoredView: async () => forStorage(keptDashboard(), Date.now()), whenLoaded: () => load });
+      const w = h.mount(App);
+      await vi.waitFor(() => expect(h.sessions).toHaveLength(1));
+      // Past the usual gate the view the stored document was derived from still stands in.
+      await vi.advanceTimersByTimeAsync(LOAD_GATE_MS + 1);
+      expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/1 topic · 2 assessments/);
+      expect(w.find('main').attributes('aria-busy')).toBe('true');
+      loaded();
+      await vi.waitFor(() => expect(w.find('[data-testid="dashboard-summary"]').text()).toMatch(/0 topics · 0 assessments/));
+      expect(w.find('main').attributes('aria-busy')).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('when a kept dashboard stands in and the load never finishes, then the app is shown anyway after the longer gate', async () => {
+    storeSignedIn('ada');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const h = createHarness({ readStoredView: async () => forStorage(keptDashboard(), Date.now()), whenLoaded: () => new Promise<void>(() => undefined) });
+      const w = h.mount(App);
+      await vi.waitFor(() => expect(h.sessions).toHaveLength(1));
+      await vi.advanceTimersByTimeAsync(KEPT_VIEW_LOAD_GATE_MS + 1);
+      await vi.waitFor(() => expect(w.find('main').attributes('aria-busy')).toBeUndefined());
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('when reading the kept dashboard never answers (IndexedDB stuck), then the session still opens and the dashboard loads', async () => {

@@ -11,6 +11,13 @@ import { useAuthStore } from './auth';
 /** Longest the app waits for local data before showing screens anyway, ms. */
 export const LOAD_GATE_MS = 3_000;
 /**
+ * The same gate while a kept dashboard stands in, ms. That view is true for the stored document,
+ * so giving up on the load after 3 s would replace true numbers with an empty document's
+ * ("0 topics") on a slow device; it waits for the load much longer and only then shows the app
+ * anyway.
+ */
+export const KEPT_VIEW_LOAD_GATE_MS = 30_000;
+/**
  * Longest the session waits for the stored view to be read, ms. The read is one small IndexedDB
  * transaction, but an open IndexedDB can stay unanswered (a deletion queued behind another tab, a
  * browser that never answers): the session, which also syncs with the server, must not wait on it.
@@ -142,7 +149,7 @@ export const useSyncStore = defineStore('sync', () => {
     s.whenLoaded.then(markLoaded, markLoaded);
     // The gate only avoids a flash of "no data" while IndexedDB loads; if that hangs (another tab
     // holding an upgrade), show the app anyway: the mirror fills in as the document loads.
-    setTimeout(markLoaded, LOAD_GATE_MS);
+    setTimeout(markLoaded, storedView.value === null ? LOAD_GATE_MS : KEPT_VIEW_LOAD_GATE_MS);
   }
 
   /** The learner whose deletion this device asked for: its erased close is expected, not news. */
