@@ -13,6 +13,7 @@ const unescaped = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, ev
 export function envelopeEscapingTelemetryStore(inner: TelemetryStore): TelemetryStore {
   return {
     insertEvents: (events) => inner.insertEvents(events.map(escaped)),
+    insertEventsWithLog: (events, log) => inner.insertEventsWithLog(events.map(escaped), log),
     async listEvents(userId, query): Promise<EventPage> {
       const page = await inner.listEvents(userId, query);
       return { ...page, events: page.events.map(unescaped) };

@@ -4,7 +4,8 @@
  */
 import { InvalidCursorError } from './errors.js';
 import type { SyncQueueError } from './ports/sync-queue.js';
-import type { TelemetryMetadata } from './ports/telemetry.js';
+import type { BatchLog } from './ports/batch-logs.js';
+import type { BatchLogDraft, TelemetryMetadata } from './ports/telemetry.js';
 
 /**
  * Largest snapshot part, bytes. MongoDB rejects documents above 16 MB; 12 MiB leaves room for
@@ -97,6 +98,20 @@ export function requireCursor(raw: string | undefined): EventCursor | null {
   // A storage error; the HTTP layer answers it with 400 VALIDATION_FAILED.
   if (cursor === null) throw new InvalidCursorError();
   return cursor;
+}
+
+/**
+ * The log of a batch whose `inserted` of `events` events were new, written at `endTime`
+ * (what every adapter's `insertEventsWithLog` stores; the SQLite writer thread does the same sums).
+ */
+export function completeBatchLog(draft: BatchLogDraft, inserted: number, events: number, endTime: Date): BatchLog {
+  return {
+    ...draft,
+    successCount: draft.successCount + inserted,
+    duplicateCount: draft.duplicateCount + (events - inserted),
+    endTime,
+    duration: Math.max(0, endTime.getTime() - draft.startTime.getTime()),
+  };
 }
 
 const metadataDateKeys = ['clientTimestamp', 'serverTimestamp', 'sentAt', 'correctedTimestamp'] as const;
