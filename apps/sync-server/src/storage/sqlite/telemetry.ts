@@ -1,5 +1,5 @@
 import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
+import { DateTexts, clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { EventColumns, EventsLogDraft, SqliteAppender } from './appender.js';
 import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
@@ -58,13 +58,14 @@ function columnsOf(events: readonly TelemetryEventRecord[]): EventColumns {
   const batchId = new Array<string | null>(n);
   const createdAt = new Array<number>(n);
   const updatedAt = new Array<number>(n);
+  const dates = new DateTexts();
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
     userId[i] = e.userId;
     eventId[i] = e.metadata.eventId;
     eventType[i] = e.eventType;
     eventData[i] = JSON.stringify(e.eventData);
-    metadata[i] = metadataToJson(e.metadata);
+    metadata[i] = metadataToJson(e.metadata, dates);
     status[i] = e.status;
     retryCount[i] = e.retryCount;
     batchId[i] = e.batchId;
