@@ -138,14 +138,14 @@ function rawSqliteInsert(file: string): { insert: RawInsert; close(): void } {
 
 interface OpenStore {
   readonly store: Store;
-  /** Milliseconds spent inside `telemetry.insertEvents`, to show where a run's time went. */
+  /** Milliseconds spent inside `telemetry.insertEvents` and `insertEventsWithLog`, to show where a run's time went. */
   readonly insertMs: () => number;
   /** SQLite only: the database file, for the raw baseline's own connection. */
   readonly file?: string;
   dispose(): Promise<void>;
 }
 
-/** The store with `telemetry.insertEvents` timed; everything else untouched. */
+/** The store with `telemetry.insertEvents` and `insertEventsWithLog` timed; everything else untouched. */
 function timed(store: Store): { store: Store; insertMs: () => number } {
   let total = 0;
   const telemetry = store.telemetry;
@@ -156,6 +156,14 @@ function timed(store: Store): { store: Store; insertMs: () => number } {
         const started = performance.now();
         try {
           return await telemetry.insertEvents(events);
+        } finally {
+          total += performance.now() - started;
+        }
+      },
+      insertEventsWithLog: async (events, log) => {
+        const started = performance.now();
+        try {
+          return await telemetry.insertEventsWithLog(events, log);
         } finally {
           total += performance.now() - started;
         }

@@ -1,4 +1,4 @@
-import type { AuditEntry, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
+import type { AuditEntry, BatchLogDraft, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
 import type { AuditContext } from './context.js';
 
 export interface AuditingDeps {
@@ -17,36 +17,41 @@ export interface AuditingDeps {
  * per learner (`event.ingest`, with counts), after the insert.
  */
 export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps): TelemetryStore {
+  function audited(events: readonly TelemetryEventRecord[], result: InsertEventsResult): InsertEventsResult {
+    if (result.inserted.length === 0) return result;
+    const inserted = new Set(result.inserted);
+    const byUser = new Map<string, TelemetryEventRecord[]>();
+    for (const e of events) {
+      if (!inserted.has(e.metadata.eventId)) continue;
+      const list = byUser.get(e.userId);
+      if (list) list.push(e);
+      else byUser.set(e.userId, [e]);
+    }
+    const actor = deps.context.current();
+    const at = deps.now();
+    const entries: AuditEntry[] = [...byUser].map(([userId, list]) => {
+      const first = list[0]!;
+      return {
+        at,
+        actor: actor?.actor ?? `service:ingest`,
+        actorRole: actor?.actorRole ?? 'system',
+        action: 'event.ingest',
+        subjectUserId: userId,
+        target: first.batchId ?? (list.length === 1 ? first.metadata.eventId : null),
+        from: actor?.from ?? first.metadata.ipAddress ?? null,
+        details: { inserted: list.length, duplicates: result.duplicates.length, eventTypes: [...new Set(list.map((e) => e.eventType))].slice(0, 20) },
+      };
+    });
+    // The actor was read above, inside the request's context; writing later loses nothing.
+    deps.write(entries);
+    return result;
+  }
   return {
     async insertEvents(events: readonly TelemetryEventRecord[]) {
-      const result = await inner.insertEvents(events);
-      if (result.inserted.length === 0) return result;
-      const inserted = new Set(result.inserted);
-      const byUser = new Map<string, TelemetryEventRecord[]>();
-      for (const e of events) {
-        if (!inserted.has(e.metadata.eventId)) continue;
-        const list = byUser.get(e.userId);
-        if (list) list.push(e);
-        else byUser.set(e.userId, [e]);
-      }
-      const actor = deps.context.current();
-      const at = deps.now();
-      const entries: AuditEntry[] = [...byUser].map(([userId, list]) => {
-        const first = list[0]!;
-        return {
-          at,
-          actor: actor?.actor ?? `service:ingest`,
-          actorRole: actor?.actorRole ?? 'system',
-          action: 'event.ingest',
-          subjectUserId: userId,
-          target: first.batchId ?? (list.length === 1 ? first.metadata.eventId : null),
-          from: actor?.from ?? first.metadata.ipAddress ?? null,
-          details: { inserted: list.length, duplicates: result.duplicates.length, eventTypes: [...new Set(list.map((e) => e.eventType))].slice(0, 20) },
-        };
-      });
-      // The actor was read above, inside the request's context; writing later loses nothing.
-      deps.write(entries);
-      return result;
+      return audited(events, await inner.insertEvents(events));
+    },
+    async insertEventsWithLog(events: readonly TelemetryEventRecord[], log: BatchLogDraft) {
+      return audited(events, await inner.insertEventsWithLog(events, log));
     },
     listEvents: (userId, query) => inner.listEvents(userId, query),
     findEvent: (userId, eventId) => inner.findEvent(userId, eventId),

@@ -10,8 +10,10 @@ const contextOf = (e: TelemetryEventRecord) => ({ userId: e.userId, eventId: e.m
  * sees plaintext and the database only ever holds ciphertext.
  */
 export function encryptingTelemetryStore(inner: TelemetryStore, cipher: FieldCipher): TelemetryStore {
+  const encrypted = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, eventData: cipher.encrypt(e.eventData, contextOf(e)) });
   return {
-    insertEvents: (events) => inner.insertEvents(events.map((e) => ({ ...e, eventData: cipher.encrypt(e.eventData, contextOf(e)) }))),
+    insertEvents: (events) => inner.insertEvents(events.map((e) => encrypted(e))),
+    insertEventsWithLog: (events, log) => inner.insertEventsWithLog(events.map((e) => encrypted(e)), log),
     async listEvents(userId, query): Promise<EventPage> {
       const page = await inner.listEvents(userId, query);
       return { ...page, events: page.events.map((e) => ({ ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) })) };

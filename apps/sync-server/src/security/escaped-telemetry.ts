@@ -1,8 +1,13 @@
 import type { EventPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
 import { escapeLearnerData, unescapeLearnerData } from './envelope-escape.js';
 
-const escaped = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, eventData: escapeLearnerData(e.eventData) });
-const unescaped = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, eventData: unescapeLearnerData(e.eventData) });
+/** The record with `eventData` mapped; the record itself when nothing changed (nearly always: no copy per event). */
+function withData(e: TelemetryEventRecord, map: (data: Record<string, unknown>) => Record<string, unknown>): TelemetryEventRecord {
+  const eventData = map(e.eventData);
+  return eventData === e.eventData ? e : { ...e, eventData };
+}
+const escaped = (e: TelemetryEventRecord): TelemetryEventRecord => withData(e, escapeLearnerData);
+const unescaped = (e: TelemetryEventRecord): TelemetryEventRecord => withData(e, unescapeLearnerData);
 
 /**
  * Decorates a TelemetryStore so that `eventData` is stored with the envelope key reserved
@@ -13,6 +18,7 @@ const unescaped = (e: TelemetryEventRecord): TelemetryEventRecord => ({ ...e, ev
 export function envelopeEscapingTelemetryStore(inner: TelemetryStore): TelemetryStore {
   return {
     insertEvents: (events) => inner.insertEvents(events.map(escaped)),
+    insertEventsWithLog: (events, log) => inner.insertEventsWithLog(events.map(escaped), log),
     async listEvents(userId, query): Promise<EventPage> {
       const page = await inner.listEvents(userId, query);
       return { ...page, events: page.events.map(unescaped) };

@@ -4,7 +4,8 @@
  */
 import { InvalidCursorError } from './errors.js';
 import type { SyncQueueError } from './ports/sync-queue.js';
-import type { TelemetryMetadata } from './ports/telemetry.js';
+import type { BatchLog } from './ports/batch-logs.js';
+import type { BatchLogDraft, TelemetryMetadata } from './ports/telemetry.js';
 
 /**
  * Largest snapshot part, bytes. MongoDB rejects documents above 16 MB; 12 MiB leaves room for
@@ -99,19 +100,76 @@ export function requireCursor(raw: string | undefined): EventCursor | null {
   return cursor;
 }
 
+/**
+ * The log of a batch whose `inserted` of `events` events were new, written at `endTime`
+ * (what every adapter's `insertEventsWithLog` stores; the SQLite writer thread does the same sums).
+ */
+export function completeBatchLog(draft: BatchLogDraft, inserted: number, events: number, endTime: Date): BatchLog {
+  return {
+    ...draft,
+    successCount: draft.successCount + inserted,
+    duplicateCount: draft.duplicateCount + (events - inserted),
+    endTime,
+    duration: Math.max(0, endTime.getTime() - draft.startTime.getTime()),
+  };
+}
+
 const metadataDateKeys = ['clientTimestamp', 'serverTimestamp', 'sentAt', 'correctedTimestamp'] as const;
 
-/** JSON text for a metadata column: dates as ISO strings, revived by {@link metadataFromJson}. */
-export function metadataToJson(metadata: TelemetryMetadata): string {
-  // Dates are formatted here instead of through `Date#toJSON`: JSON.stringify's detour through
-  // `toJSON`/`toISOString` cost ~2 µs a date, the largest single cost of an ingested event
-  // (four dates each). Same text as JSON.stringify would write.
-  const plain: Record<string, unknown> = {};
+function dateJson(d: Date): string {
+  const iso = isoString(d);
+  return iso === null ? 'null' : `"${iso}"`;
+}
+
+/**
+ * Remembers, per metadata key, the JSON text of the last date it formatted there (by identity).
+ * The events of one batch share their receive time and usually their send time: the same Date
+ * objects, 500 times. Dates must not be changed while a cache that has seen them is in use.
+ */
+export class DateTexts {
+  private readonly last = new Map<string, { date: Date; text: string }>();
+  text(key: string, d: Date): string {
+    const seen = this.last.get(key);
+    if (seen === undefined) {
+      const text = dateJson(d);
+      this.last.set(key, { date: d, text });
+      return text;
+    }
+    if (seen.date !== d) {
+      seen.date = d;
+      seen.text = dateJson(d);
+    }
+    return seen.text;
+  }
+}
+
+/**
+ * JSON text for a metadata column: dates as ISO strings, revived by {@link metadataFromJson}.
+ * `dates`, for a run of records that share Date objects (one batch), formats each of those once.
+ */
+export function metadataToJson(metadata: TelemetryMetadata, dates?: DateTexts): string {
+  // Written member by member instead of copying the object with its dates formatted and then
+  // stringifying the copy: this runs for every ingested event, and the copy (an object per event)
+  // plus `Date#toJSON`'s detour (~2 µs a date, four dates an event) were most of an event's
+  // serialisation. Same text as JSON.stringify would write (shared.test.ts checks it on
+  // generated metadata): members in key order, `undefined` ones left out.
+  let out = '';
   for (const key of Object.keys(metadata)) {
     const value = (metadata as unknown as Record<string, unknown>)[key];
-    plain[key] = value instanceof Date ? isoString(value) : value;
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+    let text: string;
+    if (value instanceof Date) {
+      text = dates ? dates.text(key, value) : dateJson(value);
+    } else if (typeof value === 'string') {
+      text = JSON.stringify(value);
+    } else {
+      const json = JSON.stringify(value) as string | undefined;
+      if (json === undefined) continue;
+      text = json;
+    }
+    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${text}`;
   }
-  return JSON.stringify(plain);
+  return out === '' ? '{}' : `${out}}`;
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);

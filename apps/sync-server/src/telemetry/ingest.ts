@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { canonicalJson, type BatchItem } from '@prepmate/crdt-model';
 import { ApiError } from '../errors.js';
 import type { UserId } from '../ids.js';
-import type { BatchLog, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
+import type { BatchLog, BatchLogDraft, NewSyncQueueItem, SyncQueueItem, TelemetryEventRecord } from '../storage/ports.js';
 import { anonymiseIp, trimUserAgent } from './enrich.js';
 import { mergeQueueItems, tallyOutcomes } from './merge.js';
 import { forgetLearner } from './read-cache.js';
@@ -28,6 +28,50 @@ export interface Ingestion {
   track(ctx: RequestContext, body: unknown): Promise<TrackResult>;
   /** `POST /telemetry/batch`: every item validated on its own, one result per item. */
   ingestBatch(ctx: RequestContext, body: unknown): Promise<BatchResult>;
+}
+
+/** What a group's batch log needs besides its items. */
+interface GroupLog {
+  readonly batchId: string;
+  readonly startTime: Date;
+  /** Items of the batch counted in this learner's log besides the group's own (rejected before attribution). */
+  readonly alsoCounted: readonly number[];
+}
+
+function failuresOf(results: readonly ItemResult[], indexes: readonly number[]): number {
+  let failure = 0;
+  for (const i of indexes) if (results[i]?.status === 'rejected') failure += 1;
+  return failure;
+}
+
+const statusOf = (failure: number, items: number): BatchLog['status'] => (failure === 0 ? 'completed' : failure === items ? 'failed' : 'partial');
+
+/**
+ * A batch log from the results settled so far; items still without a result (events whose
+ * insert is under way) are left for the store to count (`BatchLogDraft`).
+ */
+function draftOf(userId: string, batchId: string, results: readonly ItemResult[], indexes: readonly number[], conflictCount: number, startTime: Date): BatchLogDraft {
+  let success = 0;
+  let failure = 0;
+  let duplicate = 0;
+  for (const i of indexes) {
+    const status = results[i]?.status;
+    if (status === 'stored' || status === 'merged') success += 1;
+    else if (status === 'rejected') failure += 1;
+    else if (status === 'duplicate') duplicate += 1;
+  }
+  return {
+    batchId,
+    userId,
+    itemCount: indexes.length,
+    successCount: success,
+    failureCount: failure,
+    conflictCount,
+    duplicateCount: duplicate,
+    startTime,
+    status: statusOf(failure, indexes.length),
+    kind: 'telemetry',
+  };
 }
 
 interface Entry {
@@ -111,11 +155,9 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     });
     let conflicts = 0;
     for (const [userId, entries] of groups) {
-      const groupConflicts = await ingestGroup(ctx, userId, envelope.batchId, batchSentAt, entries, results);
-      conflicts += groupConflicts;
       // The caller's log also counts the items rejected before they could be attributed.
-      const indexes = entries.map((e) => e.index).concat(userId === ctx.userId ? rejected : []);
-      await writeBatchLog(userId, envelope.batchId, results, indexes, groupConflicts, startTime);
+      const log = { batchId: envelope.batchId, startTime, alsoCounted: userId === ctx.userId ? rejected : [] };
+      conflicts += await ingestGroup(ctx, userId, log, batchSentAt, entries, results);
       await forgetLearner(cache, userId);
     }
     if (!groups.has(ctx.userId) && rejected.length > 0) {
@@ -135,14 +177,20 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     return { batchId: envelope.batchId, processed, failed, conflicts, duplicates, results };
   }
 
+  /**
+   * One learner's items: stored, results set, and the learner's batch log written. Returns the
+   * group's conflicts.
+   */
   async function ingestGroup(
     ctx: RequestContext,
     userId: UserId,
-    batchId: string,
+    log: GroupLog,
     batchSentAt: Date | null,
     entries: readonly Entry[],
     results: ItemResult[],
   ): Promise<number> {
+    const { batchId } = log;
+    const logIndexes = entries.map((e) => e.index).concat(log.alsoCounted);
     const conflicts = { count: 0 };
     const receivedAt = now();
     const set = (index: number, status: ItemStatus): void => {
@@ -197,8 +245,15 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       }
     }
 
+    // A group of events only (the usual telemetry batch): its log is complete as soon as the
+    // insert's outcome is known, so the store writes both together (on SQLite one transaction,
+    // one commit). A group with queue items is logged after their merge, below.
+    const logWithEvents = queued.length === 0 && events.length > 0;
     if (events.length > 0) {
-      const inserted = new Set((await store.telemetry.insertEvents(events)).inserted);
+      const result = logWithEvents
+        ? await store.telemetry.insertEventsWithLog(events, draftOf(userId, batchId, results, logIndexes, conflicts.count, log.startTime))
+        : await store.telemetry.insertEvents(events);
+      const inserted = new Set(result.inserted);
       for (const [eventId, index] of eventIndexes) set(index, inserted.has(eventId) ? 'stored' : 'duplicate');
       deps.metrics?.itemsIngested('event', 'stored', inserted.size);
       deps.metrics?.itemsIngested('event', 'duplicate', eventIndexes.size - inserted.size);
@@ -214,6 +269,8 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       for (const q of queued) deps.metrics?.itemsIngested(q.item.itemType as 'progress' | 'assessment', results[q.index]!.status, 1);
     }
 
+    if (logWithEvents) deps.metrics?.batchLogged(statusOf(failuresOf(results, logIndexes), logIndexes.length));
+    else await writeBatchLog(userId, batchId, results, logIndexes, conflicts.count, log.startTime);
     return conflicts.count;
   }
 
@@ -270,30 +327,9 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
     conflictCount: number,
     startTime: Date,
   ): Promise<void> {
-    let success = 0;
-    let failure = 0;
-    let duplicate = 0;
-    for (const i of indexes) {
-      const status = results[i]?.status;
-      if (status === 'stored' || status === 'merged') success += 1;
-      else if (status === 'rejected') failure += 1;
-      else if (status === 'duplicate') duplicate += 1;
-    }
+    const draft = draftOf(userId, batchId, results, indexes, conflictCount, startTime);
     const endTime = now();
-    const log: BatchLog = {
-      batchId,
-      userId,
-      itemCount: indexes.length,
-      successCount: success,
-      failureCount: failure,
-      conflictCount,
-      duplicateCount: duplicate,
-      startTime,
-      endTime,
-      duration: Math.max(0, endTime.getTime() - startTime.getTime()),
-      status: failure === 0 ? 'completed' : failure === indexes.length ? 'failed' : 'partial',
-      kind: 'telemetry',
-    };
+    const log: BatchLog = { ...draft, endTime, duration: Math.max(0, endTime.getTime() - startTime.getTime()) };
     await store.batchLogs.insert(log);
     deps.metrics?.batchLogged(log.status);
   }

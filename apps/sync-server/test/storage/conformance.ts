@@ -177,6 +177,24 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(await store.telemetry.countEvents('bob')).toBe(1);
       });
 
+      it('when events are inserted with their batch log, then the log counts the new ones as successes and the stored ones as duplicates', async () => {
+        await store.telemetry.insertEvents([event('alice', 'e1')]);
+        const draft = { batchId: 'b1', userId: 'alice', itemCount: 4, successCount: 0, failureCount: 1, conflictCount: 0, duplicateCount: 0, startTime: at(0), status: 'partial', kind: 'telemetry' } as const;
+        const result = await store.telemetry.insertEventsWithLog([event('alice', 'e1'), event('alice', 'e2'), event('alice', 'e3')], draft);
+        expect([...result.inserted].sort()).toEqual(['e2', 'e3']);
+        expect(result.duplicates).toEqual(['e1']);
+        expect(await store.telemetry.countEvents('alice')).toBe(3);
+        const [log] = await store.batchLogs.listForUser('alice', 10);
+        expect(log).toMatchObject({ ...draft, successCount: 2, duplicateCount: 1 });
+        expect(log!.endTime.getTime()).toBeGreaterThanOrEqual(at(0).getTime());
+        expect(log!.duration).toBe(log!.endTime.getTime() - at(0).getTime());
+        // A replay of the whole batch: nothing new, every event a duplicate, one more log.
+        const replay = await store.telemetry.insertEventsWithLog([event('alice', 'e2'), event('alice', 'e3')], { ...draft, batchId: 'b2', itemCount: 2, failureCount: 0, status: 'completed' });
+        expect(replay.inserted).toEqual([]);
+        expect(await store.telemetry.countEvents('alice')).toBe(3);
+        expect((await store.batchLogs.listForUser('alice', 10)).find((l) => l.batchId === 'b2')).toMatchObject({ successCount: 0, duplicateCount: 2, failureCount: 0, status: 'completed' });
+      });
+
       it('when 10 callers insert the same 500 events concurrently, then each event is stored exactly once', async () => {
         const events = Array.from({ length: 500 }, (_, i) => event('alice', `evt_${i}`, { createdAt: at(i), updatedAt: at(i) }));
         const results = await Promise.all(Array.from({ length: 10 }, () => store.telemetry.insertEvents(events)));

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isoString, metadataFromJson, metadataToJson } from '../../src/storage/shared.js';
+import type { TelemetryMetadata } from '../../src/storage/ports.js';
+import { DateTexts, isoString, metadataFromJson, metadataToJson } from '../../src/storage/shared.js';
 
 describe('metadata text', () => {
   it('formats every date as Date#toJSON does', () => {
@@ -29,5 +30,37 @@ describe('metadata text', () => {
     const text = metadataToJson(metadata);
     expect(text).toBe(JSON.stringify(metadata));
     expect(metadataFromJson(text)).toEqual(metadata);
+  });
+
+  it('writes what JSON.stringify writes for any metadata, with or without the date cache, across a batch sharing dates', () => {
+    const date = fc.oneof(fc.date({ min: new Date(-8.64e15), max: new Date(8.64e15) }), fc.constant(new Date(Number.NaN)));
+    const metadata = fc.record(
+      {
+        eventId: fc.string(),
+        clientTimestamp: fc.option(date),
+        serverTimestamp: date,
+        sentAt: fc.option(date, { nil: undefined }),
+        correctedTimestamp: fc.option(date),
+        userAgent: fc.option(fc.string(), { nil: undefined }),
+        ipAddress: fc.option(fc.string()),
+        extra: fc.dictionary(fc.string(), fc.jsonValue()),
+        flags: fc.array(fc.string()),
+      },
+      { requiredKeys: ['eventId', 'clientTimestamp', 'serverTimestamp'] },
+    );
+    fc.assert(
+      fc.property(fc.array(metadata, { minLength: 1, maxLength: 20 }), date, (list, shared) => {
+        const dates = new DateTexts();
+        // Half the records share one Date object, as the events of one batch share their receive time.
+        list.forEach((m, i) => {
+          // Members set to `undefined` are generated on purpose (JSON.stringify leaves them out).
+          const record = (i % 2 === 0 ? { ...m, serverTimestamp: shared } : m) as TelemetryMetadata;
+          const expected = JSON.stringify(record);
+          expect(metadataToJson(record)).toBe(expected);
+          expect(metadataToJson(record, dates)).toBe(expected);
+        });
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -140,4 +140,31 @@ describe('sqlite store', () => {
     await store.close();
     await tmp.remove();
   });
+
+  it('when a batch log cannot be written with its events, then neither is stored (one transaction), and the same batch stores both afterwards', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir });
+    const event = (eventId: string): TelemetryEventRecord => ({
+      userId: 'erin',
+      eventType: 'quiz',
+      eventData: { score: 1 },
+      metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date(), flags: [] },
+      status: 'completed',
+      retryCount: 0,
+      batchId: 'b1',
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    const draft = { batchId: 'b1', userId: 'erin', itemCount: 2, successCount: 0, failureCount: 0, conflictCount: 0, duplicateCount: 0, startTime: new Date(), status: 'completed', kind: 'telemetry' } as const;
+    // A NULL kind breaks the log table's NOT NULL constraint, after the events were inserted.
+    await expect(store.telemetry.insertEventsWithLog([event('e1'), event('e2')], { ...draft, kind: null as unknown as 'telemetry' })).rejects.toThrow();
+    expect(await store.telemetry.countEvents('erin')).toBe(0);
+    expect(await store.batchLogs.listForUser('erin', 10)).toEqual([]);
+    // Nothing half-written stands in the way of the retry.
+    expect(await store.telemetry.insertEventsWithLog([event('e1'), event('e2')], draft)).toEqual({ inserted: ['e1', 'e2'], duplicates: [] });
+    expect(await store.telemetry.countEvents('erin')).toBe(2);
+    expect(await store.batchLogs.listForUser('erin', 10)).toMatchObject([{ batchId: 'b1', successCount: 2, duplicateCount: 0 }]);
+    await store.close();
+    await tmp.remove();
+  });
 });

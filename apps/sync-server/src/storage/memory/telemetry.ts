@@ -1,5 +1,5 @@
-import type { EventPage, EventQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { clampLimit } from '../shared.js';
+import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { clampLimit, completeBatchLog } from '../shared.js';
 import { clone, deleteWhere, eventKey, type MemoryDb } from './connection.js';
 import { keysetPage } from './paging.js';
 
@@ -13,12 +13,19 @@ export function insertEvent(db: MemoryDb, record: TelemetryEventRecord): boolean
 
 export function memoryTelemetry(db: MemoryDb): TelemetryStore {
   const { op, events } = db;
+  const insertAll = (records: readonly TelemetryEventRecord[]): InsertEventsResult => {
+    const inserted: string[] = [];
+    const duplicates: string[] = [];
+    for (const record of records) (insertEvent(db, record) ? inserted : duplicates).push(record.metadata.eventId);
+    return { inserted, duplicates };
+  };
   return {
-    insertEvents: op(async (records: readonly TelemetryEventRecord[]) => {
-      const inserted: string[] = [];
-      const duplicates: string[] = [];
-      for (const record of records) (insertEvent(db, record) ? inserted : duplicates).push(record.metadata.eventId);
-      return { inserted, duplicates };
+    insertEvents: op(async (records: readonly TelemetryEventRecord[]) => insertAll(records)),
+    // One synchronous step: no other call sees the events without their log.
+    insertEventsWithLog: op(async (records: readonly TelemetryEventRecord[], log: BatchLogDraft) => {
+      const result = insertAll(records);
+      db.logs.push({ seq: db.nextSeq(), log: clone(completeBatchLog(log, result.inserted.length, records.length, new Date())) });
+      return result;
     }),
     listEvents: op(async (userId: string, query: EventQuery): Promise<EventPage> => {
       const matching = [...events.values()].filter(({ record: r }) => {

@@ -1,5 +1,6 @@
-import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { clampLimit } from '../shared.js';
+import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { clampLimit, completeBatchLog } from '../shared.js';
+import { insertBatchLog } from './batch-logs.js';
 import { insertIgnoringDuplicates, withoutUndefined } from './connection.js';
 import { ObjectId, type Models, type TelemetryDoc } from './models.js';
 import { keysetPage } from './paging.js';
@@ -38,14 +39,23 @@ export const insertEventDocs = (m: Models, events: readonly TelemetryEventRecord
   insertIgnoringDuplicates(() => m.telemetry.insertMany(events.map(eventDoc), { ordered: false, lean: true }));
 
 export function mongoTelemetry(m: Models): TelemetryStore {
+  async function insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult> {
+    if (events.length === 0) return { inserted: [], duplicates: [] };
+    const rejected = await insertEventDocs(m, events);
+    const inserted: string[] = [];
+    const duplicates: string[] = [];
+    events.forEach((e, i) => (rejected.has(i) ? duplicates : inserted).push(e.metadata.eventId));
+    return { inserted, duplicates };
+  }
   return {
-    async insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult> {
-      if (events.length === 0) return { inserted: [], duplicates: [] };
-      const rejected = await insertEventDocs(m, events);
-      const inserted: string[] = [];
-      const duplicates: string[] = [];
-      events.forEach((e, i) => (rejected.has(i) ? duplicates : inserted).push(e.metadata.eventId));
-      return { inserted, duplicates };
+    insertEvents,
+
+    // Two writes: MongoDB transactions need a replica set (and FerretDB has none). The log
+    // follows its events as it did when ingestion wrote it separately.
+    async insertEventsWithLog(events: readonly TelemetryEventRecord[], log: BatchLogDraft): Promise<InsertEventsResult> {
+      const result = await insertEvents(events);
+      await insertBatchLog(m, completeBatchLog(log, result.inserted.length, events.length, new Date()));
+      return result;
     },
 
     async listEvents(userId: string, query: EventQuery): Promise<EventPage> {

@@ -1,5 +1,7 @@
 /** The telemetry port: events stored exactly once per (userId, eventId), paged newest first. */
 
+import type { BatchLog } from './batch-logs.js';
+
 export interface TelemetryMetadata {
   readonly eventId: string;
   readonly clientTimestamp: Date | null;
@@ -36,6 +38,14 @@ export interface InsertEventsResult {
   readonly duplicates: readonly string[];
 }
 
+/**
+ * A batch's log as far as it is known before its events are stored. The store completes it from
+ * the insert's outcome: each newly stored event adds one to `successCount`, each one the unique
+ * index refused adds one to `duplicateCount`; `endTime` (and `duration`) is when the log is written.
+ * `status` depends only on `failureCount` and `itemCount`, so it is known already.
+ */
+export type BatchLogDraft = Omit<BatchLog, 'endTime' | 'duration'>;
+
 export interface EventQuery {
   readonly since?: Date;
   readonly eventType?: string;
@@ -57,6 +67,12 @@ export interface TelemetryStore {
    * ids store each exactly once; the losers report those ids as duplicates.
    */
   insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult>;
+  /**
+   * `insertEvents`, then the batch's log completed from its outcome (see {@link BatchLogDraft}).
+   * Where the store can (SQLite), both in one transaction: one commit and one fsync per batch,
+   * and a log never exists without its events nor events of a logged batch without their log.
+   */
+  insertEventsWithLog(events: readonly TelemetryEventRecord[], log: BatchLogDraft): Promise<InsertEventsResult>;
   listEvents(userId: string, query: EventQuery): Promise<EventPage>;
   /** The stored event `(userId, eventId)`, or `null`: a repeated track answers with what was stored. */
   findEvent(userId: string, eventId: string): Promise<TelemetryEventRecord | null>;

@@ -55,11 +55,22 @@ function apply(message) {
   if (message.type === 'append') {
     for (const r of message.records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
   } else if (message.type === 'events') {
-    // Each row is the INSERT's parameters in order; the answer lists the rows that were new
-    // (a row whose (user_id, event_id) is stored changes nothing).
-    const rows = message.rows;
+    // Columns (see EventColumns); the answer lists the rows that were new (a row whose
+    // (user_id, event_id) is stored changes nothing).
+    const c = message.columns;
+    const n = c.eventId.length;
+    const data = n === 0 ? [] : c.eventData.split('\n');
+    const meta = n === 0 ? [] : c.metadata.split('\n');
     const inserted = [];
-    for (let i = 0; i < rows.length; i++) if (insertEvent.run(...rows[i]).changes === 1) inserted.push(i);
+    for (let i = 0; i < n; i++) {
+      if (insertEvent.run(c.userId[i], c.eventId[i], c.eventType[i], data[i], meta[i], c.status[i], c.retryCount[i], c.batchId[i], c.createdAt[i], c.updatedAt[i]).changes === 1) inserted.push(i);
+    }
+    const log = message.log;
+    if (log) {
+      // The same sums as completeBatchLog (storage/shared.ts), in the events' transaction.
+      const end = Date.now();
+      insertBatchLog.run(log.batchId, log.userId, log.kind, log.itemCount, log.successCount + inserted.length, log.failureCount, log.conflictCount, log.duplicateCount + (n - inserted.length), log.startTime, end, Math.max(0, end - log.startTime), log.status);
+    }
     return { inserted };
   } else if (message.type === 'batchLog') {
     insertBatchLog.run(...message.params);
@@ -131,8 +142,43 @@ interface Reply {
   readonly inserted?: readonly number[];
 }
 
-/** One telemetry row: the parameters of `INSERT_EVENT`, in order (JSON columns already serialised). */
-export type EventRowParams = readonly [string, string, string, string, string, string, number, string | null, number, number];
+/**
+ * Telemetry rows by column, the parameters of `INSERT_EVENT` in order. Columns rather than one
+ * array per row: the copy to the worker (structured clone) costs per object, and 500 rows are
+ * 500 arrays but only ten columns. The two JSON columns travel as one string each, the rows'
+ * texts joined by a newline, which JSON text never contains outside a string (where
+ * `JSON.stringify` escapes it).
+ */
+export interface EventColumns {
+  readonly userId: readonly string[];
+  readonly eventId: readonly string[];
+  readonly eventType: readonly string[];
+  readonly eventData: string;
+  readonly metadata: string;
+  readonly status: readonly string[];
+  readonly retryCount: readonly number[];
+  readonly batchId: readonly (string | null)[];
+  readonly createdAt: readonly number[];
+  readonly updatedAt: readonly number[];
+}
+
+/**
+ * A batch log written with its events: the counts known before the insert; the worker adds the
+ * new rows to `successCount`, the others to `duplicateCount`, and stamps the end time.
+ */
+export interface EventsLogDraft {
+  readonly batchId: string;
+  readonly userId: string;
+  readonly kind: string;
+  readonly itemCount: number;
+  readonly successCount: number;
+  readonly failureCount: number;
+  readonly conflictCount: number;
+  readonly duplicateCount: number;
+  /** Epoch ms. */
+  readonly startTime: number;
+  readonly status: string;
+}
 
 /** One batch log: the parameters of `INSERT_BATCH_LOG`, in order. */
 export type BatchLogParams = readonly [string, string, string, number, number, number, number, number, number, number, number, string];
@@ -146,10 +192,11 @@ export interface SqliteAppender {
   /** Appends the records in one transaction; resolves once they are committed (fsync'd). */
   append(records: readonly UpdateRecord[]): Promise<void>;
   /**
-   * Inserts telemetry rows in one transaction (a stored `(user_id, event_id)` is left as it is);
-   * resolves, once committed, with the indexes of the rows that were new.
+   * Inserts telemetry rows in one transaction (a stored `(user_id, event_id)` is left as it is),
+   * and with them, in the same transaction, the batch's log when `log` is given; resolves, once
+   * committed, with the indexes of the rows that were new.
    */
-  insertEvents(rows: readonly EventRowParams[]): Promise<number[]>;
+  insertEvents(columns: EventColumns, log?: EventsLogDraft): Promise<number[]>;
   /**
    * Inserts one batch log; resolves once committed. On the worker too: written from the main
    * connection right after a batch's events, it would wait (asleep, on the main thread) for the
@@ -199,7 +246,7 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
     message:
       | { type: 'open' }
       | { type: 'append'; records: readonly unknown[] }
-       | { type: 'events'; rows: readonly EventRowParams[] }
+      | { type: 'events'; columns: EventColumns; log?: EventsLogDraft }
       | { type: 'batchLog'; params: BatchLogParams },
   ): Promise<number[]> {
     const w = (worker ??= start());
@@ -223,7 +270,7 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
         records: records.map((r) => ({ docName: r.docName, update: r.update, author: r.author, createdAt: r.createdAt.getTime() })),
       });
     },
-    insertEvents: async (rows) => (rows.length === 0 ? [] : request({ type: 'events', rows })),
+    insertEvents: async (columns, log) => (columns.eventId.length === 0 && log === undefined ? [] : request(log === undefined ? { type: 'events', columns } : { type: 'events', columns, log })),
     async insertBatchLog(params) {
       await request({ type: 'batchLog', params });
     },

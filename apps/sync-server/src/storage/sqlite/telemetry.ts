@@ -1,7 +1,7 @@
-import type { EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
+import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { DateTexts, clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
 import { StoreUnavailableError } from '../errors.js';
-import type { EventRowParams, SqliteAppender } from './appender.js';
+import type { EventColumns, EventsLogDraft, SqliteAppender } from './appender.js';
 import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
 import { keysetPage } from './paging.js';
 import { INSERT_EVENT } from './statements.js';
@@ -32,7 +32,7 @@ export const toEvent = (r: TelemetryRow): TelemetryEventRecord => ({
 });
 
 /** The parameters of `INSERT_EVENT` for one record. */
-const rowOf = (e: TelemetryEventRecord): EventRowParams => [
+const rowOf = (e: TelemetryEventRecord): readonly [string, string, string, string, string, string, number, string | null, number, number] => [
   e.userId,
   e.metadata.eventId,
   e.eventType,
@@ -44,6 +44,49 @@ const rowOf = (e: TelemetryEventRecord): EventRowParams => [
   e.createdAt.getTime(),
   e.updatedAt.getTime(),
 ];
+
+/** The records as the appender's columns (see `EventColumns`), the JSON columns serialised here. */
+function columnsOf(events: readonly TelemetryEventRecord[]): EventColumns {
+  const n = events.length;
+  const userId = new Array<string>(n);
+  const eventId = new Array<string>(n);
+  const eventType = new Array<string>(n);
+  const eventData = new Array<string>(n);
+  const metadata = new Array<string>(n);
+  const status = new Array<string>(n);
+  const retryCount = new Array<number>(n);
+  const batchId = new Array<string | null>(n);
+  const createdAt = new Array<number>(n);
+  const updatedAt = new Array<number>(n);
+  const dates = new DateTexts();
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    userId[i] = e.userId;
+    eventId[i] = e.metadata.eventId;
+    eventType[i] = e.eventType;
+    eventData[i] = JSON.stringify(e.eventData);
+    metadata[i] = metadataToJson(e.metadata, dates);
+    status[i] = e.status;
+    retryCount[i] = e.retryCount;
+    batchId[i] = e.batchId;
+    createdAt[i] = e.createdAt.getTime();
+    updatedAt[i] = e.updatedAt.getTime();
+  }
+  return { userId, eventId, eventType, eventData: eventData.join('\n'), metadata: metadata.join('\n'), status, retryCount, batchId, createdAt, updatedAt };
+}
+
+const draftOf = (l: BatchLogDraft): EventsLogDraft => ({
+  batchId: l.batchId,
+  userId: l.userId,
+  kind: l.kind,
+  itemCount: l.itemCount,
+  successCount: l.successCount,
+  failureCount: l.failureCount,
+  conflictCount: l.conflictCount,
+  duplicateCount: l.duplicateCount,
+  startTime: l.startTime.getTime(),
+  status: l.status,
+});
 
 /** Inserts one event unless `(userId, eventId)` is stored; true when it was new (restore). */
 export function insertEvent(c: Connection, e: TelemetryEventRecord): boolean {
@@ -57,23 +100,27 @@ export function insertEvent(c: Connection, e: TelemetryEventRecord): boolean {
  * and see a batch once its insert resolved (WAL).
  */
 export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): TelemetryStore {
+  async function insert(events: readonly TelemetryEventRecord[], log?: BatchLogDraft): Promise<InsertEventsResult> {
+    if (db.closed) throw new StoreUnavailableError('SQLite store is closed');
+    let rows: number[];
+    try {
+      rows = await appender.insertEvents(columnsOf(events), log === undefined ? undefined : draftOf(log));
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      throw db.unavailable(err);
+    }
+    const isNew = new Uint8Array(events.length);
+    for (const i of rows) isNew[i] = 1;
+    const inserted: string[] = [];
+    const duplicates: string[] = [];
+    for (let i = 0; i < events.length; i++) (isNew[i] === 1 ? inserted : duplicates).push(events[i]!.metadata.eventId);
+    return { inserted, duplicates };
+  }
+
   return {
-    async insertEvents(events: readonly TelemetryEventRecord[]): Promise<InsertEventsResult> {
-      if (db.closed) throw new StoreUnavailableError('SQLite store is closed');
-      let rows: number[];
-      try {
-        rows = await appender.insertEvents(events.map(rowOf));
-      } catch (err) {
-        if (!isUnavailable(err)) throw err;
-        throw db.unavailable(err);
-      }
-      const isNew = new Uint8Array(events.length);
-      for (const i of rows) isNew[i] = 1;
-      const inserted: string[] = [];
-      const duplicates: string[] = [];
-      events.forEach((e, i) => (isNew[i] === 1 ? inserted : duplicates).push(e.metadata.eventId));
-      return { inserted, duplicates };
-    },
+    insertEvents: (events: readonly TelemetryEventRecord[]) => insert(events),
+    // One message to the writer thread, one transaction: events and log commit (and fsync) together.
+    insertEventsWithLog: (events: readonly TelemetryEventRecord[], log: BatchLogDraft) => insert(events, log),
 
     listEvents: (userId: string, query: EventQuery) =>
       db.run((c): EventPage => {
