@@ -21,6 +21,8 @@ const config = loadConfig({
   ...(env.RATE_LIMIT_PER_MINUTE ? { RATE_LIMIT_PER_MINUTE: env.RATE_LIMIT_PER_MINUTE } : {}),
   ...(env.MAX_BATCH_ITEMS ? { MAX_BATCH_ITEMS: env.MAX_BATCH_ITEMS } : {}),
   UPDATE_FLUSH_MS: env.UPDATE_FLUSH_MS ?? '50',
+  // Comparing with permessage-deflate off (0: never negotiated).
+  ...(env.SYNC_DEFLATE_MIN_BYTES ? { SYNC_DEFLATE_MIN_BYTES: env.SYNC_DEFLATE_MIN_BYTES } : {}),
   RETRY_DELAY_MS: '100',
   LOG_LEVEL: 'silent',
 });
