@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/storage/errors.js';
-import type { TelemetryEventRecord } from '../../src/storage/ports.js';
+import type { AuditEntry, TelemetryEventRecord } from '../../src/storage/ports.js';
 import { createStore } from '../../src/storage/index.js';
 import { createSqliteStore } from '../../src/storage/sqlite/index.js';
 import { tempSqliteDir } from '../helpers/stores.js';
@@ -109,6 +109,32 @@ describe('sqlite store', () => {
     await expect(store.documents.appendUpdates([record])).rejects.toBeInstanceOf(StoreUnavailableError);
     await tmp.remove();
   });
+  it('when the audit trail appends while another connection holds the write lock, then the event loop keeps running, the entries land in order once the lock is released, and a lock held past the busy timeout rejects with StoreUnavailableError', async () => {
+    const tmp = await tempSqliteDir();
+    const store = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 10_000 });
+    const entry = (target: string): AuditEntry => ({ at: new Date(), actor: 'frank', actorRole: 'learner', action: 'event.ingest', subjectUserId: 'frank', target, from: null, details: { events: 1 } });
+    let lock = holdWriteLock(tmp.dir);
+    let landed = false;
+    const append = store.audit.append([entry('b1'), entry('b2')]).then(() => (landed = true));
+    // The event loop turns while the append waits for the lock: the wait is not on this thread.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(landed).toBe(false);
+    lock.release();
+    await append;
+    expect((await store.audit.list({ userId: 'frank', limit: 10 })).entries.map((e) => e.target)).toEqual(['b1', 'b2']);
+    await store.close();
+
+    const impatient = await createSqliteStore({ dir: tmp.dir, busyTimeoutMs: 50 });
+    lock = holdWriteLock(tmp.dir);
+    await expect(impatient.audit.append([entry('b3')])).rejects.toBeInstanceOf(StoreUnavailableError);
+    lock.release();
+    await impatient.audit.append([entry('b4')]);
+    expect((await impatient.audit.list({ userId: 'frank', limit: 10 })).entries.map((e) => e.target)).toEqual(['b1', 'b2', 'b4']);
+    await impatient.close();
+    await expect(impatient.audit.append([entry('b5')])).rejects.toBeInstanceOf(StoreUnavailableError);
+    await tmp.remove();
+  });
+
   it('when writes reach the writer thread together and one of them fails, then only that one fails and the others are stored', async () => {
     const tmp = await tempSqliteDir();
     const store = await createSqliteStore({ dir: tmp.dir });

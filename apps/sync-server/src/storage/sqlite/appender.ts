@@ -1,6 +1,6 @@
 /**
- * Appends update-log records, and inserts telemetry event rows, on a worker thread with its own
- * SQLite connection.
+ * Appends update-log records, and inserts telemetry event rows, batch logs and audit entries, on
+ * a worker thread with its own SQLite connection.
  *
  * Why: every group commit ends in an fsync (`synchronous = FULL`, because durable acks promise
  * "saved on server"). better-sqlite3 is synchronous, so on the main thread each flush froze the
@@ -9,7 +9,9 @@
  * third of the sync server's busy time at 100 updates/s and the tail of its fan-out latency.
  * On a worker the fsync waits there; the main thread keeps fanning out. Telemetry batches are
  * the same case: a 500-event insert holds the thread for several milliseconds plus its fsync,
- * during which the main thread could read and validate the next request.
+ * during which the main thread could read and validate the next request. The audit buffer's
+ * once-a-window write is the same case again: on the main connection it paid its own fsync and,
+ * while the worker held the write lock, slept in SQLite's busy handler on the main thread.
  *
  * Messages that arrive while a transaction commits are written together in the next one (group
  * commit: one fsync for several requests), each answered after that commit.
@@ -27,7 +29,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { UpdateRecord } from '../ports.js';
-import { APPENDER_PRAGMAS, INSERT_BATCH_LOG, INSERT_EVENT, INSERT_UPDATE } from './statements.js';
+import { APPENDER_PRAGMAS, INSERT_AUDIT, INSERT_BATCH_LOG, INSERT_EVENT, INSERT_UPDATE } from './statements.js';
 
 const WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
@@ -36,12 +38,14 @@ let db = null;
 let insert = null;
 let insertEvent = null;
 let insertBatchLog = null;
+let insertAudit = null;
 function open() {
   db = new Database(workerData.file, { timeout: workerData.busyTimeoutMs });
   for (const pragma of workerData.pragmas) db.pragma(pragma);
   insert = db.prepare(workerData.insertSql);
   insertEvent = db.prepare(workerData.insertEventSql);
   insertBatchLog = db.prepare(workerData.insertBatchLogSql);
+  insertAudit = db.prepare(workerData.insertAuditSql);
 }
 function drop() {
   try { if (db) db.close(); } catch (_) { /* a broken handle is dropped either way */ }
@@ -49,6 +53,7 @@ function drop() {
   insert = null;
   insertEvent = null;
   insertBatchLog = null;
+  insertAudit = null;
 }
 /** One message's writes, inside the caller's transaction; answers what the reply carries. */
 function apply(message) {
@@ -74,6 +79,8 @@ function apply(message) {
     return { inserted };
   } else if (message.type === 'batchLog') {
     insertBatchLog.run(...message.params);
+  } else if (message.type === 'audit') {
+    for (const row of message.rows) insertAudit.run(...row);
   }
   return {};
 }
@@ -183,6 +190,12 @@ export interface EventsLogDraft {
 /** One batch log: the parameters of `INSERT_BATCH_LOG`, in order. */
 export type BatchLogParams = readonly [string, string, string, number, number, number, number, number, number, number, number, string];
 
+/**
+ * One audit entry: the parameters of `INSERT_AUDIT`, in order (`at` in epoch ms, `details` as
+ * JSON text or null). A tuple per entry: a window's write is a handful of rows, not hundreds.
+ */
+export type AuditParams = readonly [number, string, string, string, string | null, string | null, string | null, string | null];
+
 export interface SqliteAppender {
   /**
    * Starts the worker and opens its connection now rather than at the first append: the thread's
@@ -203,6 +216,12 @@ export interface SqliteAppender {
    * worker's transaction to release the write lock.
    */
   insertBatchLog(params: BatchLogParams): Promise<void>;
+  /**
+   * Inserts audit entries in one transaction, in the given order; resolves once committed. On the
+   * worker for the batch log's reason: the audit buffer writes once per window while ingestion
+   * and the update log keep the worker's transactions coming.
+   */
+  insertAudit(rows: readonly AuditParams[]): Promise<void>;
   /** Waits for appends in flight, then stops the worker. */
   close(): Promise<void>;
 }
@@ -219,7 +238,7 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
   }
 
   function start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs, pragmas: APPENDER_PRAGMAS, insertSql: INSERT_UPDATE, insertEventSql: INSERT_EVENT, insertBatchLogSql: INSERT_BATCH_LOG } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, busyTimeoutMs, pragmas: APPENDER_PRAGMAS, insertSql: INSERT_UPDATE, insertEventSql: INSERT_EVENT, insertBatchLogSql: INSERT_BATCH_LOG, insertAuditSql: INSERT_AUDIT } });
     w.on('message', (reply: Reply) => {
       const p = pending.get(reply.id);
       if (!p) return;
@@ -247,7 +266,8 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
       | { type: 'open' }
       | { type: 'append'; records: readonly unknown[] }
       | { type: 'events'; columns: EventColumns; log?: EventsLogDraft }
-      | { type: 'batchLog'; params: BatchLogParams },
+      | { type: 'batchLog'; params: BatchLogParams }
+      | { type: 'audit'; rows: readonly AuditParams[] },
   ): Promise<number[]> {
     const w = (worker ??= start());
     const id = nextId++;
@@ -273,6 +293,10 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
     insertEvents: async (columns, log) => (columns.eventId.length === 0 && log === undefined ? [] : request(log === undefined ? { type: 'events', columns } : { type: 'events', columns, log })),
     async insertBatchLog(params) {
       await request({ type: 'batchLog', params });
+    },
+    async insertAudit(rows) {
+      if (rows.length === 0) return;
+      await request({ type: 'audit', rows });
     },
     async close() {
       const w = worker;

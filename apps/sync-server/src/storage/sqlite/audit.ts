@@ -1,5 +1,7 @@
 import type { AuditEntry, AuditPage, AuditQuery, AuditStore, StoredAuditEntry } from '../ports.js';
-import type { Connection, SqliteDb } from './connection.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { AuditParams, SqliteAppender } from './appender.js';
+import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
 import { keysetPage } from './paging.js';
 import { INSERT_AUDIT } from './statements.js';
 
@@ -27,19 +29,31 @@ export const toAudit = (r: AuditRow): StoredAuditEntry => ({
   details: r.details === null ? null : (JSON.parse(r.details) as Record<string, unknown>),
 });
 
+const paramsOf = (e: AuditEntry): AuditParams => [e.at.getTime(), e.actor, e.actorRole, e.action, e.subjectUserId, e.target, e.from, e.details === null ? null : JSON.stringify(e.details)];
+
+/** Restore's insert, on the main connection inside its transaction. */
 export function insertAudit(c: Connection, e: AuditEntry): void {
-  c.prep(INSERT_AUDIT).run(e.at.getTime(), e.actor, e.actorRole, e.action, e.subjectUserId, e.target, e.from, e.details === null ? null : JSON.stringify(e.details));
+  c.prep(INSERT_AUDIT).run(...paramsOf(e));
 }
 
-export function sqliteAudit(db: SqliteDb): AuditStore {
+/**
+ * Appends go through the appender's worker (see `appender.ts`): the audit buffer writes once a
+ * window during ingestion and document sync, and on the main connection that write's fsync, and
+ * its wait for the worker's write lock, stalled the event loop. Reads, erasure and retention stay
+ * on the main connection; a read that starts after `append` resolved sees the entries (WAL).
+ */
+export function sqliteAudit(db: SqliteDb, appender: SqliteAppender): AuditStore {
   return {
-    append: (entries: readonly AuditEntry[]) =>
-      db.run((c) => {
-        if (entries.length === 0) return;
-        c.db.transaction(() => {
-          for (const e of entries) insertAudit(c, e);
-        })();
-      }),
+    async append(entries: readonly AuditEntry[]) {
+      if (db.closed) throw new StoreUnavailableError('SQLite store is closed');
+      if (entries.length === 0) return;
+      try {
+        await appender.insertAudit(entries.map(paramsOf));
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        throw db.unavailable(err);
+      }
+    },
     list: (query: AuditQuery) =>
       db.run((c): AuditPage => {
         const where: string[] = [];

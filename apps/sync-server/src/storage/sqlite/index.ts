@@ -36,8 +36,8 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   // the schema before the appender's own connection opens the file).
   await db.run(() => undefined);
 
-  // The update log's group commits and telemetry inserts run on a worker so their fsync never
-  // blocks fan-out or request handling.
+  // The update log's group commits, telemetry and batch-log inserts and audit appends run on a
+  // worker so their fsync never blocks fan-out or request handling.
   const appender = createSqliteAppender(file, busyTimeoutMs);
   try {
     await appender.open();
@@ -54,7 +54,7 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
     syncQueue: sqliteSyncQueue(db),
     batchLogs: sqliteBatchLogs(db, appender),
     leases: sqliteLeases(db),
-    audit: sqliteAudit(db),
+    audit: sqliteAudit(db, appender),
     records: sqliteRecords(db),
     ping: () =>
       db.run((c) => {
