@@ -90,15 +90,9 @@ export async function runInsightsJob(deps: TelemetryJobDeps, options: InsightsJo
   if (userIds.length > 0) logger.info({ job: 'insights', learners: userIds.length, written }, 'insights refreshed');
 }
 
-/** The keys of `eventData` that {@link eventSamples} reads; a store may leave out the others. */
-const SAMPLE_DATA_KEYS = ['score', 'weakAreas', 'topicId'] as const;
-
-/**
- * The learner's most recent events the insights and the plan are computed from, their `eventData`
- * possibly holding only the keys {@link eventSamples} reads: this runs after every scored batch.
- */
+/** The learner's most recent events the insights and the plan are computed from. */
 export async function recentEvents(store: Pick<TelemetryJobDeps['store'], 'telemetry'>, userId: UserId): Promise<readonly TelemetryEventRecord[]> {
-  return (await store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER, dataKeys: SAMPLE_DATA_KEYS })).events;
+  return (await store.telemetry.listEvents(userId, { limit: EVENTS_PER_LEARNER })).events;
 }
 
 /**

@@ -156,28 +156,6 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(page.nextCursor).toBeNull();
       });
 
-      it('when listing names the data keys it reads, then those keys come back as stored, the rest of the record whole, and paging unchanged', async () => {
-        const data: Record<string, unknown>[] = [
-          { score: 80, weakAreas: ['a', 'b'], topicId: 't1', other: 'x'.repeat(1000) },
-          { score: null, weakAreas: [{ deep: [1, 2.5e-7, 'é\u2028"'] }], extra: true },
-          { topicId: 'only', score: 1e21 },
-          {},
-        ];
-        const events = data.map((eventData, i) => event('alice', `evt_keys_${i}`, { eventData, createdAt: at(i), updatedAt: at(i), batchId: i === 0 ? 'batch_k' : null }));
-        await store.telemetry.insertEvents(events);
-        const keys = ['score', 'weakAreas', 'topicId'];
-        const pick = (d: Record<string, unknown>) => Object.fromEntries(Object.entries(d).filter(([k]) => keys.includes(k)));
-        const full = await store.telemetry.listEvents('alice', { limit: 3 });
-        const narrow = await store.telemetry.listEvents('alice', { limit: 3, dataKeys: keys });
-        expect(narrow.events.map((e) => ({ ...e, eventData: pick(e.eventData) }))).toEqual(full.events.map((e) => ({ ...e, eventData: pick(e.eventData) })));
-        expect(full.events.map((e) => e.metadata.eventId)).toEqual(['evt_keys_3', 'evt_keys_2', 'evt_keys_1']);
-        const rest = await store.telemetry.listEvents('alice', { limit: 3, dataKeys: keys, ...(narrow.nextCursor ? { cursor: narrow.nextCursor } : {}) });
-        expect(rest.events.map((e) => [e.metadata.eventId, pick(e.eventData)])).toEqual([['evt_keys_0', pick(data[0]!)]]);
-        // A key that is not a plain name is still read (stores may fall back to the whole data).
-        const odd = await store.telemetry.listEvents('alice', { limit: 10, dataKeys: ["it's"] });
-        expect(odd.events).toHaveLength(4);
-      });
-
       it('when an event is looked up by id, then the stored record of that learner comes back, and null for others', async () => {
         const e = event('alice', 'evt_find', { metadata: { ...event('alice', 'evt_find').metadata, flags: ['future_timestamp'] } });
         await store.telemetry.insertEvents([e]);

@@ -53,13 +53,6 @@ export interface EventQuery {
   readonly limit: number;
   /** Opaque, from a previous page's `nextCursor`. */
   readonly cursor?: string;
-  /**
-   * The only top-level keys of `eventData` the caller reads (plain identifiers). A store may
-   * then leave the others out of the records it returns (SQLite does: the refresh after every
-   * scored batch reads 200 events a learner, and decoding their whole data was most of its cost);
-   * the listed keys keep their stored values, so decryption and unescaping see what they expect.
-   */
-  readonly dataKeys?: readonly string[];
 }
 
 export interface EventPage {

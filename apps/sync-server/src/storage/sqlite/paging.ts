@@ -14,8 +14,6 @@ export interface KeysetQuery {
   readonly limit: number;
   /** Opaque cursor from a previous page; rejected (InvalidCursorError) when not one of ours. */
   readonly cursor: string | undefined;
-  /** The select list; every column (`*`) when absent. Must include `id` and the time column. */
-  readonly columns?: string;
 }
 
 /**
@@ -34,7 +32,7 @@ export function keysetPage<R extends { id: number }>(c: Connection, q: KeysetQue
     params['cAt'] = cursor.createdAt;
     params['cId'] = Number(cursor.id);
   }
-  const rows = c.prep(`SELECT ${q.columns ?? '*'} FROM ${q.table} WHERE ${where.join(' AND ')} ORDER BY ${q.timeColumn} ${dir}, id ${dir} LIMIT @limit`).all(params) as R[];
+  const rows = c.prep(`SELECT * FROM ${q.table} WHERE ${where.join(' AND ')} ORDER BY ${q.timeColumn} ${dir}, id ${dir} LIMIT @limit`).all(params) as R[];
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   const nextCursor = rows.length > limit && last !== undefined ? encodeCursor({ createdAt: timeOf(last), id: String(last.id) }) : null;

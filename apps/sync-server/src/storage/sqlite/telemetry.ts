@@ -31,41 +31,6 @@ export const toEvent = (r: TelemetryRow): TelemetryEventRecord => ({
   updatedAt: new Date(r.updated_at),
 });
 
-/** Keys a narrowed read may name in a JSON path as they are. */
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const OTHER_COLUMNS = 'id, user_id, event_type, metadata, status, retry_count, batch_id, created_at, updated_at';
-
-/**
- * The select list of a listing that reads only `keys` of `eventData`: each as its own JSON text
- * column (`->` yields `null` text for a stored null and SQL NULL for a missing key), so SQLite
- * skips the rest of the data and this thread parses only those values. Null (read everything)
- * when some key is not a plain identifier.
- */
-function narrowColumns(keys: readonly string[]): string | null {
-  if (!keys.every((k) => PLAIN_KEY.test(k))) return null;
-  return [OTHER_COLUMNS, ...keys.map((k, i) => `event_data -> '$.${k}' AS d${i}`)].join(', ');
-}
-
-/** A record of a narrowed read: `eventData` holds only the keys that were stored. */
-function toNarrowEvent(r: Omit<TelemetryRow, 'event_data'> & Record<string, unknown>, keys: readonly string[]): TelemetryEventRecord {
-  const eventData: Record<string, unknown> = {};
-  for (let i = 0; i < keys.length; i++) {
-    const text = r[`d${i}`];
-    if (typeof text === 'string') eventData[keys[i]!] = JSON.parse(text);
-  }
-  return {
-    userId: r.user_id,
-    eventType: r.event_type,
-    eventData,
-    metadata: metadataFromJson(r.metadata),
-    status: r.status,
-    retryCount: r.retry_count,
-    batchId: r.batch_id,
-    createdAt: new Date(r.created_at),
-    updatedAt: new Date(r.updated_at),
-  };
-}
-
 /** The parameters of `INSERT_EVENT` for one record. */
 const rowOf = (e: TelemetryEventRecord): readonly [string, string, string, string, string, string, number, string | null, number, number] => [
   e.userId,
@@ -169,14 +134,11 @@ export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): Telemet
           where.push('event_type = @eventType');
           params['eventType'] = query.eventType;
         }
-        const page = { table: 'telemetry', timeColumn: 'created_at', order: 'desc', where, params, limit: query.limit, cursor: query.cursor } as const;
-        const keys = query.dataKeys;
-        const columns = keys === undefined ? null : narrowColumns(keys);
-        if (keys !== undefined && columns !== null) {
-          const { rows, nextCursor } = keysetPage<TelemetryRow>(c, { ...page, columns }, (r) => r.created_at);
-          return { events: rows.map((r) => toNarrowEvent(r as unknown as Omit<TelemetryRow, 'event_data'> & Record<string, unknown>, keys)), nextCursor };
-        }
-        const { rows, nextCursor } = keysetPage<TelemetryRow>(c, page, (r) => r.created_at);
+        const { rows, nextCursor } = keysetPage<TelemetryRow>(
+          c,
+          { table: 'telemetry', timeColumn: 'created_at', order: 'desc', where, params, limit: query.limit, cursor: query.cursor },
+          (r) => r.created_at,
+        );
         return { events: rows.map(toEvent), nextCursor };
       }),
 
