@@ -46,6 +46,20 @@ describeEachKind('field encryption at rest', (kind) => {
     expect(rows).toContain('"score":80');
   });
 
+  it('when the fields insights read are encrypted, then the plan from scored events is computed from their plaintext', async () => {
+    const client = await start(db, { ENCRYPTED_FIELDS: 'score,weakAreas,topicId', FIELD_ENCRYPTION_KEY: newKey('k1') });
+    const token = await client.token(uid('enc'));
+    for (const [i, score] of [80, 60, 45].entries()) {
+      const body = trackBody(uid('t'), { eventType: 'quiz_completed', eventData: { topicId: 'recursion', score, weakAreas: ['base cases'], notes: SECRET_TEXT }, metadata: { clientTimestamp: iso(Date.now() - (3 - i) * 86_400_000), eventId: uid('e') } });
+      expect((await client.request('POST', '/api/telemetry/track', { token, body })).status).toBe(200);
+    }
+    const plan = (await client.request('GET', '/api/plan', { token })).json.data;
+    expect(plan.basis).toBe('events');
+    expect(plan.cards.map((c: { label: string }) => c.label)).toEqual(expect.arrayContaining(['recursion', 'base cases']));
+    expect(plan.cards.find((c: { label: string }) => c.label === 'recursion').lastScore).toBe(45);
+    await client.stop();
+  });
+
   it('when an event with encrypted fields is tracked again, then the repeat answers with what was stored', async () => {
     const client = await start(db, { ENCRYPTED_FIELDS: 'answers.text', FIELD_ENCRYPTION_KEY: newKey('k1') });
     const token = await client.token(uid('enc'));
