@@ -138,18 +138,7 @@ describe('sqlite store', () => {
   it('when writes reach the writer thread together and one of them fails, then only that one fails and the others are stored', async () => {
     const tmp = await tempSqliteDir();
     const store = await createSqliteStore({ dir: tmp.dir });
-    const event = (eventId: string, eventType: string | null): TelemetryEventRecord =>
-      ({
-        userId: 'dana',
-        eventType,
-        eventData: { score: 1 },
-        metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date(), flags: [] },
-        status: 'completed',
-        retryCount: 0,
-        batchId: 'b1',
-        createdAt: new Date(),
-        updatedAt: new Date(),
-      }) as TelemetryEventRecord;
+    const event = (eventId: string, eventType: string | null): TelemetryEventRecord => scoredEvent('dana', eventId, eventType);
     // Sent in one turn, so the writer thread receives them together (one group commit).
     const [first, bad, last, repeat] = await Promise.allSettled([
       store.telemetry.insertEvents([event('e1', 'quiz'), event('e2', 'quiz')]),
@@ -170,17 +159,7 @@ describe('sqlite store', () => {
   it('when a batch log cannot be written with its events, then neither is stored (one transaction), and the same batch stores both afterwards', async () => {
     const tmp = await tempSqliteDir();
     const store = await createSqliteStore({ dir: tmp.dir });
-    const event = (eventId: string): TelemetryEventRecord => ({
-      userId: 'erin',
-      eventType: 'quiz',
-      eventData: { score: 1 },
-      metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date(), flags: [] },
-      status: 'completed',
-      retryCount: 0,
-      batchId: 'b1',
-      createdAt: new Date(),
-      updatedAt: new Date(),
-    });
+    const event = (eventId: string): TelemetryEventRecord => scoredEvent('erin', eventId);
     const draft = { batchId: 'b1', userId: 'erin', itemCount: 2, successCount: 0, failureCount: 0, conflictCount: 0, duplicateCount: 0, startTime: new Date(), status: 'completed', kind: 'telemetry' } as const;
     // A NULL kind breaks the log table's NOT NULL constraint, after the events were inserted.
     await expect(store.telemetry.insertEventsWithLog([event('e1'), event('e2')], { ...draft, kind: null as unknown as 'telemetry' })).rejects.toThrow();
@@ -194,3 +173,18 @@ describe('sqlite store', () => {
     await tmp.remove();
   });
 });
+
+/** A scored event of batch `b1`; a `null` type breaks the table's NOT NULL constraint. */
+function scoredEvent(userId: string, eventId: string, eventType: string | null = 'quiz'): TelemetryEventRecord {
+  return {
+    userId,
+    eventType,
+    eventData: { score: 1 },
+    metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date(), flags: [] },
+    status: 'completed',
+    retryCount: 0,
+    batchId: 'b1',
+    createdAt: new Date(),
+    updatedAt: new Date(),
+  } as TelemetryEventRecord;
+}
