@@ -24,8 +24,8 @@
  *   npm run bench -w apps/client
  *
  * BENCH_BROWSER_ASSESSMENTS (20000), BENCH_BROWSER_ROUNDS (5), BENCH_BROWSER_PROFILE (a path prefix: CPU
- * profiles of the warm reload and of logging a session, `<prefix>-warm.cpuprofile` and
- * `<prefix>-log.cpuprofile`, for DevTools).
+ * profiles of the cold sign-in, the warm reload and logging a session, `<prefix>-cold.cpuprofile`,
+ * `<prefix>-warm.cpuprofile` and `<prefix>-log.cpuprofile`, for DevTools).
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import * as Y from 'yjs';
@@ -38,7 +38,7 @@ import { CHROMIUM, buildClientIfStale, launchChromium, startServer } from '../te
 const ASSESSMENTS = Number(process.env['BENCH_BROWSER_ASSESSMENTS'] ?? 20_000);
 const ROUNDS = Math.max(1, Number(process.env['BENCH_BROWSER_ROUNDS'] ?? 5) || 1);
 const TOPICS = 200;
-/** A path prefix: CPU profiles (DevTools format) of the last round's warm reload and session logging. */
+/** A path prefix: CPU profiles (DevTools format) of the last round's cold sign-in, warm reload and session logging. */
 const PROFILE = process.env['BENCH_BROWSER_PROFILE'];
 const USER = 'learner_browser_year';
 const DEADLINE = 120_000;
@@ -147,18 +147,20 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     // Cold: sign in on an empty device.
     await page.goto(url);
     await page.getByLabel('Learner id').fill(USER);
+    const profiler = PROFILE ? await context.newCDPSession(page) : null;
+    await profiler?.send('Profiler.enable');
+    await profiler?.send('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler?.send('Profiler.start');
     let t0 = performance.now();
     await page.getByRole('button', { name: 'Continue' }).click();
     await dashboardRendered(page, topics, assessments);
     const cold = performance.now() - t0;
+    if (profiler) writeFileSync(`${PROFILE}-cold.cpuprofile`, JSON.stringify((await profiler.send('Profiler.stop')).profile));
     const coldTask = await longestTask(page, 0);
 
     // Warm: the shell from the service worker, the document from IndexedDB.
     await page.waitForFunction(async () => (await navigator.serviceWorker.getRegistrations()).some((r) => r.active?.state === 'activated'), undefined, { timeout: DEADLINE });
     await page.evaluate(() => navigator.serviceWorker.ready);
-    const profiler = PROFILE ? await context.newCDPSession(page) : null;
-    await profiler?.send('Profiler.enable');
-    await profiler?.send('Profiler.setSamplingInterval', { interval: 200 });
     await profiler?.send('Profiler.start');
     t0 = performance.now();
     await page.reload({ waitUntil: 'commit' });
