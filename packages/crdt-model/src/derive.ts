@@ -11,6 +11,7 @@
  *
  * The formulas are written up in docs/crdt-model.md.
  */
+import { isoToMs } from './iso-time.js';
 import type { Assessment } from './schemas.js';
 
 const DAY_MS = 86_400_000;
@@ -74,7 +75,7 @@ const round = (x: number, digits: number): number => {
   return Math.round(x * f) / f;
 };
 
-const time = (a: Assessment): number => Date.parse(a.completedAt);
+const time = (a: Assessment): number => isoToMs(a.completedAt);
 
 /** Stable order of facts: by completion time, then by id. */
 export function compareAssessments(a: Assessment, b: Assessment): number {

@@ -214,6 +214,43 @@ export const assessmentSchema = z
   });
 /** An assessment as stored: an immutable fact. */
 export type Assessment = z.output<typeof assessmentSchema>;
+
+const ASSESSMENT_KEYS = new Set(Object.keys(assessmentFields));
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= LIMITS.maxQuestions;
+const isWeakArea = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= LIMITS.maxWeakAreaLength && v.trim() === v;
+
+/**
+ * {@link assessmentSchema}'s verdict on the usual, valid stored fact, reached without zod: a
+ * year's document holds tens of thousands of facts, each read through the schema when it is
+ * loaded, and the schema walk was the largest part of deriving a dashboard. Answers the object the
+ * schema would answer (a new object, keys in the schema's order), or `null` whenever anything is
+ * unusual — an unknown or `undefined`-valued key, text the schema would trim, any value out of
+ * range — and the caller then asks the schema. So it can accept only what the schema accepts.
+ */
+export function assessmentFastPath(value: unknown): Assessment | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const v = value as Record<string, unknown>;
+  for (const key in v) if (!ASSESSMENT_KEYS.has(key) || v[key] === undefined) return null;
+  const { assessmentId, topicId, kind, score, durationSec, questionsAttempted, correctAnswers, weakAreas, completedAt } = v;
+  if (!isId(assessmentId) || !isId(topicId)) return null;
+  if (kind !== undefined && (typeof kind !== 'string' || kind.length < 1 || kind.length > LIMITS.maxKindLength)) return null;
+  if (typeof score !== 'number' || !(score >= 0 && score <= 100)) return null;
+  if (durationSec !== undefined && (typeof durationSec !== 'number' || !(durationSec >= 0 && durationSec <= LIMITS.maxDurationSec))) return null;
+  if (questionsAttempted !== undefined && !isCount(questionsAttempted)) return null;
+  if (correctAnswers !== undefined && !isCount(correctAnswers)) return null;
+  if (correctAnswers !== undefined && questionsAttempted !== undefined && correctAnswers > questionsAttempted) return null;
+  if (weakAreas !== undefined && (!Array.isArray(weakAreas) || weakAreas.length > LIMITS.maxWeakAreas || !weakAreas.every(isWeakArea))) return null;
+  if (!isDateTime(completedAt)) return null;
+  const out: Record<string, unknown> = { assessmentId, topicId };
+  if (kind !== undefined) out['kind'] = kind;
+  out['score'] = score;
+  if (durationSec !== undefined) out['durationSec'] = durationSec;
+  if (questionsAttempted !== undefined) out['questionsAttempted'] = questionsAttempted;
+  if (correctAnswers !== undefined) out['correctAnswers'] = correctAnswers;
+  if (weakAreas !== undefined) out['weakAreas'] = [...(weakAreas as string[])];
+  out['completedAt'] = completedAt;
+  return out as Assessment;
+}
 /** What callers pass to record an assessment. */
 export type AssessmentInput = z.input<typeof assessmentSchema>;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   LIMITS,
+  assessmentFastPath,
   assessmentSchema,
   batchRequestSchema,
   docNameSchema,
@@ -194,5 +195,76 @@ describe('the event item fast path', () => {
     }
     // The generator must also reach the accepting side, or this test checks nothing.
     expect(fastAnswered).toBeGreaterThan(300);
+  });
+});
+
+describe('the stored assessment fast path', () => {
+  const valid = {
+    assessmentId: 'a_1',
+    topicId: 'graphs',
+    kind: 'mock_interview',
+    score: 72.5,
+    durationSec: 1800,
+    questionsAttempted: 10,
+    correctAnswers: 7,
+    weakAreas: ['dp', 'big-o'],
+    completedAt: '2025-03-01T10:00:00.000Z',
+  };
+
+  /** A variant of `valid` with one or two fields changed to values near or past a limit. */
+  function mutate(random: () => number): unknown {
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const fact = structuredClone(valid) as Record<string, unknown>;
+    const ids = ['', 'x'.repeat(128), 'x'.repeat(129), 'a b', 'a.b:c-d_e', '__proto__', 'constructor', 'é', 7, null, undefined];
+    const numbers = [0, -0, 100, 100.0001, -1, 50.5, 86_400, 86_401, 10_000, 10_001, 3.5, Number.NaN, Number.POSITIVE_INFINITY, '5', null, undefined];
+    const changes = 1 + Math.floor(random() * 2);
+    for (let c = 0; c < changes; c++) {
+      switch (Math.floor(random() * 11)) {
+        case 0: fact['assessmentId'] = pick(ids); break;
+        case 1: fact['topicId'] = pick(ids); break;
+        case 2: fact['kind'] = pick(['', 'k', 'k'.repeat(64), 'k'.repeat(65), 5, undefined]); break;
+        case 3: fact['score'] = pick(numbers); break;
+        case 4: fact['durationSec'] = pick(numbers); break;
+        case 5: fact['questionsAttempted'] = pick(numbers); break;
+        case 6: fact['correctAnswers'] = pick(numbers); break;
+        case 7: fact['weakAreas'] = pick([[], ['a'], [' a'], ['a '], [''], ['w'.repeat(128)], ['w'.repeat(129)], Array(32).fill('w'), Array(33).fill('w'), 'dp', [5], null, undefined]); break;
+        case 8: fact['completedAt'] = pick(['2026-02-29T10:00:00Z', '2024-02-29T10:00:00Z', '2026-13-01T10:00:00Z', '2026-01-01T10:00:00', '2026-01-01T10:00:00.123-05:30', '', 0, undefined]); break;
+        case 9: delete fact[pick(Object.keys(valid))]; break;
+        default: fact[pick(['extra', 'userId'])] = pick(ids);
+      }
+    }
+    return fact;
+  }
+
+  it('when a stored fact is valid and ordinary, then the fast path answers exactly what the schema answers, as a new object', () => {
+    const parsed = assessmentSchema.safeParse(valid);
+    expect(parsed.success).toBe(true);
+    const fast = assessmentFastPath(valid);
+    expect(fast).toStrictEqual(parsed.data);
+    expect(Object.keys(fast!)).toEqual(Object.keys(parsed.data!));
+    expect(fast).not.toBe(valid);
+    expect(fast!.weakAreas).not.toBe(valid.weakAreas);
+  });
+
+  it('when a fact is changed near or past any limit, then the fast path accepts only what the schema accepts, and answers the same', () => {
+    const random = mulberry32(20261204);
+    let fastAnswered = 0;
+    let fastDeclined = 0;
+    for (let i = 0; i < 4_000; i++) {
+      const fact = mutate(random);
+      const fast = assessmentFastPath(fact);
+      if (fast === null) {
+        fastDeclined += 1;
+        continue;
+      }
+      fastAnswered += 1;
+      const parsed = assessmentSchema.safeParse(fact);
+      expect(parsed.success, JSON.stringify(fact)).toBe(true);
+      expect(fast).toStrictEqual(parsed.data);
+      expect(Object.keys(fast)).toEqual(Object.keys(parsed.data!));
+    }
+    // The generator must reach both sides, or this test checks nothing.
+    expect(fastAnswered).toBeGreaterThan(400);
+    expect(fastDeclined).toBeGreaterThan(400);
   });
 });
