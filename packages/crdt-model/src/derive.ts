@@ -120,7 +120,13 @@ function groupByTopic(sorted: readonly Assessment[]): Map<string, Assessment[]> 
  * assessment of the topic being the reference. 0 when there is no assessment.
  */
 export function computeTopicMastery(assessments: Iterable<Assessment>): number {
-  const sorted = sortAssessments(assessments);
+  return masteryOfSorted(sortAssessments(assessments));
+}
+
+// The `…OfSorted` functions take facts already in `sortAssessments` order, so that
+// `deriveInsights` sorts a year of facts once rather than once per value it derives.
+
+function masteryOfSorted(sorted: readonly Assessment[]): number {
   const newest = sorted.at(-1);
   if (!newest) return 0;
   const ref = time(newest);
@@ -138,7 +144,7 @@ export function computeTopicMastery(assessments: Iterable<Assessment>): number {
 export function computeMastery(assessments: Iterable<Assessment>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [topicId, list] of [...groupByTopic(sortAssessments(assessments))].sort(byKey)) {
-    out[topicId] = computeTopicMastery(list);
+    out[topicId] = masteryOfSorted(list);
   }
   return out;
 }
@@ -153,7 +159,10 @@ function byKey<T>(a: [string, T], b: [string, T]): number {
  * `down` from −5, else `flat`. Fewer than 2 assessments: flat, delta 0.
  */
 export function computeTrend(assessments: Iterable<Assessment>): Trend {
-  const sorted = sortAssessments(assessments);
+  return trendOfSorted(sortAssessments(assessments));
+}
+
+function trendOfSorted(sorted: readonly Assessment[]): Trend {
   const n = sorted.length;
   const k = Math.min(DERIVATION.trendWindow, Math.floor(n / 2));
   if (k === 0) return { direction: 'flat', delta: 0, samples: n };
@@ -175,7 +184,10 @@ export function computeTrend(assessments: Iterable<Assessment>): Trend {
  * and compared exactly; the top 10 by weight (then label) are returned, weights to 4 decimals.
  */
 export function computeWeakAreas(assessments: Iterable<Assessment>): WeakArea[] {
-  const sorted = sortAssessments(assessments);
+  return weakAreasOfSorted(sortAssessments(assessments));
+}
+
+function weakAreasOfSorted(sorted: readonly Assessment[]): WeakArea[] {
   const newest = sorted.at(-1);
   if (!newest) return [];
   const ref = time(newest);
@@ -211,17 +223,18 @@ export function deriveInsights(assessments: Iterable<Assessment>): Insights {
   const byTopic = [...groupByTopic(sorted)].sort(byKey);
   const mastery: Record<string, number> = {};
   const trends: Record<string, Trend> = {};
+  // `groupByTopic` keeps the sorted order within each topic.
   for (const [topicId, list] of byTopic) {
-    mastery[topicId] = computeTopicMastery(list);
-    trends[topicId] = computeTrend(list);
+    mastery[topicId] = masteryOfSorted(list);
+    trends[topicId] = trendOfSorted(list);
   }
   return {
     derivationVersion: DERIVATION_VERSION,
     assessmentCount: sorted.length,
     lastAssessmentAt: sorted.at(-1)?.completedAt ?? null,
-    weakAreas: computeWeakAreas(sorted),
+    weakAreas: weakAreasOfSorted(sorted),
     weakTopics: computeWeakTopics(mastery),
-    overallTrend: computeTrend(sorted),
+    overallTrend: trendOfSorted(sorted),
     trends,
   };
 }
