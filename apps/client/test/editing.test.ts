@@ -111,7 +111,8 @@ describe('focus', () => {
     await flushPromises();
     await nextTick();
     expect(w.find('main h1').text()).toBe('Your practice');
-    expect(document.activeElement).toBe(w.find('main h1').element);
+    // Focus moves once the screen is painted, in a task of its own.
+    await vi.waitFor(() => expect(document.activeElement).toBe(w.find('main h1').element));
   });
 
   it('when arrow keys step through the status list, then nothing is saved until Enter or leaving it', async () => {

@@ -80,7 +80,8 @@ describe('App', () => {
     h.router.push('/topics/sql');
     await flushPromises();
     expect(w.find('h1').text()).toBe('SQL');
-    expect(document.activeElement).toBe(w.find('h1').element);
+    // Focus moves once the screen is painted, in a task of its own.
+    await vi.waitFor(() => expect(document.activeElement).toBe(w.find('h1').element));
     const s = h.sessions[0]!;
     expect(s.events.at(-1)).toEqual({ eventType: 'screen_viewed', eventData: { screen: 'topic', topicId: 'sql' } });
     expect(s.presence).toBe('topic');
