@@ -257,6 +257,20 @@ export class LearnerDocument implements LearnerReplica {
     return fact && applyCorrections(fact, resolveCorrections(this.#correctionEntries(assessmentId)));
   }
 
+  /**
+   * {@link getAssessment} of many sessions at once (what an observer reads after a change): the
+   * corrections are grouped once for all of them, not once per session.
+   */
+  getAssessments(assessmentIds: Iterable<string>): Map<string, Assessment | undefined> {
+    const corrections = this.#allCorrections();
+    const out = new Map<string, Assessment | undefined>();
+    for (const id of assessmentIds) {
+      const fact = this.getRecordedAssessment(id);
+      out.set(id, fact && applyCorrections(fact, resolveCorrections(corrections.get(id) ?? [])));
+    }
+    return out;
+  }
+
   /** All sessions as corrected, without deleted ones (invalid values written by foreign clients are skipped). */
   assessments(): Assessment[] {
     const corrections = this.#allCorrections();

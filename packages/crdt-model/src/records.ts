@@ -18,6 +18,7 @@ import {
 import {
   CORRECTION_FIELDS,
   assessmentCorrectionSchema,
+  assessmentFastPath,
   assessmentSchema,
   isoDateTimeSchema,
   topicNameSchema,
@@ -179,6 +180,8 @@ export function applyCorrections(fact: Assessment, values: CorrectionValues): As
     if (values[k] === null) delete next[k];
     else next[k] = values[k];
   }
+  const fast = assessmentFastPath(next);
+  if (fast !== null) return fast;
   const parsed = assessmentSchema.safeParse(next);
   return parsed.success ? parsed.data : fact;
 }

@@ -75,6 +75,23 @@ describe('LearnerDocument (yjs): facts', () => {
     expect(Object.keys(ld.facts().assessments)).toEqual([]);
     expect(ld.getTopic('t')).toEqual({ notes: 'ok' });
   });
+
+  it('when many sessions are read at once, then each reads as it does alone: corrected, deleted, junk and unknown ones alike', () => {
+    const ld = yjsEngine.create();
+    for (let i = 0; i < 5; i++) ld.recordAssessment({ ...fact, assessmentId: `s${i}`, score: 50 + i });
+    ld.correctAssessment('s1', { score: 99, weakAreas: null });
+    ld.correctAssessment('s2', { deleted: true });
+    ld.correctAssessment('s3', { topicId: 'trees' });
+    ld.assessmentsMap.set('bad', { assessmentId: 'bad', score: 'high' });
+    const ids = ['s0', 's1', 's2', 's3', 's4', 'bad', 'missing'];
+    const many = ld.getAssessments(ids);
+    expect([...many.keys()]).toEqual(ids);
+    for (const id of ids) expect(many.get(id), id).toStrictEqual(ld.getAssessment(id));
+    expect(many.get('s1')).toMatchObject({ score: 99 });
+    expect(many.get('s1')).not.toHaveProperty('weakAreas');
+    expect(many.get('s2')).toBeUndefined();
+    expect(many.get('s3')?.topicId).toBe('trees');
+  });
 });
 
 describe('LearnerDocument (yjs): concurrent topic creation', () => {

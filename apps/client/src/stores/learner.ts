@@ -130,8 +130,9 @@ export const useLearnerStore = defineStore('learner', () => {
     return doc.observe((change) => {
       if (change.assessments.length > 0) {
         const next = { ...assessments.value };
+        const read = doc.getAssessments(change.assessments);
         for (const id of change.assessments) {
-          const a = doc.getAssessment(id);
+          const a = read.get(id);
           // A correction may move a session to another topic: both topics change.
           touch(next[id]?.topicId);
           touch(a?.topicId);

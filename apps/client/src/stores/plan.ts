@@ -47,7 +47,7 @@ export const usePlanStore = defineStore('plan', () => {
     const off = doc.observe((change) => {
       let dirty = false;
       if (change.assessments.length > 0) {
-        const added = change.assessments.map((id) => doc.getAssessment(id)).filter((a) => a !== undefined);
+        const added = [...doc.getAssessments(change.assessments).values()].filter((a) => a !== undefined);
         dirty = model.addAssessments(added).length > 0 || dirty;
       }
       if (change.topics.length > 0) {
