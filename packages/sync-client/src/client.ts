@@ -6,7 +6,7 @@ import { AckTracker, type KeptUnsaved } from './doc/ack.js';
 import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
 import type { ServerClose } from './doc/server-close.js';
 import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js';
-import { skipEncodingOfLoads } from './doc/quiet-load.js';
+import { skipEncodingOfLoads, skipEncodingOfReceived } from './doc/quiet-load.js';
 import { Emitter } from './emitter.js';
 import { createIdGenerator, type EventId } from './ids.js';
 import type { OutboxStorage } from './outbox/storage.js';
@@ -192,6 +192,9 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
   let persistence: DocPersistence | null = null;
   let connection: DocConnection | null = null;
   let stopSkipping = (): void => undefined;
+  let stopSkippingReceived = (): void => undefined;
+  /** The update of the sync step 2 the provider is applying (see `skipEncodingOfReceived`). */
+  let receiving: Uint8Array | null = null;
 
   // The unsaved count is kept next to the document (in the rescue store, i.e. localStorage), so a
   // reload says the same number of unsaved changes as before it, not a guess.
@@ -298,12 +301,22 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       ...(options.maxReconnectDelayMs !== undefined ? { maxBackoffMs: options.maxReconnectDelayMs } : {}),
       onChange: changed,
       onServerClose: (close) => emitter.emit('document:closed', close),
+      onReceiving: (update) => {
+        receiving = update;
+      },
       onError: (message) => {
         lastDocError = message;
         emitter.emit('sync:error', { error: message, source: 'document' });
         changed();
       },
     });
+    // A new device's first sync is the whole document in one step 2: stored as received rather
+    // than encoded again from the transaction (a second pass as long as decoding it).
+    const storeReceived = persistence?.storeReceived;
+    if (persistence && storeReceived) {
+      const provider = connection.provider;
+      stopSkippingReceived = skipEncodingOfReceived(doc, provider, [onDocUpdate, provider._updateHandler, ...(persistence.updateListeners ?? [])], () => receiving, storeReceived);
+    }
     let schemaChecked = false;
     connection.provider.on('sync', (isSynced: boolean) => {
       if (isSynced) lastDocError = null;
@@ -352,6 +365,7 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       await ready.catch(() => undefined);
       connection?.destroy();
       stopSkipping();
+      stopSkippingReceived();
       await persistence?.destroy();
       await telemetry.destroy();
       emitter.clear();

@@ -84,6 +84,32 @@ describe('document persisted with y-indexeddb', () => {
     await page3.destroy();
   });
 
+  it('when a new device syncs a document online, then a reload offline shows all of it', async () => {
+    const userId = 'newcomer';
+    const rescue = createMemoryRescueStore();
+    const opts = { apiBaseUrl: server.url, wsUrl: server.wsUrl, userId, getToken: () => server.token(userId), rescue };
+    // Another device (no local store) writes the learner's sessions.
+    const other = createSyncClientOn({ ...platform(createManualConnectivity(true)), docPersistence: null }, { ...opts, rescue: createMemoryRescueStore() });
+    await other.ready;
+    for (let i = 0; i < 300; i++) other.document.recordAssessment({ assessmentId: `s${i}`, topicId: `t${i % 7}`, score: i % 101, completedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() });
+    await other.whenSaved();
+    await other.destroy();
+
+    // The new device's first sync: the whole document in one step 2, stored as received.
+    const page1 = createSyncClientOn(platform(createManualConnectivity(true)), opts);
+    await page1.ready;
+    await eventually(() => expect(Object.keys(page1.document.facts().assessments)).toHaveLength(300));
+    const synced = page1.document.facts();
+    await eventually(() => expect(page1.status().unsavedChanges).toBe(0));
+    await page1.destroy();
+
+    const page2 = createSyncClientOn(platform(createManualConnectivity(false)), opts);
+    await page2.ready;
+    expect(page2.document.facts()).toEqual(synced);
+    expect(page2.status().unsavedChanges).toBe(0);
+    await page2.destroy();
+  });
+
   it('when more than 500 updates are written one task at a time, then the store is compacted and a reload has them all', async () => {
     const name = 'compaction';
     const doc = new Y.Doc();

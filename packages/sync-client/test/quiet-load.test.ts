@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { skipEncodingOfLoads, type UpdateListener } from '../src/doc/quiet-load.js';
+import { skipEncodingOfLoads, skipEncodingOfReceived, type UpdateListener } from '../src/doc/quiet-load.js';
 
 const LOAD = Symbol('load');
 
@@ -56,5 +56,72 @@ describe('skipping the encoding of loaded state', () => {
     expect(seen).toContain('observer');
     doc.getMap('facts').set('b', 2);
     expect(seen.at(-1)).toBe(null);
+  });
+});
+
+describe('storing a received sync step 2 as received', () => {
+  const PROVIDER = Symbol('provider');
+
+  /** The document a provider would apply `received` to, with a store listener and an ignoring one. */
+  function setUp(received: () => Uint8Array | null) {
+    const doc = new Y.Doc();
+    const encoded: unknown[] = [];
+    const stored: Uint8Array[] = [];
+    const storeListener: UpdateListener = (u, origin) => {
+      encoded.push(origin);
+      stored.push(u);
+    };
+    const ignoring: UpdateListener = () => undefined;
+    doc.on('update', storeListener);
+    doc.on('update', ignoring);
+    const stop = skipEncodingOfReceived(doc, PROVIDER, [storeListener, ignoring], received, (u) => stored.push(u));
+    return { doc, encoded, stored, stop };
+  }
+
+  it('hands the store the received bytes, unencoded, and encodes later changes as usual', () => {
+    const payload = storedState();
+    const { doc, encoded, stored } = setUp(() => payload);
+    Y.applyUpdate(doc, payload, PROVIDER);
+    expect(doc.getMap('facts').get('a')).toBe(1);
+    expect(encoded).toEqual([]);
+    expect(stored).toEqual([payload]);
+    const reloaded = new Y.Doc();
+    for (const u of stored) Y.applyUpdate(reloaded, u);
+    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 1 });
+    doc.getMap('facts').set('b', 2);
+    expect(encoded).toEqual([null]);
+  });
+
+  it('encodes as before when nothing is being received, or the origin is not the provider', () => {
+    let payload: Uint8Array | null = null;
+    const { doc, encoded } = setUp(() => payload);
+    Y.applyUpdate(doc, storedState(), PROVIDER);
+    expect(encoded).toEqual([PROVIDER]);
+    payload = storedState();
+    const other = new Y.Doc();
+    other.getMap('facts').set('c', 3);
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(other), 'someone else');
+    expect(encoded).toEqual([PROVIDER, 'someone else']);
+  });
+
+  it('encodes as before, and stores nothing extra, when another listener may want the update or an observer writes meanwhile', () => {
+    const payload = storedState();
+    const withListener = setUp(() => payload);
+    const theirs: Uint8Array[] = [];
+    withListener.doc.on('update', (u: Uint8Array) => theirs.push(u));
+    Y.applyUpdate(withListener.doc, payload, PROVIDER);
+    expect(theirs).toHaveLength(1);
+    expect(withListener.encoded).toEqual([PROVIDER]);
+    expect(withListener.stored).toHaveLength(1);
+
+    const withObserver = setUp(() => payload);
+    const facts = withObserver.doc.getMap('facts');
+    facts.observe((_e, tr) => {
+      if (tr.origin === PROVIDER) withObserver.doc.transact(() => facts.set('derived', true), 'observer');
+    });
+    Y.applyUpdate(withObserver.doc, payload, PROVIDER);
+    expect(withObserver.encoded).toEqual([PROVIDER, 'observer']);
+    expect(withObserver.stored).toHaveLength(2);
+    expect(withObserver.stored).not.toContain(payload);
   });
 });

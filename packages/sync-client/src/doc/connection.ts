@@ -1,4 +1,5 @@
-import { WebsocketProvider } from 'y-websocket';
+import * as decoding from 'lib0/decoding';
+import { WebsocketProvider, messageSync } from 'y-websocket';
 import type * as Y from 'yjs';
 import { backoffDelay } from '../outbox/backoff.js';
 import type { GetToken } from '../outbox/transport.js';
@@ -35,6 +36,11 @@ export interface DocConnectionOptions {
   readonly onError: (message: string) => void;
   /** The server closed the socket with a named code an app should explain (a quota, a slow link). */
   readonly onServerClose?: (close: ServerClose) => void;
+  /**
+   * Told the update of a sync step 2 just before the provider applies it, and `null` once it is
+   * applied: the bytes received are that update, so the local store can keep them as they are.
+   */
+  readonly onReceiving?: (update: Uint8Array | null) => void;
 }
 
 export interface DocConnection {
@@ -106,6 +112,20 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
       if (!destroyed && provider.shouldConnect) handshake();
     });
   };
+
+  const onReceiving = options.onReceiving;
+  const handleSync = provider.messageHandlers[messageSync];
+  if (onReceiving && handleSync) {
+    provider.messageHandlers[messageSync] = (encoder, decoder, p, emitSynced, type) => {
+      const update = syncStepTwoUpdate(decoder);
+      if (update) onReceiving(update);
+      try {
+        handleSync(encoder, decoder, p, emitSynced, type);
+      } finally {
+        if (update) onReceiving(null);
+      }
+    };
+  }
 
   provider.messageHandlers[MESSAGE_DURABLE_ACK] = (_encoder, decoder, p) => {
     let ack;
@@ -242,4 +262,20 @@ function whenIdle(clock: Clock, fn: () => void): void {
   const ric = (globalThis as { requestIdleCallback?: (cb: () => void, opts: { timeout: number }) => unknown }).requestIdleCallback;
   if (ric) ric(fn, { timeout: IDLE_WAIT_MS });
   else clock.setTimeout(fn, 0);
+}
+
+/** y-protocols' sync message type of a step 2 (the sender's answer: what the receiver lacks). */
+const SYNC_STEP_2 = 1;
+
+/**
+ * The update a sync message carries if it is a step 2, read without moving `decoder` (the
+ * provider reads the message itself); `null` for other sync messages and malformed ones.
+ */
+function syncStepTwoUpdate(decoder: decoding.Decoder): Uint8Array | null {
+  try {
+    const peek = decoding.clone(decoder);
+    return decoding.readVarUint(peek) === SYNC_STEP_2 ? decoding.readVarUint8Array(peek).slice() : null;
+  } catch {
+    return null;
+  }
 }

@@ -18,6 +18,12 @@ export interface DocPersistence {
   /** Its own `update` listeners, all of which ignore updates of {@link origin}. */
   readonly updateListeners?: readonly UpdateListener[];
   /**
+   * Stores an update exactly as its `update` listeners would have stored the update of the
+   * transaction that applied it (used when that transaction is not encoded: a sync step 2 whose
+   * received bytes are the update).
+   */
+  readonly storeReceived?: (update: Uint8Array) => void;
+  /**
    * Keeps `value` beside the stored state as its view (see `stored-view.ts`), if the stored state
    * is exactly the document's state now: loaded, every update since then written or being written
    * by this page, nothing written by anyone else. Resolves whether it was kept.
@@ -115,12 +121,15 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
       }
     };
 
-    const onUpdate = (update: Uint8Array, origin: unknown): void => {
+    const store = (update: Uint8Array): void => {
       // Before the database is open there is nothing to write to: y-indexeddb's load writes the
       // whole state first, which covers these updates.
-      if (origin === idb || !idb.db) return;
+      if (!idb.db) return;
       pending.push(update);
       if (pending.length === 1) queueMicrotask(() => write());
+    };
+    const onUpdate = (update: Uint8Array, origin: unknown): void => {
+      if (origin !== idb) store(update);
     };
     doc.on('update', onUpdate);
 
@@ -191,6 +200,7 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
         loaded = true;
       }),
       updateListeners: [onUpdate],
+      storeReceived: store,
       saveView,
       destroy: async () => {
         write();

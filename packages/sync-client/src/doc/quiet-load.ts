@@ -18,8 +18,53 @@ export type UpdateListener = (update: Uint8Array, origin: unknown, doc: Y.Doc, t
  * Returns a function that stops doing so.
  */
 export function skipEncodingOfLoads(doc: Y.Doc, origin: unknown, ignoring: readonly UpdateListener[]): () => void {
+  return skipEncoding(doc, ignoring, { applies: (tr) => tr.origin === origin });
+}
+
+/**
+ * Lets Yjs skip encoding a sync step 2 the provider applies (origin `provider`: what the server
+ * sent that this device lacked, the whole document on a new device), whose update only the local
+ * store wants: the bytes received are that update already. While `received()` names the payload
+ * being applied, and every `update` listener is one of `ignoring` (listeners that return at once
+ * for the provider's origin, and the store's listener, which `store` stands in for), the
+ * transaction is not encoded and `store` is handed the received bytes instead, once the
+ * transaction is done. Storing them rather than the re-encoded update keeps the same state: the
+ * received update holds what was integrated, and possibly parts the document already had, which
+ * applying again ignores. In every other case (another listener, an observer writing meanwhile)
+ * the update is encoded and delivered as before, and `store` is not called.
+ *
+ * Returns a function that stops doing so.
+ */
+export function skipEncodingOfReceived(
+  doc: Y.Doc,
+  provider: unknown,
+  ignoring: readonly UpdateListener[],
+  received: () => Uint8Array | null,
+  store: (update: Uint8Array) => void,
+): () => void {
+  let payload: Uint8Array | null = null;
+  return skipEncoding(doc, ignoring, {
+    applies: (tr) => {
+      payload = tr.origin === provider ? received() : null;
+      return payload !== null;
+    },
+    skipped: () => {
+      if (payload) store(payload);
+      payload = null;
+    },
+  });
+}
+
+interface SkipRule {
+  /** Whether the transaction starting may go unencoded. */
+  readonly applies: (tr: Y.Transaction) => boolean;
+  /** The transaction that applied has ended without being encoded. */
+  readonly skipped?: () => void;
+}
+
+function skipEncoding(doc: Y.Doc, ignoring: readonly UpdateListener[], rule: SkipRule): () => void {
   const known = new Set<unknown>(ignoring);
-  /** Listeners taken off during a load transaction. */
+  /** Listeners taken off during a transaction the rule applies to. */
   let parked: Set<unknown> | null = null;
   // lib0's Observable keeps listeners in `_observers` (declared public in its typings); Yjs checks
   // that map, not the listeners, to decide whether to encode.
@@ -34,21 +79,27 @@ export function skipEncodingOfLoads(doc: Y.Doc, origin: unknown, ignoring: reado
   };
   const onBefore = (tr: Y.Transaction): void => {
     if (parked) {
-      putBack(); // another transaction inside the load: deliver as usual
+      putBack(); // another transaction inside it: deliver as usual
       return;
     }
-    if (tr.origin !== origin) return;
     const listeners = observers.get('update');
     if (!listeners || listeners.size === 0) return;
     for (const l of listeners) if (!known.has(l)) return;
+    if (!rule.applies(tr)) return;
     parked = listeners;
     observers.delete('update');
   };
+  const onAfterAll = (): void => {
+    // Still parked: no transaction came between, so the one the rule applied to went unencoded.
+    const wasSkipped = parked !== null;
+    putBack();
+    if (wasSkipped) rule.skipped?.();
+  };
   doc.on('beforeTransaction', onBefore);
-  doc.on('afterAllTransactions', putBack);
+  doc.on('afterAllTransactions', onAfterAll);
   return () => {
     putBack();
     doc.off('beforeTransaction', onBefore);
-    doc.off('afterAllTransactions', putBack);
+    doc.off('afterAllTransactions', onAfterAll);
   };
 }
