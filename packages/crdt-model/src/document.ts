@@ -266,7 +266,9 @@ export class LearnerDocument implements LearnerReplica {
     const out = new Map<string, Assessment | undefined>();
     for (const id of assessmentIds) {
       const fact = this.getRecordedAssessment(id);
-      out.set(id, fact && applyCorrections(fact, resolveCorrections(corrections.get(id) ?? [])));
+      const entries = corrections.get(id);
+      // Nearly every session has no correction: it reads as recorded.
+      out.set(id, fact && entries ? applyCorrections(fact, resolveCorrections(entries)) : fact);
     }
     return out;
   }
@@ -277,7 +279,8 @@ export class LearnerDocument implements LearnerReplica {
     const out: Assessment[] = [];
     this.assessmentsMap.forEach((raw, key) => {
       const fact = this.#readFact(key, raw);
-      const a = fact && applyCorrections(fact, resolveCorrections(corrections.get(key) ?? []));
+      const entries = corrections.get(key);
+      const a = fact && entries ? applyCorrections(fact, resolveCorrections(entries)) : fact;
       if (a) out.push(a);
     });
     return out;
