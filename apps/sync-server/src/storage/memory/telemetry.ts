@@ -46,7 +46,7 @@ export function memoryTelemetry(db: MemoryDb): TelemetryStore {
     recentEvents: op(async (userId: string, query: RecentEventsQuery): Promise<RecentEventsPage> => {
       const position = `${db.eventDeletions}:${db.lastSeq()}`;
       const after = query.after === undefined ? null : parsePosition(query.after.position);
-      const incremental = after !== null && after.deletions === db.eventDeletions;
+      const incremental = after !== null && after.deletions === db.eventDeletions && after.seq <= db.lastSeq();
       const oldest = incremental ? (query.after?.oldest ?? null) : null;
       const above = (e: StoredEvent): boolean => {
         if (oldest === null) return true;

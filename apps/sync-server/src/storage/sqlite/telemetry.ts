@@ -1,4 +1,4 @@
-import type { BatchLogDraft, EventKey, EventPage, EventQuery, InsertEventsResult, RecentEventsPage, RecentEventsQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, RecentEventsPage, RecentEventsQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
 import { DateTexts, clampLimit, metadataFromJson, metadataToJson, parsePosition } from '../shared.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { EventColumns, EventsLogDraft, SqliteAppender } from './appender.js';
@@ -95,7 +95,7 @@ function deleted(c: Connection, changes: number): number {
 }
 
 /**
- * The learner's most recent events, or those stored since \`query.after\`: one read transaction,
+ * The learner's most recent events, or those stored since `query.after`: one read transaction,
  * so the rows and the position are of the same moment, whatever the writer thread commits
  * meanwhile. The position is the deletion count and the highest rowid: SQLite gives every later
  * row a higher rowid as long as no row was deleted (rowids are max + 1).
@@ -106,19 +106,21 @@ function recentEventsIn(c: Connection, userId: string, query: RecentEventsQuery)
     n: number;
     maxId: number | null;
   };
-  const position = `${deletions}:${maxId ?? 0}`;
+  const through = maxId ?? 0;
+  const position = `${deletions}:${through}`;
   const after = query.after === undefined ? null : parsePosition(query.after.position);
+  const oldest = query.after?.oldest ?? null;
   let rows: TelemetryRow[];
   let incremental = false;
-  if (after === null || after.deletions !== deletions) {
+  // A position past the highest rowid is from another history of the file (replaced, restored): complete.
+  if (after === null || after.deletions !== deletions || after.seq > through) {
     rows = c.prep('SELECT * FROM telemetry WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?').all(userId, limit) as TelemetryRow[];
-  } else if (query.after?.oldest == null) {
+  } else if (oldest === null) {
     incremental = true;
     rows = c.prep('SELECT * FROM telemetry WHERE user_id = ? AND id > ? ORDER BY created_at DESC, id DESC LIMIT ?').all(userId, after.seq, limit) as TelemetryRow[];
   } else {
     incremental = true;
-    const oldest: EventKey = query.after.oldest;
-    // \`created_at >= ?\` bounds the index range: only the kept events' span and newer is scanned.
+    // `created_at >= ?` bounds the index range: only the kept events' span and newer is scanned.
     rows = c
       .prep(
         'SELECT * FROM telemetry WHERE user_id = @userId AND id > @seq AND created_at >= @at AND (created_at > @at OR id > @id) ORDER BY created_at DESC, id DESC LIMIT @limit',
