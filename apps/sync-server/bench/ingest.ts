@@ -169,6 +169,7 @@ function timed(store: Store): { store: Store; insertMs: () => number } {
         }
       },
       listEvents: (u, q) => telemetry.listEvents(u, q),
+      recentEvents: (u, q) => telemetry.recentEvents(u, q),
       findEvent: (u, id) => telemetry.findEvent(u, id),
       countEvents: (u) => telemetry.countEvents(u),
       listActiveUsers: (s, n) => telemetry.listActiveUsers(s, n),

@@ -54,6 +54,7 @@ export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps
       return audited(events, await inner.insertEventsWithLog(events, log));
     },
     listEvents: (userId, query) => inner.listEvents(userId, query),
+    recentEvents: (userId, query) => inner.recentEvents(userId, query),
     findEvent: (userId, eventId) => inner.findEvent(userId, eventId),
     countEvents: (userId) => inner.countEvents(userId),
     listActiveUsers: (since, limit) => inner.listActiveUsers(since, limit),

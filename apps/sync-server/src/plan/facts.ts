@@ -1,7 +1,7 @@
 import { LearnerDocument, type LearnerFacts } from '@prepmate/crdt-model';
 import type * as Y from 'yjs';
 import type { JsonObject } from '@prepmate/crdt-model';
-import { eventSamples } from '../telemetry/insights-job.js';
+import { eventSamples } from '../telemetry/samples.js';
 import type { TelemetryEventRecord } from '../storage/ports.js';
 import type { LearnerJson } from '../telemetry/index.js';
 

@@ -16,6 +16,7 @@ import {
 } from '@prepmate/crdt-model';
 import type * as Y from 'yjs';
 import { recentEvents, refreshLearner } from '../telemetry/insights-job.js';
+import { createRecentSamples, type RecentSamplesLimits } from '../telemetry/recent-samples.js';
 import type { Logger } from '../logger.js';
 import type { UserId } from '../ids.js';
 import type { Store } from '../storage/ports.js';
@@ -48,6 +49,8 @@ export interface PlanServiceDeps {
    * one refresh is scheduled for its end and covers every batch that arrived meanwhile.
    */
   readonly refreshIntervalMs?: number;
+  /** Bounds of what the refreshes keep of each learner's recent events (`recent-samples.ts`). */
+  readonly recentSamples?: RecentSamplesLimits;
 }
 
 const DEFAULT_REFRESH_INTERVAL_MS = 2_000;
@@ -76,6 +79,8 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
   const lastRefresh = new Map<string, number>();
   /** Refreshes waiting for their learner's interval to end, with the work to run then. */
   const scheduled = new Map<string, { timer: NodeJS.Timeout; run: () => void }>();
+  /** The samples of each refreshed learner's recent events: a refresh reads only the events stored since the last. */
+  const samples = createRecentSamples(deps.store, deps.recentSamples);
 
   /** Starts `work` now, or at the end of the learner's interval when one ran within it. */
   function throttled(userId: UserId, work: () => Promise<void>): void {
@@ -157,7 +162,7 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
     observe(telemetry) {
       const refresh = (userId: UserId): void =>
         throttled(userId, async () => {
-          await refreshLearner({ store: deps.store, documents: deps.documents }, userId);
+          await refreshLearner({ store: deps.store, documents: deps.documents, samples }, userId);
           if (!deps.coach) return;
           const { plan, snapshot } = await compute(userId);
           await coachFor(userId, plan, readCoachingNote(snapshot.insights));
@@ -173,6 +178,14 @@ export function createPlanService(deps: PlanServiceDeps): PlanService {
           const result = await telemetry.ingestBatch(ctx, body);
           if (result.processed > 0 && batchHasScoredEvent(body)) refresh(ctx.userId);
           return result;
+        },
+        async eraseUser(userId) {
+          // Forgotten before and after: a refresh that read before the events were deleted keeps
+          // nothing (see `forget`); the store's position would make the next read complete anyway.
+          samples.forget(userId);
+          const report = await telemetry.eraseUser(userId);
+          samples.forget(userId);
+          return report;
         },
       };
     },

@@ -1,12 +1,12 @@
-import type { EventPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
+import type { EventPage, RecentEventsPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
 import type { FieldCipher } from './field-cipher.js';
 
 const contextOf = (e: TelemetryEventRecord) => ({ userId: e.userId, eventId: e.metadata.eventId });
 
 /**
  * Decorates a TelemetryStore with field encryption: `insertEvents` stores the configured
- * `eventData` paths encrypted, `listEvents` returns them decrypted. Everything that reads events
- * for a learner (the events API, export, insights) goes through `listEvents`, so the owner
+ * `eventData` paths encrypted, `listEvents` and `recentEvents` return them decrypted. Everything
+ * that reads events for a learner (the events API, export, insights) goes through those, so the owner
  * sees plaintext and the database only ever holds ciphertext.
  */
 export function encryptingTelemetryStore(inner: TelemetryStore, cipher: FieldCipher): TelemetryStore {
@@ -16,6 +16,10 @@ export function encryptingTelemetryStore(inner: TelemetryStore, cipher: FieldCip
     insertEventsWithLog: (events, log) => inner.insertEventsWithLog(events.map((e) => encrypted(e)), log),
     async listEvents(userId, query): Promise<EventPage> {
       const page = await inner.listEvents(userId, query);
+      return { ...page, events: page.events.map((e) => ({ ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) })) };
+    },
+    async recentEvents(userId, query): Promise<RecentEventsPage> {
+      const page = await inner.recentEvents(userId, query);
       return { ...page, events: page.events.map((e) => ({ ...e, eventData: cipher.decrypt(e.eventData, contextOf(e)) })) };
     },
     async findEvent(userId, eventId) {

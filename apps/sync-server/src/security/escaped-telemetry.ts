@@ -1,4 +1,4 @@
-import type { EventPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
+import type { EventPage, RecentEventsPage, TelemetryEventRecord, TelemetryStore } from '../storage/ports.js';
 import { escapeLearnerData, unescapeLearnerData } from './envelope-escape.js';
 
 /** The record with `eventData` mapped; the record itself when nothing changed (nearly always: no copy per event). */
@@ -21,6 +21,10 @@ export function envelopeEscapingTelemetryStore(inner: TelemetryStore): Telemetry
     insertEventsWithLog: (events, log) => inner.insertEventsWithLog(events.map(escaped), log),
     async listEvents(userId, query): Promise<EventPage> {
       const page = await inner.listEvents(userId, query);
+      return { ...page, events: page.events.map(unescaped) };
+    },
+    async recentEvents(userId, query): Promise<RecentEventsPage> {
+      const page = await inner.recentEvents(userId, query);
       return { ...page, events: page.events.map(unescaped) };
     },
     async findEvent(userId, eventId) {

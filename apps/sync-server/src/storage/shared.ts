@@ -101,6 +101,15 @@ export function requireCursor(raw: string | undefined): EventCursor | null {
 }
 
 /**
+ * A `recentEvents` position (`deletions:seq`) as the SQLite and memory stores make it, or null
+ * for anything else, which those stores answer with a complete read.
+ */
+export function parsePosition(raw: string): { readonly deletions: number; readonly seq: number } | null {
+  const m = /^(\d{1,15}):(\d{1,15})$/.exec(raw);
+  return m === null ? null : { deletions: Number(m[1]), seq: Number(m[2]) };
+}
+
+/**
  * The log of a batch whose `inserted` of `events` events were new, written at `endTime`
  * (what every adapter's `insertEventsWithLog` stores; the SQLite writer thread does the same sums).
  */

@@ -1,11 +1,11 @@
 import type * as Y from 'yjs';
 import { asUserId, type UserId } from '../ids.js';
-import { LearnerDocument, computeTrend, computeWeakAreas, deriveInsights, idSchema, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
+import { LearnerDocument, computeTrend, computeWeakAreas, deriveInsights, type Assessment, type Insights, type Trend, type WeakArea } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
 import type { TelemetryJobDeps } from './sync-queue-job.js';
+import type { RecentSamples } from './recent-samples.js';
+import { EVENTS_PER_LEARNER, eventSamples } from './samples.js';
 
-/** Most recent events read per learner: enough for a trend, bounded per run. */
-const EVENTS_PER_LEARNER = 200;
 /** Learners handled per run: those of batches first (newest first), then those with events (by userId); any beyond wait for a quieter run. */
 const MAX_LEARNERS = 10_000;
 /** Lease of one run across instances (jobs/scheduler.ts). */
@@ -24,27 +24,6 @@ export interface InsightsJobOptions {
   readonly userIds?: readonly UserId[];
   /** How far back learner activity (batch logs and stored events) is looked at. Default 2 × SYNC_INTERVAL_MINUTES + 1 min. */
   readonly lookbackMs?: number;
-}
-
-/**
- * Scored events as assessment-shaped samples, so the crdt-model's trend and weak-area formulas
- * apply unchanged (and stay deterministic: ordered by time, then eventId). The topic is
- * `eventData.topicId` when it is a valid id, else the event type.
- */
-export function eventSamples(events: readonly TelemetryEventRecord[]): Assessment[] {
-  const out: Assessment[] = [];
-  for (const e of events) {
-    const score = e.eventData['score'];
-    if (typeof score !== 'number' || !Number.isFinite(score) || score < 0 || score > 100) continue;
-    const at = e.metadata.correctedTimestamp ?? e.metadata.clientTimestamp ?? e.metadata.serverTimestamp;
-    const rawAreas = e.eventData['weakAreas'];
-    const weakAreas = Array.isArray(rawAreas) ? rawAreas.filter((a): a is string => typeof a === 'string' && a.trim().length > 0).slice(0, 32) : [];
-    // Only a string can be an id: asking the schema about a missing topic would build a zod error for nothing.
-    const topicId = e.eventData['topicId'];
-    const topic = typeof topicId === 'string' && idSchema.safeParse(topicId).success ? topicId : e.eventType;
-    out.push({ assessmentId: e.metadata.eventId, topicId: topic, score, completedAt: at.toISOString(), ...(weakAreas.length > 0 ? { weakAreas } : {}) });
-  }
-  return out;
 }
 
 export function eventInsights(events: readonly TelemetryEventRecord[]): EventInsights {
@@ -101,11 +80,16 @@ export async function recentEvents(store: Pick<TelemetryJobDeps['store'], 'telem
  * (`basis: 'events'`), so they are not left with none.
  */
 export async function refreshLearner(
-  deps: { readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>; readonly documents: TelemetryJobDeps['documents'] },
+  deps: {
+    readonly store: Pick<TelemetryJobDeps['store'], 'telemetry'>;
+    readonly documents: TelemetryJobDeps['documents'];
+    /** What earlier refreshes read, so only newer events are read (the refresh after telemetry); without it, a complete read. */
+    readonly samples?: RecentSamples;
+  },
   userId: UserId,
   options: { readonly onlyWithScoredEvents?: boolean } = {},
 ): Promise<boolean> {
-  const samples = eventSamples(await recentEvents(deps.store, userId));
+  const samples = deps.samples ? await deps.samples.read(userId) : eventSamples(await recentEvents(deps.store, userId));
   const events = insightsOfSamples(samples);
   // A learner seen only through unscored events (page views, clicks) has nothing to derive from
   // them: their document is not opened for nothing.

@@ -420,4 +420,45 @@ describe('insights refresh after scored telemetry', () => {
     expect(insightWrites()).toBe(2);
     expect(eventSamples()).toBe(3);
   });
+
+  it('when a learner is erased between refreshes, then the next refresh counts only the events sent after the erasure', async () => {
+    const documents = createMemoryLearnerDocuments();
+    const plans = createPlanService({ read: async (userId) => snapshotOf(documents.doc(userId)), store: opened.store, documents, coach: null, logger: createLogger('silent'), refreshIntervalMs: 0 });
+    const userId = uid('u');
+    const stored = (eventId: string, score: number) => ({
+      userId,
+      eventType: 'quiz_completed',
+      eventData: { topicId: 'recursion', score },
+      metadata: { eventId, clientTimestamp: new Date(), serverTimestamp: new Date() },
+      status: 'completed' as const,
+      retryCount: 0,
+      batchId: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+    });
+    const telemetry = {
+      async track(_ctx: unknown, body: unknown) {
+        const { eventId, score } = body as { eventId: string; score: number };
+        await opened.store.telemetry.insertEvents([stored(eventId, score)]);
+        return { eventId, serverTimestamp: new Date().toISOString(), duplicate: false, flags: [] };
+      },
+      async eraseUser() {
+        await opened.store.telemetry.deleteUserEvents(userId);
+        return {};
+      },
+    } as unknown as Parameters<PlanService['observe']>[0];
+    const observed = plans.observe(telemetry);
+    const ctx = { userId: asUserId(userId), actFor: () => asUserId(userId), ip: null, userAgent: null };
+    const track = (score: number) => observed.track(ctx, { eventId: uid('e'), score, eventData: { score } });
+    const eventSamples = () => (new LearnerDocument(documents.doc(userId)).storedInsights()['events'] as { samples?: number } | undefined)?.samples;
+    for (const score of [80, 60, 45]) {
+      await track(score);
+      await plans.idle();
+    }
+    expect(eventSamples()).toBe(3);
+    await observed.eraseUser(asUserId(userId));
+    await track(90);
+    await plans.idle();
+    expect(eventSamples()).toBe(1);
+  });
 });

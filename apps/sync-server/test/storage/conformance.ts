@@ -258,6 +258,58 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(await store.telemetry.listActiveUsers(at(60_000), 100)).toEqual([]);
       });
 
+      it('when recent events are read again from a position, then the events stored since (older times included) merged with the kept ones equal a complete read, and after any deletion the answer is complete', async () => {
+        const ids = (events: readonly TelemetryEventRecord[]): string[] => events.map((e) => e.metadata.eventId);
+        const complete = async (limit: number): Promise<string[]> => ids((await store.telemetry.listEvents('alice', { limit })).events);
+        // Ties on createdAt (pairs), so the store's sequence must order them as listEvents does.
+        await store.telemetry.insertEvents(Array.from({ length: 10 }, (_, i) => event('alice', `a${i}`, { createdAt: at(Math.floor(i / 2) * 1000) })));
+        await store.telemetry.insertEvents([event('bob', 'b0')]);
+        const first = await store.telemetry.recentEvents('alice', { limit: 5 });
+        expect(first.incremental).toBe(false);
+        expect(ids(first.events)).toEqual(await complete(5));
+        // Stored later: one above every kept event, one at the oldest kept one's time (so above it by
+        // sequence, yet not among the 5 most recent), one older than all (a late client batch).
+        await store.telemetry.insertEvents([
+          event('alice', 'late-new', { createdAt: at(9_000) }),
+          event('alice', 'late-tie', { createdAt: at(2_000) }),
+          event('alice', 'late-old', { createdAt: at(-5_000) }),
+        ]);
+        const position = first.resume?.position ?? 'no-position';
+        const kept = { events: first.events, keys: first.resume?.keys ?? [] };
+        const second = await store.telemetry.recentEvents('alice', { limit: 5, after: { position, oldest: kept.keys[4] ?? null } });
+        const merge = (page: typeof second): string[] => {
+          if (!page.incremental) return ids(page.events);
+          const newKeys = page.resume?.keys ?? [];
+          const all = [...page.events.map((e, i) => ({ id: e.metadata.eventId, key: newKeys[i]! })), ...kept.events.map((e, i) => ({ id: e.metadata.eventId, key: kept.keys[i]! }))];
+          return all
+            .sort((a, b) => b.key.createdAt - a.key.createdAt || b.key.seq - a.key.seq)
+            .slice(0, 5)
+            .map((x) => x.id);
+        };
+        expect(merge(second)).toEqual(await complete(5));
+        expect(await complete(5)).toEqual(['late-new', 'a9', 'a8', 'a7', 'a6']);
+        // A store with a position answers incrementally with only what ranks above the kept oldest; one without answers completely.
+        if (first.resume !== null) {
+          expect(second.incremental).toBe(true);
+          expect(ids(second.events)).toEqual(['late-new', 'late-tie']);
+        } else expect(second.incremental).toBe(false);
+        // Another learner's events deleted: a position from before proves nothing any more.
+        const third = await store.telemetry.recentEvents('alice', { limit: 5, after: { position: second.resume?.position ?? position, oldest: null } });
+        expect(third.incremental).toBe(first.resume !== null);
+        await store.telemetry.deleteUserEvents('bob');
+        const fourth = await store.telemetry.recentEvents('alice', { limit: 5, after: { position: third.resume?.position ?? position, oldest: null } });
+        expect(fourth.incremental).toBe(false);
+        expect(ids(fourth.events)).toEqual(await complete(5));
+        const unknown = await store.telemetry.recentEvents('alice', { limit: 5, after: { position: 'not-a-position', oldest: null } });
+        expect(unknown.incremental).toBe(false);
+        expect(ids(unknown.events)).toEqual(await complete(5));
+        // A position beyond anything stored (the file was replaced by an older one) proves nothing either.
+        const beyond = (fourth.resume?.position ?? '0:0').replace(/:\d+$/, ':999999999');
+        const replaced = await store.telemetry.recentEvents('alice', { limit: 5, after: { position: beyond, oldest: null } });
+        expect(replaced.incremental).toBe(false);
+        expect(ids(replaced.events)).toEqual(await complete(5));
+      });
+
       it('when retention runs, then only events older than the cutoff are deleted', async () => {
         await store.telemetry.insertEvents([event('alice', 'a', { createdAt: at(-2) }), event('bob', 'b', { createdAt: at(-1) }), event('alice', 'c', { createdAt: at(0) })]);
         expect(await store.telemetry.deleteEventsOlderThan(at(0))).toBe(2);

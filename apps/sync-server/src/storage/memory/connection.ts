@@ -12,6 +12,10 @@ export type MutableQueueItem = { -readonly [K in keyof SyncQueueItem]: SyncQueue
 export interface MemoryDb {
   /** One sequence for every table, like an auto-increment id. */
   nextSeq(): number;
+  /** The last sequence given (0 before any). */
+  lastSeq(): number;
+  /** How many times events were deleted: a `recentEvents` position holds only while this is unchanged. */
+  eventDeletions: number;
   readonly updates: StoredUpdate[];
   readonly snapshots: Map<string, { state: Uint8Array; createdAt: Date }>;
   /** Key: `userId \0 eventId` (the unique index). */
@@ -31,6 +35,8 @@ export function createMemoryDb(): MemoryDb {
   let seq = 0;
   const db: MemoryDb = {
     nextSeq: () => ++seq,
+    lastSeq: () => seq,
+    eventDeletions: 0,
     updates: [],
     snapshots: new Map(),
     events: new Map(),

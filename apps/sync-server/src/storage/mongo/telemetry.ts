@@ -1,4 +1,4 @@
-import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, RecentEventsPage, RecentEventsQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
 import { clampLimit, completeBatchLog } from '../shared.js';
 import { insertBatchLog } from './batch-logs.js';
 import { insertIgnoringDuplicates, withoutUndefined } from './connection.js';
@@ -47,6 +47,13 @@ export function mongoTelemetry(m: Models): TelemetryStore {
     events.forEach((e, i) => (rejected.has(i) ? duplicates : inserted).push(e.metadata.eventId));
     return { inserted, duplicates };
   }
+  async function listEvents(userId: string, query: EventQuery): Promise<EventPage> {
+    const and: Record<string, unknown>[] = [{ userId }];
+    if (query.since !== undefined) and.push({ createdAt: { $gte: query.since } });
+    if (query.eventType !== undefined) and.push({ eventType: query.eventType });
+    const { rows, nextCursor } = await keysetPage<TelemetryDoc>(m.telemetry, { timeField: 'createdAt', order: 'desc', and, limit: query.limit, cursor: query.cursor }, (d) => d.createdAt);
+    return { events: rows.map(toEvent), nextCursor };
+  }
   return {
     insertEvents,
 
@@ -58,12 +65,13 @@ export function mongoTelemetry(m: Models): TelemetryStore {
       return result;
     },
 
-    async listEvents(userId: string, query: EventQuery): Promise<EventPage> {
-      const and: Record<string, unknown>[] = [{ userId }];
-      if (query.since !== undefined) and.push({ createdAt: { $gte: query.since } });
-      if (query.eventType !== undefined) and.push({ eventType: query.eventType });
-      const { rows, nextCursor } = await keysetPage<TelemetryDoc>(m.telemetry, { timeField: 'createdAt', order: 'desc', and, limit: query.limit, cursor: query.cursor }, (d) => d.createdAt);
-      return { events: rows.map(toEvent), nextCursor };
+    listEvents,
+
+    // Always complete: `_id`s are made by each instance's driver, so no position tells which
+    // events another instance stored since.
+    async recentEvents(userId: string, query: RecentEventsQuery): Promise<RecentEventsPage> {
+      const { events } = await listEvents(userId, { limit: query.limit });
+      return { incremental: false, events, resume: null };
     },
 
     async findEvent(userId: string, eventId: string) {

@@ -61,6 +61,41 @@ export interface EventPage {
   readonly nextCursor: string | null;
 }
 
+/** Where an event sits in the `listEvents` order: `createdAt` (ms), then `seq`, the store's insertion sequence. */
+export interface EventKey {
+  readonly createdAt: number;
+  readonly seq: number;
+}
+
+export interface RecentEventsQuery {
+  /** 1–1000. */
+  readonly limit: number;
+  /**
+   * From an earlier answer for the same learner, to read only what was stored since:
+   * `position` is that answer's `resume.position`; `oldest` the key of the last of the `limit`
+   * events the caller keeps, or null when it keeps fewer (then every newer event counts).
+   */
+  readonly after?: { readonly position: string; readonly oldest: EventKey | null };
+}
+
+export interface RecentEventsPage {
+  /**
+   * False: the learner's `limit` most recent events (`listEvents` order). True (only when `after`
+   * was given and the store can prove it): the events stored after `after.position` that rank
+   * above `after.oldest`, newest first, at most `limit`; merged with the kept ones they give
+   * exactly the `limit` most recent. A store answers a complete read whenever it cannot prove
+   * that (any event deleted since, an unknown position).
+   */
+  readonly incremental: boolean;
+  readonly events: readonly TelemetryEventRecord[];
+  /**
+   * Null when the store has no insertion sequence every instance agrees on (MongoDB: `_id`s are
+   * made by each client): every read is then complete. Else each event's key (same index as
+   * `events`) and the position to pass as `after.position` next time.
+   */
+  readonly resume: { readonly keys: readonly EventKey[]; readonly position: string } | null;
+}
+
 export interface TelemetryStore {
   /**
    * Stores each event once per `(userId, metadata.eventId)`. Concurrent calls with the same
@@ -74,6 +109,11 @@ export interface TelemetryStore {
    */
   insertEventsWithLog(events: readonly TelemetryEventRecord[], log: BatchLogDraft): Promise<InsertEventsResult>;
   listEvents(userId: string, query: EventQuery): Promise<EventPage>;
+  /**
+   * The learner's most recent events, or only those stored since an earlier read (see
+   * {@link RecentEventsPage}): the insights refresh keeps what it read and asks for the rest.
+   */
+  recentEvents(userId: string, query: RecentEventsQuery): Promise<RecentEventsPage>;
   /** The stored event `(userId, eventId)`, or `null`: a repeated track answers with what was stored. */
   findEvent(userId: string, eventId: string): Promise<TelemetryEventRecord | null>;
   countEvents(userId: string): Promise<number>;

@@ -42,6 +42,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS telemetry_user_event ON telemetry (user_id, ev
 CREATE INDEX IF NOT EXISTS telemetry_user_created ON telemetry (user_id, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS telemetry_type_created ON telemetry (event_type, created_at DESC);
 CREATE INDEX IF NOT EXISTS telemetry_created ON telemetry (created_at);
+-- How many times telemetry rows were deleted (one row). \`recentEvents\` answers "only what was
+-- stored since" just while this is unchanged: \`telemetry.id\` is not AUTOINCREMENT, so once the
+-- newest rows are deleted their ids can be given again, below a position a reader holds.
+CREATE TABLE IF NOT EXISTS telemetry_deletions (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO telemetry_deletions (id, n) VALUES (1, 0);
 
 CREATE TABLE IF NOT EXISTS sync_queue (
   id INTEGER PRIMARY KEY AUTOINCREMENT,

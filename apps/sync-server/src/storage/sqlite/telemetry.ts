@@ -1,5 +1,5 @@
-import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, TelemetryEventRecord, TelemetryStore } from '../ports.js';
-import { DateTexts, clampLimit, metadataFromJson, metadataToJson } from '../shared.js';
+import type { BatchLogDraft, EventPage, EventQuery, InsertEventsResult, RecentEventsPage, RecentEventsQuery, TelemetryEventRecord, TelemetryStore } from '../ports.js';
+import { DateTexts, clampLimit, metadataFromJson, metadataToJson, parsePosition } from '../shared.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { EventColumns, EventsLogDraft, SqliteAppender } from './appender.js';
 import { isUnavailable, type Connection, type SqliteDb } from './connection.js';
@@ -88,6 +88,48 @@ const draftOf = (l: BatchLogDraft): EventsLogDraft => ({
   status: l.status,
 });
 
+/** Counts a deletion of telemetry rows, in the deleting transaction (see `telemetry_deletions`). */
+function deleted(c: Connection, changes: number): number {
+  if (changes > 0) c.prep('UPDATE telemetry_deletions SET n = n + 1 WHERE id = 1').run();
+  return changes;
+}
+
+/**
+ * The learner's most recent events, or those stored since `query.after`: one read transaction,
+ * so the rows and the position are of the same moment, whatever the writer thread commits
+ * meanwhile. The position is the deletion count and the highest rowid: SQLite gives every later
+ * row a higher rowid as long as no row was deleted (rowids are max + 1).
+ */
+function recentEventsIn(c: Connection, userId: string, query: RecentEventsQuery): RecentEventsPage {
+  const limit = clampLimit(query.limit);
+  const { n: deletions, maxId } = c.prep('SELECT (SELECT n FROM telemetry_deletions WHERE id = 1) AS n, (SELECT MAX(id) FROM telemetry) AS maxId').get() as {
+    n: number;
+    maxId: number | null;
+  };
+  const through = maxId ?? 0;
+  const position = `${deletions}:${through}`;
+  const after = query.after === undefined ? null : parsePosition(query.after.position);
+  const oldest = query.after?.oldest ?? null;
+  let rows: TelemetryRow[];
+  let incremental = false;
+  // A position past the highest rowid is from another history of the file (replaced, restored): complete.
+  if (after === null || after.deletions !== deletions || after.seq > through) {
+    rows = c.prep('SELECT * FROM telemetry WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?').all(userId, limit) as TelemetryRow[];
+  } else if (oldest === null) {
+    incremental = true;
+    rows = c.prep('SELECT * FROM telemetry WHERE user_id = ? AND id > ? ORDER BY created_at DESC, id DESC LIMIT ?').all(userId, after.seq, limit) as TelemetryRow[];
+  } else {
+    incremental = true;
+    // `created_at >= ?` bounds the index range: only the kept events' span and newer is scanned.
+    rows = c
+      .prep(
+        'SELECT * FROM telemetry WHERE user_id = @userId AND id > @seq AND created_at >= @at AND (created_at > @at OR id > @id) ORDER BY created_at DESC, id DESC LIMIT @limit',
+      )
+      .all({ userId, seq: after.seq, at: oldest.createdAt, id: oldest.seq, limit }) as TelemetryRow[];
+  }
+  return { incremental, events: rows.map(toEvent), resume: { keys: rows.map((r) => ({ createdAt: r.created_at, seq: r.id })), position } };
+}
+
 /** Inserts one event unless `(userId, eventId)` is stored; true when it was new (restore). */
 export function insertEvent(c: Connection, e: TelemetryEventRecord): boolean {
   return c.prep(INSERT_EVENT).run(...rowOf(e)).changes === 1;
@@ -142,6 +184,8 @@ export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): Telemet
         return { events: rows.map(toEvent), nextCursor };
       }),
 
+    recentEvents: (userId: string, query: RecentEventsQuery) => db.run((c) => c.db.transaction(() => recentEventsIn(c, userId, query))()),
+
     findEvent: (userId: string, eventId: string) =>
       db.run((c) => {
         const row = c.prep('SELECT * FROM telemetry WHERE user_id = ? AND event_id = ?').get(userId, eventId) as TelemetryRow | undefined;
@@ -156,7 +200,8 @@ export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): Telemet
             .all(since.getTime(), clampLimit(limit, 100_000)) as { user_id: string }[]
         ).map((r) => r.user_id),
       ),
-    deleteUserEvents: (userId: string) => db.run((c) => c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes),
-    deleteEventsOlderThan: (cutoff: Date) => db.run((c) => c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes),
+    deleteUserEvents: (userId: string) => db.run((c) => c.db.transaction(() => deleted(c, c.prep('DELETE FROM telemetry WHERE user_id = ?').run(userId).changes))()),
+    deleteEventsOlderThan: (cutoff: Date) =>
+      db.run((c) => c.db.transaction(() => deleted(c, c.prep('DELETE FROM telemetry WHERE created_at < ?').run(cutoff.getTime()).changes))()),
   };
 }
