@@ -78,6 +78,8 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
         UPDATE_FLUSH_MS: '50',
         SYNC_RATE: '1000000',
         ...(process.env['BENCH_TURN_INTERVAL_MS'] ? { SYNC_TURN_INTERVAL_MS: process.env['BENCH_TURN_INTERVAL_MS'] } : {}),
+        // BENCH_DEFLATE_MIN_BYTES=0: permessage-deflate never negotiated, for comparison.
+        ...(process.env['BENCH_DEFLATE_MIN_BYTES'] ? { SYNC_DEFLATE_MIN_BYTES: process.env['BENCH_DEFLATE_MIN_BYTES'] } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
