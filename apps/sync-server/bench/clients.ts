@@ -21,7 +21,7 @@ interface BenchEnv {
   readonly server: 'ours' | 'yws' | 'hocuspocus';
   readonly port: number;
   readonly pid: number;
-  readonly scenario: 'fanout-1x50' | 'fanout-500x2' | 'rss-1000' | 'late-joiner';
+  readonly scenario: 'fanout-1x50' | 'fanout-500x2' | 'rss-1000' | 'late-joiner' | 'storm-1x50';
   readonly token: string;
   /** rss-1000 only: open, write and close 50 documents before the baseline (BENCH_RSS_WARMUP=0: no). */
   readonly warmup: boolean;
@@ -198,6 +198,18 @@ async function fanout1x50(): Promise<void> {
   for (const c of clients) c.destroy();
 }
 
+/**
+ * fanout-1x50's first figure alone: 50 clients of one document on a fresh server, time until all
+ * are synced, and the server's CPU meanwhile (/proc, 10 ms ticks). Seconds per round instead of
+ * half a minute, so it can run the many rounds this figure's spread needs.
+ */
+async function storm1x50(): Promise<void> {
+  const cpu0 = cpuSeconds(env.pid);
+  const { clients, ms } = await connectAll(Array.from({ length: 50 }, () => 'bench-1x50'));
+  emit('sync_all_ms', { clients: 50, ms: round(ms), serverCpuMs: Math.round((cpuSeconds(env.pid) - cpu0) * 1000) });
+  for (const c of clients) c.destroy();
+}
+
 async function fanout500x2(): Promise<void> {
   const names = Array.from({ length: 500 }, (_, i) => `bench-500-${i}`).flatMap((n) => [n, n]);
   const { clients, ms } = await connectAll(names);
@@ -266,6 +278,6 @@ async function lateJoiner(): Promise<void> {
   observer.destroy();
 }
 
-const scenarios = { 'fanout-1x50': fanout1x50, 'fanout-500x2': fanout500x2, 'rss-1000': rss1000, 'late-joiner': lateJoiner };
+const scenarios = { 'fanout-1x50': fanout1x50, 'fanout-500x2': fanout500x2, 'rss-1000': rss1000, 'late-joiner': lateJoiner, 'storm-1x50': storm1x50 };
 await scenarios[env.scenario]();
 process.exit(0);

@@ -11,6 +11,7 @@
  * seconds then lands on every server alike instead of on whichever ran at that moment.
  *
  * BENCH_SERVERS=ours,yws  BENCH_SCENARIOS=fanout-1x50  BENCH_ROUNDS=1  narrow a run.
+ * BENCH_SCENARIOS=storm-1x50 BENCH_ROUNDS=20: only the 50-client sync of a fresh server, many rounds.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,18 +25,20 @@ import { createTokenService } from '../src/auth/tokens.js';
 import { rssBytes } from './proc.js';
 
 type ServerKind = 'ours' | 'yws' | 'hocuspocus';
-type Scenario = 'fanout-1x50' | 'fanout-500x2' | 'rss-1000' | 'late-joiner';
+type Scenario = 'fanout-1x50' | 'fanout-500x2' | 'rss-1000' | 'late-joiner' | 'storm-1x50';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const allServers: ServerKind[] = ['ours', 'yws', 'hocuspocus'];
-const allScenarios: Scenario[] = ['fanout-1x50', 'fanout-500x2', 'rss-1000', 'late-joiner'];
-const pick = <T extends string>(name: string, all: readonly T[]): T[] => {
+const allScenarios: Scenario[] = ['fanout-1x50', 'fanout-500x2', 'rss-1000', 'late-joiner', 'storm-1x50'];
+/** storm-1x50 only when asked for: it repeats fanout-1x50's first figure, for many rounds. */
+const defaultScenarios = allScenarios.filter((s) => s !== 'storm-1x50');
+const pick = <T extends string>(name: string, all: readonly T[], defaults: readonly T[] = all): T[] => {
   const wanted = process.env[name]?.split(',').map((s) => s.trim()).filter(Boolean);
-  return wanted ? all.filter((x) => wanted.includes(x)) : [...all];
+  return wanted ? all.filter((x) => wanted.includes(x)) : [...defaults];
 };
 const servers = pick('BENCH_SERVERS', allServers);
-const scenarios = pick('BENCH_SCENARIOS', allScenarios);
+const scenarios = pick('BENCH_SCENARIOS', allScenarios, defaultScenarios);
 const rounds = Math.max(1, Number(process.env['BENCH_ROUNDS'] ?? 3) || 1);
 const tsx = ['--conditions=@prepmate/source', '--import', 'tsx'];
 /** Every server gets the same preload: a full GC on SIGUSR2 before RSS is read (gc-on-signal.cjs). */
@@ -75,6 +78,8 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
         UPDATE_FLUSH_MS: '50',
         SYNC_RATE: '1000000',
         ...(process.env['BENCH_TURN_INTERVAL_MS'] ? { SYNC_TURN_INTERVAL_MS: process.env['BENCH_TURN_INTERVAL_MS'] } : {}),
+        // BENCH_DEFLATE_MIN_BYTES=0: permessage-deflate never negotiated, for comparison.
+        ...(process.env['BENCH_DEFLATE_MIN_BYTES'] ? { SYNC_DEFLATE_MIN_BYTES: process.env['BENCH_DEFLATE_MIN_BYTES'] } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -189,6 +194,7 @@ function ratios(): void {
     { name: 'p50_throttled_500x2_ms', metric: 'fanout_latency_ms', field: 'p50', where: (l) => l['docs'] === 500, better: 'lower' },
     { name: 'p99_throttled_500x2_ms', metric: 'fanout_latency_ms', field: 'p99', where: (l) => l['docs'] === 500, better: 'lower' },
     { name: 'sync_all_1x50_ms', metric: 'sync_all_ms', field: 'ms', where: (l) => l['clients'] === 50, better: 'lower' },
+    { name: 'server_cpu_ms_storm_1x50', metric: 'sync_all_ms', field: 'serverCpuMs', where: (l) => l['clients'] === 50, better: 'lower' },
     { name: 'sync_all_500x2_ms', metric: 'sync_all_ms', field: 'ms', where: (l) => l['docs'] === 500, better: 'lower' },
     { name: 'rss_per_loaded_doc_kb', metric: 'rss_per_loaded_doc', field: 'perDocKB', better: 'lower' },
     { name: 'late_joiner_20k_ms', metric: 'late_joiner_ms', field: 'median', better: 'lower' },

@@ -27,9 +27,20 @@ export interface TokenServiceOptions {
   readonly policy?: ClaimPolicy;
   /** Verifies tokens signed by an identity provider (any algorithm but HS256). */
   readonly jwks?: JwksVerifier;
+  /** HS256 tokens remembered once verified (see {@link createTokenService}). Default {@link DEFAULT_VERIFIED_TOKENS}; 0: none. */
+  readonly verifiedTokens?: number;
 }
 
 const DEFAULT_LIFETIME_SECONDS = 7 * 24 * 3600;
+
+/**
+ * HS256 tokens remembered after their first verification. One client opens several sockets with
+ * one token (a document per socket) and calls the REST API with it, and all of them come back at
+ * once after a reconnect: each was a full verification (two base64url decodes and JSON parses, an
+ * HMAC, the claim checks). Bounded: at most this many tokens (the oldest is forgotten first), a
+ * few hundred bytes each.
+ */
+export const DEFAULT_VERIFIED_TOKENS = 1024;
 
 /** The `alg` of a compact JWS, or null when the header is not readable. */
 function algorithmOf(token: string): string | null {
@@ -60,6 +71,23 @@ export function createTokenService(secret: string | null, options: TokenServiceO
   const key = secret === null ? null : new TextEncoder().encode(secret);
   const policy = options.policy ?? defaultClaimPolicy;
   const jwks = options.jwks ?? null;
+  const maxVerified = options.verifiedTokens ?? DEFAULT_VERIFIED_TOKENS;
+  /**
+   * HS256 tokens this service verified, by their exact text, with what they proved. Only the
+   * expiry is checked again on a hit: a principal valid once stays valid until `exp` (the other
+   * time rules, `nbf` and the longest lifetime, only get easier as time passes), and the key
+   * cannot change while the process runs. Erasure is not a token property: callers check it per
+   * request and per socket, as before. Provider tokens (JWKS) are verified every time: their key
+   * set can change.
+   */
+  const verified = new Map<string, Principal>();
+
+  function remember(token: string, principal: Principal): void {
+    if (maxVerified <= 0) return;
+    if (verified.size >= maxVerified) verified.delete(verified.keys().next().value as string);
+    verified.set(token, principal);
+  }
+
   return {
     async sign(userId, signOptions = {}) {
       if (key === null) throw new Error('this server has no JWT_SECRET to sign tokens with');
@@ -78,6 +106,13 @@ export function createTokenService(secret: string | null, options: TokenServiceO
     },
     async verify(token) {
       if (!token) throw new ApiError('UNAUTHORIZED', 'A bearer token is required');
+      const known = verified.get(token);
+      if (known) {
+        // The same boundary as verifyHs256: expired from `exp` (whole seconds) on.
+        if (Math.floor(Date.now() / 1000) * 1000 < known.expiresAt) return known;
+        verified.delete(token);
+        throw new ApiError('UNAUTHORIZED', 'The token has expired');
+      }
       let payload: Record<string, unknown>;
       if (algorithmOf(token) === 'HS256' || jwks === null) {
         if (key === null) throw new ApiError('UNAUTHORIZED', 'The token is invalid');
@@ -88,6 +123,9 @@ export function createTokenService(secret: string | null, options: TokenServiceO
           const reason = error instanceof JwtError && error.reason === 'expired' ? 'The token has expired' : 'The token is invalid';
           throw new ApiError('UNAUTHORIZED', reason);
         }
+        const principal = principalFromClaims(payload, policy, Math.floor(Date.now() / 1000));
+        remember(token, principal);
+        return principal;
       } else {
         try {
           payload = await jwks.verify(token);

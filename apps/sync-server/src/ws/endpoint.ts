@@ -23,6 +23,7 @@ import type { SyncMetrics } from '../docs/metrics.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { createLearnerQuotas } from './learner-quotas.js';
 import { createFrameWriter, type FrameWriter } from './frame-writer.js';
+import { parseUpgradeUrl } from './upgrade-url.js';
 import { MalformedMessageError, readClientMessage, writeAwareness } from '../protocol/wire.js';
 import { encodeAwarenessUpdate } from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
@@ -420,11 +421,11 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       if (!s.destroyed) refusalLog(req, status, code);
       writeRefusal(s, status, code, message, retryAfterSeconds);
     };
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = parseUpgradeUrl(req.url);
     if (!url.pathname.startsWith(SYNC_PREFIX)) return refuse(socket, 404, 'NOT_FOUND', 'WebSocket endpoint is /sync/<docName>');
     let principal: Principal;
     try {
-      principal = await tokens.verify(url.searchParams.get('token'));
+      principal = await tokens.verify(url.param('token'));
     } catch {
       return refuse(socket, 401, 'UNAUTHORIZED', 'a valid token is required (?token=...)');
     }
@@ -488,7 +489,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       if (!socket.destroyed) refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, url.searchParams.get('ack') === '1', learner));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, url.param('ack') === '1', learner));
   }
 
   return {
