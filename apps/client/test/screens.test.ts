@@ -318,6 +318,8 @@ describe('Log practice', () => {
     const [fact] = h.run(() => useLearnerStore()).timeline;
     expect(fact).toMatchObject({ topicId: 'system-design', score: 72, kind: 'mock_interview', durationSec: 2700, weakAreas: ['capacity estimates', 'caching'] });
     expect(w.find('[data-testid="log-saved"]').text()).toContain('Saved 72 for System design');
+    // The confirmation takes focus once painted, so screen readers announce it and Tab continues from it.
+    await vi.waitFor(() => expect(document.activeElement).toBe(w.find('[data-testid="log-saved"]').element));
     expect(h.sessions[0]!.events.map((e) => e.eventType)).toContain('assessment_logged');
     expect((w.find('#log-score').element as HTMLInputElement).value).toBe('');
   });
