@@ -67,6 +67,11 @@ export interface LearnerDocumentOptions {
 }
 
 /** The typed learner document over Yjs; the engine the server and the SDK use. */
+/** A session as its corrections leave it (`undefined` when deleted); nearly every session has none and reads as recorded. */
+function corrected(fact: Assessment | undefined, corrections: readonly [string, unknown][] | undefined): Assessment | undefined {
+  return fact && corrections ? applyCorrections(fact, resolveCorrections(corrections)) : fact;
+}
+
 export class LearnerDocument implements LearnerReplica {
   readonly engine = 'yjs';
   /** The underlying document, for providers and persistence. */
@@ -253,8 +258,7 @@ export class LearnerDocument implements LearnerReplica {
   }
 
   getAssessment(assessmentId: string): Assessment | undefined {
-    const fact = this.getRecordedAssessment(assessmentId);
-    return fact && applyCorrections(fact, resolveCorrections(this.#correctionEntries(assessmentId)));
+    return this.getAssessments([assessmentId]).get(assessmentId);
   }
 
   /**
@@ -265,10 +269,7 @@ export class LearnerDocument implements LearnerReplica {
     const corrections = this.#allCorrections();
     const out = new Map<string, Assessment | undefined>();
     for (const id of assessmentIds) {
-      const fact = this.getRecordedAssessment(id);
-      const entries = corrections.get(id);
-      // Nearly every session has no correction: it reads as recorded.
-      out.set(id, fact && entries ? applyCorrections(fact, resolveCorrections(entries)) : fact);
+      out.set(id, corrected(this.getRecordedAssessment(id), corrections.get(id)));
     }
     return out;
   }
@@ -278,9 +279,7 @@ export class LearnerDocument implements LearnerReplica {
     const corrections = this.#allCorrections();
     const out: Assessment[] = [];
     this.assessmentsMap.forEach((raw, key) => {
-      const fact = this.#readFact(key, raw);
-      const entries = corrections.get(key);
-      const a = fact && entries ? applyCorrections(fact, resolveCorrections(entries)) : fact;
+      const a = corrected(this.#readFact(key, raw), corrections.get(key));
       if (a) out.push(a);
     });
     return out;

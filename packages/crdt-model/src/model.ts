@@ -7,7 +7,7 @@ import type { JsonObject } from './json.js';
 import type { SchemaStatus } from './migrations.js';
 import type { Origin } from './origin.js';
 import type { ConflictField, FieldConflict, TopicState } from './records.js';
-import { assessmentFastPath, assessmentSchema, type Assessment, type AssessmentCorrection, type AssessmentInput, type TopicPatch } from './schemas.js';
+import { readAssessment, type Assessment, type AssessmentCorrection, type AssessmentInput, type TopicPatch } from './schemas.js';
 import type { LearnerSettings, SettingsPatch } from './settings.js';
 
 export { TOPIC_FIELDS, CONFLICT_FIELDS, effectiveTopicStatus } from './records.js';
@@ -146,11 +146,8 @@ export interface LearnerModelEngine<R extends LearnerReplica = LearnerReplica> {
  * that is not a valid fact under its own key is ignored rather than trusted.
  */
 export function readStoredAssessment(key: string, raw: unknown): Assessment | undefined {
-  const fast = assessmentFastPath(raw);
-  if (fast !== null) return fast.assessmentId === key ? fast : undefined;
-  const parsed = assessmentSchema.safeParse(raw);
-  if (!parsed.success || parsed.data.assessmentId !== key) return undefined;
-  return parsed.data;
+  const fact = readAssessment(raw);
+  return fact?.assessmentId === key ? fact : undefined;
 }
 
 /** Builds {@link LearnerDocumentJSON} (keys sorted, so both engines print the same JSON). */

@@ -18,9 +18,9 @@ import {
 import {
   CORRECTION_FIELDS,
   assessmentCorrectionSchema,
-  assessmentFastPath,
   assessmentSchema,
   isoDateTimeSchema,
+  readAssessment,
   topicNameSchema,
   topicPatchSchema,
   topicStatusSchema,
@@ -180,10 +180,7 @@ export function applyCorrections(fact: Assessment, values: CorrectionValues): As
     if (values[k] === null) delete next[k];
     else next[k] = values[k];
   }
-  const fast = assessmentFastPath(next);
-  if (fast !== null) return fast;
-  const parsed = assessmentSchema.safeParse(next);
-  return parsed.success ? parsed.data : fact;
+  return readAssessment(next) ?? fact;
 }
 
 /**

@@ -251,6 +251,14 @@ export function assessmentFastPath(value: unknown): Assessment | null {
   out['completedAt'] = completedAt;
   return out as Assessment;
 }
+
+/** `value` as {@link assessmentSchema} reads it (through {@link assessmentFastPath} when usual), or `undefined` when invalid. */
+export function readAssessment(value: unknown): Assessment | undefined {
+  const fast = assessmentFastPath(value);
+  if (fast !== null) return fast;
+  const parsed = assessmentSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
 /** What callers pass to record an assessment. */
 export type AssessmentInput = z.input<typeof assessmentSchema>;
 
