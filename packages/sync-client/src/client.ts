@@ -6,7 +6,7 @@ import { AckTracker, type KeptUnsaved } from './doc/ack.js';
 import { connectDocument, type DocConnection, type WebSocketConstructor } from './doc/connection.js';
 import type { ServerClose } from './doc/server-close.js';
 import type { DocPersistence, DocPersistenceFactory } from './doc/persistence.js';
-import { skipEncodingOfLoads, skipEncodingOfReceived } from './doc/quiet-load.js';
+import { skipEncodingOfLoads, skipEncodingOfReceived, type ReceivedUpdate } from './doc/quiet-load.js';
 import { Emitter } from './emitter.js';
 import { createIdGenerator, type EventId } from './ids.js';
 import type { OutboxStorage } from './outbox/storage.js';
@@ -193,8 +193,8 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
   let connection: DocConnection | null = null;
   let stopSkipping = (): void => undefined;
   let stopSkippingReceived = (): void => undefined;
-  /** The update of the sync step 2 the provider is applying (see `skipEncodingOfReceived`). */
-  let receiving: Uint8Array | null = null;
+  /** The sync update (step 2 or update message) the provider is applying (see `skipEncodingOfReceived`). */
+  let receiving: ReceivedUpdate | null = null;
 
   // The unsaved count is kept next to the document (in the rescue store, i.e. localStorage), so a
   // reload says the same number of unsaved changes as before it, not a guess.
@@ -301,8 +301,8 @@ export function createSyncClientOn(platform: Platform, options: SyncClientOption
       ...(options.maxReconnectDelayMs !== undefined ? { maxBackoffMs: options.maxReconnectDelayMs } : {}),
       onChange: changed,
       onServerClose: (close) => emitter.emit('document:closed', close),
-      onReceiving: (update) => {
-        receiving = update;
+      onReceiving: (message) => {
+        receiving = message;
       },
       onError: (message) => {
         lastDocError = message;

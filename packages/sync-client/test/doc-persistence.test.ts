@@ -110,6 +110,35 @@ describe('document persisted with y-indexeddb', () => {
     await page2.destroy();
   });
 
+  it('when the server answers a new device with stored changes ahead of the state they follow, then the device has all of it once synced and a reload offline shows all of it', async () => {
+    const userId = 'newcomer-from-store';
+    const rescue = createMemoryRescueStore();
+    const opts = { apiBaseUrl: server.url, wsUrl: server.wsUrl, userId, getToken: () => server.token(userId), rescue };
+    const other = createSyncClientOn({ ...platform(createManualConnectivity(true)), docPersistence: null }, { ...opts, rescue: createMemoryRescueStore() });
+    await other.ready;
+    // Saved in four parts: the store holds them as separate log entries.
+    for (let part = 0; part < 4; part++) {
+      for (let i = part * 50; i < (part + 1) * 50; i++) other.document.recordAssessment({ assessmentId: `s${i}`, topicId: `t${i % 7}`, score: i % 101, completedAt: new Date(Date.UTC(2025, 0, 1, 0, i)).toISOString() });
+      await other.whenSaved();
+    }
+    await other.destroy();
+    // Unloaded: the next device's answer is the stored log as it is, its later entries first.
+    await eventually(() => expect(server.sync.status().loadedDocuments).toBe(0), 15_000);
+
+    const page1 = createSyncClientOn(platform(createManualConnectivity(true)), opts);
+    await page1.ready;
+    await eventually(() => expect(page1.status().synced).toBe(true));
+    expect(Object.keys(page1.document.facts().assessments)).toHaveLength(200);
+    const synced = page1.document.facts();
+    await eventually(() => expect(page1.status().unsavedChanges).toBe(0));
+    await page1.destroy();
+
+    const page2 = createSyncClientOn(platform(createManualConnectivity(false)), opts);
+    await page2.ready;
+    expect(page2.document.facts()).toEqual(synced);
+    await page2.destroy();
+  });
+
   it('when more than 500 updates are written one task at a time, then the store is compacted and a reload has them all', async () => {
     const name = 'compaction';
     const doc = new Y.Doc();

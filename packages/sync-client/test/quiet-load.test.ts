@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { skipEncodingOfLoads, skipEncodingOfReceived, type UpdateListener } from '../src/doc/quiet-load.js';
+import { skipEncodingOfLoads, skipEncodingOfReceived, type ReceivedUpdate, type UpdateListener } from '../src/doc/quiet-load.js';
 
 const LOAD = Symbol('load');
 
@@ -63,7 +63,10 @@ describe('storing a received sync step 2 as received', () => {
   const PROVIDER = Symbol('provider');
 
   /** The document a provider would apply `received` to, with a store listener and an ignoring one. */
-  function setUp(received: () => Uint8Array | null) {
+  function setUp(stepTwo: () => Uint8Array | null, received: () => ReceivedUpdate | null = () => {
+    const update = stepTwo();
+    return update ? { update, stepTwo: true } : null;
+  }) {
     const doc = new Y.Doc();
     const encoded: unknown[] = [];
     const stored: Uint8Array[] = [];
@@ -123,5 +126,57 @@ describe('storing a received sync step 2 as received', () => {
     expect(withObserver.encoded).toEqual([PROVIDER, 'observer']);
     expect(withObserver.stored).toHaveLength(2);
     expect(withObserver.stored).not.toContain(payload);
+  });
+
+  /** A server's answer in two parts: the state of a long-lived replica, and a change it made later. */
+  function stateAndLaterChange(): { state: Uint8Array; later: Uint8Array } {
+    const server = new Y.Doc();
+    const facts = server.getMap('facts');
+    facts.set('a', 1);
+    facts.set('b', 1);
+    const state = Y.encodeStateAsUpdate(server);
+    const before = Y.encodeStateVector(server);
+    facts.set('a', 2); // overwrites an entry of `state`: cannot integrate without it
+    facts.set('c', 3);
+    return { state, later: Y.encodeStateAsUpdate(server, before) };
+  }
+
+  it('when an update received before the step 2 waits for it, then the store gets that update with the step 2, and a reload has both', () => {
+    const { state, later } = stateAndLaterChange();
+    let message: ReceivedUpdate | null = null;
+    const { doc, encoded, stored } = setUp(() => null, () => message);
+    message = { update: later, stepTwo: false };
+    Y.applyUpdate(doc, later, PROVIDER);
+    message = null;
+    expect(doc.store.pendingStructs).not.toBeNull();
+    message = { update: state, stepTwo: true };
+    Y.applyUpdate(doc, state, PROVIDER);
+    message = null;
+    expect(doc.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
+    expect(encoded).toEqual([]); // nothing was integrated by the first, and the step 2 went unencoded
+    const reloaded = new Y.Doc();
+    for (const u of stored) Y.applyUpdate(reloaded, u);
+    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
+    expect(reloaded.store.pendingStructs).toBeNull();
+  });
+
+  it('when the held update was integrated by an encoded transaction, then it is not stored again with a later step 2', () => {
+    const { state, later } = stateAndLaterChange();
+    let message: ReceivedUpdate | null = null;
+    const { doc, stored } = setUp(() => null, () => message);
+    message = { update: later, stepTwo: false };
+    Y.applyUpdate(doc, later, PROVIDER);
+    message = { update: state, stepTwo: false }; // as a plain update: encoded as usual
+    Y.applyUpdate(doc, state, PROVIDER);
+    expect(stored).toHaveLength(1);
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, stored[0]!);
+    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
+    const next = new Y.Doc();
+    next.getMap('other').set('x', 1);
+    const step2 = Y.encodeStateAsUpdate(next);
+    message = { update: step2, stepTwo: true };
+    Y.applyUpdate(doc, step2, PROVIDER);
+    expect(stored).toEqual([stored[0], step2]);
   });
 });

@@ -98,7 +98,7 @@ export function createDocumentManager(options: DocumentManagerOptions): Document
   const turn = createTurn({ fanout, logger, onPeerApplied: (live, peer) => acks.applied(live, peer), admit: admitPeerUpdates, minIntervalMs: options.turnIntervalMs ?? 0 });
 
   function onDocUpdate(live: LiveDocument, update: Uint8Array, rawOrigin: unknown): void {
-    live.invalidate();
+    live.changed(update);
     const origin = asSyncOrigin(rawOrigin);
     if (origin?.kind !== 'persistence') options.onChanged?.(live.name);
     if (origin && origin.kind !== 'persistence') {

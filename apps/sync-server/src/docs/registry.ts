@@ -85,8 +85,7 @@ export function createDocumentRegistry(deps: RegistryDeps, hooks: RegistryHooks)
     if (loaded.snapshot) parts.push(loaded.snapshot.state);
     for (const entry of loaded.updates) parts.push(entry.update);
     applyAll(doc, parts, LOAD_ORIGIN);
-    const storedBytes = parts.reduce((sum, part) => sum + part.byteLength, 0);
-    const entry: Entry = { live: new LiveDocument(docName, doc, storedBytes), refs: 0, unloadTimer: null };
+    const entry: Entry = { live: new LiveDocument(docName, doc, parts), refs: 0, unloadTimer: null };
     entries.set(docName, entry);
     setLoaded();
     hooks.loaded(entry.live);

@@ -190,14 +190,20 @@ class Connection implements Peer {
   /**
    * Answers a step 1 unless an answer is still queued: one full-state answer at most per socket,
    * whatever the client sends. Skipping is safe: the queued answer holds everything up to its
-   * encoding and every later update reaches the socket as a broadcast.
+   * encoding and every later update reaches the socket as a broadcast. The answer's frames go
+   * through ws in order (the last one is the step 2).
    */
-  answerStepOne(encode: () => Uint8Array): void {
+  answerStepOne(encode: () => readonly Uint8Array[]): void {
     if (this.stepTwoInFlight || this.ws.readyState !== WebSocket.OPEN) return;
-    const frame = encode();
-    if (this.ws.bufferedAmount + frame.byteLength > this.maxBufferedBytes) return this.closeSlowReader();
+    const frames = encode();
+    let bytes = 0;
+    for (const frame of frames) bytes += frame.byteLength;
+    if (this.ws.bufferedAmount + bytes > this.maxBufferedBytes) return this.closeSlowReader();
     this.stepTwoInFlight = true;
-    this.ws.send(frame, () => (this.stepTwoInFlight = false));
+    frames.forEach((frame, i) => {
+      if (i < frames.length - 1) this.ws.send(frame);
+      else this.ws.send(frame, () => (this.stepTwoInFlight = false));
+    });
   }
 
   /** The queue is over its cap: close with 4503 and, since the peer is not reading, drop the socket soon. */

@@ -5,6 +5,7 @@ import { backoffDelay } from '../outbox/backoff.js';
 import type { GetToken } from '../outbox/transport.js';
 import type { Clock, ConnectivityPort } from '../ports.js';
 import { MESSAGE_DURABLE_ACK, readDurableAckBody, type AckTracker } from './ack.js';
+import type { ReceivedUpdate } from './quiet-load.js';
 import { closePolicy, quotaRetryDelay, type ServerClose } from './server-close.js';
 
 /**
@@ -37,10 +38,11 @@ export interface DocConnectionOptions {
   /** The server closed the socket with a named code an app should explain (a quota, a slow link). */
   readonly onServerClose?: (close: ServerClose) => void;
   /**
-   * Told the update of a sync step 2 just before the provider applies it, and `null` once it is
-   * applied: the bytes received are that update, so the local store can keep them as they are.
+   * Told the update of a sync step 2 or sync update message just before the provider applies it,
+   * and `null` once it is applied: the bytes received are that update, so the local store can keep
+   * them as they are.
    */
-  readonly onReceiving?: (update: Uint8Array | null) => void;
+  readonly onReceiving?: (message: ReceivedUpdate | null) => void;
 }
 
 export interface DocConnection {
@@ -117,12 +119,12 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
   const handleSync = provider.messageHandlers[messageSync];
   if (onReceiving && handleSync) {
     provider.messageHandlers[messageSync] = (encoder, decoder, p, emitSynced, type) => {
-      const update = syncStepTwoUpdate(decoder);
-      if (update) onReceiving(update);
+      const message = receivedUpdate(decoder);
+      if (message) onReceiving(message);
       try {
         handleSync(encoder, decoder, p, emitSynced, type);
       } finally {
-        if (update) onReceiving(null);
+        if (message) onReceiving(null);
       }
     };
   }
@@ -266,15 +268,19 @@ function whenIdle(clock: Clock, fn: () => void): void {
 
 /** y-protocols' sync message type of a step 2 (the sender's answer: what the receiver lacks). */
 const SYNC_STEP_2 = 1;
+/** y-protocols' sync message type of an update. */
+const SYNC_UPDATE = 2;
 
 /**
  * The update a sync message carries if it is a step 2, read without moving `decoder` (the
  * provider reads the message itself); `null` for other sync messages and malformed ones.
  */
-function syncStepTwoUpdate(decoder: decoding.Decoder): Uint8Array | null {
+function receivedUpdate(decoder: decoding.Decoder): ReceivedUpdate | null {
   try {
     const peek = decoding.clone(decoder);
-    return decoding.readVarUint(peek) === SYNC_STEP_2 ? decoding.readVarUint8Array(peek).slice() : null;
+    const type = decoding.readVarUint(peek);
+    if (type !== SYNC_STEP_2 && type !== SYNC_UPDATE) return null;
+    return { update: decoding.readVarUint8Array(peek).slice(), stepTwo: type === SYNC_STEP_2 };
   } catch {
     return null;
   }

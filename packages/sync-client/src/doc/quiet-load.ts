@@ -21,10 +21,17 @@ export function skipEncodingOfLoads(doc: Y.Doc, origin: unknown, ignoring: reado
   return skipEncoding(doc, ignoring, { applies: (tr) => tr.origin === origin });
 }
 
+/** A sync message's update, as the provider is about to apply it. */
+export interface ReceivedUpdate {
+  readonly update: Uint8Array;
+  /** A sync step 2 (the server's answer); otherwise a sync update message. */
+  readonly stepTwo: boolean;
+}
+
 /**
  * Lets Yjs skip encoding a sync step 2 the provider applies (origin `provider`: what the server
  * sent that this device lacked, the whole document on a new device), whose update only the local
- * store wants: the bytes received are that update already. While `received()` names the payload
+ * store wants: the bytes received are that update already. While `received()` names the step 2
  * being applied, and every `update` listener is one of `ignoring` (listeners that return at once
  * for the provider's origin, and the store's listener, which `store` stands in for), the
  * transaction is not encoded and `store` is handed the received bytes instead, once the
@@ -33,23 +40,40 @@ export function skipEncodingOfLoads(doc: Y.Doc, origin: unknown, ignoring: reado
  * applying again ignores. In every other case (another listener, an observer writing meanwhile)
  * the update is encoded and delivered as before, and `store` is not called.
  *
+ * Updates received before the step 2 whose structs Yjs holds back (they build on state not here
+ * yet, e.g. a server that sends recent changes ahead of the state they follow) are integrated by the
+ * step 2's transaction, but are not in its bytes: they are handed to `store` with it, so that
+ * nothing the transaction integrated is missing from the store. `received()` must therefore name
+ * every sync update the provider applies, not only step 2s.
+ *
  * Returns a function that stops doing so.
  */
 export function skipEncodingOfReceived(
   doc: Y.Doc,
   provider: unknown,
   ignoring: readonly UpdateListener[],
-  received: () => Uint8Array | null,
+  received: () => ReceivedUpdate | null,
   store: (update: Uint8Array) => void,
 ): () => void {
   let payload: Uint8Array | null = null;
+  /** Received updates with parts Yjs still holds back: not encoded by any transaction yet, so not stored. */
+  let held: Uint8Array[] = [];
+  const holding = (): boolean => doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
   return skipEncoding(doc, ignoring, {
     applies: (tr) => {
-      payload = tr.origin === provider ? received() : null;
+      const message = tr.origin === provider ? received() : null;
+      payload = message?.stepTwo ? message.update : null;
       return payload !== null;
     },
+    ended: (tr, skipping) => {
+      const message = tr.origin === provider && !skipping ? received() : null;
+      // Encoded as usual: what it integrated, held parts included, went to the store's listener.
+      if (message) held = holding() ? [...held, message.update] : [];
+    },
     skipped: () => {
+      for (const update of held) store(update);
       if (payload) store(payload);
+      held = [];
       payload = null;
     },
   });
@@ -60,6 +84,8 @@ interface SkipRule {
   readonly applies: (tr: Y.Transaction) => boolean;
   /** The transaction that applied has ended without being encoded. */
   readonly skipped?: () => void;
+  /** Every transaction, as it ends (before its update is encoded): `skipping` if it goes unencoded. */
+  readonly ended?: (tr: Y.Transaction, skipping: boolean) => void;
 }
 
 function skipEncoding(doc: Y.Doc, ignoring: readonly UpdateListener[], rule: SkipRule): () => void {
@@ -95,11 +121,15 @@ function skipEncoding(doc: Y.Doc, ignoring: readonly UpdateListener[], rule: Ski
     putBack();
     if (wasSkipped) rule.skipped?.();
   };
+  // Observers have run by then (a write of theirs has put the listeners back already).
+  const onAfter = (tr: Y.Transaction): void => rule.ended?.(tr, parked !== null);
   doc.on('beforeTransaction', onBefore);
+  doc.on('afterTransaction', onAfter);
   doc.on('afterAllTransactions', onAfterAll);
   return () => {
     putBack();
     doc.off('beforeTransaction', onBefore);
+    doc.off('afterTransaction', onAfter);
     doc.off('afterAllTransactions', onAfterAll);
   };
 }

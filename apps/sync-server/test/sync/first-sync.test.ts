@@ -1,0 +1,135 @@
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import { afterEach, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import * as Y from 'yjs';
+import { MAX_CHANGES_AFTER_BASE } from '../../src/docs/live-document.js';
+import type { DocName } from '../../src/ids.js';
+import { connectClient, rawSocket, until, useSqliteSyncServer, type TestClient } from '../helpers/sync.js';
+
+/** A sync message as the server sent it: `[0, type, update]` (type 1: step 2, type 2: update). */
+interface SyncMessage {
+  readonly type: number;
+  readonly update: Uint8Array;
+}
+
+/** A new device without y-websocket: sends an empty step 1 and collects sync messages up to the step 2. */
+async function firstSync(syncUrl: string, docName: string, token: string): Promise<SyncMessage[]> {
+  const opened = await rawSocket(`${syncUrl}/${docName}?token=${token}`);
+  if (!('ws' in opened)) throw new Error(`refused: ${opened.status}`);
+  const ws: WebSocket = opened.ws;
+  const messages: SyncMessage[] = [];
+  const done = new Promise<void>((resolve) => {
+    ws.on('message', (data: Buffer) => {
+      const decoder = decoding.createDecoder(new Uint8Array(data));
+      if (decoding.readVarUint(decoder) !== 0) return; // awareness, acks
+      const type = decoding.readVarUint(decoder);
+      if (type === 0) return; // the server's own step 1
+      messages.push({ type, update: decoding.readVarUint8Array(decoder) });
+      if (type === 1) resolve();
+    });
+  });
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, 0);
+  encoding.writeVarUint(encoder, 0);
+  encoding.writeVarUint8Array(encoder, Y.encodeStateVector(new Y.Doc()));
+  ws.send(encoding.toUint8Array(encoder));
+  await done;
+  ws.close();
+  return messages;
+}
+
+const contentOf = (updates: readonly Uint8Array[]): unknown => {
+  const doc = new Y.Doc();
+  for (const u of updates) Y.applyUpdate(doc, u);
+  return doc.getMap('m').toJSON();
+};
+
+describe('the first sync of a device that has nothing', () => {
+  const fixture = useSqliteSyncServer();
+  const clients: TestClient[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.destroy();
+  });
+
+  async function writer(docName: string): Promise<TestClient> {
+    const { server } = fixture;
+    const c = connectClient(server.syncUrl, docName, await server.tokens.sign(docName));
+    clients.push(c);
+    await c.whenSynced();
+    return c;
+  }
+
+  /** Writes `count` entries to map `m` in separate, stored parts (one log entry each at least). */
+  async function writeInParts(c: TestClient, docName: string, parts: number, prefix: string): Promise<void> {
+    for (let part = 0; part < parts; part++) {
+      const before = (await fixture.store.documents.loadDocument(docName)).updates.length;
+      c.map.set(`${prefix}${part}`, part);
+      await until(async () => (await fixture.store.documents.loadDocument(docName)).updates.length > before, 'the part is stored');
+    }
+  }
+
+  it('when the document is loaded from its stored log, then the device gets the later entries first and the first entry as stored as its step 2, and has everything', async () => {
+    const docName = 'learner_first_sync_stored';
+    const w = await writer(docName);
+    await writeInParts(w, docName, 4, 'k');
+    w.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+
+    const stored = await fixture.store.documents.loadDocument(docName);
+    expect(stored.snapshot).toBeNull();
+    expect(stored.updates.length).toBeGreaterThanOrEqual(4);
+    const messages = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    expect(messages.map((m) => m.type)).toEqual([2, 1]);
+    expect(Buffer.from(messages[1]!.update).equals(Buffer.from(stored.updates[0]!.update))).toBe(true);
+    expect(contentOf(messages.map((m) => m.update))).toEqual({ k0: 0, k1: 1, k2: 2, k3: 3 });
+  });
+
+  it('when a stock client gets the answer, then at its synced event it already holds every change, also those made after the load', async () => {
+    const docName = 'learner_first_sync_synced';
+    const w = await writer(docName);
+    await writeInParts(w, docName, 3, 'a');
+    w.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    const again = await writer(docName); // loads it
+    await writeInParts(again, docName, 2, 'b'); // changes after the load
+
+    const fresh = connectClient(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    clients.push(fresh);
+    let atSynced: unknown = null;
+    fresh.provider.on('sync', (synced: boolean) => {
+      if (synced && atSynced === null) atSynced = fresh.map.toJSON();
+    });
+    await fresh.whenSynced();
+    expect(atSynced).toEqual({ a0: 0, a1: 1, a2: 2, b0: 0, b1: 1 });
+  });
+
+  it('when more than the limit changed since the base, then the device gets one fresh encoding of the document', async () => {
+    const docName = 'learner_first_sync_past_limit';
+    const w = await writer(docName);
+    await writeInParts(w, docName, 2, 'c');
+    w.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    const again = await writer(docName);
+    // Changes after the load, each below the message cap, together past the limit.
+    const chunk = 'x'.repeat(48 * 1024);
+    const chunks = Math.ceil(MAX_CHANGES_AFTER_BASE.bytes / chunk.length) + 1;
+    for (let i = 0; i < chunks; i++) again.map.set(`big${i}`, chunk);
+    const bigKeys = (doc: Y.Doc): number => [...doc.getMap('m').keys()].filter((k) => k.startsWith('big')).length;
+    await until(async () => (await fixture.server.service.documents.read(docName as DocName, bigKeys)) === chunks, 'the changes reached the server');
+
+    const messages = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    expect(messages.map((m) => m.type)).toEqual([1]);
+    const content = contentOf(messages.map((m) => m.update)) as Record<string, unknown>;
+    expect(content['c0']).toBe(0);
+    expect(content['c1']).toBe(1);
+    expect(Object.keys(content).filter((k) => k.startsWith('big'))).toHaveLength(chunks);
+    // That encoding is the new base: the next device gets it as it is, with nothing before it.
+    const next = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    expect(next.map((m) => m.type)).toEqual([1]);
+    expect(Buffer.from(next[0]!.update).equals(Buffer.from(messages[0]!.update))).toBe(true);
+  });
+});
