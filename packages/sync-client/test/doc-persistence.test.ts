@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { createSyncClientOn, type Platform } from '../src/client.js';
 import type { WebSocketConstructor } from '../src/doc/connection.js';
-import { createIndexedDbDocPersistence, indexedDbDocPersistence } from '../src/doc/persistence.js';
+import { LARGE_UPDATE_BYTES, createIndexedDbDocPersistence, indexedDbDocPersistence, recordsOf } from '../src/doc/persistence.js';
 import { createMemoryOutboxStorage } from '../src/outbox/memory-storage.js';
 import { createManualConnectivity, createManualLifecycle, createMemoryRescueStore, noLifecycle, type ManualConnectivity } from '../src/ports.js';
 import { eventually } from './fakes.js';
@@ -217,3 +217,23 @@ function countRecords(dbName: string): Promise<number> {
     };
   });
 }
+describe('the records of one task', () => {
+  const update = (key: string, bytes: number): Uint8Array => {
+    const d = new Y.Doc();
+    d.getMap('m').set(key, 'x'.repeat(bytes));
+    return Y.encodeStateAsUpdate(d);
+  };
+
+  it('when a task wrote small updates and large ones, then the small ones become one record and each large one is kept as it is, with the same content', () => {
+    const large = update('large', LARGE_UPDATE_BYTES + 1);
+    const smalls = [update('a', 10), update('b', 10)];
+    const records = recordsOf([smalls[0]!, large, smalls[1]!]);
+    expect(records).toHaveLength(2);
+    expect(records[0]).toBe(large);
+    const doc = new Y.Doc();
+    for (const r of records) Y.applyUpdate(doc, r);
+    expect(Object.keys(doc.getMap('m').toJSON()).sort()).toEqual(['a', 'b', 'large']);
+    expect(recordsOf([large])).toEqual([large]);
+    expect(recordsOf(smalls)).toHaveLength(1);
+  });
+});

@@ -54,6 +54,22 @@ export const docDatabaseName = (docName: string): string => `prepmate-doc:${docN
 /** The prefix of a document's unload copies in the rescue store. */
 export const docRescuePrefix = (docName: string): string => `${RESCUE_PREFIX}${encodeURIComponent(docName)}:`;
 
+/** Above this size an update is written as a record of its own rather than merged with the others of its task. */
+export const LARGE_UPDATE_BYTES = 64 * 1024;
+
+/**
+ * The records for the updates of one task: the small ones merged into one (a burst of edits is one
+ * record), each large one as it is. Merging decodes and re-encodes every update it is given, and a
+ * new device's first sync (a whole year's document) would cost as much again as applying it.
+ */
+export function recordsOf(updates: readonly Uint8Array[]): Uint8Array[] {
+  if (updates.length === 1) return [updates[0]!];
+  const small = updates.filter((u) => u.byteLength <= LARGE_UPDATE_BYTES);
+  const large = updates.filter((u) => u.byteLength > LARGE_UPDATE_BYTES);
+  if (small.length === 0) return large;
+  return [...large, small.length === 1 ? small[0]! : Y.mergeUpdates(small)];
+}
+
 /**
  * y-indexeddb, which uses the global `indexedDB` (browsers; in Node tests, `fake-indexeddb/auto`).
  * The database is named `prepmate-doc:<docName>` so that it never collides with the outbox.
@@ -87,31 +103,34 @@ export function createIndexedDbDocPersistence(options: IndexedDbDocPersistenceOp
     const write = (onComplete?: () => void): void => {
       const db = idb.db;
       if (!db || pending.length === 0 || idb._destroyed) return;
-      const update = pending.length === 1 ? pending[0]! : Y.mergeUpdates(pending);
+      const records = recordsOf(pending);
       pending = [];
       try {
         const tx = db.transaction([UPDATES_STORE], 'readwrite');
-        inflight.add(update);
+        for (const update of records) inflight.add(update);
         tx.addEventListener('abort', () => {
           writeFailed = true;
           report(`saving the document locally failed: ${tx.error?.message ?? 'transaction aborted'}`);
         });
         tx.addEventListener('complete', () => {
-          inflight.delete(update);
+          for (const update of records) inflight.delete(update);
           onComplete?.();
           if (inflight.size === 0 && pending.length === 0) slot?.clear();
         });
-        const added = tx.objectStore(UPDATES_STORE).add(update);
-        added.onsuccess = () => {
-          if (typeof added.result === 'number') ownKeys.add(added.result);
-        };
+        for (const update of records) {
+          const added = tx.objectStore(UPDATES_STORE).add(update);
+          added.onsuccess = () => {
+            if (typeof added.result === 'number') ownKeys.add(added.result);
+          };
+        }
         tx.commit();
       } catch (err) {
         writeFailed = true;
         report(`saving the document locally failed: ${err instanceof Error ? err.message : String(err)}`);
         return;
       }
-      if (++idb._dbsize >= PREFERRED_TRIM_SIZE) {
+      idb._dbsize += records.length;
+      if (idb._dbsize >= PREFERRED_TRIM_SIZE) {
         // Compaction rewrites the whole state as one record; debounced as y-indexeddb does.
         if (idb._storeTimeoutId !== null) clearTimeout(idb._storeTimeoutId);
         idb._storeTimeoutId = setTimeout(() => {
