@@ -92,6 +92,15 @@ export class LearnerDocument implements LearnerReplica {
    * document is read in full on load and again for each transaction that touches it.
    */
   readonly #readFacts = new WeakMap<object, Assessment | null>();
+  /** The change of a transaction, built once for all {@link observe} listeners (null: none of theirs). */
+  readonly #changes = new WeakMap<Y.Transaction, LearnerChange | null>();
+  /**
+   * The last {@link getAssessments} of a change's ids, until the next transaction starts: every
+   * observer of a change reads the same sessions (a new device's first sync: all of them).
+   */
+  #lastRead: { readonly ids: readonly string[]; readonly read: ReadonlyMap<string, Assessment | undefined> } | null = null;
+  /** The (frozen) session lists of the changes {@link observe} reported. */
+  readonly #changeLists = new WeakSet<object>();
 
   constructor(doc: Y.Doc = new Y.Doc(), options: LearnerDocumentOptions = {}) {
     this.doc = doc;
@@ -103,6 +112,11 @@ export class LearnerDocument implements LearnerReplica {
     this.#clock = new HybridClock(options.node ?? randomNodeId(), options.now);
     this.settingsMap = doc.getMap('settings');
     this.#migrations = options.migrations ?? new MigrationRegistry<LearnerDocument>();
+    const forgetRead = (): void => {
+      this.#lastRead = null;
+    };
+    doc.on('beforeTransaction', forgetRead);
+    this.#cleanups.add(() => doc.off('beforeTransaction', forgetRead));
   }
 
   get node(): string {
@@ -265,12 +279,16 @@ export class LearnerDocument implements LearnerReplica {
    * {@link getAssessment} of many sessions at once (what an observer reads after a change): the
    * corrections are grouped once for all of them, not once per session.
    */
-  getAssessments(assessmentIds: Iterable<string>): Map<string, Assessment | undefined> {
+  getAssessments(assessmentIds: Iterable<string>): ReadonlyMap<string, Assessment | undefined> {
+    if (this.#lastRead && this.#lastRead.ids === assessmentIds) return this.#lastRead.read;
     const corrections = this.#allCorrections();
     const out = new Map<string, Assessment | undefined>();
     for (const id of assessmentIds) {
       out.set(id, corrected(this.getRecordedAssessment(id), corrections.get(id)));
     }
+    // Only a change's own list is remembered (frozen: its identity says which sessions were read),
+    // and only outside a transaction: the next one, which could change them, forgets it as it starts.
+    if (this.#changeLists.has(assessmentIds) && this.doc._transaction === null) this.#lastRead = { ids: assessmentIds as readonly string[], read: out };
     return out;
   }
 
@@ -349,48 +367,12 @@ export class LearnerDocument implements LearnerReplica {
    */
   observe(listener: (change: LearnerChange) => void): () => void {
     const handler = (tr: Y.Transaction): void => {
-      let aEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
-      let tEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
-      let cEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
-      let insights = false;
-      let meta = false;
-      let settings = false;
-      for (const [changed, events] of tr.changedParentTypes) {
-        // Compared as plain objects: Yjs types the map's keys with an incompatible event type.
-        const type: object = changed;
-        if (type === this.assessmentsMap) aEvents = events;
-        else if (type === this.topicsMap) tEvents = events;
-        else if (type === this.insightsMap) insights = true;
-        else if (type === this.metaMap) meta = true;
-        else if (type === this.correctionsMap) cEvents = events;
-        else if (type === this.settingsMap) settings = true;
+      let change = this.#changes.get(tr);
+      if (change === undefined) {
+        change = this.#changeOf(tr);
+        this.#changes.set(tr, change);
       }
-      if (!aEvents && !tEvents && !cEvents && !insights && !meta && !settings) return;
-      const assessments = new Set<string>();
-      for (const ev of aEvents ?? []) if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) assessments.add(k);
-      for (const ev of cEvents ?? []) {
-        if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) {
-          const split = splitCorrectionKey(k);
-          if (split) assessments.add(split[0]);
-        }
-      }
-      const topics = new Set<string>();
-      for (const ev of tEvents ?? []) {
-        if (ev.target === this.topicsMap && ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) topics.add(k);
-        else {
-          const key = ev.target._item?.parentSub;
-          if (key) topics.add(key);
-        }
-      }
-      listener({
-        origin: isOrigin(tr.origin) ? tr.origin : undefined,
-        local: tr.local,
-        assessments: [...assessments].sort(),
-        topics: [...topics].sort(),
-        insights,
-        meta,
-        ...(settings ? { settings } : {}),
-      });
+      if (change) listener(change);
     };
     this.doc.on('afterTransaction', handler);
     const off = (): void => {
@@ -399,6 +381,54 @@ export class LearnerDocument implements LearnerReplica {
     };
     this.#cleanups.add(off);
     return off;
+  }
+
+  /** What a transaction changed of the learner maps (null: nothing), as {@link observe} reports it. */
+  #changeOf(tr: Y.Transaction): LearnerChange | null {
+    let aEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
+    let tEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
+    let cEvents: readonly Y.YEvent<Y.AbstractType<unknown>>[] | undefined;
+    let insights = false;
+    let meta = false;
+    let settings = false;
+    for (const [changed, events] of tr.changedParentTypes) {
+      // Compared as plain objects: Yjs types the map's keys with an incompatible event type.
+      const type: object = changed;
+      if (type === this.assessmentsMap) aEvents = events;
+      else if (type === this.topicsMap) tEvents = events;
+      else if (type === this.insightsMap) insights = true;
+      else if (type === this.metaMap) meta = true;
+      else if (type === this.correctionsMap) cEvents = events;
+      else if (type === this.settingsMap) settings = true;
+    }
+    if (!aEvents && !tEvents && !cEvents && !insights && !meta && !settings) return null;
+    const assessments = new Set<string>();
+    for (const ev of aEvents ?? []) if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) assessments.add(k);
+    for (const ev of cEvents ?? []) {
+      if (ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) {
+        const split = splitCorrectionKey(k);
+        if (split) assessments.add(split[0]);
+      }
+    }
+    const topics = new Set<string>();
+    for (const ev of tEvents ?? []) {
+      if (ev.target === this.topicsMap && ev instanceof Y.YMapEvent) for (const k of ev.keysChanged) topics.add(k);
+      else {
+        const key = ev.target._item?.parentSub;
+        if (key) topics.add(key);
+      }
+    }
+    const ids = Object.freeze([...assessments].sort());
+    this.#changeLists.add(ids);
+    return {
+      origin: isOrigin(tr.origin) ? tr.origin : undefined,
+      local: tr.local,
+      assessments: ids,
+      topics: [...topics].sort(),
+      insights,
+      meta,
+      ...(settings ? { settings } : {}),
+    };
   }
 
   onUpdate(listener: (update: Uint8Array) => void): () => void {

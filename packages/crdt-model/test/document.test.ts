@@ -94,6 +94,48 @@ describe('LearnerDocument (yjs): facts', () => {
   });
 });
 
+describe('LearnerDocument (yjs): observers of one change', () => {
+  it('when two observers read the sessions of one change, then they get one reading; a later change is read anew', () => {
+    const ld = yjsEngine.create();
+    const reads: ReadonlyMap<string, unknown>[] = [];
+    const changes: unknown[] = [];
+    for (let i = 0; i < 2; i++) {
+      ld.observe((change) => {
+        changes.push(change);
+        reads.push(ld.getAssessments(change.assessments));
+      });
+    }
+    ld.recordAssessment({ ...fact, assessmentId: 'a1', score: 40 });
+    expect(changes[0]).toBe(changes[1]);
+    expect(reads[0]).toBe(reads[1]);
+    expect(reads[0]?.get('a1')).toMatchObject({ score: 40 });
+
+    ld.correctAssessment('a1', { score: 90 });
+    expect(reads[2]).not.toBe(reads[0]);
+    expect(reads[2]?.get('a1')).toMatchObject({ score: 90 });
+    expect(reads[3]).toBe(reads[2]);
+    // The same ids read later, after another transaction, are read again.
+    const ids = (changes[2] as { assessments: readonly string[] }).assessments;
+    expect(Object.isFrozen(ids)).toBe(true);
+    ld.correctAssessment('a1', { score: 10 });
+    expect(ld.getAssessments(ids).get('a1')).toMatchObject({ score: 10 });
+  });
+
+  it('when the first observer writes, then the second reads the document as that write left it', () => {
+    const ld = yjsEngine.create();
+    let seen: unknown;
+    ld.observe((change) => {
+      ld.getAssessments(change.assessments);
+      if (change.assessments.includes('b1') && ld.getAssessment('b1')?.score === 40) ld.correctAssessment('b1', { score: 41 });
+    });
+    ld.observe((change) => {
+      if (change.assessments.includes('b1')) seen = ld.getAssessments(change.assessments).get('b1');
+    });
+    ld.recordAssessment({ ...fact, assessmentId: 'b1', score: 40 });
+    expect(seen).toMatchObject({ score: 41 });
+  });
+});
+
 describe('LearnerDocument (yjs): concurrent topic creation', () => {
   it('when two offline replicas create the same topic with different fields, then both fields survive', () => {
     const x = yjsEngine.create({ replicaId: 1 });

@@ -272,15 +272,16 @@ const SYNC_STEP_2 = 1;
 const SYNC_UPDATE = 2;
 
 /**
- * The update a sync message carries if it is a step 2, read without moving `decoder` (the
- * provider reads the message itself); `null` for other sync messages and malformed ones.
+ * The update a sync message carries if it is a step 2 or an update, read without moving `decoder`
+ * (the provider reads the message itself); `null` for other sync messages and malformed ones. A
+ * view, not a copy: the provider wraps each message's own buffer, which nothing writes to.
  */
 function receivedUpdate(decoder: decoding.Decoder): ReceivedUpdate | null {
   try {
     const peek = decoding.clone(decoder);
     const type = decoding.readVarUint(peek);
     if (type !== SYNC_STEP_2 && type !== SYNC_UPDATE) return null;
-    return { update: decoding.readVarUint8Array(peek).slice(), stepTwo: type === SYNC_STEP_2 };
+    return { update: decoding.readVarUint8Array(peek), stepTwo: type === SYNC_STEP_2 };
   } catch {
     return null;
   }
