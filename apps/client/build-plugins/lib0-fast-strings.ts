@@ -1,7 +1,8 @@
 /**
  * A build step for the app's bundle: lib0's string reader (`_readVarStringNative`, which every
  * string Yjs decodes goes through, object keys of stored facts included) becomes
- * `readUtf8At` (src/fast-utf8.ts), which reads short ASCII strings without a `TextDecoder` call.
+ * a reader of src/fast-utf8.ts, which reads short ASCII strings without a `TextDecoder` call and
+ * answers a repeated short string with the one it built before.
  * Same strings, same errors; only the cost changes. The build fails if lib0's reader no longer
  * looks as expected, so a lib0 upgrade cannot silently drop the change.
  *
@@ -21,8 +22,10 @@ export const isLib0Decoding = (id: string): boolean => /[\\/]lib0[\\/]decoding\.
 /** lib0's decoding module with its string reader replaced; throws if the reader is not found. */
 export function patchLib0Decoding(code: string, readerModule = READER_MODULE): string {
   if (!NATIVE_READER.test(code)) throw new Error('lib0/decoding.js: _readVarStringNative not found; review build-plugins/lib0-fast-strings.ts for this lib0 version');
-  const reader = 'export const _readVarStringNative = decoder => __readUtf8At(decoder, readVarUint(decoder), string.utf8TextDecoder)';
-  return `import { readUtf8At as __readUtf8At } from ${JSON.stringify(readerModule)};\n${code.replace(NATIVE_READER, reader)}`;
+  // One reader for the module, beside lib0's own shared TextDecoder: its table of remembered
+  // strings lives as long as the bundle, bounded by the reader's fixed number of slots.
+  const reader = 'const __readUtf8 = __createUtf8Reader(string.utf8TextDecoder);\nexport const _readVarStringNative = decoder => __readUtf8(decoder, readVarUint(decoder))';
+  return `import { createUtf8Reader as __createUtf8Reader } from ${JSON.stringify(readerModule)};\n${code.replace(NATIVE_READER, reader)}`;
 }
 
 export function lib0FastStrings(): Plugin {
