@@ -123,6 +123,14 @@ export function computeTopicMastery(assessments: Iterable<Assessment>): number {
   return masteryOfSorted(sortAssessments(assessments));
 }
 
+/**
+ * {@link computeTopicMastery} of facts already in `sortAssessments` order (a client that keeps its
+ * sessions sorted need not sort a topic's again).
+ */
+export function topicMasteryOfSorted(sorted: readonly Assessment[]): number {
+  return masteryOfSorted(sorted);
+}
+
 // The `…OfSorted` functions take facts already in `sortAssessments` order, so that
 // `deriveInsights` sorts a year of facts once rather than once per value it derives.
 
@@ -219,7 +227,14 @@ export function computeWeakTopics(mastery: Readonly<Record<string, number>>): We
 
 /** All insights from the assessments; what `LearnerDocument.writeInsights()` stores. */
 export function deriveInsights(assessments: Iterable<Assessment>): Insights {
-  const sorted = sortAssessments(assessments);
+  return deriveInsightsOfSorted(sortAssessments(assessments));
+}
+
+/**
+ * {@link deriveInsights} of facts already in `sortAssessments` order: a client that keeps its
+ * sessions sorted skips sorting a year of them again.
+ */
+export function deriveInsightsOfSorted(sorted: readonly Assessment[]): Insights {
   const byTopic = [...groupByTopic(sorted)].sort(byKey);
   const mastery: Record<string, number> = {};
   const trends: Record<string, Trend> = {};

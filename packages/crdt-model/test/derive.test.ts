@@ -6,7 +6,10 @@ import {
   computeTrend,
   computeWeakAreas,
   deriveInsights,
+  deriveInsightsOfSorted,
   recencyWeight,
+  sortAssessments,
+  topicMasteryOfSorted,
   canonicalJson,
   type Assessment,
 } from '../src/index.js';
@@ -71,6 +74,17 @@ describe('determinism', () => {
         expect(canonicalJson(deriveInsights(shuffled))).toBe(canonicalJson(deriveInsights(facts)));
       }),
       { numRuns: 200, seed: 3 },
+    );
+  });
+  it('when facts are given already sorted, then the …OfSorted forms derive what the sorting forms do', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat({ max: 200 }), { maxLength: 40 }), (ids) => {
+        const facts = ids.map(assessmentFor).reverse();
+        const sorted = sortAssessments(facts);
+        expect(canonicalJson(deriveInsightsOfSorted(sorted))).toBe(canonicalJson(deriveInsights(facts)));
+        expect(topicMasteryOfSorted(sorted)).toBe(computeTopicMastery(facts));
+      }),
+      { numRuns: 200, seed: 4 },
     );
   });
   it('when a topic has low mastery, then it is a weak topic', () => {

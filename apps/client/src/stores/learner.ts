@@ -10,12 +10,12 @@ import {
   assertNotInFuture,
   assessmentSchema,
   compareAssessments,
-  computeTopicMastery,
-  deriveInsights,
+  deriveInsightsOfSorted,
   effectiveTopicStatus,
   sortAssessments,
   topicIdForName,
   topicNameKey,
+  topicMasteryOfSorted,
   topicNameSchema,
   topicPatchSchema,
   type Assessment,
@@ -179,7 +179,8 @@ export const useLearnerStore = defineStore('learner', () => {
     return sorted.value.filter((a) => !gone.has(a.topicId));
   });
   const recentAssessments = computed(() => [...timeline.value].reverse());
-  const insights = computed<Insights>(() => deriveInsights(timeline.value));
+  // The timeline is kept in `sortAssessments` order, so the derivations need not sort it again.
+  const insights = computed<Insights>(() => deriveInsightsOfSorted(timeline.value));
 
   const topicList = computed<TopicSummary[]>(() => {
     const byTopic = new Map<string, Assessment[]>();
@@ -195,7 +196,7 @@ export const useLearnerStore = defineStore('learner', () => {
       const version = sessionsChanged.get(topicId) ?? 0;
       let cached = masteryCache.get(topicId);
       if (cached?.sessionsChanged !== version) {
-        cached = { sessionsChanged: version, mastery: sessions.length === 0 ? null : computeTopicMastery(sessions) };
+        cached = { sessionsChanged: version, mastery: sessions.length === 0 ? null : topicMasteryOfSorted(sessions) };
         masteryCache.set(topicId, cached);
       }
       return {
