@@ -1,4 +1,4 @@
-import { yjsEngine } from '@prepmate/crdt-model';
+import { canonicalJson, deriveInsights, yjsEngine } from '@prepmate/crdt-model';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nextTick } from 'vue';
 import { SESSION_STORAGE_KEY, SignInError, useAuthStore } from '../src/stores/auth';
@@ -169,6 +169,41 @@ describe('learner store', () => {
     expect(learner.topic('graphs')!.mastery).toBe(0.8);
     learner.restoreSession('a3');
     expect(learner.topic('graphs')!.mastery).toBe(0.9);
+  });
+
+  it('when sessions and topics change one by one, then the insights kept per topic are what a full derivation gives', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    const learner = h.run(() => useLearnerStore());
+    const doc = h.sessions[0]!.document;
+    // Read after every step, so that each topic's derivation is kept and must be dropped when
+    // one of its sessions changes.
+    const check = (): void => expect(canonicalJson(learner.insights)).toBe(canonicalJson(deriveInsights(learner.timeline)));
+    const steps: (() => void)[] = [
+      () => learner.logAssessment(assessment('a1', 'sql', 40, 1, ['joins'])),
+      () => learner.logAssessment(assessment('a2', 'sql', 90, 2)),
+      () => learner.logAssessment(assessment('a3', 'graphs', 30, 3, ['bfs'])),
+      () => learner.logAssessment(assessment('a4', 'sql', 20, 4)),
+      () => learner.correctSession('a2', { score: 10 }),
+      () => learner.correctSession('a4', { topicId: 'graphs' }),
+      () => learner.correctSession('a1', { completedAt: new Date(Date.UTC(2026, 10, 9, 10)).toISOString() }),
+      () => learner.deleteSession('a3'),
+      () => learner.setDeleted('graphs', true),
+      () => learner.logAssessment(assessment('a5', 'sql', 100, 5)),
+      () => learner.setDeleted('graphs', false),
+      () => learner.restoreSession('a3'),
+      () => {
+        const other = yjsEngine.load(doc.save());
+        other.recordAssessment(assessment('a6', 'graphs', 95, 6));
+        doc.applyUpdate(other.encodeDiff(doc.syncState()));
+      },
+    ];
+    for (const step of steps) {
+      step();
+      check();
+      void learner.topicList;
+    }
+    expect(Object.keys(learner.insights.trends).sort()).toEqual(['graphs', 'sql']);
   });
 
   it('when sessions are logged out of order, re-dated, deleted or restored, then the timeline stays in order', () => {

@@ -123,12 +123,19 @@ export function computeTopicMastery(assessments: Iterable<Assessment>): number {
   return masteryOfSorted(sortAssessments(assessments));
 }
 
+/** What is derived from one topic's sessions alone: its part of {@link Insights}. */
+export interface TopicDerivation {
+  readonly mastery: number;
+  readonly trend: Trend;
+}
+
 /**
- * {@link computeTopicMastery} of facts already in `sortAssessments` order (a client that keeps its
- * sessions sorted need not sort a topic's again).
+ * A topic's mastery and trend from its sessions, already in `sortAssessments` order. A client
+ * keeps these per topic until one of the topic's sessions changes and passes them to
+ * {@link insightsOfTopics}, so that logging one session re-derives one topic, not a year.
  */
-export function topicMasteryOfSorted(sorted: readonly Assessment[]): number {
-  return masteryOfSorted(sorted);
+export function deriveTopicOfSorted(sorted: readonly Assessment[]): TopicDerivation {
+  return { mastery: masteryOfSorted(sorted), trend: trendOfSorted(sorted) };
 }
 
 // The `…OfSorted` functions take facts already in `sortAssessments` order, so that
@@ -235,13 +242,24 @@ export function deriveInsights(assessments: Iterable<Assessment>): Insights {
  * sessions sorted skips sorting a year of them again.
  */
 export function deriveInsightsOfSorted(sorted: readonly Assessment[]): Insights {
-  const byTopic = [...groupByTopic(sorted)].sort(byKey);
+  const topics = new Map<string, TopicDerivation>();
+  // `groupByTopic` keeps the sorted order within each topic.
+  for (const [topicId, list] of groupByTopic(sorted)) topics.set(topicId, deriveTopicOfSorted(list));
+  return insightsOfTopics(sorted, topics);
+}
+
+/**
+ * {@link deriveInsights} of facts already in `sortAssessments` order, given each topic's
+ * {@link deriveTopicOfSorted} of its facts among them (one entry for every topic that has any).
+ * What remains is a pass over the facts for the weak areas, whose weights depend on the newest
+ * fact of all, and the overall trend from the last few.
+ */
+export function insightsOfTopics(sorted: readonly Assessment[], topics: ReadonlyMap<string, TopicDerivation>): Insights {
   const mastery: Record<string, number> = {};
   const trends: Record<string, Trend> = {};
-  // `groupByTopic` keeps the sorted order within each topic.
-  for (const [topicId, list] of byTopic) {
-    mastery[topicId] = masteryOfSorted(list);
-    trends[topicId] = trendOfSorted(list);
+  for (const [topicId, derived] of [...topics].sort(byKey)) {
+    mastery[topicId] = derived.mastery;
+    trends[topicId] = derived.trend;
   }
   return {
     derivationVersion: DERIVATION_VERSION,

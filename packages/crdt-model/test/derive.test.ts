@@ -7,9 +7,11 @@ import {
   computeWeakAreas,
   deriveInsights,
   deriveInsightsOfSorted,
+  deriveTopicOfSorted,
+  insightsOfTopics,
   recencyWeight,
   sortAssessments,
-  topicMasteryOfSorted,
+  type TopicDerivation,
   canonicalJson,
   type Assessment,
 } from '../src/index.js';
@@ -76,13 +78,23 @@ describe('determinism', () => {
       { numRuns: 200, seed: 3 },
     );
   });
-  it('when facts are given already sorted, then the …OfSorted forms derive what the sorting forms do', () => {
+  it('when facts are given already sorted, or as per-topic derivations, then the insights are what deriveInsights derives', () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.nat({ max: 200 }), { maxLength: 40 }), (ids) => {
         const facts = ids.map(assessmentFor).reverse();
         const sorted = sortAssessments(facts);
-        expect(canonicalJson(deriveInsightsOfSorted(sorted))).toBe(canonicalJson(deriveInsights(facts)));
-        expect(topicMasteryOfSorted(sorted)).toBe(computeTopicMastery(facts));
+        const expected = canonicalJson(deriveInsights(facts));
+        expect(canonicalJson(deriveInsightsOfSorted(sorted))).toBe(expected);
+        // Topics given in any order: a client's cache of topics is not sorted.
+        const topics = new Map<string, TopicDerivation>();
+        for (const topicId of [...new Set(sorted.map((a) => a.topicId))].reverse()) {
+          const own = sorted.filter((a) => a.topicId === topicId);
+          const derived = deriveTopicOfSorted(own);
+          expect(derived.mastery).toBe(computeTopicMastery(own));
+          expect(derived.trend).toEqual(computeTrend(own));
+          topics.set(topicId, derived);
+        }
+        expect(canonicalJson(insightsOfTopics(sorted, topics))).toBe(expected);
       }),
       { numRuns: 200, seed: 4 },
     );

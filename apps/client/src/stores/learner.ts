@@ -10,15 +10,16 @@ import {
   assertNotInFuture,
   assessmentSchema,
   compareAssessments,
-  deriveInsightsOfSorted,
+  deriveTopicOfSorted,
   effectiveTopicStatus,
   sortAssessments,
   topicIdForName,
   topicNameKey,
-  topicMasteryOfSorted,
+  insightsOfTopics,
   topicNameSchema,
   topicPatchSchema,
   type Assessment,
+  type TopicDerivation,
   type AssessmentCorrection,
   type AssessmentInput,
   type ConflictField,
@@ -72,18 +73,19 @@ export const useLearnerStore = defineStore('learner', () => {
   const revision = shallowRef(0);
   let detach: (() => void) | null = null;
   /**
-   * Mastery by topic, kept until one of the topic's sessions changes: logging one session then
-   * recomputes one topic, not all of a year's sessions. `sessionsChanged` is how often the
-   * topic's sessions changed since the document was attached.
+   * Mastery and trend by topic, kept until one of the topic's sessions changes: logging one
+   * session then re-derives one topic, not all of a year's sessions, for the topic list and the
+   * insights alike. `sessionsChanged` is how often the topic's sessions changed since the
+   * document was attached.
    */
-  const masteryCache = new Map<string, { readonly sessionsChanged: number; readonly mastery: number | null }>();
+  const topicCache = new Map<string, { readonly sessionsChanged: number; readonly derived: TopicDerivation }>();
   const sessionsChanged = new Map<string, number>();
   const touch = (topicId: string | undefined): void => {
     if (topicId !== undefined) sessionsChanged.set(topicId, (sessionsChanged.get(topicId) ?? 0) + 1);
   };
 
   function reset(): void {
-    masteryCache.clear();
+    topicCache.clear();
     sessionsChanged.clear();
     assessments.value = {};
     sorted.value = [];
@@ -179,32 +181,49 @@ export const useLearnerStore = defineStore('learner', () => {
     return sorted.value.filter((a) => !gone.has(a.topicId));
   });
   const recentAssessments = computed(() => [...timeline.value].reverse());
-  // The timeline is kept in `sortAssessments` order, so the derivations need not sort it again.
-  const insights = computed<Insights>(() => deriveInsightsOfSorted(timeline.value));
 
-  const topicList = computed<TopicSummary[]>(() => {
+  /** The timeline's sessions by topic, each list in timeline order. */
+  const sessionsByTopic = computed(() => {
     const byTopic = new Map<string, Assessment[]>();
     for (const a of timeline.value) {
       const list = byTopic.get(a.topicId);
       if (list) list.push(a);
       else byTopic.set(a.topicId, [a]);
     }
+    return byTopic;
+  });
+
+  /** A topic's derivation from its (non-empty, sorted) sessions, from the cache while they are unchanged. */
+  function derivedOf(topicId: string, sessions: readonly Assessment[]): TopicDerivation {
+    const version = sessionsChanged.get(topicId) ?? 0;
+    let cached = topicCache.get(topicId);
+    if (cached?.sessionsChanged !== version) {
+      cached = { sessionsChanged: version, derived: deriveTopicOfSorted(sessions) };
+      topicCache.set(topicId, cached);
+    }
+    return cached.derived;
+  }
+
+  // The timeline is kept in `sortAssessments` order, so nothing here sorts it again, and only
+  // topics whose sessions changed are derived again.
+  const insights = computed<Insights>(() => {
+    const derived = new Map<string, TopicDerivation>();
+    for (const [topicId, sessions] of sessionsByTopic.value) derived.set(topicId, derivedOf(topicId, sessions));
+    return insightsOfTopics(timeline.value, derived);
+  });
+
+  const topicList = computed<TopicSummary[]>(() => {
+    const byTopic = sessionsByTopic.value;
     const ids = [...new Set([...Object.keys(topics.value), ...byTopic.keys()])].filter((id) => topics.value[id]?.deleted !== true);
     const list = ids.map((topicId): TopicSummary => {
       const sessions = byTopic.get(topicId) ?? [];
       const state = topics.value[topicId];
-      const version = sessionsChanged.get(topicId) ?? 0;
-      let cached = masteryCache.get(topicId);
-      if (cached?.sessionsChanged !== version) {
-        cached = { sessionsChanged: version, mastery: sessions.length === 0 ? null : topicMasteryOfSorted(sessions) };
-        masteryCache.set(topicId, cached);
-      }
       return {
         ...state,
         topicId,
         label: labelOf(topicId),
         status: effectiveTopicStatus(state, sessions.length),
-        mastery: cached.mastery,
+        mastery: sessions.length === 0 ? null : derivedOf(topicId, sessions).mastery,
         assessmentCount: sessions.length,
         lastScore: sessions.at(-1)?.score ?? null,
       };
