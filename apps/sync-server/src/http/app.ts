@@ -7,6 +7,7 @@ import { ApiError } from '../errors.js';
 import { keepRawBodyForSignature } from '../security/batch-signature.js';
 import type { Logger } from '../logger.js';
 import { apiMethodNotAllowed, apiNotFound, errorMiddleware } from './errors.js';
+import { plainJsonBody } from './plain-json-body.js';
 import { securityHeaders } from './security-headers.js';
 import { requestMetrics, type RequestObserver } from './request-metrics.js';
 
@@ -98,7 +99,11 @@ export function createApp(deps: AppDeps): Express {
   api.use(requireJson);
   // body-parser inflates gzip itself and applies `limit` to the inflated size, which caps zip bombs.
   // `verify` keeps the inflated bytes of signed batches: the signature covers them, not the re-serialised JSON.
-  api.use(express.json({ limit: config.MAX_BODY_BYTES, inflate: true, strict: true, type: 'application/json', verify: keepRawBodyForSignature }));
+  const json = express.json({ limit: config.MAX_BODY_BYTES, inflate: true, strict: true, type: 'application/json', verify: keepRawBodyForSignature });
+  // The telemetry batch route (the ingestion path, up to MAX_BATCH_ITEMS items a request) reads a
+  // plain identity-encoded UTF-8 body itself, with express.json's outcomes; every other body,
+  // and any batch body that is not plain (gzip, chunked, another charset), goes to express.json.
+  api.use(plainJsonBody({ limit: config.MAX_BODY_BYTES, verify: keepRawBodyForSignature }, (req) => req.method === 'POST' && req.path === '/telemetry/batch', json));
   for (const router of deps.apiRouters) api.use(router);
   api.use(apiMethodNotAllowed(deps.apiRouters));
   api.use(apiNotFound);

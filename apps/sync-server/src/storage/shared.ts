@@ -152,6 +152,27 @@ export class DateTexts {
   }
 }
 
+/** `"key":` for the metadata keys seen so far (a handful: the type's own keys). */
+const keyTexts = new Map<string, string>();
+const MAX_KEY_TEXTS = 64;
+
+function keyText(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = `${JSON.stringify(key)}:`;
+    if (keyTexts.size < MAX_KEY_TEXTS) keyTexts.set(key, text);
+  }
+  return text;
+}
+
+/** Printable ASCII without `"` and `\`: JSON.stringify would only add the quotes. */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `JSON.stringify(s)` for a string. */
+export function stringJson(s: string): string {
+  return s.length <= 256 && PLAIN_STRING.test(s) ? `"${s}"` : JSON.stringify(s);
+}
+
 /**
  * JSON text for a metadata column: dates as ISO strings, revived by {@link metadataFromJson}.
  * `dates`, for a run of records that share Date objects (one batch), formats each of those once.
@@ -160,34 +181,68 @@ export function metadataToJson(metadata: TelemetryMetadata, dates?: DateTexts): 
   // Written member by member instead of copying the object with its dates formatted and then
   // stringifying the copy: this runs for every ingested event, and the copy (an object per event)
   // plus `Date#toJSON`'s detour (~2 µs a date, four dates an event) were most of an event's
-  // serialisation. Same text as JSON.stringify would write (shared.test.ts checks it on
-  // generated metadata): members in key order, `undefined` ones left out.
-  let out = '';
+  // serialisation. Key texts are made once per key, plain strings are quoted without the
+  // escaper, an empty `flags` is `[]` without a call. Same text as JSON.stringify would write
+  // (shared.test.ts checks it on generated metadata): members in key order, `undefined` ones left out.
+  let out = '{';
   for (const key of Object.keys(metadata)) {
     const value = (metadata as unknown as Record<string, unknown>)[key];
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
     let text: string;
-    if (value instanceof Date) {
+    if (typeof value === 'string') {
+      text = stringJson(value);
+    } else if (value === null) {
+      text = 'null';
+    } else if (value instanceof Date) {
       text = dates ? dates.text(key, value) : dateJson(value);
-    } else if (typeof value === 'string') {
-      text = JSON.stringify(value);
+    } else if (Array.isArray(value) && value.length === 0) {
+      text = '[]';
     } else {
+      if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
       const json = JSON.stringify(value) as string | undefined;
       if (json === undefined) continue;
       text = json;
     }
-    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${text}`;
+    out += out.length === 1 ? `${keyText(key)}${text}` : `,${keyText(key)}${text}`;
   }
-  return out === '' ? '{}' : `${out}}`;
+  return `${out}}`;
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
 const pad3 = (n: number): string => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+const PAD2 = Array.from({ length: 100 }, (_, n) => pad2(n));
+const PAD3 = Array.from({ length: 1000 }, (_, n) => pad3(n));
 
-/** `Date#toJSON`'s text (null for an invalid date), without its generic property lookups. */
+const DAY_MS = 86_400_000;
+/** 10000-01-01T00:00:00.000Z: from there on toISOString writes an expanded year. */
+const YEAR_10000_MS = 253_402_300_800_000;
+/** The `YYYY-MM-DDT` of the last day formatted (a batch's dates are nearly all on one or two days). */
+let lastDay = Number.NaN;
+let lastDayText = '';
+
+/**
+ * `Date#toJSON`'s text (null for an invalid date), without its generic property lookups. From
+ * 1970 to 9999 the time of day is written from the epoch milliseconds, and the day's text is kept
+ * from the previous call when it is the same day: seven `getUTC…` calls a date were most of the
+ * cost of the metadata column.
+ */
 export function isoString(d: Date): string | null {
   const t = d.getTime();
   if (Number.isNaN(t)) return null;
+  if (t >= 0 && t < YEAR_10000_MS) {
+    const day = Math.floor(t / DAY_MS);
+    if (day !== lastDay) {
+      lastDayText = d.toISOString().slice(0, 11);
+      lastDay = day;
+    }
+    let ms = t - day * DAY_MS;
+    const hours = Math.floor(ms / 3_600_000);
+    ms -= hours * 3_600_000;
+    const minutes = Math.floor(ms / 60_000);
+    ms -= minutes * 60_000;
+    const seconds = Math.floor(ms / 1000);
+    ms -= seconds * 1000;
+    return `${lastDayText}${PAD2[hours]}:${PAD2[minutes]}:${PAD2[seconds]}.${PAD3[ms]}Z`;
+  }
   const year = d.getUTCFullYear();
   // Years outside 0000–9999 take toISOString's expanded form.
   if (year < 0 || year > 9999) return d.toISOString();

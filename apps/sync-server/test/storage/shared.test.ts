@@ -11,6 +11,18 @@ describe('metadata text', () => {
       }),
       { numRuns: 2000 },
     );
+    // Most generated dates above are outside 1970–9999, where the text is built from the epoch
+    // milliseconds and the day's text is reused from the call before: those dates on their own,
+    // in runs that go back and forth between days, and the edges of the range.
+    fc.assert(
+      fc.property(fc.array(fc.date({ min: new Date(0), max: new Date(253_402_300_799_999), noInvalidDate: true }), { minLength: 1, maxLength: 10 }), (dates) => {
+        for (const d of dates) expect(isoString(d)).toBe(d.toJSON());
+      }),
+      { numRuns: 2000 },
+    );
+    for (const t of [-1, 0, 1, 86_399_999, 86_400_000, Date.UTC(2024, 1, 29, 23, 59, 59, 999), 253_402_300_799_999, 253_402_300_800_000]) {
+      expect(isoString(new Date(t))).toBe(new Date(t).toJSON());
+    }
     expect(isoString(new Date(Number.NaN))).toBeNull();
     expect(isoString(new Date(Date.UTC(5, 0, 1, 2, 3, 4, 5)) )).toBe(new Date(Date.UTC(5, 0, 1, 2, 3, 4, 5)).toJSON());
   });
