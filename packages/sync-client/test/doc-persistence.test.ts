@@ -128,6 +128,8 @@ describe('document persisted with y-indexeddb', () => {
     const page1 = createSyncClientOn(platform(createManualConnectivity(true)), opts);
     await page1.ready;
     await eventually(() => expect(page1.status().synced).toBe(true));
+    // It asked for the answer in parts (without, the server sends the whole document as one step 2).
+    expect(new URL(page1.provider!.url).searchParams.get('parts')).toBe('1');
     expect(Object.keys(page1.document.facts().assessments)).toHaveLength(200);
     const synced = page1.document.facts();
     await eventually(() => expect(page1.status().unsavedChanges).toBe(0));

@@ -111,9 +111,17 @@ export class LiveDocument {
     this.#storedBytes += bytes;
   }
 
-  /** A snapshot of `bytes` now holds the whole document (the log entries it covered are gone). */
+  /**
+   * A snapshot of `bytes` now holds the whole document (the log entries it covered are gone). The
+   * stored form's base is what the document was loaded from, which may still carry content
+   * deleted since (a compaction garbage-collects it): the next new device gets a fresh encoding,
+   * which becomes the base, so no device receives what the store no longer holds.
+   */
   compactedTo(bytes: number): void {
     this.#storedBytes = bytes;
+    this.#since = null;
+    this.#sinceBytes = 0;
+    this.#sinceFrame = null;
   }
 
   /** `[0, 0, stateVector]`, cached until the next update. */
@@ -124,11 +132,12 @@ export class LiveDocument {
 
   /**
    * The answer to a client's step 1, as the frames to send in order: a new client (empty state
-   * vector) gets the stored form (the changes since the base, if any, then the base as the step 2);
+   * vector) gets the stored form (the changes since the base, if any, then the base as the step 2),
+   * or, when it cannot take it in parts (`takesParts` false), the whole document as the step 2;
    * others get a diff. Throws for an undecodable state vector.
    */
-  syncStep2(stateVector: Uint8Array): readonly Uint8Array[] {
-    if (stateVector.length === EMPTY_STATE_VECTOR_LENGTH && stateVector[0] === 0) return this.#wholeDocument();
+  syncStep2(stateVector: Uint8Array, takesParts = true): readonly Uint8Array[] {
+    if (stateVector.length === EMPTY_STATE_VECTOR_LENGTH && stateVector[0] === 0) return this.#wholeDocument(takesParts);
     const key = Buffer.from(stateVector.buffer, stateVector.byteOffset, stateVector.byteLength).toString('base64');
     if (this.#lastDiff?.key === key) return [this.#lastDiff.frame];
     const frame = writeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector));
@@ -136,9 +145,10 @@ export class LiveDocument {
     return [frame];
   }
 
-  #wholeDocument(): readonly Uint8Array[] {
-    if (this.#since === null || (this.#base === null && this.#baseFrame === null)) {
-      // Past the limit, or nothing stored yet (a new document): encode once; that is the new base.
+  #wholeDocument(takesParts: boolean): readonly Uint8Array[] {
+    if (this.#since === null || (this.#base === null && this.#baseFrame === null) || (!takesParts && this.#since.length > 0)) {
+      // Past the limit, nothing stored yet (a new document), or a client that needs it in one
+      // step 2 while changes follow the base: encode once; that is the new base.
       this.#baseFrame = writeSyncStep2(Y.encodeStateAsUpdate(this.doc));
       this.#base = null;
       this.#since = [];

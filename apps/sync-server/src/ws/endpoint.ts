@@ -140,6 +140,25 @@ function writeRefusal(socket: Duplex, status: number, code: string, message: str
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
+interface ConnectionOptions {
+  /** `?ack=1`: durable acks (our SDK). */
+  readonly wantsAck: boolean;
+  /** A first sync may be answered in the stored form's parts: the changes since the base, then the base. */
+  readonly takesParts: boolean;
+}
+
+/**
+ * What a socket's query asks for. A client that holds updates back until their base arrives (any
+ * Yjs client) can take a first sync in parts, but SDK builds from before `?parts=1` existed store
+ * a first sync's step 2 as received, as the whole document, and would keep the changes that came
+ * before it only in memory. Those builds identify themselves by `?ack=1` without `?parts=1`,
+ * and get the whole document in the step 2.
+ */
+function connectionOptions(ack: string | null, parts: string | null): ConnectionOptions {
+  const wantsAck = ack === '1';
+  return { wantsAck, takesParts: !wantsAck || parts === '1' };
+}
+
 class Connection implements Peer {
   readonly kind = 'peer' as const;
   readonly awarenessIds = new Set<number>();
@@ -161,6 +180,8 @@ class Connection implements Peer {
     /** The token's `exp`, ms since epoch (Infinity without one): one number, no timer per socket. */
     readonly expiresAt: number,
     readonly wantsAck: boolean,
+    /** Whether a first sync may be answered in the stored form's parts (see `connectionOptions`). */
+    readonly takesParts: boolean,
     burst: number,
     private readonly maxBufferedBytes: number,
     private readonly onServerClose: (code: number) => void,
@@ -356,7 +377,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       const message = readClientMessage(data);
       switch (message.type) {
         case 'sync-step1':
-          conn.answerStepOne(() => live.syncStep2(message.stateVector));
+          conn.answerStepOne(() => live.syncStep2(message.stateVector, conn.takesParts));
           break;
         case 'sync-step2':
         case 'sync-update':
@@ -393,9 +414,9 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
     }
   }
 
-  function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, wantsAck: boolean, learner: string | null): void {
+  function onConnection(ws: WebSocket, live: LiveDocument, principal: Principal, options: ConnectionOptions, learner: string | null): void {
     const author = principal.role === 'service' ? `service:${principal.userId}` : principal.userId;
-    const conn = new Connection(ws, live, author, learner, principal.expiresAt ?? Infinity, wantsAck, limits.burst, limits.maxBufferedBytes, countClose, frames);
+    const conn = new Connection(ws, live, author, learner, principal.expiresAt ?? Infinity, options.wantsAck, options.takesParts, limits.burst, limits.maxBufferedBytes, countClose, frames);
     connections.add(conn);
     metrics.connections.set(connections.size);
     ws.on('message', (data, isBinary) => onFrame(conn, data, isBinary));
@@ -495,7 +516,7 @@ export function createSyncEndpoint(deps: SyncEndpointDeps): SyncEndpoint {
       if (!socket.destroyed) refuse(socket, 503, 'STORE_UNAVAILABLE', 'the server is shutting down', 1);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, url.param('ack') === '1', learner));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, live, principal, connectionOptions(url.param('ack'), url.param('parts')), learner));
   }
 
   return {

@@ -14,8 +14,8 @@ interface SyncMessage {
 }
 
 /** A new device without y-websocket: sends an empty step 1 and collects sync messages up to the step 2. */
-async function firstSync(syncUrl: string, docName: string, token: string): Promise<SyncMessage[]> {
-  const opened = await rawSocket(`${syncUrl}/${docName}?token=${token}`);
+async function firstSync(syncUrl: string, docName: string, token: string, query = ''): Promise<SyncMessage[]> {
+  const opened = await rawSocket(`${syncUrl}/${docName}?token=${token}${query}`);
   if (!('ws' in opened)) throw new Error(`refused: ${opened.status}`);
   const ws: WebSocket = opened.ws;
   const messages: SyncMessage[] = [];
@@ -86,6 +86,27 @@ describe('the first sync of a device that has nothing', () => {
     expect(contentOf(messages.map((m) => m.update))).toEqual({ k0: 0, k1: 1, k2: 2, k3: 3 });
   });
 
+  it('when an SDK that asks for acks but not for parts syncs first, then it gets the whole document as its step 2; one that asks for parts gets them', async () => {
+    const docName = 'learner_first_sync_old_sdk';
+    const w = await writer(docName);
+    await writeInParts(w, docName, 3, 'k');
+    w.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    const token = async (): Promise<string> => fixture.server.tokens.sign(docName);
+
+    const current = await firstSync(fixture.server.syncUrl, docName, await token(), '&ack=1&parts=1');
+    expect(current.map((m) => m.type)).toEqual([2, 1]);
+    // An SDK build that stores a first sync's step 2 as the whole document must get all of it there.
+    const older = await firstSync(fixture.server.syncUrl, docName, await token(), '&ack=1');
+    expect(older.map((m) => m.type)).toEqual([1]);
+    expect(contentOf([older[0]!.update])).toEqual({ k0: 0, k1: 1, k2: 2 });
+    // That encoding is now the base: every client gets it alone until the document changes.
+    const stock = await firstSync(fixture.server.syncUrl, docName, await token());
+    expect(stock.map((m) => m.type)).toEqual([1]);
+    expect(Buffer.from(stock[0]!.update).equals(Buffer.from(older[0]!.update))).toBe(true);
+  });
+
   it('when a stock client gets the answer, then at its synced event it already holds every change, also those made after the load', async () => {
     const docName = 'learner_first_sync_synced';
     const w = await writer(docName);
@@ -104,6 +125,34 @@ describe('the first sync of a device that has nothing', () => {
     });
     await fresh.whenSynced();
     expect(atSynced).toEqual({ a0: 0, a1: 1, a2: 2, b0: 0, b1: 1 });
+  });
+
+  it('when the document was compacted after a deletion, then a new device gets a fresh encoding without the deleted content', async () => {
+    const docName = 'learner_first_sync_compacted';
+    const w = await writer(docName);
+    await writeInParts(w, docName, 2, 'd');
+    w.map.set('secret', 'deleted text that must not reach a new device');
+    await writeInParts(w, docName, 1, 'e');
+    w.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    const again = await writer(docName); // loads it: the base holds the secret
+    const before = (await fixture.store.documents.loadDocument(docName)).updates.length;
+    again.map.delete('secret');
+    await until(async () => (await fixture.store.documents.loadDocument(docName)).updates.length > before, 'the deletion is stored');
+    const bytes = (update: Uint8Array): string => Buffer.from(update).toString('latin1');
+
+    // Until a compaction the store itself still holds the deleted content (the base is as stored).
+    const uncompacted = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    expect(uncompacted.map((m) => m.type)).toEqual([2, 1]);
+    expect(uncompacted.some((m) => bytes(m.update).includes('deleted text'))).toBe(true);
+    await fixture.server.service.runSnapshots();
+    await until(async () => (await fixture.store.documents.loadDocument(docName)).snapshot !== null, 'the document is compacted');
+
+    const messages = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    expect(messages.map((m) => m.type)).toEqual([1]);
+    expect(bytes(messages[0]!.update)).not.toContain('deleted text');
+    expect(contentOf([messages[0]!.update])).toEqual({ d0: 0, d1: 1, e0: 0 });
   });
 
   it('when more than the limit changed since the base, then the device gets one fresh encoding of the document', async () => {

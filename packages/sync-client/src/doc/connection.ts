@@ -59,6 +59,13 @@ export interface DocConnection {
 }
 
 /**
+ * What the SDK asks of the server on every socket: durable acks, and a first sync in the stored
+ * form's parts (the changes since the document's base, then the base as the step 2), which it can
+ * take because it stores the updates Yjs held back together with the step 2 that integrates them.
+ */
+const SOCKET_PARAMS = { ack: '1', parts: '1' } as const;
+
+/**
  * The stock `WebsocketProvider`, plus three things it lacks: the durable ack (`?ack=1`), a fresh
  * token on every reconnect (`?token=` is read when the URL is built, so reconnection is taken over
  * from y-websocket: it would retry with the token it had), and no reconnect storm while offline.
@@ -93,7 +100,7 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
 
   const provider = new WebsocketProvider(options.wsUrl, options.docName, options.doc, {
     connect: false,
-    params: { ack: '1' },
+    params: { ...SOCKET_PARAMS },
     WebSocketPolyfill: TrackedSocket as unknown as typeof WebSocket,
     disableBc: !options.crossTab,
     maxBackoffTime: maxBackoffMs,
@@ -210,7 +217,7 @@ export function connectDocument(options: DocConnectionOptions): DocConnection {
     try {
       const token = await options.getToken({ forceRefresh });
       if (destroyed) return;
-      provider.params = { ...provider.params, token, ack: '1' };
+      provider.params = { ...provider.params, token, ...SOCKET_PARAMS };
       provider.connect();
     } catch (err) {
       options.onError(`getToken failed: ${err instanceof Error ? err.message : String(err)}`);
