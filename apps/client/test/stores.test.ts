@@ -206,6 +206,22 @@ describe('learner store', () => {
     expect(Object.keys(learner.insights.trends).sort()).toEqual(['graphs', 'sql']);
   });
 
+  it('when the document already holds a deleted topic with sessions as the store attaches, then restoring the topic brings its sessions back', () => {
+    storeSignedIn('ada');
+    const h = createHarness();
+    h.run(() => useSyncStore());
+    const doc = h.sessions[0]!.document;
+    doc.recordAssessment(assessment('a1', 'sql', 70, 1));
+    doc.recordAssessment(assessment('a2', 'graphs', 50, 2));
+    doc.updateTopic('sql', { deleted: true });
+    const learner = h.run(() => useLearnerStore());
+    expect(learner.timeline.map((a) => a.assessmentId)).toEqual(['a2']);
+    learner.setDeleted('sql', false);
+    expect(learner.timeline.map((a) => a.assessmentId)).toEqual(['a1', 'a2']);
+    expect(learner.topic('sql')!.assessmentCount).toBe(1);
+    expect(learner.insights.assessmentCount).toBe(2);
+  });
+
   it('when sessions are logged out of order, re-dated, deleted or restored, then the timeline stays in order', () => {
     storeSignedIn('ada');
     const h = createHarness();

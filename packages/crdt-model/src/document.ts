@@ -337,11 +337,17 @@ export class LearnerDocument implements LearnerReplica {
     return readSettings((key) => this.settingsMap.get(key));
   }
 
-  facts(): LearnerFacts {
+  /** Every topic's state by topicId, deleted topics included (their `deleted` flag says so). */
+  topics(): Record<string, TopicState> {
     const topics: Record<string, TopicState> = {};
     this.topicsMap.forEach((value, key) => {
       if (value instanceof Y.Map) topics[key] = resolveTopicRecord((value as Y.Map<unknown>).entries()).state;
     });
+    return topics;
+  }
+
+  facts(): LearnerFacts {
+    const topics = this.topics();
     const assessments: Record<string, Assessment> = {};
     for (const a of this.assessments()) if (topics[a.topicId]?.deleted !== true) assessments[a.assessmentId] = a;
     return { assessments, topics, settings: this.getSettings() };

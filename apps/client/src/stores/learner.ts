@@ -124,10 +124,14 @@ export const useLearnerStore = defineStore('learner', () => {
   }
 
   function attach(doc: LearnerDocument): () => void {
-    const facts = doc.facts();
-    assessments.value = facts.assessments;
-    sorted.value = sortAssessments(Object.values(facts.assessments));
-    topics.value = facts.topics;
+    // Every session, deleted topics' too (as the change path keeps them): restoring a topic
+    // brings its sessions back without a reload.
+    const all = doc.assessments();
+    const record: Record<string, Assessment> = {};
+    for (const a of all) record[a.assessmentId] = a;
+    assessments.value = record;
+    sorted.value = sortAssessments(all);
+    topics.value = doc.topics();
     revision.value++;
     return doc.observe((change) => {
       if (change.assessments.length > 0) {
