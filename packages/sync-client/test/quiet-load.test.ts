@@ -63,10 +63,14 @@ describe('storing a received sync step 2 as received', () => {
   const PROVIDER = Symbol('provider');
 
   /** The document a provider would apply `received` to, with a store listener and an ignoring one. */
-  function setUp(stepTwo: () => Uint8Array | null, received: () => ReceivedUpdate | null = () => {
-    const update = stepTwo();
-    return update ? { update, stepTwo: true } : null;
-  }) {
+  function setUp(
+    stepTwo: () => Uint8Array | null,
+    received: () => ReceivedUpdate | null = () => {
+      const update = stepTwo();
+      return update ? { update, stepTwo: true } : null;
+    },
+    maxHeldBytes?: number,
+  ) {
     const doc = new Y.Doc();
     const encoded: unknown[] = [];
     const stored: Uint8Array[] = [];
@@ -77,7 +81,7 @@ describe('storing a received sync step 2 as received', () => {
     const ignoring: UpdateListener = () => undefined;
     doc.on('update', storeListener);
     doc.on('update', ignoring);
-    const stop = skipEncodingOfReceived(doc, PROVIDER, [storeListener, ignoring], received, (u) => stored.push(u));
+    const stop = skipEncodingOfReceived(doc, PROVIDER, [storeListener, ignoring], received, (u) => stored.push(u), maxHeldBytes);
     return { doc, encoded, stored, stop };
   }
 
@@ -158,6 +162,31 @@ describe('storing a received sync step 2 as received', () => {
     for (const u of stored) Y.applyUpdate(reloaded, u);
     expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
     expect(reloaded.store.pendingStructs).toBeNull();
+  });
+
+  it('when more than the limit is held back, then the held updates are let go and the step 2 is encoded, so a reload still has all of it', () => {
+    const { state, later } = stateAndLaterChange();
+    let message: ReceivedUpdate | null = null;
+    const { doc, encoded, stored } = setUp(() => null, () => message, later.byteLength - 1);
+    message = { update: later, stepTwo: false };
+    Y.applyUpdate(doc, later, PROVIDER);
+    expect(doc.store.pendingStructs).not.toBeNull();
+    message = { update: state, stepTwo: true };
+    Y.applyUpdate(doc, state, PROVIDER);
+    message = null;
+    expect(encoded).toEqual([PROVIDER]); // not skipped: its encoding holds the held parts too
+    expect(stored).toHaveLength(1);
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, stored[0]!);
+    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
+    // Nothing held back any more: the next step 2 is stored as received again.
+    const next = new Y.Doc();
+    next.getMap('other').set('x', 1);
+    const step2 = Y.encodeStateAsUpdate(next);
+    message = { update: step2, stepTwo: true };
+    Y.applyUpdate(doc, step2, PROVIDER);
+    expect(encoded).toEqual([PROVIDER]);
+    expect(stored).toEqual([stored[0], step2]);
   });
 
   it('when the held update was integrated by an encoded transaction, then it is not stored again with a later step 2', () => {

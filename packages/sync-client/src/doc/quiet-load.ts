@@ -29,6 +29,14 @@ export interface ReceivedUpdate {
 }
 
 /**
+ * How many bytes of held-back received updates {@link skipEncodingOfReceived} keeps to store with
+ * the next step 2. A server's first answer puts at most a few hundred KiB ahead of its step 2; past
+ * this, something the held updates build on may never come (a record of this device that failed to
+ * write, say), so they are dropped and the step 2 is encoded as usual until nothing is held back.
+ */
+export const MAX_HELD_BYTES = 4 * 1024 * 1024;
+
+/**
  * Lets Yjs skip encoding a sync step 2 the provider applies (origin `provider`: what the server
  * sent that this device lacked, the whole document on a new device), whose update only the local
  * store wants: the bytes received are that update already. While `received()` names the step 2
@@ -44,7 +52,8 @@ export interface ReceivedUpdate {
  * yet, e.g. a server that sends recent changes ahead of the state they follow) are integrated by the
  * step 2's transaction, but are not in its bytes: they are handed to `store` with it, so that
  * nothing the transaction integrated is missing from the store. `received()` must therefore name
- * every sync update the provider applies, not only step 2s.
+ * every sync update the provider applies, not only step 2s. Past `maxHeldBytes` of them, nothing
+ * is skipped until Yjs holds nothing back (an encoded transaction stores what it integrates).
  *
  * Returns a function that stops doing so.
  */
@@ -54,26 +63,44 @@ export function skipEncodingOfReceived(
   ignoring: readonly UpdateListener[],
   received: () => ReceivedUpdate | null,
   store: (update: Uint8Array) => void,
+  maxHeldBytes = MAX_HELD_BYTES,
 ): () => void {
   let payload: Uint8Array | null = null;
   /** Received updates with parts Yjs still holds back: not encoded by any transaction yet, so not stored. */
   let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  /** More than `maxHeldBytes` was held back: skip nothing until nothing is held back. */
+  let overflowed = false;
   const holding = (): boolean => doc.store.pendingStructs !== null || doc.store.pendingDs !== null;
   return skipEncoding(doc, ignoring, {
     applies: (tr) => {
-      const message = tr.origin === provider ? received() : null;
+      const message = tr.origin === provider && !overflowed ? received() : null;
       payload = message?.stepTwo ? message.update : null;
       return payload !== null;
     },
     ended: (tr, skipping) => {
       const message = tr.origin === provider && !skipping ? received() : null;
+      if (!message) return;
       // Encoded as usual: what it integrated, held parts included, went to the store's listener.
-      if (message) held = holding() ? [...held, message.update] : [];
+      if (!holding()) {
+        held = [];
+        heldBytes = 0;
+        overflowed = false;
+      } else if (!overflowed) {
+        held.push(message.update);
+        heldBytes += message.update.byteLength;
+        if (heldBytes > maxHeldBytes) {
+          held = [];
+          heldBytes = 0;
+          overflowed = true;
+        }
+      }
     },
     skipped: () => {
       for (const update of held) store(update);
       if (payload) store(payload);
       held = [];
+      heldBytes = 0;
       payload = null;
     },
   });
