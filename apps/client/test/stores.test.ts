@@ -1,4 +1,5 @@
-import { canonicalJson, deriveInsights, yjsEngine } from '@prepmate/crdt-model';
+import { canonicalJson, deriveInsights, sortAssessments, yjsEngine } from '@prepmate/crdt-model';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { nextTick } from 'vue';
 import { SESSION_STORAGE_KEY, SignInError, useAuthStore } from '../src/stores/auth';
@@ -220,6 +221,56 @@ describe('learner store', () => {
     expect(learner.timeline.map((a) => a.assessmentId)).toEqual(['a1', 'a2']);
     expect(learner.topic('sql')!.assessmentCount).toBe(1);
     expect(learner.insights.assessmentCount).toBe(2);
+  });
+
+  it('when any mix of logs, corrections, deletions, topic deletions and remote batches is applied, then the timeline is the sorted sessions and the insights a full derivation', () => {
+    const topicIds = ['sql', 'graphs', 'dp'];
+    // Few ids, so that corrections and deletions mostly meet logged sessions.
+    const id = fc.nat({ max: 7 }).map((n) => `a${n}`);
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('log' as const), id, topic: fc.nat({ max: 2 }), score: fc.nat({ max: 100 }), day: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({ kind: fc.constant('correct' as const), id, topic: fc.nat({ max: 2 }), day: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({ kind: fc.constant('delete' as const), id, restore: fc.boolean() }),
+      fc.record({ kind: fc.constant('topic' as const), topic: fc.nat({ max: 2 }), deleted: fc.boolean() }),
+      // A remote batch past the store's threshold for sorting from scratch (64).
+      fc.record({ kind: fc.constant('remote' as const), from: fc.nat({ max: 1_000 }), count: fc.integer({ min: 1, max: 90 }) }),
+    );
+    let corrected = 0;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 8, maxLength: 30 }), (ops) => {
+        localStorage.clear();
+        storeSignedIn('ada');
+        const h = createHarness();
+        const learner = h.run(() => useLearnerStore());
+        const doc = h.sessions[0]!.document;
+        for (const o of ops) {
+          if (o.kind === 'log') learner.logAssessment(assessment(o.id, topicIds[o.topic]!, o.score, o.day));
+          else if (o.kind === 'correct') {
+            const at = new Date(Date.UTC(2026, 10, o.day, 11)).toISOString();
+            if (doc.getRecordedAssessment(o.id) && learner.correctSession(o.id, { topicId: topicIds[o.topic]!, completedAt: at })) corrected += 1;
+          } else if (o.kind === 'delete') {
+            if (doc.getRecordedAssessment(o.id)) {
+              if (o.restore) learner.restoreSession(o.id);
+              else learner.deleteSession(o.id);
+            }
+          } else if (o.kind === 'topic') {
+            if (learner.topics[topicIds[o.topic]!]) learner.setDeleted(topicIds[o.topic]!, o.deleted);
+          } else {
+            const other = yjsEngine.load(doc.save());
+            for (let i = 0; i < o.count; i++) other.recordAssessment(assessment(`r${o.from + i}`, topicIds[i % 3]!, (i * 13) % 101, 1 + (i % 5)));
+            doc.applyUpdate(other.encodeDiff(doc.syncState()));
+          }
+          // Read after every step, as screens do, so that what the store keeps is used again.
+          void learner.topicList;
+          void learner.insights;
+        }
+        const expected = sortAssessments(Object.values(doc.facts().assessments));
+        expect(learner.timeline).toEqual(expected);
+        expect(canonicalJson(learner.insights)).toBe(canonicalJson(deriveInsights(expected)));
+      }),
+      { numRuns: 60, seed: 7 },
+    );
+    expect(corrected).toBeGreaterThan(20); // the generated mixes did correct sessions
   });
 
   it('when sessions are logged out of order, re-dated, deleted or restored, then the timeline stays in order', () => {
