@@ -155,6 +155,50 @@ describe('the first sync of a device that has nothing', () => {
     expect(contentOf([messages[0]!.update])).toEqual({ d0: 0, d1: 1, e0: 0 });
   });
 
+  it('when the stored log and the changes since the load hold deletions, array and text edits, then a stock client that syncs first ends with exactly the writer\'s state', async () => {
+    const docName = 'learner_first_sync_mixed';
+    const w = await writer(docName);
+    const edit = async (change: (doc: Y.Doc) => void): Promise<void> => {
+      const before = (await fixture.store.documents.loadDocument(docName)).updates.length;
+      change(w.doc);
+      await until(async () => (await fixture.store.documents.loadDocument(docName)).updates.length > before, 'the edit is stored');
+    };
+    // Stored as separate log entries: the base of the next load is the first of them.
+    await edit((d) => d.getArray('list').insert(0, ['a', 'b', 'c']));
+    await edit((d) => d.getText('notes').insert(0, 'hello world'));
+    await edit((d) => {
+      d.getArray('list').delete(1, 1);
+      d.getText('notes').delete(0, 6);
+      d.getMap('m').set('k', 1);
+    });
+    w.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+
+    const again = await writer(docName); // loads it
+    again.doc.getArray('list').insert(1, ['x']);
+    again.doc.getText('notes').insert(0, 'big ');
+    again.map.delete('k');
+    again.map.set('j', 2);
+    const expected = { list: ['a', 'x', 'c'], notes: 'big world', m: { j: 2 } };
+    const state = (d: Y.Doc): unknown => ({ list: d.getArray('list').toJSON(), notes: d.getText('notes').toString(), m: d.getMap('m').toJSON() });
+    await until(async () => JSON.stringify(await fixture.server.service.documents.read(docName as DocName, state)) === JSON.stringify(expected), 'the server has the changes');
+
+    // Answered in parts: the changes since the base, then the base.
+    const raw = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    expect(raw.map((m) => m.type)).toEqual([2, 1]);
+    const fresh = connectClient(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    clients.push(fresh);
+    let atSynced: unknown = null;
+    fresh.provider.on('sync', (synced: boolean) => {
+      if (synced && atSynced === null) atSynced = state(fresh.doc);
+    });
+    await fresh.whenSynced();
+    expect(atSynced).toEqual(expected);
+    expect(fresh.doc.store.pendingStructs).toBeNull();
+    expect(fresh.doc.store.pendingDs).toBeNull();
+  });
+
   it('when more than the limit changed since the base, then the device gets one fresh encoding of the document', async () => {
     const docName = 'learner_first_sync_past_limit';
     const w = await writer(docName);
