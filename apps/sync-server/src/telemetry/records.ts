@@ -1,6 +1,6 @@
 import type { EventMetadata } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
-import { enrichTimes, trimUserAgent } from './enrich.js';
+import { FUTURE_TOLERANCE_MS, SKEW_TOLERANCE_MS, trimUserAgent, type TimestampFlag } from './enrich.js';
 
 export interface EventInput {
   readonly eventId: string;
@@ -23,17 +23,39 @@ export interface RecordContext {
 
 const KNOWN_METADATA = new Set(['clientTimestamp', 'sentAt', 'userAgent', 'eventId']);
 
-/** A validated event enriched with the server's view: times, flags, anonymised address. */
+/** The `flags` of an event with none (nearly all): one frozen array shared, not one per event. */
+const NO_FLAGS: readonly TimestampFlag[] = Object.freeze([]);
+
+/**
+ * A validated event enriched with the server's view: times, flags, anonymised address
+ * (`enrichTimes`'s rules, written out here so that an event costs only its record, its metadata
+ * and its two Dates: this runs for every event of every batch).
+ */
 export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryEventRecord {
   const meta = input.metadata;
+  const receivedAt = ctx.receivedAt;
+  const received = receivedAt.getTime();
   const clientTimestamp = new Date(meta.clientTimestamp);
+  const client = clientTimestamp.getTime();
   const sentAt = meta.sentAt ? new Date(meta.sentAt) : ctx.sentAt;
-  const times = enrichTimes(ctx.receivedAt, clientTimestamp, sentAt);
+  // `receivedAt − (sentAt − clientTimestamp)`: the event time on the server's clock.
+  const correctedTimestamp = sentAt ? new Date(received - (sentAt.getTime() - client)) : null;
+  const future = client - received > FUTURE_TOLERANCE_MS;
+  // Without `sentAt` an old clientTimestamp is indistinguishable from an offline device
+  // catching up, so skew is judged only on the send time.
+  const skew = !!sentAt && Math.abs(sentAt.getTime() - received) > SKEW_TOLERANCE_MS;
+  let flags: readonly TimestampFlag[] = NO_FLAGS;
+  if (future || skew) {
+    const list: TimestampFlag[] = [];
+    if (future) list.push('future_timestamp');
+    if (skew) list.push('clock_skew');
+    flags = list;
+  }
   // Copied key by key into a fresh object: the validated metadata is a loose object and
   // must not carry its identity (or prototype) into the store.
   let extra: Record<string, unknown> | null = null;
-  for (const key of Object.keys(meta)) {
-    if (KNOWN_METADATA.has(key)) continue;
+  for (const key in meta) {
+    if (!Object.hasOwn(meta, key) || KNOWN_METADATA.has(key)) continue;
     extra ??= {};
     extra[key] = (meta as Record<string, unknown>)[key];
   }
@@ -43,20 +65,20 @@ export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryE
     eventData: input.eventData,
     metadata: {
       eventId: input.eventId,
-      clientTimestamp: times.clientTimestamp,
-      serverTimestamp: times.serverTimestamp,
-      sentAt: times.sentAt,
-      correctedTimestamp: times.correctedTimestamp,
+      clientTimestamp,
+      serverTimestamp: receivedAt,
+      sentAt,
+      correctedTimestamp,
       userAgent: trimUserAgent(meta.userAgent) ?? ctx.userAgent,
       ipAddress: ctx.ipAddress,
       ...(extra ? { extra } : {}),
-      flags: times.flags,
+      flags,
     },
     status: 'completed',
     retryCount: 0,
     batchId: ctx.batchId,
-    createdAt: ctx.receivedAt,
-    updatedAt: ctx.receivedAt,
+    createdAt: receivedAt,
+    updatedAt: receivedAt,
   };
 }
 

@@ -151,6 +151,8 @@ export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): Telemet
       if (!isUnavailable(err)) throw err;
       throw db.unavailable(err);
     }
+    // Every row new (the usual batch): no per-row bookkeeping of which.
+    if (rows.length === events.length) return { inserted: events.map((e) => e.metadata.eventId), duplicates: [] };
     const isNew = new Uint8Array(events.length);
     for (const i of rows) isNew[i] = 1;
     const inserted: string[] = [];
