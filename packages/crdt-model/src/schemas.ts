@@ -140,29 +140,54 @@ const DATE_TIME = isoDateTimeSchema._zod.def.pattern;
 const isDateTime = (v: unknown): v is string => typeof v === 'string' && (DATE_TIME === undefined || DATE_TIME.test(v));
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= LIMITS.maxIdLength && GENERIC_ID_CHARS.test(v) && notForbidden(v);
 
+/** The longest text `JSON.stringify` writes for a finite number (`-0.000001` and 17 digits is 26). */
+const MAX_NUMBER_TEXT = 32;
+/** The longest text `JSON.stringify` writes for one UTF-16 code unit of a string (`\uXXXX`). */
+const MAX_CHAR_TEXT = 6;
+
 /**
- * True when `inspectJson(value, maxDepth)` would find nothing, without building paths: plain
- * objects and arrays of strings, booleans, null and finite numbers, no forbidden key.
+ * -1 unless `inspectJson(value, maxDepth)` would find nothing (plain objects and arrays of
+ * strings, booleans, null and finite numbers, no forbidden key); else a length that
+ * `JSON.stringify(value)` cannot exceed, found on the same walk without serialising.
  */
-function isCleanJson(value: unknown, depthLeft: number): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value !== 'object' || depthLeft <= 0) return false;
+function cleanJsonBound(value: unknown, depthLeft: number): number {
+  if (value === null) return 4;
+  if (typeof value === 'string') return 2 + MAX_CHAR_TEXT * value.length;
+  if (typeof value === 'boolean') return 5;
+  if (typeof value === 'number') return Number.isFinite(value) ? MAX_NUMBER_TEXT : -1;
+  if (typeof value !== 'object' || depthLeft <= 0) return -1;
+  let bound = 2;
   if (Array.isArray(value)) {
-    for (const item of value) if (!isCleanJson(item, depthLeft - 1)) return false;
-    return true;
+    for (const item of value) {
+      const b = cleanJsonBound(item, depthLeft - 1);
+      if (b < 0) return -1;
+      bound += b + 1;
+    }
+    return bound;
   }
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
+  if (proto !== Object.prototype && proto !== null) return -1;
   for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key) || !isCleanJson((value as Record<string, unknown>)[key], depthLeft - 1)) return false;
+    if (FORBIDDEN_KEYS.has(key)) return -1;
+    const b = cleanJsonBound((value as Record<string, unknown>)[key], depthLeft - 1);
+    if (b < 0) return -1;
+    // `"key":value,`
+    bound += 4 + MAX_CHAR_TEXT * key.length + b;
   }
-  return true;
+  return bound;
 }
 
-/** A plain JSON object that `checkJsonObject` accepts without needing to encode it. */
-const isSmallJsonObject = (value: unknown, maxBytes: number): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) && isCleanJson(value, LIMITS.maxJsonDepth) && (JSON.stringify(value) ?? '').length * 3 <= maxBytes;
+/**
+ * A plain JSON object that `checkJsonObject` accepts without needing to encode it. The size is
+ * judged on the walk's bound when that is small enough (the usual event: no serialising at all),
+ * else on the serialised text, as `checkJsonObject` judges it first.
+ */
+function isSmallJsonObject(value: unknown, maxBytes: number): value is JsonObject {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const bound = cleanJsonBound(value, LIMITS.maxJsonDepth);
+  if (bound < 0) return false;
+  return bound * 3 <= maxBytes || (JSON.stringify(value) ?? '').length * 3 <= maxBytes;
+}
 
 /**
  * {@link eventItemSchema}'s verdict on the common, valid event item, reached without zod

@@ -153,6 +153,13 @@ describe('the event item fast path', () => {
       { big: 'x'.repeat(10_923) },
       { big: 'é'.repeat(16_000) },
       { big: 'x'.repeat(40_000) },
+      // Control characters serialise to six characters each (\u0001): near the limit in text, not in length.
+      { ctl: '\u0001'.repeat(5_400) },
+      { ctl: '\u0001'.repeat(5_500) },
+      { ['\u0001'.repeat(5_500)]: 1 },
+      // Numbers of 24 characters: 1 200 fit, 1 400 do not.
+      { ns: Array<number>(1_200).fill(-1.2345678901234567e-300) },
+      { ns: Array<number>(1_400).fill(-1.2345678901234567e-300) },
       Object.create(null),
       JSON.parse('['.repeat(31) + ']'.repeat(31)),
       { deep: JSON.parse('['.repeat(31) + ']'.repeat(31)) },

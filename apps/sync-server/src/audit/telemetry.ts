@@ -19,10 +19,11 @@ export interface AuditingDeps {
 export function auditingTelemetryStore(inner: TelemetryStore, deps: AuditingDeps): TelemetryStore {
   function audited(events: readonly TelemetryEventRecord[], result: InsertEventsResult): InsertEventsResult {
     if (result.inserted.length === 0) return result;
-    const inserted = new Set(result.inserted);
+    // Nothing refused (the usual batch): every event counts, no set of the inserted ids needed.
+    const inserted = result.duplicates.length === 0 ? null : new Set(result.inserted);
     const byUser = new Map<string, TelemetryEventRecord[]>();
     for (const e of events) {
-      if (!inserted.has(e.metadata.eventId)) continue;
+      if (inserted !== null && !inserted.has(e.metadata.eventId)) continue;
       const list = byUser.get(e.userId);
       if (list) list.push(e);
       else byUser.set(e.userId, [e]);

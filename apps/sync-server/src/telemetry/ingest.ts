@@ -253,10 +253,15 @@ export function createIngestion(deps: TelemetryDeps): Ingestion {
       const result = logWithEvents
         ? await store.telemetry.insertEventsWithLog(events, draftOf(userId, batchId, results, logIndexes, conflicts.count, log.startTime))
         : await store.telemetry.insertEvents(events);
-      const inserted = new Set(result.inserted);
-      for (const [eventId, index] of eventIndexes) set(index, inserted.has(eventId) ? 'stored' : 'duplicate');
-      deps.metrics?.itemsIngested('event', 'stored', inserted.size);
-      deps.metrics?.itemsIngested('event', 'duplicate', eventIndexes.size - inserted.size);
+      if (result.duplicates.length === 0) {
+        // Every event new (the usual batch): no set of the inserted ids to look each one up in.
+        for (const index of eventIndexes.values()) set(index, 'stored');
+      } else {
+        const inserted = new Set(result.inserted);
+        for (const [eventId, index] of eventIndexes) set(index, inserted.has(eventId) ? 'stored' : 'duplicate');
+      }
+      deps.metrics?.itemsIngested('event', 'stored', result.inserted.length);
+      deps.metrics?.itemsIngested('event', 'duplicate', eventIndexes.size - result.inserted.length);
     }
 
     if (queued.length > 0) {

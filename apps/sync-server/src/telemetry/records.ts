@@ -1,6 +1,6 @@
 import type { EventMetadata } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
-import { enrichTimes, trimUserAgent } from './enrich.js';
+import { FUTURE_TOLERANCE_MS, SKEW_TOLERANCE_MS, trimUserAgent, type TimestampFlag } from './enrich.js';
 
 export interface EventInput {
   readonly eventId: string;
@@ -23,17 +23,70 @@ export interface RecordContext {
 
 const KNOWN_METADATA = new Set(['clientTimestamp', 'sentAt', 'userAgent', 'eventId']);
 
-/** A validated event enriched with the server's view: times, flags, anonymised address. */
+const digit = (s: string, i: number): number => s.charCodeAt(i) - 48;
+const two = (s: string, i: number): number => {
+  const a = digit(s, i);
+  const b = digit(s, i + 1);
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+};
+
+/**
+ * Epoch milliseconds of an ISO date-time as `Date` parses it. The form clients send (and
+ * `toISOString` writes), `YYYY-MM-DDTHH:MM:SS.sssZ` with a year from 1000 and a day up to 28, is
+ * read from its digits; anything else (other forms, offsets, days 29–31 whose validity depends on
+ * the month) goes to `Date.parse`. Reading the text was most of an event's enrichment.
+ */
+export function isoMillis(text: string): number {
+  if (text.length === 24 && text.charCodeAt(23) === 90 /* Z */ && text[4] === '-' && text[7] === '-' && text[10] === 'T' && text[13] === ':' && text[16] === ':' && text[19] === '.') {
+    const c = two(text, 0);
+    const y = two(text, 2);
+    const month = two(text, 5);
+    const day = two(text, 8);
+    const hours = two(text, 11);
+    const minutes = two(text, 14);
+    const seconds = two(text, 17);
+    const ms = two(text, 20);
+    const ms3 = digit(text, 22);
+    if (c >= 10 && y >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= 28 && hours >= 0 && hours <= 23 && minutes >= 0 && minutes <= 59 && seconds >= 0 && seconds <= 59 && ms >= 0 && ms3 >= 0 && ms3 <= 9) {
+      return Date.UTC(c * 100 + y, month - 1, day, hours, minutes, seconds, ms * 10 + ms3);
+    }
+  }
+  return Date.parse(text);
+}
+
+/** The `flags` of an event with none (nearly all): one frozen array shared, not one per event. */
+const NO_FLAGS: readonly TimestampFlag[] = Object.freeze([]);
+
+/**
+ * A validated event enriched with the server's view: times, flags, anonymised address
+ * (`enrichTimes`'s rules, written out here so that an event costs only its record, its metadata
+ * and its two Dates: this runs for every event of every batch).
+ */
 export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryEventRecord {
   const meta = input.metadata;
-  const clientTimestamp = new Date(meta.clientTimestamp);
-  const sentAt = meta.sentAt ? new Date(meta.sentAt) : ctx.sentAt;
-  const times = enrichTimes(ctx.receivedAt, clientTimestamp, sentAt);
+  const receivedAt = ctx.receivedAt;
+  const received = receivedAt.getTime();
+  const clientTimestamp = new Date(isoMillis(meta.clientTimestamp));
+  const client = clientTimestamp.getTime();
+  const sentAt = meta.sentAt ? new Date(isoMillis(meta.sentAt)) : ctx.sentAt;
+  // `receivedAt − (sentAt − clientTimestamp)`: the event time on the server's clock.
+  const correctedTimestamp = sentAt ? new Date(received - (sentAt.getTime() - client)) : null;
+  const future = client - received > FUTURE_TOLERANCE_MS;
+  // Without `sentAt` an old clientTimestamp is indistinguishable from an offline device
+  // catching up, so skew is judged only on the send time.
+  const skew = !!sentAt && Math.abs(sentAt.getTime() - received) > SKEW_TOLERANCE_MS;
+  let flags: readonly TimestampFlag[] = NO_FLAGS;
+  if (future || skew) {
+    const list: TimestampFlag[] = [];
+    if (future) list.push('future_timestamp');
+    if (skew) list.push('clock_skew');
+    flags = list;
+  }
   // Copied key by key into a fresh object: the validated metadata is a loose object and
   // must not carry its identity (or prototype) into the store.
   let extra: Record<string, unknown> | null = null;
-  for (const key of Object.keys(meta)) {
-    if (KNOWN_METADATA.has(key)) continue;
+  for (const key in meta) {
+    if (!Object.hasOwn(meta, key) || KNOWN_METADATA.has(key)) continue;
     extra ??= {};
     extra[key] = (meta as Record<string, unknown>)[key];
   }
@@ -43,20 +96,20 @@ export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryE
     eventData: input.eventData,
     metadata: {
       eventId: input.eventId,
-      clientTimestamp: times.clientTimestamp,
-      serverTimestamp: times.serverTimestamp,
-      sentAt: times.sentAt,
-      correctedTimestamp: times.correctedTimestamp,
+      clientTimestamp,
+      serverTimestamp: receivedAt,
+      sentAt,
+      correctedTimestamp,
       userAgent: trimUserAgent(meta.userAgent) ?? ctx.userAgent,
       ipAddress: ctx.ipAddress,
       ...(extra ? { extra } : {}),
-      flags: times.flags,
+      flags,
     },
     status: 'completed',
     retryCount: 0,
     batchId: ctx.batchId,
-    createdAt: ctx.receivedAt,
-    updatedAt: ctx.receivedAt,
+    createdAt: receivedAt,
+    updatedAt: receivedAt,
   };
 }
 

@@ -64,6 +64,23 @@ describeEachStore('REST API endpoints', (kind) => {
     expect(Date.parse(stored.metadata.clientTimestamp)).toBe(now + ahead - 60_000);
   });
 
+  it('when batch events carry metadata fields of their own, then each event keeps them under extra and only those; one without keeps none, with no flags', async () => {
+    const user = uid('u');
+    const token = await api.token(user);
+    const [plain, tagged] = [uid('e'), uid('e')];
+    const items = [
+      eventItem(plain),
+      eventItem(tagged, { metadata: { clientTimestamp: iso(), userAgent: 'vitest', screen: 'topic', appVersion: '1.2.3', sentAt: iso() } }),
+    ];
+    const res = await api.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items } });
+    expect(res.json.data.processed).toBe(2);
+    const list = await api.request('GET', '/api/telemetry/events', { token });
+    const byId = new Map<string, { metadata: Record<string, unknown> }>(list.json.data.events.map((e: { eventId: string; metadata: Record<string, unknown> }) => [e.eventId, e]));
+    expect(byId.get(tagged)!.metadata['extra']).toEqual({ screen: 'topic', appVersion: '1.2.3' });
+    expect(byId.get(plain)!.metadata).not.toHaveProperty('extra');
+    for (const e of byId.values()) expect(e.metadata['flags']).toEqual([]);
+  });
+
   it('when the event is invalid, then 400 names the failing fields', async () => {
     const token = await api.token(uid('u'));
     const res = await api.request('POST', '/api/telemetry/track', { token, body: { eventType: 'Bad Type!', eventData: [], metadata: {} } });

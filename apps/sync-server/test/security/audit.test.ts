@@ -76,6 +76,24 @@ describeEachKind('audit trail', (kind) => {
     expect(history.json.data.updates[0]).toMatchObject({ author: userId });
   });
 
+  it('when a batch repeats stored events beside new ones, then its event.ingest entry counts only the new ones', async () => {
+    const userId = uid('aud');
+    const token = await client.token(userId);
+    const [first, second, third] = [uid('e'), uid('e'), uid('e')];
+    const firstBatch = uid('b');
+    const secondBatch = uid('b');
+    expect((await client.request('POST', '/api/telemetry/batch', { token, body: { batchId: firstBatch, items: [eventItem(first), eventItem(second)] } })).json.data.processed).toBe(2);
+    const mixed = await client.request('POST', '/api/telemetry/batch', { token, body: { batchId: secondBatch, items: [eventItem(first), eventItem(third), eventItem(second)] } });
+    expect(mixed.json.data).toMatchObject({ processed: 1, duplicates: 2 });
+    const entries = await until(async () => {
+      const list = (await audit(`userId=${userId}`)).filter((e) => e.action === 'event.ingest');
+      return list.length >= 2 ? list : null;
+    }, 'two event.ingest entries');
+    expect(entries).toHaveLength(2);
+    expect(entries.find((e) => e.target === firstBatch)?.details).toMatchObject({ inserted: 2, duplicates: 0 });
+    expect(entries.find((e) => e.target === secondBatch)?.details).toMatchObject({ inserted: 1, duplicates: 2 });
+  });
+
   it('when a learner edits their document over WebSocket, then document.update entries name them and the history lists each durable update', async () => {
     const userId = uid('ws');
     const peer = connectClient(`${client.server.url.replace('http', 'ws')}/sync`, `${userId}/notes`, await client.token(userId));

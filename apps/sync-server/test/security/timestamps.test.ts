@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isoMillis } from '../../src/telemetry/records.js';
 import { eventItem, uid } from '../api/fixtures.js';
 import { openDatabase, start, type Client, type TestDatabase } from './harness.js';
 
@@ -58,5 +60,31 @@ describe('timestamp verification', () => {
     expect(m.correctedTimestamp).toBe(new Date(NOW.getTime() - 5 * MIN).toISOString());
     const offline = await ingest(new Date(NOW.getTime() - 7 * 24 * HOUR), NOW);
     expect(offline.flags).toEqual([]);
+  });
+});
+
+describe('reading client times', () => {
+  it('when a client time is read, then it is the instant Date reads, for the usual form and every other one', () => {
+    const around = fc.date({ min: new Date(-62_198_755_200_000), max: new Date(253_402_300_799_999), noInvalidDate: true });
+    fc.assert(
+      fc.property(around, (d) => {
+        const text = d.toISOString();
+        expect(isoMillis(text), text).toBe(Date.parse(text));
+      }),
+      { numRuns: 3000 },
+    );
+    // The usual form with one character changed, and other valid forms.
+    const chars = '0123456789-:TZ.+ /a';
+    fc.assert(
+      fc.property(fc.date({ min: new Date(0), max: new Date(253_402_300_799_999), noInvalidDate: true }), fc.nat({ max: 23 }), fc.constantFrom(...chars), (d, at, c) => {
+        const iso = d.toISOString();
+        const text = iso.slice(0, at) + c + iso.slice(at + 1);
+        expect(Object.is(isoMillis(text), Date.parse(text)), text).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+    for (const text of ['2024-02-29T10:00:00.000Z', '2026-02-29T10:00:00.000Z', '2026-04-31T10:00:00.000Z', '2026-12-31T23:59:59.999Z', '2026-01-01T24:00:00.000Z', '2026-01-01T24:30:00.000Z', '2026-01-32T10:00:00.000Z', '2026-13-01T10:00:00.000Z', '0999-01-01T00:00:00.000Z', '0050-01-01T00:00:00.000Z', '2026-01-01T10:00:00Z', '2026-01-01T10:00:00.123+02:00', '2026-01-01T10:00:00.1234Z', '']) {
+      expect(Object.is(isoMillis(text), Date.parse(text)), text).toBe(true);
+    }
   });
 });

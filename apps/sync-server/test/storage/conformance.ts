@@ -166,6 +166,25 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
         expect(await store.telemetry.findEvent('alice', 'evt_missing')).toBeNull();
       });
 
+      it('when one insert holds events that share some fields and differ in others, then each reads back with its own fields', async () => {
+        // Each per-batch field is the same for the first rows and differs from some row on: the
+        // SQLite store sends a field the same for every row as one value.
+        const same = (i: number): TelemetryEventRecord => event('alice', `mix${i}`, { batchId: 'batch_mix', createdAt: at(5), updatedAt: at(5) });
+        const events = [
+          same(0),
+          same(1),
+          { ...same(2), userId: 'bob' },
+          { ...same(3), status: 'retrying' as const, retryCount: 2 },
+          { ...same(4), batchId: null },
+          { ...same(5), createdAt: at(7) },
+          { ...same(6), updatedAt: at(9) },
+          same(7),
+        ];
+        const result = await store.telemetry.insertEvents(events);
+        expect(result.inserted).toHaveLength(events.length);
+        for (const e of events) expect(await store.telemetry.findEvent(e.userId, e.metadata.eventId), e.metadata.eventId).toEqual(e);
+      });
+
       it('when the same events are inserted twice, then each is stored once and the repeat reports duplicates', async () => {
         const first = await store.telemetry.insertEvents([event('alice', 'e1'), event('alice', 'e2'), event('bob', 'e1')]);
         expect([...first.inserted].sort()).toEqual(['e1', 'e1', 'e2']);

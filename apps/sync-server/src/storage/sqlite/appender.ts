@@ -66,9 +66,21 @@ function apply(message) {
     const n = c.eventId.length;
     const data = n === 0 ? [] : c.eventData.split('\n');
     const meta = n === 0 ? [] : c.metadata.split('\n');
+    // A column the same for every row arrives as one value.
+    const userId = Array.isArray(c.userId) ? null : c.userId;
+    const status = Array.isArray(c.status) ? null : c.status;
+    const retryCount = Array.isArray(c.retryCount) ? null : c.retryCount;
+    const batchId = Array.isArray(c.batchId) ? undefined : c.batchId;
+    const createdAt = Array.isArray(c.createdAt) ? null : c.createdAt;
+    const updatedAt = Array.isArray(c.updatedAt) ? null : c.updatedAt;
     const inserted = [];
     for (let i = 0; i < n; i++) {
-      if (insertEvent.run(c.userId[i], c.eventId[i], c.eventType[i], data[i], meta[i], c.status[i], c.retryCount[i], c.batchId[i], c.createdAt[i], c.updatedAt[i]).changes === 1) inserted.push(i);
+      if (
+        insertEvent.run(
+          userId ?? c.userId[i], c.eventId[i], c.eventType[i], data[i], meta[i], status ?? c.status[i], retryCount ?? c.retryCount[i],
+          batchId === undefined ? c.batchId[i] : batchId, createdAt ?? c.createdAt[i], updatedAt ?? c.updatedAt[i],
+        ).changes === 1
+      ) inserted.push(i);
     }
     const log = message.log;
     if (log) {
@@ -154,19 +166,20 @@ interface Reply {
  * array per row: the copy to the worker (structured clone) costs per object, and 500 rows are
  * 500 arrays but only ten columns. The two JSON columns travel as one string each, the rows'
  * texts joined by a newline, which JSON text never contains outside a string (where
- * `JSON.stringify` escapes it).
+ * `JSON.stringify` escapes it). A column that holds one value for every row (a batch's learner,
+ * status, retry count, batch id and times) travels as that value, not as an array of copies.
  */
 export interface EventColumns {
-  readonly userId: readonly string[];
+  readonly userId: readonly string[] | string;
   readonly eventId: readonly string[];
   readonly eventType: readonly string[];
   readonly eventData: string;
   readonly metadata: string;
-  readonly status: readonly string[];
-  readonly retryCount: readonly number[];
-  readonly batchId: readonly (string | null)[];
-  readonly createdAt: readonly number[];
-  readonly updatedAt: readonly number[];
+  readonly status: readonly string[] | string;
+  readonly retryCount: readonly number[] | number;
+  readonly batchId: readonly (string | null)[] | string | null;
+  readonly createdAt: readonly number[] | number;
+  readonly updatedAt: readonly number[] | number;
 }
 
 /**

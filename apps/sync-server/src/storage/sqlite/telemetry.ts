@@ -45,34 +45,70 @@ const rowOf = (e: TelemetryEventRecord): readonly [string, string, string, strin
   e.updatedAt.getTime(),
 ];
 
-/** The records as the appender's columns (see `EventColumns`), the JSON columns serialised here. */
+/**
+ * One appender column, built row by row: a single value while every row has the same one (a
+ * batch: one learner, one batch id, one receive time), an array from the first row that differs.
+ */
+class Column<T> {
+  private first: T | undefined;
+  private values: T[] | null = null;
+  private rows = 0;
+  add(value: T): void {
+    if (this.values !== null) this.values.push(value);
+    else if (this.rows === 0) this.first = value;
+    else if (value !== this.first) {
+      this.values = new Array<T>(this.rows).fill(this.first as T);
+      this.values.push(value);
+    }
+    this.rows += 1;
+  }
+  get(): T[] | T {
+    return this.values ?? (this.rows === 0 ? [] : (this.first as T));
+  }
+}
+
+/**
+ * The records as the appender's columns (see `EventColumns`), the JSON columns serialised here;
+ * a column the same for every record is sent as its one value.
+ */
 function columnsOf(events: readonly TelemetryEventRecord[]): EventColumns {
   const n = events.length;
-  const userId = new Array<string>(n);
   const eventId = new Array<string>(n);
   const eventType = new Array<string>(n);
   const eventData = new Array<string>(n);
   const metadata = new Array<string>(n);
-  const status = new Array<string>(n);
-  const retryCount = new Array<number>(n);
-  const batchId = new Array<string | null>(n);
-  const createdAt = new Array<number>(n);
-  const updatedAt = new Array<number>(n);
+  const userId = new Column<string>();
+  const status = new Column<string>();
+  const retryCount = new Column<number>();
+  const batchId = new Column<string | null>();
+  const createdAt = new Column<number>();
+  const updatedAt = new Column<number>();
   const dates = new DateTexts();
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
-    userId[i] = e.userId;
     eventId[i] = e.metadata.eventId;
     eventType[i] = e.eventType;
     eventData[i] = JSON.stringify(e.eventData);
     metadata[i] = metadataToJson(e.metadata, dates);
-    status[i] = e.status;
-    retryCount[i] = e.retryCount;
-    batchId[i] = e.batchId;
-    createdAt[i] = e.createdAt.getTime();
-    updatedAt[i] = e.updatedAt.getTime();
+    userId.add(e.userId);
+    status.add(e.status);
+    retryCount.add(e.retryCount);
+    batchId.add(e.batchId);
+    createdAt.add(e.createdAt.getTime());
+    updatedAt.add(e.updatedAt.getTime());
   }
-  return { userId, eventId, eventType, eventData: eventData.join('\n'), metadata: metadata.join('\n'), status, retryCount, batchId, createdAt, updatedAt };
+  return {
+    userId: userId.get(),
+    eventId,
+    eventType,
+    eventData: eventData.join('\n'),
+    metadata: metadata.join('\n'),
+    status: status.get(),
+    retryCount: retryCount.get(),
+    batchId: batchId.get(),
+    createdAt: createdAt.get(),
+    updatedAt: updatedAt.get(),
+  };
 }
 
 const draftOf = (l: BatchLogDraft): EventsLogDraft => ({
@@ -151,6 +187,8 @@ export function sqliteTelemetry(db: SqliteDb, appender: SqliteAppender): Telemet
       if (!isUnavailable(err)) throw err;
       throw db.unavailable(err);
     }
+    // Every row new (the usual batch): no per-row bookkeeping of which.
+    if (rows.length === events.length) return { inserted: events.map((e) => e.metadata.eventId), duplicates: [] };
     const isNew = new Uint8Array(events.length);
     for (const i of rows) isNew[i] = 1;
     const inserted: string[] = [];
