@@ -145,6 +145,24 @@ describe('storing a received sync step 2 as received', () => {
     return { state, later: Y.encodeStateAsUpdate(server, before) };
   }
 
+  /** The store holds one record, and it has the state and the later change. */
+  function expectOneRecordOfAll(stored: readonly Uint8Array[]): void {
+    expect(stored).toHaveLength(1);
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, stored[0]!);
+    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
+  }
+
+  /** Receives and applies, as a step 2, a state unrelated to the others; returns its bytes. */
+  function applyUnrelatedStepTwo(doc: Y.Doc, receive: (message: ReceivedUpdate) => void): Uint8Array {
+    const next = new Y.Doc();
+    next.getMap('other').set('x', 1);
+    const step2 = Y.encodeStateAsUpdate(next);
+    receive({ update: step2, stepTwo: true });
+    Y.applyUpdate(doc, step2, PROVIDER);
+    return step2;
+  }
+
   it('when an update received before the step 2 waits for it, then the store gets that update with the step 2, and a reload has both', () => {
     const { state, later } = stateAndLaterChange();
     let message: ReceivedUpdate | null = null;
@@ -175,16 +193,9 @@ describe('storing a received sync step 2 as received', () => {
     Y.applyUpdate(doc, state, PROVIDER);
     message = null;
     expect(encoded).toEqual([PROVIDER]); // not skipped: its encoding holds the held parts too
-    expect(stored).toHaveLength(1);
-    const reloaded = new Y.Doc();
-    Y.applyUpdate(reloaded, stored[0]!);
-    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
+    expectOneRecordOfAll(stored);
     // Nothing held back any more: the next step 2 is stored as received again.
-    const next = new Y.Doc();
-    next.getMap('other').set('x', 1);
-    const step2 = Y.encodeStateAsUpdate(next);
-    message = { update: step2, stepTwo: true };
-    Y.applyUpdate(doc, step2, PROVIDER);
+    const step2 = applyUnrelatedStepTwo(doc, (m) => (message = m));
     expect(encoded).toEqual([PROVIDER]);
     expect(stored).toEqual([stored[0], step2]);
   });
@@ -197,15 +208,8 @@ describe('storing a received sync step 2 as received', () => {
     Y.applyUpdate(doc, later, PROVIDER);
     message = { update: state, stepTwo: false }; // as a plain update: encoded as usual
     Y.applyUpdate(doc, state, PROVIDER);
-    expect(stored).toHaveLength(1);
-    const reloaded = new Y.Doc();
-    Y.applyUpdate(reloaded, stored[0]!);
-    expect(reloaded.getMap('facts').toJSON()).toEqual({ a: 2, b: 1, c: 3 });
-    const next = new Y.Doc();
-    next.getMap('other').set('x', 1);
-    const step2 = Y.encodeStateAsUpdate(next);
-    message = { update: step2, stepTwo: true };
-    Y.applyUpdate(doc, step2, PROVIDER);
+    expectOneRecordOfAll(stored);
+    const step2 = applyUnrelatedStepTwo(doc, (m) => (message = m));
     expect(stored).toEqual([stored[0], step2]);
   });
 });
