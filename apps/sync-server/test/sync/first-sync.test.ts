@@ -60,6 +60,18 @@ describe('the first sync of a device that has nothing', () => {
     return c;
   }
 
+  /** Closes the only client and waits until the server has unloaded the document. */
+  async function unload(c: TestClient): Promise<void> {
+    c.destroy();
+    clients.length = 0;
+    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+  }
+
+  /** A raw first sync of `docName` with a fresh token (and `query` appended to the URL). */
+  async function firstSyncOf(docName: string, query = ''): Promise<SyncMessage[]> {
+    return firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName), query);
+  }
+
   /** Writes `count` entries to map `m` in separate, stored parts (one log entry each at least). */
   async function writeInParts(c: TestClient, docName: string, parts: number, prefix: string): Promise<void> {
     for (let part = 0; part < parts; part++) {
@@ -73,14 +85,12 @@ describe('the first sync of a device that has nothing', () => {
     const docName = 'learner_first_sync_stored';
     const w = await writer(docName);
     await writeInParts(w, docName, 4, 'k');
-    w.destroy();
-    clients.length = 0;
-    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    await unload(w);
 
     const stored = await fixture.store.documents.loadDocument(docName);
     expect(stored.snapshot).toBeNull();
     expect(stored.updates.length).toBeGreaterThanOrEqual(4);
-    const messages = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    const messages = await firstSyncOf(docName);
     expect(messages.map((m) => m.type)).toEqual([2, 1]);
     expect(Buffer.from(messages[1]!.update).equals(Buffer.from(stored.updates[0]!.update))).toBe(true);
     expect(contentOf(messages.map((m) => m.update))).toEqual({ k0: 0, k1: 1, k2: 2, k3: 3 });
@@ -90,19 +100,16 @@ describe('the first sync of a device that has nothing', () => {
     const docName = 'learner_first_sync_old_sdk';
     const w = await writer(docName);
     await writeInParts(w, docName, 3, 'k');
-    w.destroy();
-    clients.length = 0;
-    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
-    const token = async (): Promise<string> => fixture.server.tokens.sign(docName);
+    await unload(w);
 
-    const current = await firstSync(fixture.server.syncUrl, docName, await token(), '&ack=1&parts=1');
+    const current = await firstSyncOf(docName, '&ack=1&parts=1');
     expect(current.map((m) => m.type)).toEqual([2, 1]);
     // An SDK build that stores a first sync's step 2 as the whole document must get all of it there.
-    const older = await firstSync(fixture.server.syncUrl, docName, await token(), '&ack=1');
+    const older = await firstSyncOf(docName, '&ack=1');
     expect(older.map((m) => m.type)).toEqual([1]);
     expect(contentOf([older[0]!.update])).toEqual({ k0: 0, k1: 1, k2: 2 });
     // That encoding is now the base: every client gets it alone until the document changes.
-    const stock = await firstSync(fixture.server.syncUrl, docName, await token());
+    const stock = await firstSyncOf(docName);
     expect(stock.map((m) => m.type)).toEqual([1]);
     expect(Buffer.from(stock[0]!.update).equals(Buffer.from(older[0]!.update))).toBe(true);
   });
@@ -111,9 +118,7 @@ describe('the first sync of a device that has nothing', () => {
     const docName = 'learner_first_sync_synced';
     const w = await writer(docName);
     await writeInParts(w, docName, 3, 'a');
-    w.destroy();
-    clients.length = 0;
-    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    await unload(w);
     const again = await writer(docName); // loads it
     await writeInParts(again, docName, 2, 'b'); // changes after the load
 
@@ -133,9 +138,7 @@ describe('the first sync of a device that has nothing', () => {
     await writeInParts(w, docName, 2, 'd');
     w.map.set('secret', 'deleted text that must not reach a new device');
     await writeInParts(w, docName, 1, 'e');
-    w.destroy();
-    clients.length = 0;
-    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    await unload(w);
     const again = await writer(docName); // loads it: the base holds the secret
     const before = (await fixture.store.documents.loadDocument(docName)).updates.length;
     again.map.delete('secret');
@@ -143,13 +146,13 @@ describe('the first sync of a device that has nothing', () => {
     const bytes = (update: Uint8Array): string => Buffer.from(update).toString('latin1');
 
     // Until a compaction the store itself still holds the deleted content (the base is as stored).
-    const uncompacted = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    const uncompacted = await firstSyncOf(docName);
     expect(uncompacted.map((m) => m.type)).toEqual([2, 1]);
     expect(uncompacted.some((m) => bytes(m.update).includes('deleted text'))).toBe(true);
     await fixture.server.service.runSnapshots();
     await until(async () => (await fixture.store.documents.loadDocument(docName)).snapshot !== null, 'the document is compacted');
 
-    const messages = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    const messages = await firstSyncOf(docName);
     expect(messages.map((m) => m.type)).toEqual([1]);
     expect(bytes(messages[0]!.update)).not.toContain('deleted text');
     expect(contentOf([messages[0]!.update])).toEqual({ d0: 0, d1: 1, e0: 0 });
@@ -171,9 +174,7 @@ describe('the first sync of a device that has nothing', () => {
       d.getText('notes').delete(0, 6);
       d.getMap('m').set('k', 1);
     });
-    w.destroy();
-    clients.length = 0;
-    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    await unload(w);
 
     const again = await writer(docName); // loads it
     again.doc.getArray('list').insert(1, ['x']);
@@ -185,7 +186,7 @@ describe('the first sync of a device that has nothing', () => {
     await until(async () => JSON.stringify(await fixture.server.service.documents.read(docName as DocName, state)) === JSON.stringify(expected), 'the server has the changes');
 
     // Answered in parts: the changes since the base, then the base.
-    const raw = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    const raw = await firstSyncOf(docName);
     expect(raw.map((m) => m.type)).toEqual([2, 1]);
     const fresh = connectClient(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
     clients.push(fresh);
@@ -203,9 +204,7 @@ describe('the first sync of a device that has nothing', () => {
     const docName = 'learner_first_sync_past_limit';
     const w = await writer(docName);
     await writeInParts(w, docName, 2, 'c');
-    w.destroy();
-    clients.length = 0;
-    await until(() => fixture.server.service.status().loadedDocuments === 0, 'the document is unloaded');
+    await unload(w);
     const again = await writer(docName);
     // Changes after the load, each below the message cap, together past the limit.
     const chunk = 'x'.repeat(48 * 1024);
@@ -214,14 +213,14 @@ describe('the first sync of a device that has nothing', () => {
     const bigKeys = (doc: Y.Doc): number => [...doc.getMap('m').keys()].filter((k) => k.startsWith('big')).length;
     await until(async () => (await fixture.server.service.documents.read(docName as DocName, bigKeys)) === chunks, 'the changes reached the server');
 
-    const messages = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    const messages = await firstSyncOf(docName);
     expect(messages.map((m) => m.type)).toEqual([1]);
     const content = contentOf(messages.map((m) => m.update)) as Record<string, unknown>;
     expect(content['c0']).toBe(0);
     expect(content['c1']).toBe(1);
     expect(Object.keys(content).filter((k) => k.startsWith('big'))).toHaveLength(chunks);
     // That encoding is the new base: the next device gets it as it is, with nothing before it.
-    const next = await firstSync(fixture.server.syncUrl, docName, await fixture.server.tokens.sign(docName));
+    const next = await firstSyncOf(docName);
     expect(next.map((m) => m.type)).toEqual([1]);
     expect(Buffer.from(next[0]!.update).equals(Buffer.from(messages[0]!.update))).toBe(true);
   });
