@@ -1,4 +1,4 @@
-import type { EventMetadata } from '@prepmate/crdt-model';
+import { isoToMs, type EventMetadata } from '@prepmate/crdt-model';
 import type { TelemetryEventRecord } from '../storage/ports.js';
 import { FUTURE_TOLERANCE_MS, SKEW_TOLERANCE_MS, trimUserAgent, type TimestampFlag } from './enrich.js';
 
@@ -23,37 +23,6 @@ export interface RecordContext {
 
 const KNOWN_METADATA = new Set(['clientTimestamp', 'sentAt', 'userAgent', 'eventId']);
 
-const digit = (s: string, i: number): number => s.charCodeAt(i) - 48;
-const two = (s: string, i: number): number => {
-  const a = digit(s, i);
-  const b = digit(s, i + 1);
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-};
-
-/**
- * Epoch milliseconds of an ISO date-time as `Date` parses it. The form clients send (and
- * `toISOString` writes), `YYYY-MM-DDTHH:MM:SS.sssZ` with a year from 1000 and a day up to 28, is
- * read from its digits; anything else (other forms, offsets, days 29–31 whose validity depends on
- * the month) goes to `Date.parse`. Reading the text was most of an event's enrichment.
- */
-export function isoMillis(text: string): number {
-  if (text.length === 24 && text.charCodeAt(23) === 90 /* Z */ && text[4] === '-' && text[7] === '-' && text[10] === 'T' && text[13] === ':' && text[16] === ':' && text[19] === '.') {
-    const c = two(text, 0);
-    const y = two(text, 2);
-    const month = two(text, 5);
-    const day = two(text, 8);
-    const hours = two(text, 11);
-    const minutes = two(text, 14);
-    const seconds = two(text, 17);
-    const ms = two(text, 20);
-    const ms3 = digit(text, 22);
-    if (c >= 10 && y >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= 28 && hours >= 0 && hours <= 23 && minutes >= 0 && minutes <= 59 && seconds >= 0 && seconds <= 59 && ms >= 0 && ms3 >= 0 && ms3 <= 9) {
-      return Date.UTC(c * 100 + y, month - 1, day, hours, minutes, seconds, ms * 10 + ms3);
-    }
-  }
-  return Date.parse(text);
-}
-
 /** The `flags` of an event with none (nearly all): one frozen array shared, not one per event. */
 const NO_FLAGS: readonly TimestampFlag[] = Object.freeze([]);
 
@@ -66,9 +35,11 @@ export function toEventRecord(input: EventInput, ctx: RecordContext): TelemetryE
   const meta = input.metadata;
   const receivedAt = ctx.receivedAt;
   const received = receivedAt.getTime();
-  const clientTimestamp = new Date(isoMillis(meta.clientTimestamp));
+  // Both times passed the ISO date-time schema, which is what `isoToMs` reads (the usual form
+  // from its digits: `Date`'s string parser was most of an event's enrichment).
+  const clientTimestamp = new Date(isoToMs(meta.clientTimestamp));
   const client = clientTimestamp.getTime();
-  const sentAt = meta.sentAt ? new Date(isoMillis(meta.sentAt)) : ctx.sentAt;
+  const sentAt = meta.sentAt ? new Date(isoToMs(meta.sentAt)) : ctx.sentAt;
   // `receivedAt − (sentAt − clientTimestamp)`: the event time on the server's clock.
   const correctedTimestamp = sentAt ? new Date(received - (sentAt.getTime() - client)) : null;
   const future = client - received > FUTURE_TOLERANCE_MS;
