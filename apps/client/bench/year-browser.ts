@@ -9,8 +9,9 @@
  * - `cold-dashboard`: a new browser context (no IndexedDB, no service worker) signs in; time from
  *   the "Continue" click to the first animation frame whose dashboard lists all topics and counts
  *   all assessments. Target ≤ 1 500 ms.
- * - `warm-reload`: the same page reloaded (document in IndexedDB, shell cached); time from the
- *   reload to the same rendered dashboard. Target ≤ 400 ms. `dashboard` says whether that frame
+ * - `warm-reload`: the same page reloaded (document in IndexedDB, shell cached, the dashboard
+ *   kept beside the document, as a learner finds them on coming back); time from the reload to
+ *   the same rendered dashboard. Target ≤ 400 ms. `dashboard` says whether that frame
  *   showed the dashboard the last page kept for the stored document (`stored`, shown while the
  *   document loads) or the loaded document's (`loaded`).
  * - `typing-longest-task`: the longest main-thread task ('longtask' entries of a
@@ -117,6 +118,34 @@ async function dashboardRendered(page: Page, topics: number, assessments: number
   return (await handle.jsonValue()) as 'stored' | 'loaded';
 }
 
+/**
+ * Waits until the page has kept its dashboard for the stored document (the view record in the
+ * document's IndexedDB names exactly the records stored), as it has when a learner comes back.
+ */
+async function viewKept(page: Page): Promise<void> {
+  await page.waitForFunction(
+    (dbName) =>
+      new Promise<boolean>((resolve) => {
+        const open = indexedDB.open(dbName);
+        open.onerror = () => resolve(false);
+        open.onsuccess = () => {
+          const db = open.result;
+          const tx = db.transaction(['updates', 'custom'], 'readonly');
+          const view = tx.objectStore('custom').get('prepmate-view');
+          const count = tx.objectStore('updates').count();
+          const last = tx.objectStore('updates').openKeyCursor(null, 'prev');
+          tx.oncomplete = () => {
+            db.close();
+            const kept = view.result as { lastKey?: unknown; count?: unknown } | undefined;
+            resolve(kept !== undefined && kept.count === count.result && kept.lastKey === last.result?.key);
+          };
+        };
+      }),
+    `prepmate-doc:${USER}`,
+    { polling: 100, timeout: DEADLINE },
+  );
+}
+
 /** The longest long task that overlapped [from, to] in the page's clock, 0 when none. */
 async function longestTask(page: Page, from: number): Promise<number> {
   // Two frames after the action, so that work it scheduled has run and been reported.
@@ -158,9 +187,10 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     if (profiler) writeFileSync(`${PROFILE}-cold.cpuprofile`, JSON.stringify((await profiler.send('Profiler.stop')).profile));
     const coldTask = await longestTask(page, 0);
 
-    // Warm: the shell from the service worker, the document from IndexedDB.
+    // Warm: the shell from the service worker, the document and the kept dashboard from IndexedDB.
     await page.waitForFunction(async () => (await navigator.serviceWorker.getRegistrations()).some((r) => r.active?.state === 'activated'), undefined, { timeout: DEADLINE });
     await page.evaluate(() => navigator.serviceWorker.ready);
+    await viewKept(page);
     await profiler?.send('Profiler.start');
     t0 = performance.now();
     await page.reload({ waitUntil: 'commit' });

@@ -164,6 +164,33 @@ describe('Dashboard', () => {
     expect(h.sessions[0]!.savedViews[0]).toMatchObject({ day: utcDay(Date.now()), data: { assessmentCount: 0, topicCount: 0 } });
   });
 
+  it('when the dashboard first loads, then it is kept at once, and a burst of changes after it is kept again once the moment between saves has passed', async () => {
+    storeSignedIn('ada');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const h = createHarness();
+      const w = h.mount(App);
+      // (Not vi.waitFor: with fake timers it moves the clock.)
+      await flushPromises();
+      expect(w.find('[data-testid="dashboard-summary"]').exists()).toBe(true);
+      // A learner who reloads right after a first sync finds it kept: no quiet moment is waited for.
+      await vi.advanceTimersByTimeAsync(0);
+      expect(h.sessions[0]!.savedViews).toHaveLength(1);
+      const learner = h.run(() => useLearnerStore());
+      learner.logAssessment({ assessmentId: 'a1', topicId: 'sql', score: 40, completedAt: at(1) });
+      await nextTick();
+      learner.logAssessment({ assessmentId: 'a2', topicId: 'sql', score: 60, completedAt: at(2) });
+      await nextTick();
+      await vi.advanceTimersByTimeAsync(250);
+      expect(h.sessions[0]!.savedViews).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(h.sessions[0]!.savedViews).toHaveLength(2);
+      expect(h.sessions[0]!.savedViews[1]).toMatchObject({ data: { assessmentCount: 2 } });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('when a kept dashboard has no sessions yet, then its onboarding card shows the kept topics and offers no edits until the document loads', async () => {
     storeSignedIn('ada');
     const kept: DashboardData = { ...keptDashboard(), assessmentCount: 0, average: null, latest: null, recent: [], trend: { points: [], older: 0, overall: { direction: 'flat', delta: 0, samples: 0 } } };
