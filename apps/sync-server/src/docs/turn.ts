@@ -42,8 +42,8 @@ export interface TurnDeps {
    * A change that arrives sooner after a flush waits for the rest of this interval, so under a
    * stream of edits each recipient gets one message per interval instead of one per event-loop
    * turn (the socket write per recipient is most of the fan-out's CPU). A change after a quiet
-   * spell is sent in the next turn as before: the wait applies only while flushes follow each
-   * other closer than this.
+   * spell is sent in the next turn as before: the wait applies only once two flushes in a row
+   * came closer than this.
    */
   readonly minIntervalMs?: number;
   /** Clock for {@link minIntervalMs}, ms (tests). Default `performance.now`. */
@@ -73,15 +73,20 @@ export function createTurn(deps: TurnDeps): Turn {
   let scheduled = false;
   let flushing = false;
   let lastFlushStart = -Infinity;
+  /** The last flush started within the interval after the one before it, or was held for an interval: edits are streaming in. */
+  let streaming = false;
 
   function schedule(): void {
     scheduled = true;
-    const wait = lastFlushStart + minIntervalMs - now();
+    // Only while edits stream in: a change after a quiet spell, or the second of two close ones
+    // (two writers at human speed meet like that now and then), is not held back, since holding
+    // it saves nothing and adds its wait to the latency recipients see.
+    const wait = streaming ? lastFlushStart + minIntervalMs - now() : 0;
     // setImmediate runs after the I/O of this turn, so every frame read in one poll phase is
-    // coalesced into one message per recipient; right after a flush, the frames of the next
-    // `wait` ms are too.
-    if (wait >= 1) setTimeout(flush, wait);
-    else setImmediate(flush);
+    // coalesced into one message per recipient; while streaming, the frames of the next `wait`
+    // ms after a flush are too.
+    if (wait >= 1) setTimeout(flush, wait, true);
+    else setImmediate(flush, false);
   }
 
   const stateOf = (live: LiveDocument): TurnState => {
@@ -98,9 +103,12 @@ export function createTurn(deps: TurnDeps): Turn {
     if (!scheduled && !flushing) schedule();
   }
 
-  function flush(): void {
+  /** `waited`: scheduled for the end of an interval, i.e. edits kept streaming in during it. */
+  function flush(waited: boolean): void {
     scheduled = false;
-    lastFlushStart = now();
+    const start = now();
+    streaming = waited || start - lastFlushStart < minIntervalMs;
+    lastFlushStart = start;
     const batch = [...dirty];
     dirty.clear();
     // Applying the turn's updates emits events that mark the same documents dirty again; they

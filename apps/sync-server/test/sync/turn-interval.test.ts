@@ -45,29 +45,57 @@ describe('fan-out flush interval (the turn)', () => {
     return { turn, live, writer, reader, clock };
   }
 
-  it('when edits arrive right after a flush, then they wait for the rest of the interval and each recipient gets them in one message', async () => {
+  it('when edits stream in, then those after two close flushes wait for the rest of the interval and each recipient gets them in one message, and so on while they keep coming', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'setImmediate'] });
     const { turn, live, writer, reader, clock } = setup(5);
     const client = new Y.Doc();
     turn.queuePeerUpdate(live, writer, edit(client, 'a', 1));
     vi.advanceTimersToNextTimer(); // the first change after a quiet spell: the next turn
     expect(reader.received).toHaveLength(1);
+    // The second, 1 ms later: not held back either, but now flushes come closer than the interval.
+    clock.now += 1;
+    turn.queuePeerUpdate(live, writer, edit(client, 'b', 2));
+    vi.advanceTimersByTime(0);
+    expect(reader.received).toHaveLength(2);
 
     // Three more edits in three later event-loop turns, all within 5 ms of that flush.
-    for (const [key, value] of [['b', 2], ['c', 3], ['d', 4]] as const) {
+    for (const [key, value] of [['c', 3], ['d', 4], ['e', 5]] as const) {
       clock.now += 1;
       turn.queuePeerUpdate(live, writer, edit(client, key, value));
       vi.advanceTimersByTime(0);
     }
-    expect(reader.received).toHaveLength(1);
-    expect(live.doc.getMap('m').get('d')).toBeUndefined();
-
+    expect(reader.received).toHaveLength(2);
+    expect(live.doc.getMap('m').get('e')).toBeUndefined();
     clock.now += 2;
     vi.advanceTimersByTime(5);
-    expect(reader.received).toHaveLength(2);
-    expect(replay(reader.received).getMap('m').toJSON()).toEqual({ a: 1, b: 2, c: 3, d: 4 });
+    expect(reader.received).toHaveLength(3);
+
+    // The stream goes on: an edit right after that held flush waits as well.
+    clock.now += 1;
+    turn.queuePeerUpdate(live, writer, edit(client, 'f', 6));
+    vi.advanceTimersByTime(0);
+    expect(reader.received).toHaveLength(3);
+    clock.now += 4;
+    vi.advanceTimersByTime(5);
+    expect(reader.received).toHaveLength(4);
+    expect(replay(reader.received).getMap('m').toJSON()).toEqual({ a: 1, b: 2, c: 3, d: 4, e: 5, f: 6 });
     // The writer is never sent its own changes.
     expect(writer.received).toHaveLength(0);
+  });
+
+  it('when two edits come close together after a quiet spell, then neither waits', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setImmediate'] });
+    const { turn, live, writer, reader, clock } = setup(5);
+    const client = new Y.Doc();
+    for (let round = 0; round < 3; round++) {
+      clock.now += 50;
+      turn.queuePeerUpdate(live, writer, edit(client, `x${round}`, round));
+      vi.advanceTimersByTime(0);
+      clock.now += 1;
+      turn.queuePeerUpdate(live, writer, edit(client, `y${round}`, round));
+      vi.advanceTimersByTime(0);
+      expect(reader.received).toHaveLength(2 * (round + 1));
+    }
   });
 
   it('when an edit arrives longer than the interval after the last flush, then it goes out in the next event-loop turn', () => {
