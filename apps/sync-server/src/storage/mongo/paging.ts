@@ -23,6 +23,25 @@ export interface KeysetQuery {
 }
 
 /**
+ * The conditions as one filter: each as top-level fields where no other condition uses the same
+ * field, the rest under `$and`. MongoDB reads both forms alike; FerretDB (on PostgreSQL) pushes
+ * only top-level field conditions down to its SQL query and otherwise reads the whole collection,
+ * so a learner's listing under `$and` decoded every learner's events.
+ */
+export function allOf(conditions: readonly Filter[]): Filter {
+  const flat: Filter = {};
+  const rest: Filter[] = [];
+  for (const condition of conditions) {
+    for (const [key, value] of Object.entries(condition)) {
+      if (key === '$and' || Object.hasOwn(flat, key)) rest.push({ [key]: value });
+      else flat[key] = value;
+    }
+  }
+  if (rest.length > 0) flat['$and'] = rest;
+  return flat;
+}
+
+/**
  * One page of a (time, _id) keyset listing plus the cursor of the next page (null on the last).
  * Reads one document more than the page to know whether another page follows.
  */
@@ -38,7 +57,7 @@ export async function keysetPage<D extends { _id: Types.ObjectId }>(model: Finda
     and.push({ $or: [{ [q.timeField]: { [cmp]: at } }, { [q.timeField]: at, _id: { [cmp]: id } }] });
   }
   const rows = await model
-    .find(and.length > 0 ? { $and: and } : {})
+    .find(allOf(and))
     .sort({ [q.timeField]: dir, _id: dir })
     .limit(limit + 1)
     .lean<D[]>();
