@@ -72,6 +72,8 @@ const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const root = env['BENCH_SERVER_ROOT'] ?? fileURLToPath(new URL('..', import.meta.url));
 const tokens = createTokenService(SECRET);
 const gcHook = ['--expose-gc', '--require', './bench/servers/gc-on-signal.cjs'];
+// Every stock provider adds a process 'exit' listener (removed on destroy): no leak to warn about.
+process.setMaxListeners(0);
 
 const print = (line: Record<string, number | string | boolean>): void => void process.stdout.write(JSON.stringify({ bench: 'instances', ...line }) + '\n');
 const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
