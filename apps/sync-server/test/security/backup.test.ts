@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { backupStore, restoreStore, RestoreRefusedError } from '../../src/backup/backup.js';
 import { BackupFormatError } from '../../src/backup/format.js';
+import { asUserId } from '../../src/ids.js';
 import { RECORD_COLLECTIONS } from '../../src/storage/ports.js';
 import { assessmentItem, eventItem, progressItem, uid } from '../api/fixtures.js';
 import { serverRoot } from '../helpers/process.js';
@@ -20,6 +21,21 @@ async function view(client: Client, userId: string): Promise<{ progress: unknown
   const progress = (await client.request('GET', '/api/progress', { token })).json.data;
   const events = (await client.request('GET', '/api/telemetry/events?limit=1000', { token })).json.data.events;
   return { progress, events };
+}
+
+/**
+ * The learner's view once the insights refresh that a batch with scored events starts in the
+ * background has written them (`samples` scored events counted) and the update log holds them, so
+ * that what a backup then reads is what the view shows.
+ */
+async function settledView(client: Client, userId: string, samples: number): Promise<{ progress: unknown; events: unknown }> {
+  // Polled on the server's own document, not through the API (its rate limit).
+  await until(async () => {
+    const { insights } = (await client.server.learnerDocuments.read(asUserId(userId))) as { insights?: { events?: { samples?: number } } };
+    return insights?.events?.samples === samples;
+  }, `the insights of ${samples} scored events`);
+  await until(() => client.server.sync.status().logBacklog === 0, 'the update log written');
+  return view(client, userId);
 }
 
 describeEachKind('backup and restore', (kind) => {
@@ -50,7 +66,7 @@ describeEachKind('backup and restore', (kind) => {
       await first.request('POST', '/api/telemetry/batch', { token, body: { batchId: uid('b'), items: [eventItem(uid('e')), progressItem('graphs', { status: 'completed' })] } });
     }
     await until(async () => (await first.server.store.documents.listUpdates(learners[0]!, 10)).length > 0, 'log entries after the snapshot');
-    const before = await Promise.all(learners.map((u) => view(first, u)));
+    const before = await Promise.all(learners.map((u) => settledView(first, u, 1)));
 
     const lines: string[] = [];
     const counts = await backupStore(first.server.store, async (line) => void lines.push(line));
@@ -111,7 +127,7 @@ describeEachKind('npm run backup / restore', (kind) => {
       const client = await start(db);
       const userId = uid('cli');
       await client.request('POST', '/api/telemetry/batch', { token: await client.token(userId), body: { batchId: uid('b'), items: [eventItem(uid('e')), progressItem('arrays')] } });
-      const before = await view(client, userId);
+      const before = await settledView(client, userId, 1);
       await client.stop();
 
       const root = join(serverRoot, '..', '..');
