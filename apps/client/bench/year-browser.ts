@@ -215,7 +215,10 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     // Logging a session: from opening the form to the saved notice.
     await profiler?.send('Profiler.start');
     from = await pageNow(page);
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log practice' }).click();
+    const logLink = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log practice' });
+    await logLink.click();
+    // The screen follows the address on `hashchange`; until then the dashboard is still there.
+    await page.waitForFunction(() => document.querySelector('nav a[aria-current="page"]')?.textContent?.trim() === 'Log practice', undefined, { timeout: DEADLINE });
     await page.getByLabel(/^Topic/).fill('Topic 7');
     await page.getByLabel('Score (0–100)').fill('77');
     await page.getByRole('button', { name: 'Save' }).click();

@@ -65,7 +65,11 @@ export const h1 = (d: Device): Promise<string> => d.page.locator('main h1').inne
 
 /** Follows a link of the main navigation. */
 export async function nav(d: Device, label: string): Promise<void> {
-  await d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+  const link = d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+  await link.click();
+  // The click only changes the address; the screen follows on `hashchange`, in the same render
+  // that marks the link current. Until then the last screen is still there to be found.
+  await expect.poll(() => link.getAttribute('aria-current'), { timeout: DEADLINE }).toBe('page');
 }
 
 /** Opens a screen by its address and waits for its heading. */
