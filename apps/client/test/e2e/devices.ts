@@ -63,13 +63,19 @@ export function devicesPerTest(browser: () => Browser): (name: string, options?:
 
 export const h1 = (d: Device): Promise<string> => d.page.locator('main h1').innerText();
 
-/** Follows a link of the main navigation. */
+const navLink = (d: Device, label: string) => d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+
+/** Clicks a link of the main navigation without waiting for the screen (a guard may refuse to leave). */
+export async function clickNav(d: Device, label: string): Promise<void> {
+  await navLink(d, label).click();
+}
+
+/** Follows a link of the main navigation, until its screen shows. */
 export async function nav(d: Device, label: string): Promise<void> {
-  const link = d.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
-  await link.click();
+  await clickNav(d, label);
   // The click only changes the address; the screen follows on `hashchange`, in the same render
   // that marks the link current. Until then the last screen is still there to be found.
-  await expect.poll(() => link.getAttribute('aria-current'), { timeout: DEADLINE }).toBe('page');
+  await expect.poll(() => navLink(d, label).getAttribute('aria-current'), { timeout: DEADLINE }).toBe('page');
 }
 
 /** Opens a screen by its address and waits for its heading. */

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEADLINE, DESKTOP, devicesPerTest, freshLearnerId, goTo, h1, nav, openSignedIn, serviceWorkerActive, signIn, token, type Device } from './devices';
+import { clickNav, DEADLINE, DESKTOP, devicesPerTest, freshLearnerId, goTo, h1, nav, openSignedIn, serviceWorkerActive, signIn, token, type Device } from './devices';
 import { ARTIFACTS, chromiumAvailable, useStage } from './harness';
 import { seedLearner } from './seed';
 
@@ -164,7 +164,7 @@ describe.skipIf(!chromiumAvailable())('a learner, beyond sync', () => {
       asked.push(dialog.message());
       void dialog.dismiss();
     });
-    await nav(a, 'Dashboard');
+    await clickNav(a, 'Dashboard');
     await expect.poll(() => asked.length).toBe(1);
     expect(await h1(a)).toBe('SQL');
     expect(await a.page.getByTestId('topic-goal').inputValue()).toBe('Window functions by Friday');
