@@ -12,6 +12,7 @@
  *
  * BENCH_SERVERS=ours,yws  BENCH_SCENARIOS=fanout-1x50  BENCH_ROUNDS=1  narrow a run.
  * BENCH_SCENARIOS=storm-1x50 BENCH_ROUNDS=20: only the 50-client sync of a fresh server, many rounds.
+ * BENCH_UPDATE_FLUSH_MS: our durable log's group-commit window (default 50, as deployed) for comparison.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -75,7 +76,7 @@ async function startServer(kind: ServerKind, port: number): Promise<{ child: Chi
         ...base,
         DATA_DIR: dataDir,
         JWT_SECRET: SECRET,
-        UPDATE_FLUSH_MS: '50',
+        UPDATE_FLUSH_MS: process.env['BENCH_UPDATE_FLUSH_MS'] ?? '50',
         SYNC_RATE: '1000000',
         ...(process.env['BENCH_TURN_INTERVAL_MS'] ? { SYNC_TURN_INTERVAL_MS: process.env['BENCH_TURN_INTERVAL_MS'] } : {}),
         // BENCH_DEFLATE_MIN_BYTES=0: permessage-deflate never negotiated, for comparison.
