@@ -4,7 +4,7 @@
  * Plus the few page helpers every suite uses to sign in and move around the app.
  */
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterEach, expect } from 'vitest';
 import { ARTIFACTS } from './harness';
 
@@ -19,6 +19,8 @@ export interface Device {
   readonly page: Page;
   /** Console errors and uncaught exceptions seen on this device, each prefixed with its name. */
   readonly errors: string[];
+  /** The page's HTTP requests not finished yet. */
+  readonly inFlight: ReadonlySet<Request>;
 }
 
 export interface DeviceOptions {
@@ -37,7 +39,21 @@ export async function openDevice(browser: Browser, name: string, options: Device
     if (msg.type() === 'error') errors.push(`${name}: ${msg.text()}`);
   });
   page.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
-  return { name, context, page, errors };
+  const inFlight = new Set<Request>();
+  page.on('request', (r) => inFlight.add(r));
+  page.on('requestfinished', (r) => inFlight.delete(r));
+  page.on('requestfailed', (r) => inFlight.delete(r));
+  return { name, context, page, errors, inFlight };
+}
+
+/**
+ * Takes the device offline once none of its requests is in flight. A request the network drop
+ * cuts off makes Chromium log "Failed to load resource" however the app handles it; the app
+ * starting one while offline would be a defect, and still shows as an error.
+ */
+export async function goOffline(d: Device): Promise<void> {
+  await expect.poll(() => d.inFlight.size, { timeout: DEADLINE }).toBe(0);
+  await d.context.setOffline(true);
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import { topicIdForName } from '@prepmate/crdt-model';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEADLINE, DESKTOP, devicesPerTest, freshLearnerId, h1, nav, openSignedIn, shot, token, type Device } from './devices';
+import { DEADLINE, DESKTOP, devicesPerTest, freshLearnerId, goOffline, h1, nav, openSignedIn, shot, token, type Device } from './devices';
 import { chromiumAvailable, useStage } from './harness';
 import { seedLearner } from './seed';
 
@@ -114,7 +114,7 @@ describe.skipIf(!chromiumAvailable())('fixing mistakes and naming things on two 
     await signedIn();
     await openTopic(b, 'C++');
     await openTopic(a, 'C++');
-    await a.context.setOffline(true);
+    await goOffline(a);
     await expect.poll(() => badge(a), { timeout: DEADLINE }).toMatch(/Offline/);
 
     await saveGoal(b, 'Goal saved online on B');

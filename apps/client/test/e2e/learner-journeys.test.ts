@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { clickNav, DEADLINE, DESKTOP, devicesPerTest, freshLearnerId, goTo, h1, nav, openSignedIn, serviceWorkerActive, signIn, token, type Device } from './devices';
+import { clickNav, DEADLINE, DESKTOP, devicesPerTest, freshLearnerId, goOffline, goTo, h1, nav, openSignedIn, serviceWorkerActive, signIn, token, type Device } from './devices';
 import { ARTIFACTS, chromiumAvailable, useStage } from './harness';
 import { seedLearner } from './seed';
 
@@ -120,7 +120,7 @@ describe.skipIf(!chromiumAvailable())('a learner, beyond sync', () => {
 
   /** Offline, `d` writes a goal and notes of Algorithms; returns its badge once it counts them. */
   async function editAlgorithmsOffline(d: Device): Promise<string> {
-    await d.context.setOffline(true);
+    await goOffline(d);
     await goTo(d, '#/topics/algorithms', 'Algorithms');
     await d.page.getByTestId('topic-goal').fill('Offline goal');
     await d.page.getByTestId('topic-save').click();

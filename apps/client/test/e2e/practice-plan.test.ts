@@ -11,7 +11,7 @@
  */
 import { topicIdForName } from '@prepmate/crdt-model';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEADLINE, devicesPerTest, freshLearnerId, h1 as heading, nav as navTo, openSignedIn, shot as shotOf, token, type Device } from './devices';
+import { DEADLINE, devicesPerTest, freshLearnerId, goOffline, h1 as heading, nav as navTo, openSignedIn, shot as shotOf, token, type Device } from './devices';
 import { chromiumAvailable, useStage } from './harness';
 import { seedLearner } from './seed';
 
@@ -126,7 +126,7 @@ describe.skipIf(!chromiumAvailable())('practice plan in the browser', () => {
     // The shell is cached and the seeded practice is stored on the device before it goes offline.
     await signedInWithPlan();
 
-    await d.context.setOffline(true);
+    await goOffline(d);
     await logPractice('graphs', '20', 'bfs');
     await nav('Dashboard');
     await expect.poll(names, { timeout: DEADLINE }).toContain('Graphs');

@@ -9,7 +9,7 @@
  * tests pass in any order (`--sequence.shuffle`). Only the server and the browser are shared.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DEADLINE, devicesPerTest, freshLearnerId, h1, nav, openSignedIn, shot, token, type Device } from './devices';
+import { DEADLINE, devicesPerTest, freshLearnerId, goOffline, h1, nav, openSignedIn, shot, token, type Device } from './devices';
 import { chromiumAvailable, useStage } from './harness';
 
 /** Awareness forgets a silent peer after 30 s (y-protocols `outdatedTimeout`), checked every 3 s. */
@@ -88,8 +88,8 @@ describe.skipIf(!chromiumAvailable())('two devices of one learner', () => {
 
   /** Setup: both devices offline; A wrote SQL's notes, B its goal and a new assessment. */
   async function withOfflineEdits(): Promise<void> {
-    await b.context.setOffline(true);
-    await a.context.setOffline(true);
+    await goOffline(b);
+    await goOffline(a);
     await openTopic(a, 'SQL');
     await editTopicField(a, 'topic-notes', 'Notes written offline on A');
     await openTopic(b, 'SQL');
@@ -160,10 +160,10 @@ describe.skipIf(!chromiumAvailable())('two devices of one learner', () => {
     // One device leaves: the other sees it go. Offline emulation blocks B's frames without closing
     // its socket (as a real network loss does), so A learns it from Yjs awareness expiry (30 s
     // without a renewal; B renews every 15 s) or the server's missed-pong check, not at once.
-    await b.context.setOffline(true);
+    await goOffline(b);
     await panelShows(a, { 'sync-online': 'Online', 'sync-connected': 'Yes' });
     await expect.poll(() => text(a, 'peer-count'), { timeout: AWARENESS_DEADLINE, message: 'A drops B' }).toMatch(/None/);
-    await a.context.setOffline(true);
+    await goOffline(a);
     await panelShows(a, { 'sync-online': 'Offline', 'sync-connected': 'No', 'peer-count': /None/ });
 
     // A edits the notes of SQL; B edits its goal and logs new practice.
