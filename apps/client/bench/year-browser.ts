@@ -33,6 +33,7 @@ import * as Y from 'yjs';
 import type { Browser, Page } from 'playwright-core';
 import { yjsEngine } from '@prepmate/crdt-model';
 import { writeHeavyYear } from '@prepmate/crdt-model/testing';
+import { docDatabaseName } from '@prepmate/sync-client';
 import { createSyncClient } from '@prepmate/sync-client/node';
 import { CHROMIUM, buildClientIfStale, launchChromium, startServer } from '../test/e2e/harness';
 
@@ -141,7 +142,7 @@ async function viewKept(page: Page): Promise<void> {
           };
         };
       }),
-    `prepmate-doc:${USER}`,
+    docDatabaseName(USER),
     { polling: 100, timeout: DEADLINE },
   );
 }
@@ -215,10 +216,9 @@ async function oneRound(browser: Browser, url: string, topics: number, assessmen
     // Logging a session: from opening the form to the saved notice.
     await profiler?.send('Profiler.start');
     from = await pageNow(page);
-    const logLink = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log practice' });
-    await logLink.click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log practice' }).click();
     // The screen follows the address on `hashchange`; until then the dashboard is still there.
-    await page.waitForFunction(() => document.querySelector('nav a[aria-current="page"]')?.textContent?.trim() === 'Log practice', undefined, { timeout: DEADLINE });
+    await page.locator('nav a[aria-current="page"]', { hasText: 'Log practice' }).waitFor();
     await page.getByLabel(/^Topic/).fill('Topic 7');
     await page.getByLabel('Score (0–100)').fill('77');
     await page.getByRole('button', { name: 'Save' }).click();
