@@ -59,6 +59,27 @@ export function runStoreConformance(name: string, setup: () => Promise<StoreUnde
     });
 
     describe('documents', () => {
+      it('when one append mixes documents, authors and update sizes, then every update is stored byte for byte with its own document, author and time', async () => {
+        const backing = randomBytes(4096);
+        const records: UpdateRecord[] = [
+          { docName: 'alice', update: backing.subarray(10, 13), author: 'alice', createdAt: at(1) },
+          { docName: 'bob', update: backing.subarray(100, 2100), author: 'bob', createdAt: at(2) },
+          { docName: 'alice', update: new Uint8Array(backing.buffer, backing.byteOffset + 3000, 1), author: 'service:insights', createdAt: at(3) },
+          { docName: 'alice', update: backing.subarray(2100, 2600), author: 'alice', createdAt: at(4) },
+        ];
+        await store.documents.appendUpdates(records);
+        const alice = (await store.documents.loadDocument('alice')).updates;
+        const bob = (await store.documents.loadDocument('bob')).updates;
+        const stored = [alice[0], bob[0], alice[1], alice[2]];
+        expect(alice).toHaveLength(3);
+        expect(bob).toHaveLength(1);
+        stored.forEach((u, i) => {
+          const r = records[i]!;
+          expect([u!.docName, u!.author, u!.createdAt.getTime()]).toEqual([r.docName, r.author, r.createdAt.getTime()]);
+          expect(same(u!.update, r.update)).toBe(true);
+        });
+      });
+
       it('when updates are appended in groups, then loadDocument returns them in append order with author and time', async () => {
         await store.documents.appendUpdates([update('alice', 1), update('alice', 2), update('bob', 3, 'bob')]);
         await store.documents.appendUpdates([update('alice', 4, 'service:insights')]);

@@ -58,7 +58,15 @@ function drop() {
 /** One message's writes, inside the caller's transaction; answers what the reply carries. */
 function apply(message) {
   if (message.type === 'append') {
-    for (const r of message.records) insert.run(r.docName, Buffer.from(r.update.buffer, r.update.byteOffset, r.update.byteLength), r.author, r.createdAt);
+    // Packed (see PackedRecords): the updates back to back in one buffer, by length.
+    const { bytes, lengths, createdAt } = message;
+    const docName = typeof message.docName === 'string' ? message.docName : null;
+    const author = typeof message.author === 'string' ? message.author : null;
+    let offset = 0;
+    for (let i = 0; i < lengths.length; i++) {
+      insert.run(docName ?? message.docName[i], Buffer.from(bytes.buffer, bytes.byteOffset + offset, lengths[i]), author ?? message.author[i], createdAt[i]);
+      offset += lengths[i];
+    }
   } else if (message.type === 'events') {
     // Columns (see EventColumns); the answer lists the rows that were new (a row whose
     // (user_id, event_id) is stored changes nothing).
@@ -200,6 +208,55 @@ export interface EventsLogDraft {
   readonly status: string;
 }
 
+/**
+ * Update-log records as the worker receives them: every update back to back in one buffer,
+ * their lengths and times in typed arrays, all three transferred rather than copied. A flush
+ * under load is a few hundred small records; as objects, each with its own typed array, the
+ * structured clone to the worker cost more main-thread time than anything else the log does.
+ * A learner's document and author are usually the same for every record of a flush, and then
+ * travel once.
+ */
+export interface PackedRecords {
+  readonly type: 'append';
+  readonly docName: string | readonly string[];
+  readonly author: string | readonly string[];
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly lengths: Uint32Array<ArrayBuffer>;
+  /** Epoch ms. */
+  readonly createdAt: Float64Array<ArrayBuffer>;
+}
+
+/** `records` packed for the worker (see {@link PackedRecords}). */
+export function packRecords(records: readonly UpdateRecord[]): PackedRecords {
+  const n = records.length;
+  let total = 0;
+  for (const r of records) total += r.update.byteLength;
+  const bytes = new Uint8Array(total);
+  const lengths = new Uint32Array(n);
+  const createdAt = new Float64Array(n);
+  const first = records[0];
+  let sameDoc = true;
+  let sameAuthor = true;
+  let offset = 0;
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    bytes.set(r.update, offset);
+    offset += r.update.byteLength;
+    lengths[i] = r.update.byteLength;
+    createdAt[i] = r.createdAt.getTime();
+    if (r.docName !== first?.docName) sameDoc = false;
+    if (r.author !== first?.author) sameAuthor = false;
+  }
+  return {
+    type: 'append',
+    docName: sameDoc && first ? first.docName : records.map((r) => r.docName),
+    author: sameAuthor && first ? first.author : records.map((r) => r.author),
+    bytes,
+    lengths,
+    createdAt,
+  };
+}
+
 /** One batch log: the parameters of `INSERT_BATCH_LOG`, in order. */
 export type BatchLogParams = readonly [string, string, string, number, number, number, number, number, number, number, number, string];
 
@@ -277,10 +334,11 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
   function request(
     message:
       | { type: 'open' }
-      | { type: 'append'; records: readonly unknown[] }
+      | PackedRecords
       | { type: 'events'; columns: EventColumns; log?: EventsLogDraft }
       | { type: 'batchLog'; params: BatchLogParams }
       | { type: 'audit'; rows: readonly AuditParams[] },
+    transfer: readonly ArrayBuffer[] = [],
   ): Promise<number[]> {
     const w = (worker ??= start());
     const id = nextId++;
@@ -288,7 +346,7 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
       pending.set(id, { resolve, reject });
       // Busy: keep the process alive until the answer is known.
       w.ref();
-      w.postMessage({ ...message, id });
+      w.postMessage({ ...message, id }, [...transfer]);
     });
   }
 
@@ -298,10 +356,8 @@ export function createSqliteAppender(file: string, busyTimeoutMs: number): Sqlit
     },
     async append(records) {
       if (records.length === 0) return;
-      await request({
-        type: 'append',
-        records: records.map((r) => ({ docName: r.docName, update: r.update, author: r.author, createdAt: r.createdAt.getTime() })),
-      });
+      const packed = packRecords(records);
+      await request(packed, [packed.bytes.buffer, packed.lengths.buffer, packed.createdAt.buffer]);
     },
     insertEvents: async (columns, log) => (columns.eventId.length === 0 && log === undefined ? [] : request(log === undefined ? { type: 'events', columns } : { type: 'events', columns, log })),
     async insertBatchLog(params) {
